@@ -1,0 +1,65 @@
+"""Built-in behaviour as a plugin: the embedded catalog, the validation rules, cheapest-wins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from truss_instance_plugin.catalog import InstanceType, embedded_types
+from truss_instance_plugin.diagnostics import WARNING, Diagnostic
+from truss_instance_plugin.hookspecs import hookimpl
+from truss_instance_plugin.resolve import cheapest
+
+if TYPE_CHECKING:
+    from truss_instance_plugin.pipeline import Model
+    from truss_instance_plugin.request import Request
+
+
+def rules(model: Model) -> list[Diagnostic]:
+    """The resources rules: syntax (from parsing) plus what truss silently ignores."""
+    parsed = model.parsed
+    diags = list(parsed.diagnostics)
+    req = parsed.request
+    if req is None:
+        return diags
+    fields = parsed.fields
+    if req.instance_type is not None:
+        ignored = [k for k in ("cpu", "memory", "accelerator", "use_gpu") if k in fields]
+        if ignored:
+            f = fields["instance_type"]
+            names = ", ".join(ignored)
+            diags.append(
+                Diagnostic(
+                    "TI016", WARNING, f'instance_type "{req.instance_type}" is set, so truss ignores {names}',
+                    f"remove {names}, or remove instance_type to let Baseten pick from them", f.line, f.col,
+                )  # fmt: skip
+            )
+    if req.node_count > 1 and req.gpu_type is None and req.instance_type is None:
+        f = fields["node_count"]
+        diags.append(
+            Diagnostic(
+                "TI020", WARNING, f"node_count {req.node_count} on a CPU-only request",
+                "multi-node deployments are for GPU nodes (a node is 8 GPUs); truss accepts this, Baseten may not",
+                f.line, f.col,
+            )  # fmt: skip
+        )
+    return diags
+
+
+class Builtin:
+    """Registered first and marked trylast, so any third-party plugin runs before it."""
+
+    @hookimpl(trylast=True)
+    def truss_instance_catalog_entries(self) -> Sequence[InstanceType]:
+        """The embedded catalog (Baseten's published instance types)."""
+        return embedded_types()
+
+    @hookimpl(trylast=True)
+    def truss_instance_validate(self, model: Model) -> Sequence[Diagnostic]:
+        """The built-in resources rules."""
+        return rules(model)
+
+    @hookimpl(trylast=True)
+    def truss_instance_choose_instance(self, request: Request, candidates: Sequence[InstanceType]) -> InstanceType | None:
+        """Cheapest wins (Baseten's rule)."""
+        return cheapest(request, candidates)

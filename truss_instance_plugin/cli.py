@@ -1,0 +1,241 @@
+"""The `truss-instance` command line: a thin shell over the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from truss_instance_plugin.config import Field, LoadedConfig, PathError, find_configs
+from truss_instance_plugin.diagnostics import Diagnostic, exit_code
+from truss_instance_plugin.plugins import Host, PluginError, get_host
+
+COMMANDS = ("check", "explain", "catalog", "plugins")
+
+
+class UsageError(Exception):
+    """Bad arguments: exit 2."""
+
+
+def _out(lines: Sequence[str]) -> None:
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"truss-instance: {message}\n")
+
+
+def _format(args: argparse.Namespace) -> str:
+    fmt: str | None = args.format
+    if fmt is None:
+        fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+    return fmt
+
+
+def collect_configs(paths: Sequence[str]) -> list[str]:
+    """Config files for PATH arguments (files, truss dirs, trees), each once, in order."""
+    out: list[str] = []
+    for p in paths or ["."]:
+        for c in find_configs(p):
+            if c not in out:
+                out.append(c)
+    return out
+
+
+# check --------------------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace, host: Host) -> int:
+    """Validate and resolve every model; quiet when all is well."""
+    from truss_instance_plugin.pipeline import analyze
+    from truss_instance_plugin.report import diagnostic_lines, dumps, model_json, summary
+
+    fmt = _format(args)
+    models = [analyze(c, host) for c in collect_configs(args.paths)]
+    all_diags: list[Diagnostic] = []
+    lines: list[str] = []
+    for m in models:
+        all_diags.extend(m.diagnostics)
+        if fmt == "json":
+            continue
+        if args.verbose and m.chosen is not None and fmt == "text":
+            lines.append(f"{m.path}: {summary(m)}")
+        for d in m.diagnostics:
+            lines += diagnostic_lines(m.path, d, fmt)
+    if fmt == "json":
+        lines = [dumps({"models": [model_json(m) for m in models]})]
+    _out(lines)
+    return exit_code(all_diags, strict=args.strict)
+
+
+# explain ------------------------------------------------------------------------------------
+
+_WHAT_IF = (("cpu", "str"), ("memory", "str"), ("accelerator", "str"), ("instance_type", "str"), ("node_count", "int"))
+
+
+def _what_if(config: LoadedConfig, args: argparse.Namespace) -> LoadedConfig:
+    """The config with resources keys replaced by the --cpu/--memory/... flags."""
+    given = {k: (getattr(args, k), kind) for k, kind in _WHAT_IF if getattr(args, k) is not None}
+    if not given:
+        return config
+    res = config.resources
+    fields: dict[str, Field] = dict(res.value) if res is not None and isinstance(res.value, dict) else {}
+    for key, (value, kind) in given.items():
+        fields[key] = Field(value, kind, 0, 0, 0, 0)
+    line, col = (res.key_line, res.key_col) if res is not None else (0, 0)
+    return config._replace(resources=Field(fields, "map", line, col, line, col))
+
+
+def cmd_explain(args: argparse.Namespace, host: Host) -> int:
+    """Explain the resolution of one model (or of a what-if request)."""
+    from truss_instance_plugin.config import load_config
+    from truss_instance_plugin.pipeline import analyze_loaded
+    from truss_instance_plugin.report import dumps, explain_json, explain_text
+
+    if args.replicas < 1:
+        raise UsageError("--replicas must be at least 1")
+    configs = [load_config(c) for c in collect_configs(args.paths)] if args.paths else [LoadedConfig("", None, None, [])]
+    models = [analyze_loaded(_what_if(c, args), host) for c in configs]
+    if _format(args) == "json":
+        docs = [explain_json(m, args.replicas, args.why_not) for m in models]
+        _out([dumps(docs[0] if len(docs) == 1 else {"models": docs})])
+    else:
+        lines: list[str] = []
+        for m in models:
+            lines += explain_text(m, args.replicas, args.why_not)
+        _out(lines)
+    return exit_code([d for m in models for d in m.diagnostics], strict=args.strict)
+
+
+# catalog, plugins ---------------------------------------------------------------------------
+
+
+def cmd_catalog(args: argparse.Namespace, host: Host) -> int:
+    """List the catalog (optionally one accelerator)."""
+    from truss_instance_plugin.pipeline import host_catalog
+    from truss_instance_plugin.report import catalog_text, dumps
+    from truss_instance_plugin.request import did_you_mean
+
+    catalog = host_catalog(host)
+    types = list(catalog.types)
+    if args.accelerator:
+        wanted = "" if args.accelerator.lower() in ("cpu", "none") else args.accelerator
+        types = [t for t in types if (t.gpu_type or "") == wanted]
+        if not types:
+            guess = did_you_mean(args.accelerator, catalog.gpu_types())
+            hint = f'did you mean "{guess}"?' if guess else f"known: CPU, {', '.join(catalog.gpu_types())}"
+            raise UsageError(f'no instance type has accelerator "{args.accelerator}"; {hint}')
+    if _format(args) == "json":
+        doc = catalog.as_json()
+        doc["types"] = [t.as_json() for t in types]
+        _out([dumps(doc)])
+    else:
+        _out(catalog_text(catalog, types))
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace, host: Host) -> int:
+    """List registered plugins with their distribution, version and hooks."""
+    from truss_instance_plugin.report import dumps
+
+    infos = host.plugins()
+    if _format(args) == "json":
+        _out([dumps([{"name": p.name, "distribution": p.dist, "version": p.version, "hooks": list(p.hooks)} for p in infos])])
+    else:
+        _out([f"{p.name} ({p.dist} {p.version}): {', '.join(p.hooks)}" for p in infos])
+    return 0
+
+
+# parser -------------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from truss_instance_plugin import __version__
+
+    p = _Parser(prog="truss-instance", description="Validate, resolve, explain and lock Truss resources.")
+    p.add_argument("--version", action="version", version=f"truss-instance {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def fmt(sp: argparse.ArgumentParser, choices: Sequence[str]) -> None:
+        sp.add_argument("--format", choices=choices, help="output format (github under GitHub Actions, else text)")
+
+    c = sub.add_parser("check", help="validate and resolve every model (exit 0 clean, 1 findings, 2 bad input)")
+    c.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, or a tree (default .)")
+    fmt(c, ("text", "parsable", "json", "github"))
+    c.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    c.add_argument("-v", "--verbose", action="store_true", help="one line per model")
+    c.set_defaults(func=cmd_check)
+
+    e = sub.add_parser("explain", help="why this instance type, at what price")
+    e.add_argument("paths", nargs="*", metavar="PATH", help="truss dir or config file (omit for a what-if)")
+    for key, _ in _WHAT_IF:
+        flag = "--" + key.replace("_", "-")
+        e.add_argument(flag, dest=key, type=int if key == "node_count" else str, help=f"what-if {key}")
+    e.add_argument("--replicas", type=int, default=1, help="price N replicas")
+    e.add_argument("--why-not", metavar="NAME", help="say which constraint or price rule rejected NAME")
+    e.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)
+    fmt(e, ("text", "json"))
+    e.set_defaults(func=cmd_explain)
+
+    k = sub.add_parser("catalog", help="list instance types and prices")
+    k.add_argument("--accelerator", metavar="X", help="only types with this GPU (CPU for CPU-only)")
+    fmt(k, ("text", "json"))
+    k.set_defaults(func=cmd_catalog)
+
+    g = sub.add_parser("plugins", help="list plugins and their hooks")
+    fmt(g, ("text", "json"))
+    g.set_defaults(func=cmd_plugins)
+    return p
+
+
+def _unknown_command(argv: list[str]) -> int | None:
+    """Did-you-mean for a misspelt command of ours; None lets truss take the command."""
+    import difflib
+
+    word = argv[0]
+    guess = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.75)
+    if guess:
+        _err(f"unknown command {word!r}; did you mean {guess[0]!r}?")
+        return 2
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (never raises for bad input)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args_list and not args_list[0].startswith("-") and args_list[0] not in COMMANDS:
+            code = _unknown_command(args_list)
+            if code is not None:
+                return code
+        parser = _build_parser()
+        args = parser.parse_args(args_list)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        func: Callable[[argparse.Namespace, Host], int] = args.func
+        return func(args, get_host())
+    except UsageError as e:
+        _err(str(e))
+        return 2
+    except (PathError, PluginError) as e:
+        _err(str(e))
+        return 2
+    except BrokenPipeError:
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def run() -> None:
+    """Console-script entry point."""
+    code = main()
+    sys.stdout.flush()
+    sys.exit(code)

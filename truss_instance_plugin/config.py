@@ -1,0 +1,206 @@
+"""Finding and loading config.yaml: the `resources` block with a position for every value."""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+import yaml
+
+from truss_instance_plugin.diagnostics import ERROR, Diagnostic
+
+CONFIG_NAME = "config.yaml"
+MAX_CONFIG_BYTES = 1 << 20  # a truss config is a few KiB; refuse to parse a huge file
+SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "env"})
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STD = "tag:yaml.org,2002:"
+_SAFE_TAGS = frozenset(
+    _STD + t
+    for t in ("str", "int", "float", "bool", "null", "map", "seq", "binary", "timestamp", "omap", "pairs", "set", "merge", "value")  # fmt: skip
+)
+
+
+class Field(NamedTuple):
+    """A YAML value with its kind and 1-based positions of the key and the value."""
+
+    value: object  # str/int/float/bool/None for scalars, dict[str, Field] for mappings, list for sequences
+    kind: str  # str, int, float, bool, null, map, seq or timestamp/binary/...
+    line: int
+    col: int
+    key_line: int
+    key_col: int
+
+
+class LoadedConfig(NamedTuple):
+    """What we read from one config file."""
+
+    path: str
+    resources: Field | None  # None when the file has no `resources` key
+    model_name: str | None
+    diagnostics: list[Diagnostic]
+
+
+class PathError(Exception):
+    """A PATH argument that names nothing we can check (exit 2)."""
+
+
+def _skip_dir(name: str, full: str) -> bool:
+    return (
+        name.startswith(".")
+        or name in SKIP_DIRS
+        or os.path.exists(os.path.join(full, "pyvenv.cfg"))
+    )
+
+
+def find_configs(path: str) -> list[str]:
+    """Config files named by PATH: a file, a truss directory, or every truss below a directory."""
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise PathError(f"{path}: no such file or directory")
+    found: list[str] = []
+    errors: list[OSError] = []
+    for root, dirs, files in os.walk(path, onerror=errors.append):
+        if CONFIG_NAME in files:
+            found.append(os.path.join(root, CONFIG_NAME))
+            dirs[:] = []  # a truss's own subfolders (data/, packages/) are not trusses
+            continue
+        dirs[:] = sorted(d for d in dirs if not _skip_dir(d, os.path.join(root, d)))
+    if not found and errors:
+        raise PathError(f"{errors[0].filename}: cannot read: {errors[0].strerror}")
+    if not found:
+        raise PathError(
+            f"{path}: no {CONFIG_NAME} in this directory or below "
+            "(hidden directories, virtualenvs and node_modules are skipped)"
+        )
+    return found
+
+
+def _fatal(path: str, code: str, message: str, hint: str = "", line: int = 0, col: int = 0) -> LoadedConfig:
+    return LoadedConfig(path, None, None, [Diagnostic(code, ERROR, message, hint, line, col)])
+
+
+def _read_text(path: str) -> str | LoadedConfig:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as e:
+        return _fatal(path, "TI090", f"cannot read: {e.strerror or e}")
+    if len(data) > MAX_CONFIG_BYTES:
+        return _fatal(
+            path, "TI090", f"file is larger than {MAX_CONFIG_BYTES // 1024} KiB; not a truss config",
+            "point PATH at the truss's config.yaml",
+        )  # fmt: skip
+    if b"\0" in data:
+        return _fatal(path, "TI090", "binary file (contains NUL bytes); not a truss config")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        return _fatal(
+            path, "TI090", f"not UTF-8: byte 0x{data[e.start]:02x} at offset {e.start}",
+            "save the file as UTF-8", line, 1,
+        )  # fmt: skip
+    return text
+
+
+def _walk_tags(root: yaml.Node) -> Diagnostic | None:
+    """The first node with a tag truss's safe loader would refuse (visits each node once)."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.tag not in _SAFE_TAGS:
+            m = node.start_mark
+            return Diagnostic(
+                "TI093", ERROR, f"unsupported YAML tag {node.tag!r}",
+                "truss loads config.yaml with a safe loader, which refuses this tag; remove it",
+                m.line + 1, m.column + 1,
+            )  # fmt: skip
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                stack.append(k)
+                stack.append(v)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return None
+
+
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+def _field(node: yaml.Node, key: yaml.Node | None, diags: list[Diagnostic]) -> Field:
+    line, col = node.start_mark.line + 1, node.start_mark.column + 1
+    kl, kc = (key.start_mark.line + 1, key.start_mark.column + 1) if key is not None else (line, col)
+    if isinstance(node, yaml.MappingNode):
+        return Field(_mapping(node, diags), "map", line, col, kl, kc)
+    if isinstance(node, yaml.SequenceNode):
+        return Field(None, "seq", line, col, kl, kc)
+    kind = node.tag.rsplit(":", 1)[-1]
+    value: object = node.value
+    if kind in ("int", "float", "bool", "null"):
+        value = _CONSTRUCTOR.construct_object(node)
+    return Field(value, kind, line, col, kl, kc)
+
+
+def _mapping(node: yaml.MappingNode, diags: list[Diagnostic]) -> dict[str, Field]:
+    out: dict[str, Field] = {}
+    for k, v in node.value:
+        name = str(k.value) if isinstance(k, yaml.ScalarNode) else "?"
+        if name in out:
+            first = out[name]
+            diags.append(
+                Diagnostic(
+                    "TI002", ERROR,
+                    f"duplicate key {name!r} (first at line {first.key_line}); truss keeps the last one silently",
+                    f"remove one of the two {name!r} keys", k.start_mark.line + 1, k.start_mark.column + 1,
+                )  # fmt: skip
+            )
+        out[name] = _field(v, k, diags)
+    return out
+
+
+def load_config(path: str) -> LoadedConfig:
+    """Read one config file; problems come back as diagnostics, never as exceptions."""
+    text = _read_text(path)
+    if isinstance(text, LoadedConfig):
+        return text
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        m = e.problem_mark or e.context_mark
+        line, col = (m.line + 1, m.column + 1) if m else (0, 0)
+        problem = " ".join(str(e.problem or e).split())
+        return _fatal(path, "TI091", f"invalid YAML: {problem}", "fix the YAML syntax", line, col)
+    except yaml.YAMLError as e:
+        return _fatal(path, "TI091", f"invalid YAML: {' '.join(str(e).split())}")
+    if root is None:
+        return LoadedConfig(path, None, None, [])
+    bad_tag = _walk_tags(root)
+    if bad_tag:
+        return LoadedConfig(path, None, None, [bad_tag])
+    if not isinstance(root, yaml.MappingNode):
+        m = root.start_mark
+        return _fatal(path, "TI092", "the top level is not a mapping of config keys", "", m.line + 1, m.column + 1)
+    diags: list[Diagnostic] = []
+    resources: Field | None = None
+    model_name: str | None = None
+    for k, v in root.value:
+        name = k.value if isinstance(k, yaml.ScalarNode) else None
+        if name == "resources":
+            if resources is not None:
+                diags.append(
+                    Diagnostic(
+                        "TI002", ERROR,
+                        f"duplicate key 'resources' (first at line {resources.key_line}); truss keeps the last one silently",
+                        "merge the two resources blocks into one", k.start_mark.line + 1, k.start_mark.column + 1,
+                    )  # fmt: skip
+                )
+            resources = _field(v, k, diags)
+        elif name == "model_name" and isinstance(v, yaml.ScalarNode) and v.tag == _STD + "str":
+            model_name = v.value
+    return LoadedConfig(path, resources, model_name, diags)

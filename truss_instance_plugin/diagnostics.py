@@ -1,0 +1,92 @@
+"""Diagnostics: one record per finding, with a stable code, a position and a fix."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+ERROR = "error"
+WARNING = "warning"
+INFO = "info"
+
+# Stable codes. TI0xx: the resources block; TI09x: unreadable input (exit 2);
+# TI1xx: lockfile and drift; TI2xx: policies and plugins.
+CODES: dict[str, str] = {
+    "TI001": "unknown key in resources",
+    "TI002": "duplicate key",
+    "TI003": "cpu must be greater than 0",
+    "TI004": "cpu is not a number of vCPUs or millicores",
+    "TI005": "cpu is not a string",
+    "TI006": "cpu has fractional millicores",
+    "TI007": "memory is not a number with a unit",
+    "TI008": "memory must be greater than 0",
+    "TI009": "memory is not a string",
+    "TI010": "memory has no unit",
+    "TI011": "unknown accelerator",
+    "TI012": "bad accelerator count",
+    "TI013": "accelerator is not a string",
+    "TI014": "use_gpu is inconsistent",
+    "TI015": "unknown instance_type",
+    "TI016": "instance_type set: other fields ignored",
+    "TI017": "instance_type contradicts accelerator",
+    "TI018": "instance_type is empty",
+    "TI019": "bad node_count",
+    "TI020": "node_count on a CPU-only request",
+    "TI021": "resources is not a mapping",
+    "TI022": "accelerator has no public instance type",
+    "TI023": "instance type available on request only",
+    "TI024": "multi-node request priced per node",
+    "TI030": "no instance type satisfies the request",
+    "TI090": "cannot read the config file",
+    "TI091": "config file is not valid YAML",
+    "TI092": "config file is not a mapping",
+    "TI093": "unsupported YAML tag",
+    "TI100": "lockfile missing",
+    "TI101": "lockfile out of date",
+    "TI102": "cheaper type available",
+    "TI103": "locked type no longer valid",
+    "TI104": "lockfile unreadable",
+    "TI110": "resources changed after the first deployment",
+    "TI200": "policy: price limit",
+    "TI201": "policy: accelerator not allowed",
+    "TI202": "policy: instance type denied",
+    "TI203": "policy: lockfile required",
+    "TI210": "push vetoed by a plugin",
+}
+
+# Codes that mean "we could not read the input": exit 2, not 1.
+FATAL_CODES = frozenset({"TI090", "TI091", "TI092", "TI093", "TI104"})
+
+
+class Diagnostic(NamedTuple):
+    """One finding at a position (1-based line and column; 0 when the file has no position)."""
+
+    code: str
+    severity: str
+    message: str
+    hint: str = ""
+    line: int = 0
+    col: int = 0
+
+    @property
+    def fatal(self) -> bool:
+        """True for unreadable-input diagnostics (exit 2)."""
+        return self.code in FATAL_CODES
+
+    def as_json(self) -> dict[str, object]:
+        """The documented JSON shape of a diagnostic."""
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "hint": self.hint,
+            "line": self.line,
+            "col": self.col,
+        }
+
+
+def exit_code(diagnostics: list[Diagnostic], *, strict: bool = False) -> int:
+    """0 clean (warnings allowed), 1 findings, 2 unreadable input."""
+    if any(d.fatal for d in diagnostics):
+        return 2
+    failing = {ERROR, WARNING} if strict else {ERROR}
+    return 1 if any(d.severity in failing for d in diagnostics) else 0

@@ -1,0 +1,111 @@
+"""The pipeline for one model: load → request → catalog → resolve → validate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+from truss_instance_plugin.catalog import Catalog, InstanceType, make_catalog
+from truss_instance_plugin.config import LoadedConfig, load_config
+from truss_instance_plugin.diagnostics import Diagnostic
+from truss_instance_plugin.request import Parsed, Request, parse_resources
+from truss_instance_plugin.resolve import Resolution, resolve
+
+if TYPE_CHECKING:
+    from truss_instance_plugin.plugins import Host
+
+
+class Model(NamedTuple):
+    """Everything known about one model (what hooks receive)."""
+
+    path: str  # the config file as the user named it ("" for a what-if request)
+    config: LoadedConfig
+    parsed: Parsed
+    catalog: Catalog
+    resolution: Resolution | None
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def request(self) -> Request | None:
+        """The normalized request, or None when the resources block has errors."""
+        return self.parsed.request
+
+    @property
+    def chosen(self) -> InstanceType | None:
+        """The predicted instance type, or None."""
+        return self.resolution.chosen if self.resolution else None
+
+
+class PushContext(NamedTuple):
+    """How `truss push` was called, as far as resources are concerned."""
+
+    environment: str | None  # "production" for --promote
+    preserve_env_instance_type: bool
+    watch: bool
+    model_name: str | None
+    output_format: str = "text"
+
+
+class PushResult(NamedTuple):
+    """What Baseten reported for a successful push."""
+
+    model_name: str
+    model_id: str | None
+    deployment_id: str | None
+    instance_type: str | None
+    new_model: bool
+
+
+def host_catalog(host: Host) -> Catalog:
+    """The catalog merged from every plugin (a plugin's entry replaces a built-in one by name)."""
+    cached = getattr(host, "_catalog", None)
+    if isinstance(cached, Catalog):
+        return cached
+    merged: dict[str, InstanceType] = {}
+    results = host.call("truss_instance_catalog_entries")
+    assert isinstance(results, list)
+    for entries in results:
+        for t in entries:
+            merged.setdefault(t.name, t)
+    catalog = make_catalog(tuple(sorted(merged.values(), key=InstanceType.sort_key)))
+    host._catalog = catalog  # type: ignore[attr-defined]
+    return catalog
+
+
+def _sort(diags: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]:
+    seen: set[Diagnostic] = set()
+    unique = [d for d in diags if not (d in seen or seen.add(d))]  # type: ignore[func-returns-value]
+    return tuple(sorted(unique, key=lambda d: (d.line, d.col, d.code)))
+
+
+def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
+    """Run the pipeline on an already loaded config."""
+    catalog = host_catalog(host)
+    parsed = parse_resources(config.resources)
+    resolution = None
+    if parsed.request is not None:
+        fields = parsed.fields
+        res_pos = (config.resources.key_line, config.resources.key_col) if config.resources else (1, 1)
+
+        def where(key: str) -> tuple[int, int]:
+            f = fields.get(key)
+            return (f.line, f.col) if f else res_pos
+
+        def choose(req: Request, candidates: Sequence[InstanceType]) -> InstanceType | None:
+            got = host.call("truss_instance_choose_instance", request=req, candidates=candidates)
+            return got if isinstance(got, InstanceType) else None
+
+        resolution = resolve(parsed.request, catalog, choose, where if config.path else lambda k: (0, 0))
+    model = Model(config.path, config, parsed, catalog, resolution, ())
+    diags = list(config.diagnostics) + list(resolution.diagnostics if resolution else ())
+    if not any(d.fatal for d in config.diagnostics):
+        results = host.call("truss_instance_validate", model=model)
+        assert isinstance(results, list)
+        for batch in results:
+            diags.extend(batch)
+    return model._replace(diagnostics=_sort(diags))
+
+
+def analyze(path: str, host: Host) -> Model:
+    """Load one config file and run the pipeline on it."""
+    return analyze_loaded(load_config(path), host)

@@ -1,0 +1,265 @@
+"""Rendering: diagnostics (text, parsable, json, github), explanations and the catalog."""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+
+from truss_instance_plugin.catalog import HOURS_PER_MONTH, Catalog, InstanceType, fmt_bytes, fmt_cpu
+from truss_instance_plugin.diagnostics import Diagnostic
+from truss_instance_plugin.resolve import Resolution, rejection, step_down
+
+if TYPE_CHECKING:
+    from truss_instance_plugin.pipeline import Model
+
+FORMATS = ("text", "parsable", "json", "github")
+
+
+def _round(x: Decimal, places: str) -> Decimal:
+    return x.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+def per_hour(price_per_min: Decimal) -> str:
+    """'$1.21/h'."""
+    return f"${_round(price_per_min * 60, '0.01')}/h"
+
+
+def per_month(price_per_min: Decimal) -> str:
+    """'$881/month' (730 hours)."""
+    return f"${_round(price_per_min * 60 * HOURS_PER_MONTH, '1'):,}/month"
+
+
+def prices(price_per_min: Decimal) -> str:
+    """'$0.02012/min  $1.21/h  $881/month'."""
+    return f"${price_per_min}/min  {per_hour(price_per_min)}  {per_month(price_per_min)}"
+
+
+def delta(base: Decimal, other: Decimal) -> str:
+    """'+$0.25/h (+20%)' for the hourly difference of two per-minute prices."""
+    diff = (other - base) * 60
+    sign = "+" if diff >= 0 else "−"
+    pct = _round(abs(other - base) * 100 / base, "1") if base else Decimal(0)
+    return f"{sign}${_round(abs(diff), '0.01')}/h ({sign}{pct}%)"
+
+
+def price_of(model: Model) -> Decimal | None:
+    """Per-minute price of the whole prediction (per-node price × nodes)."""
+    res = model.resolution
+    if res is None or res.chosen is None:
+        return None
+    return res.chosen.price_per_min * res.nodes
+
+
+def summary(model: Model) -> str:
+    """'A10Gx4x16  $0.02012/min  $1.21/h  $881/month  (1× A10G 24 GiB, 4 vCPU, 16 GiB)'."""
+    res = model.resolution
+    assert res is not None and res.chosen is not None
+    t = res.chosen
+    name = f"{res.nodes} × {t.name}" if res.nodes > 1 else t.name
+    return f"{name}  {prices(t.price_per_min * res.nodes)}  ({t.describe()})"
+
+
+# Diagnostics --------------------------------------------------------------------------------
+
+
+def _pos(path: str, d: Diagnostic) -> str:
+    return f"{path}:{d.line}:{d.col}" if d.line else path
+
+
+def diagnostic_lines(path: str, d: Diagnostic, fmt: str) -> list[str]:
+    """One diagnostic in one of the line formats (text has the hint on a second line)."""
+    where = path or "(what-if)"
+    if fmt == "parsable":
+        return [f"{_pos(where, d)}: [{d.severity}] {d.code} {d.message}"]
+    if fmt == "github":
+        level = {"info": "notice"}.get(d.severity, d.severity)
+        text = f"{d.message}. {d.hint}" if d.hint else d.message
+        loc = f"file={where}" + (f",line={d.line},col={d.col}" if d.line else "")
+        return [f"::{level} {loc},title={d.code}::{_gh_escape(text)}"]
+    lines = [f"{_pos(where, d)}: {d.severity} {d.code} {d.message}"]
+    if d.hint:
+        lines.append(f"  hint: {d.hint}")
+    return lines
+
+
+def _gh_escape(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def model_json(model: Model) -> dict[str, object]:
+    """The documented per-model JSON of `check`."""
+    chosen = model.chosen
+    return {
+        "config": model.path,
+        "instance": chosen.as_json() if chosen else None,
+        "diagnostics": [d.as_json() for d in model.diagnostics],
+    }
+
+
+def dumps(obj: object) -> str:
+    """Stable JSON: sorted keys, two-space indent, non-ASCII kept."""
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+# Explain ------------------------------------------------------------------------------------
+
+
+def _request_line(model: Model) -> str:
+    req = model.request
+    assert req is not None
+    raw = model.parsed.raw
+    if req.instance_type is not None:
+        return f'  request  instance_type "{req.instance_type}" (pinned: Baseten uses it as is)'
+    fields = model.parsed.fields
+    default = {k: "" if k in fields else " (default)" for k in ("cpu", "memory")}
+    parts = [
+        f'cpu "{raw["cpu"]}"{default["cpu"]} → {req.millicores}m',
+        f'memory {raw["memory"]}{default["memory"]} → {req.memory_bytes} B',
+    ]
+    if req.gpu_type:
+        parts.append(f"accelerator {req.gpu_type} ×{req.gpu_count}")
+    else:
+        parts.append("no accelerator (CPU-only)")
+    if req.node_count > 1:
+        parts.append(f"node_count {req.node_count}")
+    return "  request  " + " · ".join(parts)
+
+
+def _headroom(t: InstanceType, model: Model) -> str:
+    req = model.request
+    assert req is not None
+    cpu = t.millicores - req.millicores
+    mem = t.memory_bytes - req.memory_bytes
+    parts = [f"+{fmt_cpu(cpu)} vCPU", f"+{fmt_bytes(mem) if mem else '0 GiB'}"]
+    if req.gpu_type:
+        parts.insert(0, f"+{t.gpu_count - req.gpu_count} GPU")
+    return "  headroom  " + ", ".join(parts) + " over the request"
+
+
+def _funnel(res: Resolution) -> list[str]:
+    return [s.label if i == 0 else f"{s.survivors} {s.label}" for i, s in enumerate(res.funnel)]
+
+
+def explain_text(model: Model, replicas: int = 1, why_not: str | None = None, top: int = 8) -> list[str]:
+    """The human explanation of one model's resolution."""
+    where = model.path or "(what-if)"
+    res = model.resolution
+    lines: list[str] = []
+    if res is None or res.chosen is None:
+        lines.append(f"{where}: no instance type")
+        if model.request is not None:
+            lines.append(_request_line(model))
+        if res is not None and res.funnel:
+            lines.append("  " + " → ".join(_funnel(res)))
+    else:
+        t = res.chosen
+        lines.append(f"{where}: {summary(model)}")
+        lines.append(_request_line(model))
+        if res.funnel:
+            lines.append("  " + " → ".join(_funnel(res)) + f" → cheapest: {t.name}")
+            ix = res.candidates.index(t) if t in res.candidates else -1
+            if 0 <= ix < len(res.candidates) - 1:
+                nxt = res.candidates[ix + 1]
+                lines.append(f"  next: {nxt.name} {delta(t.price_per_min, nxt.price_per_min)}")
+            down = step_down(model.request, res, model.catalog) if model.request else None
+            if down:
+                lower, limit = down
+                lines.append(
+                    f"  step down: {lower.name} {delta(t.price_per_min, lower.price_per_min)} if {limit} "
+                    f"(the request is just past it)"
+                )
+            if len(res.candidates) > 1 and res.candidates[1].price_per_min == t.price_per_min:
+                lines.append("  tie: equal price; broken by (price, gpu_count, vcpu, memory, name)")
+            lines.append(_headroom(t, model))
+        if replicas > 1:
+            total = t.price_per_min * res.nodes * replicas
+            lines.append(f"  × {replicas} replicas  {prices(total)}")
+        if res.candidates:
+            lines.append(f"  candidates ({len(res.candidates)}, cheapest first)")
+            for c in res.candidates[:top]:
+                mark = "✔" if c == t else " "
+                gpus = f"{c.gpu_count}× {c.gpu_type}" if c.gpu_type else "CPU"
+                cost = per_hour(c.price_per_min) if c == t else delta(t.price_per_min, c.price_per_min)
+                lines.append(
+                    f"    {mark} {c.name:<16} {gpus:<18} {fmt_cpu(c.millicores):>4} vCPU  {fmt_bytes(c.memory_bytes):>9}  {cost}"
+                )
+            if len(res.candidates) > top:
+                lines.append(f"      … {len(res.candidates) - top} more (--format json lists all)")
+    if why_not:
+        lines.append("  " + why_not_text(model, why_not))
+    for d in model.diagnostics:
+        lines += ["  " + x for x in diagnostic_lines(model.path, d, "text")]
+    return lines
+
+
+def why_not_text(model: Model, name: str) -> str:
+    """Which constraint or price rule rejected `name`."""
+    t = model.catalog.get(name)
+    if t is None:
+        from truss_instance_plugin.request import did_you_mean
+
+        guess = did_you_mean(name, [x.name for x in model.catalog.types])
+        return f"why not {name}: not in the catalog" + (f' (did you mean "{guess}"?)' if guess else "")
+    res, req = model.resolution, model.request
+    if req is None or res is None:
+        return f"why not {name}: the request has errors"
+    chosen = res.chosen
+    if chosen is not None and t == chosen:
+        return f"why not {name}: it is the chosen type"
+    if res.pinned:
+        return f"why not {name}: instance_type pins {req.instance_type}"
+    reason = rejection(t, req)
+    if reason:
+        return f"why not {name}: {reason}"
+    assert chosen is not None
+    if t.price_per_min > chosen.price_per_min:
+        return f"why not {name}: it fits, but costs {delta(chosen.price_per_min, t.price_per_min)} more than {chosen.name}"
+    return f"why not {name}: same price as {chosen.name}; the tie is broken by (price, gpu_count, vcpu, memory, name)"
+
+
+def explain_json(model: Model, replicas: int = 1, why_not: str | None = None) -> dict[str, object]:
+    """The documented JSON of `explain`."""
+    res = model.resolution
+    chosen = res.chosen if res else None
+    req = model.request
+    out: dict[str, object] = {
+        "config": model.path or None,
+        "request": req.as_json() if req else None,
+        "chosen": chosen.as_json() if chosen else None,
+        "candidates": [c.as_json() for c in res.candidates] if res else [],
+        "funnel": [{"label": s.label, "count": s.survivors} for s in res.funnel] if res else [],
+        "nodes": res.nodes if res else 1,
+        "replicas": replicas,
+        "diagnostics": [d.as_json() for d in model.diagnostics],
+        "catalog": {"name": model.catalog.name, "as_of": model.catalog.as_of, "sha256": model.catalog.sha256},
+    }
+    if chosen is not None and res is not None:
+        total = chosen.price_per_min * res.nodes * replicas
+        out["cost"] = {
+            "usd_per_min": str(total),
+            "usd_per_hour": str(total * 60),
+            "usd_per_month": str(total * 60 * HOURS_PER_MONTH),
+        }
+    if why_not:
+        out["why_not"] = why_not_text(model, why_not)
+    return out
+
+
+# Catalog ------------------------------------------------------------------------------------
+
+
+def catalog_text(catalog: Catalog, types: list[InstanceType]) -> list[str]:
+    """The catalog as an aligned table with its provenance."""
+    lines = [f"{'NAME':<16} {'GPU':<20} {'VCPU':>4} {'MEMORY':>9}  {'$/MIN':>8}  {'$/H':>7}  NOTE"]
+    for t in types:
+        gpus = f"{t.gpu_count}× {t.gpu_type} {t.vram_gib} GiB" if t.gpu_type else "-"
+        note = "on request" if t.on_request else ""
+        lines.append(
+            f"{t.name:<16} {gpus:<20} {fmt_cpu(t.millicores):>4} {fmt_bytes(t.memory_bytes):>9}  "
+            f"{t.price_per_min:>8}  {_round(t.price_per_hour, '0.01'):>7}  {note}".rstrip()
+        )
+    lines.append(
+        f"{len(types)} of {len(catalog.types)} types · {catalog.name} as of {catalog.as_of} · {catalog.source} · {catalog.sha256[:19]}"
+    )
+    return lines

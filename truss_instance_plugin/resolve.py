@@ -1,0 +1,215 @@
+"""Baseten's placement rule, offline: filter the catalog, then take the cheapest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from truss_instance_plugin.catalog import LEGACY_NAMES, Catalog, InstanceType, fmt_bytes, fmt_cpu
+from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic
+from truss_instance_plugin.request import Request, did_you_mean
+
+Chooser = Callable[[Request, Sequence[InstanceType]], "InstanceType | None"]
+Where = Callable[[str], "tuple[int, int]"]  # resources key -> (line, col) of its value
+
+
+def _nowhere(key: str) -> tuple[int, int]:
+    return (0, 0)
+
+
+def _at(d: Diagnostic, where: Where, key: str) -> Diagnostic:
+    line, col = where(key)
+    return d._replace(line=line, col=col)
+CLIFF_MARGIN = 4  # a request within 1/4 above a cheaper type's size sits "just past" it
+
+
+class Step(NamedTuple):
+    """One filter of the elimination funnel and how many types survive it."""
+
+    label: str
+    survivors: int
+
+
+class Resolution(NamedTuple):
+    """The chosen type (None when nothing fits) and how it was found."""
+
+    chosen: InstanceType | None
+    candidates: tuple[InstanceType, ...]  # every type that fits, cheapest first
+    funnel: tuple[Step, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    pinned: bool = False
+    nodes: int = 1  # >1 when a multi-node request is priced per node
+
+
+def cheapest(request: Request, candidates: Sequence[InstanceType]) -> InstanceType | None:
+    """Baseten's rule: the least expensive type, ties broken by the total key."""
+    return min(candidates, key=InstanceType.sort_key, default=None)
+
+
+def _scope(gpu_type: str | None) -> str:
+    return gpu_type if gpu_type else "CPU-only"
+
+
+def rejection(t: InstanceType, req: Request) -> str | None:
+    """Why `t` does not satisfy `req`, or None when it does."""
+    if t.gpu_type != req.gpu_type:
+        if req.gpu_type is None:
+            return f"it has {t.gpu_type} GPUs and a CPU-only request never gets a GPU type"
+        return f"its GPU type is {_scope(t.gpu_type)}, not {req.gpu_type}"
+    if t.gpu_count < req.gpu_count:
+        return f"it has {t.gpu_count} GPU{'s' if t.gpu_count != 1 else ''} < {req.gpu_count} requested"
+    if t.millicores < req.millicores:
+        return f"it has {fmt_cpu(t.millicores)} vCPU < {fmt_cpu(req.millicores)} requested"
+    if t.memory_bytes < req.memory_bytes:
+        return f"it has {fmt_bytes(t.memory_bytes)} < {fmt_bytes(req.memory_bytes)} requested"
+    return None
+
+
+class _Filter(NamedTuple):
+    label: str
+    attr: str  # the InstanceType attribute compared
+    want: object
+
+
+def _filters(req: Request) -> list[_Filter]:
+    steps = [_Filter(f"with {req.gpu_type}" if req.gpu_type else "CPU-only", "gpu_type", req.gpu_type)]
+    if req.gpu_type:
+        steps.append(_Filter(f"with ≥{req.gpu_count} GPU", "gpu_count", req.gpu_count))
+    steps.append(_Filter(f"with ≥{fmt_cpu(req.millicores)} vCPU", "millicores", req.millicores))
+    steps.append(_Filter(f"with ≥{fmt_bytes(req.memory_bytes)}", "memory_bytes", req.memory_bytes))
+    return steps
+
+
+def _keeps(t: InstanceType, f: _Filter) -> bool:
+    have = getattr(t, f.attr)
+    return bool(have == f.want if f.attr == "gpu_type" else have >= f.want)
+
+
+def _show(attr: str, v: int) -> str:
+    if attr == "millicores":
+        return f"{fmt_cpu(v)} vCPU"
+    if attr == "memory_bytes":
+        return fmt_bytes(v)
+    return f"{v} GPU{'s' if v != 1 else ''}"
+
+
+def _no_match(req: Request, catalog: Catalog, survivors: list[InstanceType], f: _Filter, where: Where) -> Diagnostic:
+    """Name the constraint that emptied the set, the largest there is, and the nearest relaxation."""
+    assert isinstance(f.want, int)
+    best = max(survivors, key=lambda t: (getattr(t, f.attr), -t.price_per_min))
+    largest = _show(f.attr, getattr(best, f.attr))
+    message = f"no {_scope(req.gpu_type)} type has ≥ {_show(f.attr, f.want)}; largest is {best.name} ({largest})"
+    others = [
+        t for t in catalog.types
+        if t.gpu_count >= req.gpu_count and t.millicores >= req.millicores and t.memory_bytes >= req.memory_bytes
+    ]  # fmt: skip
+    hint = f"ask for at most {largest}"
+    key = {"gpu_count": "accelerator", "millicores": "cpu"}.get(f.attr, "memory")
+    if others:
+        alt = min(others, key=InstanceType.sort_key)
+        if alt.gpu_type:
+            count = f":{req.gpu_count}" if req.gpu_count > 1 else ""
+            hint += f", or use accelerator {alt.gpu_type}{count} ({alt.name}, ${alt.price_per_hour:.2f}/h)"
+        else:
+            hint += f", or drop the accelerator ({alt.name}, ${alt.price_per_hour:.2f}/h)"
+    return _at(Diagnostic("TI030", ERROR, message, hint), where, key)
+
+
+def _pin(req: Request, catalog: Catalog, where: Where) -> Resolution:
+    name = req.instance_type
+    assert name is not None
+    t = catalog.get(name) or catalog.get(name.strip())
+    if t is None:
+        modern = LEGACY_NAMES.get(name) or (name[4:] if name.startswith("CPU:") and catalog.get(name[4:]) else None)
+        if modern:
+            hint = f'"{name}" is an old name; it is called "{modern}" now'
+        else:
+            guess = did_you_mean(name, [x.name for x in catalog.types])
+            hint = f'did you mean "{guess}"?' if guess else "see `truss-instance catalog` for the names"
+        msg = f'instance_type "{name}" is not in the catalog ({catalog.name}, {len(catalog.types)} types)'
+        return Resolution(None, (), (), (_at(Diagnostic("TI015", ERROR, msg, hint), where, "instance_type"),), pinned=True)
+    diags = []
+    if req.gpu_type is not None and (t.gpu_type != req.gpu_type or t.gpu_count < req.gpu_count):
+        gpus = f"{t.gpu_count}× {t.gpu_type}" if t.gpu_type else "no GPU"
+        d = Diagnostic(
+            "TI017", ERROR, f'instance_type "{name}" ({gpus}) contradicts accelerator {req.gpu_type}:{req.gpu_count}',
+            "truss deploys the instance_type and ignores accelerator; remove one of the two",
+        )  # fmt: skip
+        diags.append(_at(d, where, "instance_type"))
+    if t.on_request:
+        diags.append(_at(_on_request(t), where, "instance_type"))
+    return Resolution(t, (t,), (), tuple(diags), pinned=True)
+
+
+def _on_request(t: InstanceType) -> Diagnostic:
+    return Diagnostic("TI023", WARNING, f"{t.name} is available on request only", "ask Baseten to enable it for your organization before pushing")
+
+
+def resolve(req: Request, catalog: Catalog, choose: Chooser = cheapest, where: Where = _nowhere) -> Resolution:
+    """Filter the catalog by the request (meets or exceeds), then choose (cheapest by default)."""
+    if req.instance_type is not None:
+        return _pin(req, catalog, where)
+    if req.gpu_type is not None and req.gpu_type not in catalog.gpu_types():
+        d = Diagnostic(
+            "TI022", ERROR,
+            f"truss accepts accelerator {req.gpu_type}, but the catalog has no {req.gpu_type} instance type",
+            f"GPU types with instances: {', '.join(catalog.gpu_types())}",
+        )  # fmt: skip
+        return Resolution(None, (), (Step(f"{len(catalog.types)} types", len(catalog.types)),), (_at(d, where, "accelerator"),))
+    nodes = req.node_count
+    pool = [t for t in catalog.types if t.node_count == nodes]
+    if not pool and nodes > 1:  # no multi-node entries: price per node
+        pool = [t for t in catalog.types if t.node_count == 1]
+    else:
+        nodes = 1
+    funnel = [Step(f"{len(catalog.types)} types", len(catalog.types))]
+    if len(pool) != len(catalog.types):
+        funnel.append(Step(f"with {req.node_count} node{'s' if req.node_count > 1 else ''}", len(pool)))
+    for f in _filters(req):
+        survivors = [t for t in pool if _keeps(t, f)]
+        funnel.append(Step(f.label, len(survivors)))
+        if not survivors:
+            return Resolution(None, (), tuple(funnel), (_no_match(req, catalog, pool, f, where),), nodes=nodes)
+        pool = survivors
+    candidates = tuple(sorted(pool, key=InstanceType.sort_key))
+    chosen = choose(req, candidates)
+    diags: list[Diagnostic] = []
+    if chosen is not None and chosen.on_request:
+        diags.append(_at(_on_request(chosen), where, "accelerator"))
+    if nodes > 1 and chosen is not None:
+        d = Diagnostic(
+            "TI024", WARNING,
+            f"the catalog has no {nodes}-node types; predicting {nodes} × {chosen.name} (price per node × {nodes})",
+            "multi-node types are configured by Baseten; confirm the type and price with them",
+        )  # fmt: skip
+        diags.append(_at(d, where, "node_count"))
+    return Resolution(chosen, candidates, tuple(funnel), tuple(diags), nodes=nodes)
+
+
+def step_down(req: Request, res: Resolution, catalog: Catalog) -> tuple[InstanceType, str] | None:
+    """The nearest cheaper type the request just misses by one constraint (within 25%), and which."""
+    chosen = res.chosen
+    if chosen is None or res.pinned:
+        return None
+    best: tuple[InstanceType, str] | None = None
+    for t in catalog.types:
+        if t.gpu_type != req.gpu_type or t.price_per_min >= chosen.price_per_min or t.node_count != chosen.node_count:
+            continue
+        misses = [
+            (name, have, want)
+            for name, have, want in (
+                ("accelerator count", t.gpu_count, req.gpu_count),
+                ("cpu", t.millicores, req.millicores),
+                ("memory", t.memory_bytes, req.memory_bytes),
+            )
+            if have < want
+        ]
+        if len(misses) != 1:
+            continue
+        name, have, want = misses[0]
+        if (want - have) * CLIFF_MARGIN > have:
+            continue
+        if best is None or t.sort_key() > best[0].sort_key():
+            shown = {"cpu": f"{have}m", "memory": fmt_bytes(have)}.get(name, str(have))
+            best = (t, f"{name} ≤ {shown}")
+    return best
