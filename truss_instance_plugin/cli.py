@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -11,7 +12,10 @@ from truss_instance_plugin.config import Field, LoadedConfig, PathError, find_co
 from truss_instance_plugin.diagnostics import Diagnostic, exit_code
 from truss_instance_plugin.plugins import Host, PluginError, get_host
 
-COMMANDS = ("check", "explain", "catalog", "plugins")
+COMMANDS = ("check", "explain", "lock", "adopt", "catalog", "plugins")
+_TRUSS_KEYS = re.compile(
+    r"^(model_name|resources|python_version|docker_server|trt_llm|model_class_name|model_cache|base_image|model_metadata)\s*:", re.M
+)
 
 
 class UsageError(Exception):
@@ -34,11 +38,39 @@ def _format(args: argparse.Namespace) -> str:
     return fmt
 
 
-def collect_configs(paths: Sequence[str]) -> list[str]:
-    """Config files for PATH arguments (files, truss dirs, trees), each once, in order."""
+def looks_like_truss(config: str) -> bool:
+    """A config.yaml found by walking (or named by pre-commit) is a truss's, not some other tool's."""
+    if os.path.isdir(os.path.join(os.path.dirname(config), "model")):
+        return True
+    try:
+        with open(config, "rb") as f:
+            head = f.read(1 << 16).decode("utf-8", "replace")
+    except OSError:
+        return True  # let the loader report it
+    return bool(_TRUSS_KEYS.search(head))
+
+
+def collect_configs(paths: Sequence[str], hook: bool = False) -> list[str]:
+    """Config files for PATH arguments (files, truss dirs, trees, lockfiles), each once, in order.
+
+    With `hook` (pre-commit passes file names), lockfiles map to their config and config.yaml
+    files of other tools are skipped silently.
+    """
+    from truss_instance_plugin.lockfile import config_for_lock
+
     out: list[str] = []
     for p in paths or ["."]:
-        for c in find_configs(p):
+        config = config_for_lock(p)
+        if config is not None:
+            if not os.path.isfile(config):
+                if hook:
+                    continue
+                raise PathError(f"{p}: lockfile without {os.path.basename(config)} beside it")
+            p = config
+        found = find_configs(p)
+        if hook or not os.path.isfile(p):
+            found = [c for c in found if (c == p or c == os.path.join(p, "config.yaml") and not hook) or looks_like_truss(c)]
+        for c in found:
             if c not in out:
                 out.append(c)
     return out
@@ -53,7 +85,12 @@ def cmd_check(args: argparse.Namespace, host: Host) -> int:
     from truss_instance_plugin.report import diagnostic_lines, dumps, model_json, summary
 
     fmt = _format(args)
-    models = [analyze(c, host) for c in collect_configs(args.paths)]
+    models = [analyze(c, host) for c in collect_configs(args.paths, args.hook)]
+    if not args.no_lock:
+        from truss_instance_plugin.drift import lock_diagnostics, read_state
+        from truss_instance_plugin.pipeline import sort_diagnostics
+
+        models = [m._replace(diagnostics=sort_diagnostics([*m.diagnostics, *lock_diagnostics(m, read_state(m))])) for m in models]
     all_diags: list[Diagnostic] = []
     lines: list[str] = []
     for m in models:
@@ -107,6 +144,69 @@ def cmd_explain(args: argparse.Namespace, host: Host) -> int:
             lines += explain_text(m, args.replicas, args.why_not)
         _out(lines)
     return exit_code([d for m in models for d in m.diagnostics], strict=args.strict)
+
+
+# lock, adopt --------------------------------------------------------------------------------
+
+
+def cmd_lock(args: argparse.Namespace, host: Host) -> int:
+    """Write each model's lockfile when its bytes change; exit 1 whenever one was written."""
+    from truss_instance_plugin.drift import lock_model
+    from truss_instance_plugin.pipeline import analyze
+    from truss_instance_plugin.report import diagnostic_lines
+
+    lines: list[str] = []
+    codes = [0]
+    for c in collect_configs(args.paths, args.hook):
+        model = analyze(c, host)
+        out = lock_model(model, upgrade=args.upgrade, check_only=args.check)
+        for d in out.diagnostics:
+            lines += diagnostic_lines(model.path, d, "text")
+        if out.status == "error":
+            codes.append(2 if any(d.fatal for d in out.diagnostics) else 1)
+        elif out.status != "unchanged":
+            assert out.new is not None
+            codes.append(1)
+            price = f"${out.new.price_per_min}/min"
+            if args.check:
+                lines.append(f"{out.path} is {'missing' if out.status == 'new' else 'out of date'}; run `truss-instance lock {c}`")
+            elif out.status == "new":
+                lines.append(f"wrote {out.path} (new): {out.new.name} {price}")
+            else:
+                lines.append(f"wrote {out.path} (updated): {out.old or '?'} → {out.new.name} {price}")
+    _out(lines)
+    return max(codes)
+
+
+def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
+    """Record a deployment in the lockfile: the baseline later edits are compared with."""
+    from truss_instance_plugin.drift import record_deployment
+    from truss_instance_plugin.pipeline import analyze
+    from truss_instance_plugin.report import diagnostic_lines
+
+    configs = collect_configs(args.paths)
+    if len(configs) != 1:
+        raise UsageError(f"adopt takes one model; {args.paths[0]} holds {len(configs)}")
+    model = analyze(configs[0], host)
+    name = args.model or model.config.model_name
+    if not name:
+        raise UsageError("no model_name in config.yaml; pass --model NAME")
+    instance = args.instance
+    if instance is not None and model.catalog.get(instance) is None:
+        from truss_instance_plugin.request import did_you_mean
+
+        guess = did_you_mean(instance, [t.name for t in model.catalog.types])
+        _err(f"warning: {instance} is not in the catalog" + (f' (did you mean "{guess}"?)' if guess else "") + "; recording it as given")
+    out = record_deployment(model, instance=instance, model_name=name, model_id=args.model_id, deployment_id=None, environment=args.environment, source="adopt")
+    lines: list[str] = []
+    for d in out.diagnostics:
+        lines += diagnostic_lines(model.path, d, "text")
+    if out.status == "error":
+        _out(lines)
+        return 2 if any(d.fatal for d in out.diagnostics) else 1
+    lines.append(f"recorded deployment of {name} ({instance or (out.new.name if out.new else '?')}) in {out.path}")
+    _out(lines)
+    return 0
 
 
 # catalog, plugins ---------------------------------------------------------------------------
@@ -171,7 +271,24 @@ def _build_parser() -> argparse.ArgumentParser:
     fmt(c, ("text", "parsable", "json", "github"))
     c.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     c.add_argument("-v", "--verbose", action="store_true", help="one line per model")
+    c.add_argument("--no-lock", action="store_true", help="skip lockfile checks")
+    c.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit")
     c.set_defaults(func=cmd_check)
+
+    lk = sub.add_parser("lock", help="write truss-instance.lock beside each config (exit 1 when a file was written)")
+    lk.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, lockfile, or a tree (default .)")
+    lk.add_argument("--check", action="store_true", help="write nothing; exit 1 if a lock is missing or stale")
+    lk.add_argument("--upgrade", action="store_true", help="re-resolve even when the locked type still fits")
+    lk.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit")
+    lk.set_defaults(func=cmd_lock)
+
+    a = sub.add_parser("adopt", help="record that the current resources are deployed (baseline for drift warnings)")
+    a.add_argument("paths", nargs=1, metavar="PATH", help="truss dir or config file")
+    a.add_argument("--instance", metavar="NAME", help="the instance type it runs on (default: the predicted one)")
+    a.add_argument("--model", metavar="NAME", help="model name (default: model_name in config.yaml)")
+    a.add_argument("--model-id", metavar="ID", help="Baseten model id")
+    a.add_argument("--environment", metavar="NAME", default="production", help="environment (default production)")
+    a.set_defaults(func=cmd_adopt)
 
     e = sub.add_parser("explain", help="why this instance type, at what price")
     e.add_argument("paths", nargs="*", metavar="PATH", help="truss dir or config file (omit for a what-if)")

@@ -66,6 +66,7 @@ class Diagnostic(NamedTuple):
     hint: str = ""
     line: int = 0
     col: int = 0
+    file: str = ""  # set when the finding is in another file than the model's config (its lockfile)
 
     @property
     def fatal(self) -> bool:
@@ -73,8 +74,8 @@ class Diagnostic(NamedTuple):
         return self.code in FATAL_CODES
 
     def as_json(self) -> dict[str, object]:
-        """The documented JSON shape of a diagnostic."""
-        return {
+        """The documented JSON shape of a diagnostic ("file" only when it is not the config)."""
+        out: dict[str, object] = {
             "code": self.code,
             "severity": self.severity,
             "message": self.message,
@@ -82,6 +83,9 @@ class Diagnostic(NamedTuple):
             "line": self.line,
             "col": self.col,
         }
+        if self.file:
+            out["file"] = self.file
+        return out
 
 
 def exit_code(diagnostics: list[Diagnostic], *, strict: bool = False) -> int:

@@ -72,7 +72,8 @@ def host_catalog(host: Host) -> Catalog:
     return catalog
 
 
-def _sort(diags: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]:
+def sort_diagnostics(diags: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]:
+    """Unique diagnostics ordered by position, then code."""
     seen: set[Diagnostic] = set()
     unique = [d for d in diags if not (d in seen or seen.add(d))]  # type: ignore[func-returns-value]
     return tuple(sorted(unique, key=lambda d: (d.line, d.col, d.code)))
@@ -103,7 +104,7 @@ def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
         assert isinstance(results, list)
         for batch in results:
             diags.extend(batch)
-    return model._replace(diagnostics=_sort(diags))
+    return model._replace(diagnostics=sort_diagnostics(diags))
 
 
 def analyze(path: str, host: Host) -> Model:

@@ -69,7 +69,7 @@ def _pos(path: str, d: Diagnostic) -> str:
 
 def diagnostic_lines(path: str, d: Diagnostic, fmt: str) -> list[str]:
     """One diagnostic in one of the line formats (text has the hint on a second line)."""
-    where = path or "(what-if)"
+    where = d.file or path or "(what-if)"
     if fmt == "parsable":
         return [f"{_pos(where, d)}: [{d.severity}] {d.code} {d.message}"]
     if fmt == "github":
@@ -79,7 +79,7 @@ def diagnostic_lines(path: str, d: Diagnostic, fmt: str) -> list[str]:
         return [f"::{level} {loc},title={d.code}::{_gh_escape(text)}"]
     lines = [f"{_pos(where, d)}: {d.severity} {d.code} {d.message}"]
     if d.hint:
-        lines.append(f"  hint: {d.hint}")
+        lines.append(f"  {d.hint}")
     return lines
 
 
