@@ -1,6 +1,20 @@
 """truss-instance-plugin: validate, resolve, explain and lock a Truss model's instance type."""
 
-from truss_instance_plugin.hookspecs import hookimpl
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from truss_instance_plugin.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "hookimpl"]
+
+
+def __getattr__(name: str) -> object:
+    """`hookimpl` is imported on first use, so the .pth start-up path stays free of pluggy."""
+    if name == "hookimpl":
+        from truss_instance_plugin.hookspecs import hookimpl
+
+        return hookimpl
+    raise AttributeError(f"module 'truss_instance_plugin' has no attribute {name!r}")

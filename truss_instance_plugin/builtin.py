@@ -56,8 +56,10 @@ class Builtin:
 
     @hookimpl(trylast=True)
     def truss_instance_validate(self, model: Model) -> Sequence[Diagnostic]:
-        """The built-in resources rules."""
-        return rules(model)
+        """The built-in resources rules and the project's [tool.truss-instance] policy."""
+        from truss_instance_plugin.policy import policy_diagnostics
+
+        return rules(model) + policy_diagnostics(model)
 
     @hookimpl(trylast=True)
     def truss_instance_choose_instance(self, request: Request, candidates: Sequence[InstanceType]) -> InstanceType | None:

@@ -11,8 +11,14 @@ from collections.abc import Callable, Sequence
 from truss_instance_plugin.config import Field, LoadedConfig, PathError, find_configs
 from truss_instance_plugin.diagnostics import Diagnostic, exit_code
 from truss_instance_plugin.plugins import Host, PluginError, get_host
+from truss_instance_plugin.policy import PolicyError
 
 COMMANDS = ("check", "explain", "lock", "adopt", "catalog", "plugins")
+# truss 0.18.36's commands (forwarded unchanged); kept here so did-you-mean never shadows one.
+TRUSS_COMMANDS = frozenset(
+    {"auth", "chains", "cleanup", "configure", "container", "download", "image", "init", "login", "loops", "migrate",
+     "model-config", "model-logs", "predict", "push", "run-python", "ssh", "train", "upgrade", "watch", "whoami"}
+)  # fmt: skip
 _TRUSS_KEYS = re.compile(
     r"^(model_name|resources|python_version|docker_server|trt_llm|model_class_name|model_cache|base_image|model_metadata)\s*:", re.M
 )
@@ -317,6 +323,8 @@ def _unknown_command(argv: list[str]) -> int | None:
     import difflib
 
     word = argv[0]
+    if word in TRUSS_COMMANDS:
+        return None
     guess = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.75)
     if guess:
         _err(f"unknown command {word!r}; did you mean {guess[0]!r}?")
@@ -332,6 +340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = _unknown_command(args_list)
             if code is not None:
                 return code
+            from truss_instance_plugin.push import run_truss
+
+            return run_truss(args_list, prog_name="truss-instance")  # `push` and every other truss command
         parser = _build_parser()
         args = parser.parse_args(args_list)
         if not getattr(args, "func", None):
@@ -342,13 +353,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         _err(str(e))
         return 2
-    except (PathError, PluginError) as e:
+    except (PathError, PluginError, PolicyError) as e:
         _err(str(e))
         return 2
     except BrokenPipeError:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # noqa: BLE001 - no traceback ever reaches a user
+        if os.environ.get("TRUSS_INSTANCE_DEBUG"):
+            raise
+        _err(f"internal error: {type(e).__name__}: {e} (set TRUSS_INSTANCE_DEBUG=1 for the traceback and please report it)")
+        return 2
 
 
 def run() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from typing import NamedTuple
 
 import yaml
@@ -15,10 +16,8 @@ SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STD = "tag:yaml.org,2002:"
-_SAFE_TAGS = frozenset(
-    _STD + t
-    for t in ("str", "int", "float", "bool", "null", "map", "seq", "binary", "timestamp", "omap", "pairs", "set", "merge", "value")  # fmt: skip
-)
+_SAFE_TAG_NAMES = ("str", "int", "float", "bool", "null", "map", "seq", "binary", "timestamp", "omap", "pairs", "set", "merge", "value")
+_SAFE_TAGS = frozenset(_STD + t for t in _SAFE_TAG_NAMES)
 
 
 class Field(NamedTuple):
@@ -58,17 +57,26 @@ def find_configs(path: str) -> list[str]:
     if os.path.isfile(path):
         return [path]
     if not os.path.isdir(path):
+        if os.path.exists(path):
+            raise PathError(f"{path}: not a regular file or directory")
         raise PathError(f"{path}: no such file or directory")
+    if os.path.basename(os.path.normpath(path)) == CONFIG_NAME:
+        raise PathError(f"{path}: is a directory, not a config file")
     found: list[str] = []
     errors: list[OSError] = []
+    odd: list[str] = []  # directories called config.yaml
     for root, dirs, files in os.walk(path, onerror=errors.append):
         if CONFIG_NAME in files:
             found.append(os.path.join(root, CONFIG_NAME))
             dirs[:] = []  # a truss's own subfolders (data/, packages/) are not trusses
             continue
-        dirs[:] = sorted(d for d in dirs if not _skip_dir(d, os.path.join(root, d)))
+        if CONFIG_NAME in dirs:
+            odd.append(os.path.join(root, CONFIG_NAME))
+        dirs[:] = sorted(d for d in dirs if d != CONFIG_NAME and not _skip_dir(d, os.path.join(root, d)))
     if not found and errors:
         raise PathError(f"{errors[0].filename}: cannot read: {errors[0].strerror}")
+    if not found and odd:
+        raise PathError(f"{odd[0]}: is a directory, not a config file")
     if not found:
         raise PathError(
             f"{path}: no {CONFIG_NAME} in this directory or below "
@@ -83,6 +91,9 @@ def _fatal(path: str, code: str, message: str, hint: str = "", line: int = 0, co
 
 def _read_text(path: str) -> str | LoadedConfig:
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a directory, FIFO or device: never open (a FIFO would block)
+            kind = "a directory" if os.path.isdir(path) else "not a regular file"
+            return _fatal(path, "TI090", f"cannot read: {kind}", f"point PATH at a truss directory or its {CONFIG_NAME}")
         with open(path, "rb") as f:
             data = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as e:
@@ -98,9 +109,10 @@ def _read_text(path: str) -> str | LoadedConfig:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1  # in bytes: the line is not decodable
         return _fatal(
             path, "TI090", f"not UTF-8: byte 0x{data[e.start]:02x} at offset {e.start}",
-            "save the file as UTF-8", line, 1,
+            "save the file as UTF-8", line, col,
         )  # fmt: skip
     return text
 
@@ -131,37 +143,58 @@ def _walk_tags(root: yaml.Node) -> Diagnostic | None:
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
+MAX_DEPTH = 32  # resources needs two levels (accelerator: {accelerator, count}); deeper content is only ever an error
+
+
+class _Builder:
+    """Nodes to Fields, each mapping node converted once: aliases share the result (no alias bomb), a mapping
+    that contains itself (`&r {x: *r}`) and anything nested deeper than MAX_DEPTH become empty mappings."""
+
+    def __init__(self, diags: list[Diagnostic]) -> None:
+        self.diags = diags
+        self.done: dict[int, dict[str, Field]] = {}
+        self.active: set[int] = set()
+
+    def field(self, node: yaml.Node, key: yaml.Node | None, depth: int) -> Field:
+        line, col = node.start_mark.line + 1, node.start_mark.column + 1
+        kl, kc = (key.start_mark.line + 1, key.start_mark.column + 1) if key is not None else (line, col)
+        if isinstance(node, yaml.MappingNode):
+            return Field(self.mapping(node, depth), "map", line, col, kl, kc)
+        if isinstance(node, yaml.SequenceNode):
+            return Field(None, "seq", line, col, kl, kc)
+        kind = node.tag.rsplit(":", 1)[-1]
+        value: object = node.value
+        if kind in ("int", "float", "bool", "null"):
+            value = _CONSTRUCTOR.construct_object(node)
+        return Field(value, kind, line, col, kl, kc)
+
+    def mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Field]:
+        ident = id(node)
+        if ident in self.done:
+            return self.done[ident]
+        if ident in self.active or depth >= MAX_DEPTH:
+            return {}
+        self.active.add(ident)
+        out: dict[str, Field] = {}
+        for k, v in node.value:
+            name = str(k.value) if isinstance(k, yaml.ScalarNode) else "?"
+            if name in out:
+                first = out[name]
+                self.diags.append(
+                    Diagnostic(
+                        "TI002", ERROR,
+                        f"duplicate key {name!r} (first at line {first.key_line}); truss keeps the last one silently",
+                        f"remove one of the two {name!r} keys", k.start_mark.line + 1, k.start_mark.column + 1,
+                    )
+                )
+            out[name] = self.field(v, k, depth + 1)
+        self.active.discard(ident)
+        self.done[ident] = out
+        return out
 
 
 def _field(node: yaml.Node, key: yaml.Node | None, diags: list[Diagnostic]) -> Field:
-    line, col = node.start_mark.line + 1, node.start_mark.column + 1
-    kl, kc = (key.start_mark.line + 1, key.start_mark.column + 1) if key is not None else (line, col)
-    if isinstance(node, yaml.MappingNode):
-        return Field(_mapping(node, diags), "map", line, col, kl, kc)
-    if isinstance(node, yaml.SequenceNode):
-        return Field(None, "seq", line, col, kl, kc)
-    kind = node.tag.rsplit(":", 1)[-1]
-    value: object = node.value
-    if kind in ("int", "float", "bool", "null"):
-        value = _CONSTRUCTOR.construct_object(node)
-    return Field(value, kind, line, col, kl, kc)
-
-
-def _mapping(node: yaml.MappingNode, diags: list[Diagnostic]) -> dict[str, Field]:
-    out: dict[str, Field] = {}
-    for k, v in node.value:
-        name = str(k.value) if isinstance(k, yaml.ScalarNode) else "?"
-        if name in out:
-            first = out[name]
-            diags.append(
-                Diagnostic(
-                    "TI002", ERROR,
-                    f"duplicate key {name!r} (first at line {first.key_line}); truss keeps the last one silently",
-                    f"remove one of the two {name!r} keys", k.start_mark.line + 1, k.start_mark.column + 1,
-                )  # fmt: skip
-            )
-        out[name] = _field(v, k, diags)
-    return out
+    return _Builder(diags).field(node, key, 0)
 
 
 def load_config(path: str) -> LoadedConfig:
@@ -198,7 +231,7 @@ def load_config(path: str) -> LoadedConfig:
                         "TI002", ERROR,
                         f"duplicate key 'resources' (first at line {resources.key_line}); truss keeps the last one silently",
                         "merge the two resources blocks into one", k.start_mark.line + 1, k.start_mark.column + 1,
-                    )  # fmt: skip
+                    )
                 )
             resources = _field(v, k, diags)
         elif name == "model_name" and isinstance(v, yaml.ScalarNode) and v.tag == _STD + "str":

@@ -260,8 +260,13 @@ def record_deployment(
     deployment_id: str | None,
     environment: str | None,
     source: str,
+    keep_baseline: bool = False,
 ) -> LockOutcome:
-    """Record that the model's current resources are deployed (on `instance`, or the prediction)."""
+    """Record that the model's current resources are deployed (on `instance`, or the prediction).
+
+    With `keep_baseline` (Baseten ignored the resources: an environment kept its instance type),
+    the recorded request stays the old one, so edits keep being reported.
+    """
     req, res = model.request, model.resolution
     if req is None or res is None or res.chosen is None:
         return LockOutcome(lock_path(model.path), "error", None, None, [d for d in model.diagnostics if d.severity == ERROR])
@@ -279,4 +284,9 @@ def record_deployment(
     }
     if instance and instance != predicted:
         record["predicted_instance_type"] = predicted
+    previous = read_state(model).lock
+    if keep_baseline and previous is not None and previous.deployment is not None:
+        for key in ("request", "request_hash", "resources"):
+            record[key] = previous.deployment.get(key)
+        record.pop("predicted_instance_type", None)
     return lock_model(model, deployment=record)

@@ -58,9 +58,8 @@ class PushResult(NamedTuple):
 
 def host_catalog(host: Host) -> Catalog:
     """The catalog merged from every plugin (a plugin's entry replaces a built-in one by name)."""
-    cached = getattr(host, "_catalog", None)
-    if isinstance(cached, Catalog):
-        return cached
+    if isinstance(host.catalog_cache, Catalog):
+        return host.catalog_cache
     merged: dict[str, InstanceType] = {}
     results = host.call("truss_instance_catalog_entries")
     assert isinstance(results, list)
@@ -68,7 +67,7 @@ def host_catalog(host: Host) -> Catalog:
         for t in entries:
             merged.setdefault(t.name, t)
     catalog = make_catalog(tuple(sorted(merged.values(), key=InstanceType.sort_key)))
-    host._catalog = catalog  # type: ignore[attr-defined]
+    host.catalog_cache = catalog
     return catalog
 
 

@@ -98,6 +98,7 @@ class Host:
         from truss_instance_plugin import builtin
 
         self.pm = pluggy.PluginManager(GROUP)
+        self.catalog_cache: object = None  # the merged catalog (pipeline.host_catalog)
         self.pm.add_hookspecs(hookspecs)
         self.origins: dict[str, tuple[str, str]] = {}
         self.pm.register(builtin.Builtin(), name=BUILTIN)
@@ -135,12 +136,14 @@ class Host:
         """Register an in-process plugin object (used by tests and `testing.register_plugin`)."""
         self.pm.register(plugin, name=name)
         self.origins[name] = (dist, version)
+        self.catalog_cache = None
         self.pm.check_pending()
 
     def unregister(self, name: str) -> None:
         """Remove a plugin registered with `register`."""
         self.pm.unregister(name=name)
         self.origins.pop(name, None)
+        self.catalog_cache = None
 
     def call(self, hook: str, **kwargs: object) -> object:
         """Call a hook; a plugin that raises becomes a PluginError naming it."""
@@ -149,7 +152,7 @@ class Host:
             return caller(**kwargs)
         except Exception as e:
             culprit = _culprit(caller, e)
-            if culprit is None:
+            if culprit is None or self.pm.get_name(culprit) == BUILTIN:
                 raise
             name = self._describe(culprit)
             raise PluginError(f"plugin {name} raised in {hook}: {type(e).__name__}: {e}") from None

@@ -212,7 +212,8 @@ def why_not_text(model: Model, name: str) -> str:
     reason = rejection(t, req)
     if reason:
         return f"why not {name}: {reason}"
-    assert chosen is not None
+    if chosen is None:
+        return f"why not {name}: it fits the request, but no type was chosen"
     if t.price_per_min > chosen.price_per_min:
         return f"why not {name}: it fits, but costs {delta(chosen.price_per_min, t.price_per_min)} more than {chosen.name}"
     return f"why not {name}: same price as {chosen.name}; the tie is broken by (price, gpu_count, vcpu, memory, name)"

@@ -52,6 +52,8 @@ def _scope(gpu_type: str | None) -> str:
 
 def rejection(t: InstanceType, req: Request) -> str | None:
     """Why `t` does not satisfy `req`, or None when it does."""
+    if t.node_count != req.node_count and t.node_count != 1:
+        return f"it has {t.node_count} nodes, not {req.node_count}"
     if t.gpu_type != req.gpu_type:
         if req.gpu_type is None:
             return f"it has {t.gpu_type} GPUs and a CPU-only request never gets a GPU type"
@@ -96,7 +98,7 @@ def _show(attr: str, v: int) -> str:
 def _no_match(req: Request, catalog: Catalog, survivors: list[InstanceType], f: _Filter, where: Where) -> Diagnostic:
     """Name the constraint that emptied the set, the largest there is, and the nearest relaxation."""
     assert isinstance(f.want, int)
-    best = max(survivors, key=lambda t: (getattr(t, f.attr), -t.price_per_min))
+    best = min(survivors, key=lambda t: (-getattr(t, f.attr), *t.sort_key()))  # largest, then the total order
     largest = _show(f.attr, getattr(best, f.attr))
     message = f"no {_scope(req.gpu_type)} type has ≥ {_show(f.attr, f.want)}; largest is {best.name} ({largest})"
     others = [
@@ -142,7 +144,9 @@ def _pin(req: Request, catalog: Catalog, where: Where) -> Resolution:
 
 
 def _on_request(t: InstanceType) -> Diagnostic:
-    return Diagnostic("TI023", WARNING, f"{t.name} is available on request only", "ask Baseten to enable it for your organization before pushing")
+    return Diagnostic(
+        "TI023", WARNING, f"{t.name} is available on request only", "ask Baseten to enable it for your organization before pushing"
+    )
 
 
 def resolve(req: Request, catalog: Catalog, choose: Chooser = cheapest, where: Where = _nowhere) -> Resolution:
@@ -152,8 +156,10 @@ def resolve(req: Request, catalog: Catalog, choose: Chooser = cheapest, where: W
     if req.gpu_type is not None and req.gpu_type not in catalog.gpu_types():
         d = Diagnostic(
             "TI022", ERROR,
-            f"truss accepts accelerator {req.gpu_type}, but the catalog has no {req.gpu_type} instance type",
-            f"GPU types with instances: {', '.join(catalog.gpu_types())}",
+            f"accelerator {req.gpu_type} has no public instance type: truss accepts it, "
+            f"but the catalog ({catalog.name}) has no {req.gpu_type} type",
+            f"GPU types with instances: {', '.join(catalog.gpu_types())}; "
+            "or pin an instance_type that Baseten enabled for your organization",
         )  # fmt: skip
         return Resolution(None, (), (Step(f"{len(catalog.types)} types", len(catalog.types)),), (_at(d, where, "accelerator"),))
     nodes = req.node_count

@@ -1,0 +1,243 @@
+"""The `truss push` guard: check before any network call, record the deployment after.
+
+Both modes use it: `truss-instance push ...` (explicit wrapper) and plain `truss push` (the
+automatic hook installed by the .pth file, see _autopush.py). truss is already imported here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from truss_instance_plugin.diagnostics import ERROR, Diagnostic
+from truss_instance_plugin.pipeline import Model, PushContext, PushResult
+
+PREFIX = "truss-instance: "
+_NEEDED = ("target_directory", "config", "promote", "environment", "preserve_env_instance_type", "watch_after_push")
+_MARK = "__truss_instance_guarded__"
+_LOCK_STATE = ("TI100", "TI101", "TI104")  # summarized in one line; they do not block a push
+
+
+class GuardError(Exception):
+    """truss changed its push options in a way we cannot read: fail closed."""
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(PREFIX + message + "\n")
+    sys.stderr.flush()
+
+
+def push_context(params: dict[str, Any]) -> PushContext:
+    """Repeat truss's own flag handling: --promote means production; preserve defaults to True."""
+    missing = [k for k in _NEEDED if k not in params]
+    if missing:
+        raise GuardError(f"cannot read `truss push` option(s) {', '.join(missing)} (truss {_truss_version()} changed them?)")
+    environment = params["environment"]
+    if params["promote"] and not environment:
+        environment = "production"
+    preserve = params["preserve_env_instance_type"]
+    preserve = True if preserve is None else bool(preserve)
+    if not isinstance(environment, (str, type(None))):
+        raise GuardError(f"unexpected value for --environment: {environment!r}")
+    model_name = params.get("model_name")
+    return PushContext(environment, preserve, bool(params["watch_after_push"]), model_name, str(params.get("output_format") or "text"))
+
+
+def _truss_version() -> str:
+    truss = sys.modules.get("truss")
+    return str(getattr(truss, "__version__", "?"))
+
+
+def _config_path(params: dict[str, Any]) -> str:
+    target = params.get("target_directory") or os.getcwd()
+    if params.get("config"):
+        return str(params["config"])
+    if os.path.isfile(target):
+        return str(target)  # a Chains source file: truss generates the config; nothing to check here
+    return os.path.join(str(target), "config.yaml")
+
+
+def _mode_note(model: Model, push: PushContext, dep: dict[str, object] | None) -> str | None:
+    """What this push does with the config's resources, given the recorded deployment."""
+    from truss_instance_plugin.drift import hourly_delta
+    from truss_instance_plugin.lockfile import request_hash
+
+    chosen, req = model.chosen, model.request
+    if dep is None or chosen is None or req is None or dep.get("request_hash") == request_hash(req):
+        return None
+    old = str(dep.get("instance_type"))
+    if push.watch:
+        return f"resources changed since the recorded deployment: the development deployment is replaced with {chosen.name}"
+    if push.environment and push.preserve_env_instance_type:
+        return (
+            f"your resources edits are ignored; the {push.environment} environment keeps {old} "
+            "(pass --no-preserve-env-instance-type to apply them)"
+        )
+    if push.environment:
+        from truss_instance_plugin.catalog import InstanceType
+
+        before = model.catalog.get(old)
+        cost = f" ({hourly_delta(before.price_per_min, chosen.price_per_min)})" if isinstance(before, InstanceType) else ""
+        return f"the {push.environment} environment moves from {old} to {chosen.name}{cost}"
+    return f"a new deployment on {chosen.name}; running deployments stay on {old}"
+
+
+def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | None:
+    """Validate, resolve and check the lock; print the prediction. Raises SystemExit(1) to block."""
+    from truss_instance_plugin.drift import lock_diagnostics, read_state, truss_dir
+    from truss_instance_plugin.lockfile import request_hash
+    from truss_instance_plugin.pipeline import analyze
+    from truss_instance_plugin.plugins import get_host
+    from truss_instance_plugin.report import diagnostic_lines
+
+    push = push_context(params)
+    path = _config_path(params)
+    if not path.endswith((".yaml", ".yml")):
+        return None
+    host = get_host()
+    model = analyze(path, host)
+    state = read_state(model)
+    diags = list(model.diagnostics) + lock_diagnostics(model, state)
+    vetoes = host.call("truss_instance_before_push", model=model, push=push)
+    assert isinstance(vetoes, list)
+    for batch in vetoes:
+        diags += batch
+    blocking = [d for d in diags if d.severity == ERROR and d.code not in _LOCK_STATE]
+    for d in diags:
+        if d.code in _LOCK_STATE or d.code == "TI110":
+            continue  # said below, in terms of this push
+        for line in diagnostic_lines(model.path, d, "text"):
+            _say(line)
+    if blocking:
+        if push.output_format == "json":
+            error = {"message": f"truss-instance blocked the push: {len(blocking)} error(s) in {model.path}", "diagnostics": [d.as_json() for d in blocking]}
+            sys.stdout.write(json.dumps({"error": error}) + "\n")
+        _say(f"push stopped before any network call; fix the errors above (or set TRUSS_INSTANCE_DISABLE=1 to skip the check)")
+        raise SystemExit(1)
+    chosen, req = model.chosen, model.request
+    if chosen is not None and req is not None:
+        if state.lock is not None and state.lock.request_hash == request_hash(req):
+            lock = "lock up to date"
+        else:
+            lock = f"lock {'missing' if state.lock is None and state.error is None else 'out of date'} (run `truss-instance lock {truss_dir(model)}`)"
+        _say(f"{truss_dir(model)} → {chosen.name} (${chosen.price_per_min}/min), {lock}")
+    note = _mode_note(model, push, state.lock.deployment if state.lock else None)
+    if note:
+        _say(note)
+    return model, push
+
+
+@contextlib.contextmanager
+def capture_deployment() -> Iterator[dict[str, Any]]:
+    """Record what truss's create_truss_service sends and gets back during the push."""
+    import truss.remote.baseten.remote as remote
+
+    seen: dict[str, Any] = {}
+    original = getattr(remote, "create_truss_service", None)
+    if original is None:
+        yield seen
+        return
+
+    @functools.wraps(original)
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        handle = original(*args, **kwargs)
+        seen.update(kwargs=kwargs, handle=handle)
+        return handle
+
+    remote.create_truss_service = spy
+    try:
+        yield seen
+    finally:
+        remote.create_truss_service = original
+
+
+def after_push(model: Model, push: PushContext, seen: dict[str, Any]) -> None:
+    """Record the deployment Baseten reported in the lockfile; warn when it differs from the prediction."""
+    from truss_instance_plugin.drift import record_deployment
+    from truss_instance_plugin.plugins import get_host
+
+    handle, kwargs = seen.get("handle"), seen.get("kwargs", {})
+    if handle is None:
+        return
+    reported = getattr(handle, "instance_type_name", None)
+    name = str(kwargs.get("model_name") or push.model_name or model.config.model_name or "")
+    result = PushResult(name, getattr(handle, "model_id", None), getattr(handle, "version_id", None), reported, kwargs.get("model_id") is None)
+    get_host().call("truss_instance_after_push", model=model, push=push, result=result)
+    chosen = model.chosen
+    preserved = push.environment is not None and push.preserve_env_instance_type and not result.new_model
+    if reported and chosen is not None and reported != chosen.name and not preserved:
+        _say(
+            f"warning: Baseten chose {reported}, the prediction was {chosen.name}; the catalog may be stale "
+            "(check `truss-instance catalog` against Baseten's instance list and upgrade truss-instance)"
+        )
+    environment = "development" if push.watch else push.environment
+    out = record_deployment(
+        model, instance=reported, model_name=name, model_id=result.model_id,
+        deployment_id=result.deployment_id, environment=environment, source="truss push",
+        keep_baseline=preserved,
+    )  # fmt: skip
+    if out.status == "error":
+        for d in out.diagnostics:
+            _say(f"could not record the deployment: {d.message}")
+        return
+    _say(f"recorded deployment of {name} ({reported or out.new.name if out.new else '?'}) in {out.path}")
+
+
+def guard(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap truss's push callback with the check before and the record after."""
+    if getattr(callback, _MARK, False):
+        return callback
+
+    @functools.wraps(callback)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        from truss_instance_plugin.plugins import PluginError
+
+        try:
+            checked = before_push(kwargs)
+        except (GuardError, PluginError) as e:
+            _say(f"{e}; push stopped. Set TRUSS_INSTANCE_DISABLE=1 to push without the check.")
+            raise SystemExit(2) from None
+        if checked is None:
+            return callback(*args, **kwargs)
+        model, push = checked
+        with capture_deployment() as seen:
+            result = callback(*args, **kwargs)
+        try:
+            after_push(model, push, seen)
+        except Exception as e:  # noqa: BLE001 - the push itself succeeded; never turn it into a failure
+            _say(f"could not record the deployment: {type(e).__name__}: {e}")
+        return result
+
+    setattr(guarded, _MARK, True)
+    return guarded
+
+
+def install(truss_cli: Any) -> None:
+    """Guard the `push` command of truss's click group (idempotent)."""
+    cmd = getattr(truss_cli, "commands", {}).get("push")
+    if cmd is None or not callable(getattr(cmd, "callback", None)):
+        raise GuardError("truss has no `push` command to guard")
+    cmd.callback = guard(cmd.callback)
+
+
+def run_truss(argv: list[str], prog_name: str = "truss") -> int:
+    """Run truss's own CLI in-process (with push guarded); returns its exit code."""
+    try:
+        from truss.cli.cli import truss_cli
+    except Exception as e:  # noqa: BLE001 - a broken truss install
+        _say(f"cannot import truss: {type(e).__name__}: {e}")
+        return 2
+    try:
+        install(truss_cli)
+        truss_cli.main(argv, prog_name=prog_name, standalone_mode=True)
+    except GuardError as e:
+        _say(str(e))
+        return 2
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return 0
