@@ -143,17 +143,34 @@ def _walk_tags(root: yaml.Node) -> Diagnostic | None:
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_MERGE = _STD + "merge"
 MAX_DEPTH = 32  # resources needs two levels (accelerator: {accelerator, count}); deeper content is only ever an error
+Pair = tuple[yaml.Node, yaml.Node]
+
+
+class _BadMerge(Exception):
+    """A `<<` merge key whose value is not a mapping or a list of mappings (the safe loader refuses it)."""
+
+    def __init__(self, key: yaml.Node) -> None:
+        super().__init__("expected a mapping or list of mappings for merging")
+        self.key = key
+
+
+def _key_name(k: yaml.Node) -> str:
+    return str(k.value) if isinstance(k, yaml.ScalarNode) else "?"
 
 
 class _Builder:
     """Nodes to Fields, each mapping node converted once: aliases share the result (no alias bomb), a mapping
-    that contains itself (`&r {x: *r}`) and anything nested deeper than MAX_DEPTH become empty mappings."""
+    that contains itself (`&r {x: *r}`) and anything nested deeper than MAX_DEPTH become empty mappings.
+    `<<` merge keys are applied the way yaml.safe_load (and so truss) applies them."""
 
     def __init__(self, diags: list[Diagnostic]) -> None:
         self.diags = diags
         self.done: dict[int, dict[str, Field]] = {}
         self.active: set[int] = set()
+        self.merged: dict[int, dict[str, Pair]] = {}
+        self.merging: set[int] = set()
 
     def field(self, node: yaml.Node, key: yaml.Node | None, depth: int) -> Field:
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
@@ -168,6 +185,40 @@ class _Builder:
             value = _CONSTRUCTOR.construct_object(node)
         return Field(value, kind, line, col, kl, kc)
 
+    def pairs(self, node: yaml.MappingNode) -> tuple[dict[str, Pair], list[Pair]]:
+        """(keys merged in through `<<`, by name; the node's own pairs in order)."""
+        merged: dict[str, Pair] = {}
+        own: list[Pair] = []
+        for k, v in node.value:
+            if k.tag != _MERGE:
+                own.append((k, v))
+                continue
+            if isinstance(v, yaml.MappingNode):
+                sources = [v]
+            elif isinstance(v, yaml.SequenceNode) and all(isinstance(x, yaml.MappingNode) for x in v.value):
+                sources = list(v.value)
+            else:
+                raise _BadMerge(k)
+            for src in sources:  # earlier sources win, like yaml's flatten_mapping
+                for name, pair in self.flat(src).items():
+                    merged.setdefault(name, pair)
+        return merged, own
+
+    def flat(self, node: yaml.MappingNode) -> dict[str, Pair]:
+        """Every key of a mapping with its merges applied (last own key wins), computed once per node."""
+        ident = id(node)
+        if ident in self.merged:
+            return self.merged[ident]
+        if ident in self.merging:  # a merge that includes itself
+            return {}
+        self.merging.add(ident)
+        merged, own = self.pairs(node)
+        out = dict(merged)
+        out.update((_key_name(k), (k, v)) for k, v in own)
+        self.merging.discard(ident)
+        self.merged[ident] = out
+        return out
+
     def mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Field]:
         ident = id(node)
         if ident in self.done:
@@ -175,11 +226,15 @@ class _Builder:
         if ident in self.active or depth >= MAX_DEPTH:
             return {}
         self.active.add(ident)
+        merged, own = self.pairs(node)
         out: dict[str, Field] = {}
-        for k, v in node.value:
-            name = str(k.value) if isinstance(k, yaml.ScalarNode) else "?"
-            if name in out:
-                first = out[name]
+        for name, (k, v) in merged.items():
+            out[name] = self.field(v, k, depth + 1)
+        seen: dict[str, Field] = {}
+        for k, v in own:
+            name = _key_name(k)
+            if name in seen:
+                first = seen[name]
                 self.diags.append(
                     Diagnostic(
                         "TI002", ERROR,
@@ -187,14 +242,10 @@ class _Builder:
                         f"remove one of the two {name!r} keys", k.start_mark.line + 1, k.start_mark.column + 1,
                     )
                 )
-            out[name] = self.field(v, k, depth + 1)
+            out[name] = seen[name] = self.field(v, k, depth + 1)
         self.active.discard(ident)
         self.done[ident] = out
         return out
-
-
-def _field(node: yaml.Node, key: yaml.Node | None, diags: list[Diagnostic]) -> Field:
-    return _Builder(diags).field(node, key, 0)
 
 
 def load_config(path: str) -> LoadedConfig:
@@ -204,6 +255,8 @@ def load_config(path: str) -> LoadedConfig:
         return text
     try:
         root = yaml.compose(text, Loader=_Loader)
+    except RecursionError:  # only the pure-Python loader recurses; libyaml stops at its own depth limit
+        return _fatal(path, "TI091", "invalid YAML: nested too deeply", "a truss config is a few levels deep")
     except yaml.MarkedYAMLError as e:
         m = e.problem_mark or e.context_mark
         line, col = (m.line + 1, m.column + 1) if m else (0, 0)
@@ -222,18 +275,25 @@ def load_config(path: str) -> LoadedConfig:
     diags: list[Diagnostic] = []
     resources: Field | None = None
     model_name: str | None = None
-    for k, v in root.value:
-        name = k.value if isinstance(k, yaml.ScalarNode) else None
-        if name == "resources":
-            if resources is not None:
-                diags.append(
-                    Diagnostic(
-                        "TI002", ERROR,
-                        f"duplicate key 'resources' (first at line {resources.key_line}); truss keeps the last one silently",
-                        "merge the two resources blocks into one", k.start_mark.line + 1, k.start_mark.column + 1,
+    builder = _Builder(diags)
+    try:
+        merged, own = builder.pairs(root)
+        pairs = [p for name, p in merged.items() if name not in {_key_name(k) for k, _ in own}] + own
+        for k, v in pairs:
+            name = _key_name(k)
+            if name == "resources":
+                if resources is not None:
+                    diags.append(
+                        Diagnostic(
+                            "TI002", ERROR,
+                            f"duplicate key 'resources' (first at line {resources.key_line}); truss keeps the last one silently",
+                            "merge the two resources blocks into one", k.start_mark.line + 1, k.start_mark.column + 1,
+                        )
                     )
-                )
-            resources = _field(v, k, diags)
-        elif name == "model_name" and isinstance(v, yaml.ScalarNode) and v.tag == _STD + "str":
-            model_name = v.value
+                resources = builder.field(v, k, 0)
+            elif name == "model_name" and isinstance(v, yaml.ScalarNode) and v.tag == _STD + "str":
+                model_name = v.value
+    except _BadMerge as e:
+        m = e.key.start_mark
+        return _fatal(path, "TI091", f"invalid YAML: {e}", "a << merge key takes an alias of a mapping, e.g. <<: *defaults", m.line + 1, m.column + 1)
     return LoadedConfig(path, resources, model_name, diags)

@@ -50,7 +50,6 @@ CODES: dict[str, str] = {
     "TI201": "policy: accelerator not allowed",
     "TI202": "policy: instance type denied",
     "TI203": "policy: lockfile required",
-    "TI210": "push vetoed by a plugin",
 }
 
 # Codes that mean "we could not read the input": exit 2, not 1.
