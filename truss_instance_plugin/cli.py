@@ -56,6 +56,19 @@ def looks_like_truss(config: str) -> bool:
     return bool(_TRUSS_KEYS.search(head))
 
 
+def color() -> bool:
+    """Colour and rich tables only on a terminal, and never with NO_COLOR set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+_ANSI = {"error": "\033[1;31m", "warning": "\033[33m", "info": "\033[36m"}
+
+
+def _paint(line: str, d: Diagnostic) -> str:
+    marker = f": {d.severity} {d.code} "
+    return line.replace(marker, f": {_ANSI.get(d.severity, '')}{d.severity}\033[0m {d.code} ", 1)
+
+
 def collect_configs(paths: Sequence[str], hook: bool = False) -> list[str]:
     """Config files for PATH arguments (files, truss dirs, trees, lockfiles), each once, in order.
 
@@ -105,8 +118,10 @@ def cmd_check(args: argparse.Namespace, host: Host) -> int:
             continue
         if args.verbose and m.chosen is not None and fmt == "text":
             lines.append(f"{m.path}: {summary(m)}")
+        paint = fmt == "text" and color()
         for d in m.diagnostics:
-            lines += diagnostic_lines(m.path, d, fmt)
+            got = diagnostic_lines(m.path, d, fmt)
+            lines += [_paint(got[0], d), *got[1:]] if paint else got
     if fmt == "json":
         lines = [dumps({"models": [model_json(m) for m in models]})]
     _out(lines)
@@ -237,6 +252,10 @@ def cmd_catalog(args: argparse.Namespace, host: Host) -> int:
         doc = catalog.as_json()
         doc["types"] = [t.as_json() for t in types]
         _out([dumps(doc)])
+    elif color():
+        from truss_instance_plugin.report import catalog_table
+
+        catalog_table(catalog, types)
     else:
         _out(catalog_text(catalog, types))
     return 0

@@ -151,9 +151,10 @@ Pair = tuple[yaml.Node, yaml.Node]
 class _BadMerge(Exception):
     """A `<<` merge key whose value is not a mapping or a list of mappings (the safe loader refuses it)."""
 
-    def __init__(self, key: yaml.Node) -> None:
-        super().__init__("expected a mapping or list of mappings for merging")
+    def __init__(self, key: yaml.Node, message: str = "", hint: str = "") -> None:
+        super().__init__(message or "expected a mapping or list of mappings for merging")
         self.key = key
+        self.hint = hint or "a << merge key takes an alias of a mapping, e.g. <<: *defaults"
 
 
 def _key_name(k: yaml.Node) -> str:
@@ -185,7 +186,7 @@ class _Builder:
             value = _CONSTRUCTOR.construct_object(node)
         return Field(value, kind, line, col, kl, kc)
 
-    def pairs(self, node: yaml.MappingNode) -> tuple[dict[str, Pair], list[Pair]]:
+    def pairs(self, node: yaml.MappingNode, depth: int = 0) -> tuple[dict[str, Pair], list[Pair]]:
         """(keys merged in through `<<`, by name; the node's own pairs in order)."""
         merged: dict[str, Pair] = {}
         own: list[Pair] = []
@@ -199,12 +200,14 @@ class _Builder:
                 sources = list(v.value)
             else:
                 raise _BadMerge(k)
+            if depth >= MAX_DEPTH:
+                raise _BadMerge(k, f"<< merges nested more than {MAX_DEPTH} deep", "merge the defaults into fewer levels")
             for src in sources:  # earlier sources win, like yaml's flatten_mapping
-                for name, pair in self.flat(src).items():
+                for name, pair in self.flat(src, depth + 1).items():
                     merged.setdefault(name, pair)
         return merged, own
 
-    def flat(self, node: yaml.MappingNode) -> dict[str, Pair]:
+    def flat(self, node: yaml.MappingNode, depth: int) -> dict[str, Pair]:
         """Every key of a mapping with its merges applied (last own key wins), computed once per node."""
         ident = id(node)
         if ident in self.merged:
@@ -212,7 +215,7 @@ class _Builder:
         if ident in self.merging:  # a merge that includes itself
             return {}
         self.merging.add(ident)
-        merged, own = self.pairs(node)
+        merged, own = self.pairs(node, depth)
         out = dict(merged)
         out.update((_key_name(k), (k, v)) for k, v in own)
         self.merging.discard(ident)
@@ -295,5 +298,5 @@ def load_config(path: str) -> LoadedConfig:
                 model_name = v.value
     except _BadMerge as e:
         m = e.key.start_mark
-        return _fatal(path, "TI091", f"invalid YAML: {e}", "a << merge key takes an alias of a mapping, e.g. <<: *defaults", m.line + 1, m.column + 1)
+        return _fatal(path, "TI091", f"invalid YAML: {e}", e.hint, m.line + 1, m.column + 1)
     return LoadedConfig(path, resources, model_name, diags)

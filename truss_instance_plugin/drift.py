@@ -32,6 +32,7 @@ _KEYS = (  # request field -> the resources key it comes from
     ("instance_type", "instance_type"),
 )
 _DEFAULT_RAW = {"cpu": DEFAULT_CPU, "memory": DEFAULT_MEMORY}
+_LOCK_NOTES = frozenset({"TI102", "TI110"})  # what `lock` repeats from `check` after writing
 
 
 def truss_dir(model: Model) -> str:
@@ -98,14 +99,24 @@ def read_state(model: Model) -> LockState:
         return LockState(path, None, e)
 
 
-def bad_lock(state: LockState, model: Model) -> Diagnostic:
-    """TI104 for a lockfile that cannot be trusted (exit 2), with how to proceed."""
+def bad_lock(state: LockState, model: Model, *, kept_record: bool = False) -> Diagnostic:
+    """TI104 for a lockfile that cannot be trusted (exit 2), with how to proceed.
+
+    `kept_record`: the file parsed and its deployment record is readable, so `lock` regenerates
+    the rest and keeps the record.
+    """
     e = state.error
     assert e is not None
-    if e.has_deployment:
-        hint = "it may hold a deployment record: fix it by hand or restore it from git; `truss-instance lock` will not overwrite it"
+    where = truss_dir(model)
+    if kept_record:
+        hint = f"run `truss-instance lock {where}` to regenerate it (the deployment record in it is kept)"
+    elif e.has_deployment:
+        hint = (
+            "it may hold a deployment record, so `truss-instance lock` will not overwrite it: fix it by hand or restore it "
+            f"from version control, or delete it and run `truss-instance lock {where}` then `truss-instance adopt {where}`"
+        )
     else:
-        hint = f"run `truss-instance lock {truss_dir(model)}` to regenerate it"
+        hint = f"run `truss-instance lock {where}` to regenerate it"
     return Diagnostic("TI104", ERROR, f"{os.path.basename(state.path)} cannot be used: {e}", hint, e.line, e.col, state.path)
 
 
@@ -141,7 +152,8 @@ def lock_diagnostics(model: Model, state: LockState) -> list[Diagnostic]:
         return [bad_lock(state, model)]
     lock = state.lock
     if lock is not None and (why := tampered(model, lock)) is not None:
-        return [bad_lock(LockState(state.path, None, LockError(why, has_deployment=lock.deployment is not None)), model)]
+        has_dep = lock.deployment is not None
+        return [bad_lock(LockState(state.path, None, LockError(why, has_deployment=has_dep)), model, kept_record=has_dep)]
     if lock is None:
         line, col = _position(model, [])
         return [Diagnostic("TI100", ERROR, f"{name} is missing", f"run `truss-instance lock {where}` (or pass --no-lock)", line, col)]
@@ -151,7 +163,7 @@ def lock_diagnostics(model: Model, state: LockState) -> list[Diagnostic]:
         if dep["request_hash"] == current:
             return []
         dep_req = dep.get("request")
-        old = Request(**dep_req) if isinstance(dep_req, dict) else lock.request  # type: ignore[arg-type]
+        old = Request(**dep_req) if isinstance(dep_req, dict) else lock.request
         keys = changed_keys(old, req)
         raw_old = dep.get("resources")
         raw_old = raw_old if isinstance(raw_old, dict) else {}
@@ -174,7 +186,7 @@ def lock_diagnostics(model: Model, state: LockState) -> list[Diagnostic]:
         new_price = res.chosen.price_per_min * res.nodes
         move = f"would move {old_t} → {new_t}, {hourly_delta(old_price, new_price)}" if old_t != new_t else f"still {new_t}"
         line, col = _position(model, keys)
-        return [Diagnostic("TI101", ERROR, f"{name} is out of date ({shown} {move}); run `truss-instance lock {where}`", "or pass --no-lock", line, col)]
+        return [Diagnostic("TI101", ERROR, f"{name} is out of date ({shown} {move}); run `truss-instance lock {where}`", "", line, col)]
     kept = kept_type(model, lock)
     if isinstance(kept, Diagnostic):
         return [kept]
@@ -218,7 +230,8 @@ def lock_model(model: Model, *, upgrade: bool = False, check_only: bool = False,
     """Write (or with check_only, compare) the model's lockfile; a recorded deployment is never dropped."""
     path = lock_path(model.path)
     req, res = model.request, model.resolution
-    errors = [d for d in model.diagnostics if d.severity == ERROR]
+    # TI203 (policy: a lockfile is required) is what this call fixes; it must not block it.
+    errors = [d for d in model.diagnostics if d.severity == ERROR and d.code != "TI203"]
     if req is None or res is None or res.chosen is None or errors:
         return LockOutcome(path, "error", None, None, errors or list(model.diagnostics))
     with folder_lock(os.path.dirname(path)):
@@ -246,8 +259,13 @@ def lock_model(model: Model, *, upgrade: bool = False, check_only: bool = False,
                 same = False
             status = "unchanged" if same else "updated" if existed else "new"
         else:
-            status = ("updated" if existed else "new") if write_if_changed(path, data) else "unchanged"
-    notes = [d for d in lock_diagnostics(model, read_state(model)) if d.code == "TI110"] if not check_only else []
+            try:
+                written = write_if_changed(path, data)
+            except OSError as e:
+                message = f"cannot write {os.path.basename(path)}: {e.strerror or e}; the previous file (if any) is unchanged"
+                return LockOutcome(path, "error", old, None, [Diagnostic("TI105", ERROR, message, "", 0, 0, path)])
+            status = ("updated" if existed else "new") if written else "unchanged"
+    notes = [d for d in lock_diagnostics(model, read_state(model)) if d.code in _LOCK_NOTES] if not check_only else []
     return LockOutcome(path, status, old, chosen, notes)
 
 
