@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from truss_instance_plugin import cli
+from truss_instance_plugin import cli, hookimpl
+from truss_instance_plugin.catalog import InstanceType
 from truss_instance_plugin.plugins import Host, reset_host
 
 REPO = Path(__file__).resolve().parents[1]
@@ -202,6 +204,29 @@ def test_explain_accelerators_and_pins(run: Run, args: tuple[str, ...], code: in
     assert out.startswith(head)
     if diag:
         assert f"  (what-if): {diag}" in out
+
+
+class _TwinPlugin:
+    """Adds a type that ties with A10Gx4x16 on price, GPUs, vCPU and memory: only the name breaks the tie."""
+
+    @hookimpl
+    def truss_instance_catalog_entries(self) -> list[InstanceType]:
+        return [InstanceType("A10Gx4x16-twin", 4000, 16 << 30, "A10G", 1, 24, Decimal("0.02012"))]
+
+
+def test_explain_shows_the_tie_break(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    host = Host(load_entry_points=False)
+    host.register(_TwinPlugin(), "twin")
+    reset_host(host)
+    monkeypatch.chdir(REPO)
+    code, out, _ = run("explain", "examples/sdxl", "--why-not", "A10Gx4x16-twin")
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0].startswith("examples/sdxl/config.yaml: A10Gx4x16  $0.02012/min")
+    assert lines[2] == "  46 types → 7 with A10G → 7 with ≥1 GPU → 7 with ≥4 vCPU → 7 with ≥16 GiB → cheapest: A10Gx4x16"
+    assert lines[3] == "  next: A10Gx4x16-twin +$0.00/h (+0%)"
+    assert "  tie: equal price; broken by (price, gpu_count, vcpu, memory, name)" in lines
+    assert "  why not A10Gx4x16-twin: same price as A10Gx4x16; the tie is broken by (price, gpu_count, vcpu, memory, name)" in lines
 
 
 # check -----------------------------------------------------------------------------------

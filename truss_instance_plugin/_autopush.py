@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-from importlib.machinery import ModuleSpec
-from types import ModuleType
-from typing import Any
+
+TYPE_CHECKING = False  # not `from typing import ...`: nothing more is imported at start-up
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any
 
 TARGET = "truss.cli.cli"
 DISABLE_ENV = "TRUSS_INSTANCE_DISABLE"
@@ -63,7 +66,7 @@ class _Loader:
             from truss_instance_plugin.push import install
 
             install(module.truss_cli)
-        except Exception as e:  # noqa: BLE001 - never break truss itself; say why the check is off
+        except Exception as e:  # never break truss itself; say why the check is off
             sys.stderr.write(f"truss-instance: automatic check disabled: {type(e).__name__}: {e}\n")
 
     def __getattr__(self, name: str) -> Any:
@@ -86,5 +89,5 @@ def activate() -> None:
             install(module.truss_cli)
             return
         sys.meta_path.insert(0, _Finder())
-    except Exception:  # noqa: BLE001, S110 - start-up must never break
+    except Exception:  # start-up must never break
         pass

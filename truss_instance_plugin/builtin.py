@@ -28,21 +28,17 @@ def rules(model: Model) -> list[Diagnostic]:
         if ignored:
             f = fields["instance_type"]
             names = ", ".join(ignored)
-            diags.append(
-                Diagnostic(
-                    "TI016", WARNING, f'instance_type "{req.instance_type}" is set, so truss ignores {names}',
-                    f"remove {names}, or remove instance_type to let Baseten pick from them", f.line, f.col,
-                )  # fmt: skip
-            )
+            message = f'instance_type "{req.instance_type}" is set, so truss ignores {names}'
+            hint = f"remove {names}, or remove instance_type to let Baseten pick from them"
+            diags.append(Diagnostic("TI016", WARNING, message, hint, f.line, f.col))
     if req.node_count > 1 and req.gpu_type is None and req.instance_type is None:
         f = fields["node_count"]
-        diags.append(
-            Diagnostic(
-                "TI020", WARNING, f"node_count {req.node_count} on a CPU-only request",
-                "multi-node deployments are for GPU nodes (a node is 8 GPUs); truss accepts this, Baseten may not",
-                f.line, f.col,
-            )  # fmt: skip
+        message = f"node_count {req.node_count} on a CPU-only request"
+        hint = (
+            "truss accepts this, but Baseten may not: multi-node deployments are for GPU nodes (a node is 8 GPUs); "
+            "remove node_count or add an accelerator"
         )
+        diags.append(Diagnostic("TI020", WARNING, message, hint, f.line, f.col))
     return diags
 
 

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 from decimal import Decimal
 from typing import NamedTuple
@@ -19,9 +20,9 @@ CATALOG_SOURCE = "https://docs.baseten.co/deployment/resources"
 CATALOG_AS_OF = "2026-09-19"
 CATALOG_FILE = os.path.join(os.path.dirname(__file__), "data", "baseten-instances.csv")
 
-# Every accelerator truss 0.18.36 accepts (truss.base.truss_config.Accelerator).
+# Every accelerator truss 0.18.36 accepts: the values of truss.base.truss_config.Accelerator (member `_B10` is "B10").
 TRUSS_ACCELERATORS = (
-    "_B10", "T4", "L4", "A10G", "V100", "A100", "A100_40GB", "H100", "H200",
+    "B10", "T4", "L4", "A10G", "V100", "A100", "A100_40GB", "H100", "H200",
     "H100_40GB", "B200", "L40S", "RTX_PRO_6000", "B300", "GB300",
 )  # fmt: skip
 
@@ -110,14 +111,26 @@ class Catalog(NamedTuple):
         }
 
 
+HUGE = 10**30  # beyond any instance: shown approximately, since str() refuses ints of 4300+ digits
+
+
+def fmt_int(n: int) -> str:
+    """str(n), or '~1e5000' for an absurd request size."""
+    return str(n) if abs(n) < HUGE else f"~1e{int(math.log10(abs(n)))}"
+
+
 def fmt_cpu(millicores: int) -> str:
     """4000 -> '4', 3500 -> '3.5'."""
+    if millicores >= HUGE:
+        return fmt_int(millicores // 1000)
     whole, frac = divmod(millicores, 1000)
     return str(whole) if not frac else f"{whole}.{frac:03d}".rstrip("0")
 
 
 def fmt_bytes(n: int) -> str:
     """The largest binary unit that shows `n` exactly: 16 GiB, 15500 MiB, 4300 MiB, 1 B."""
+    if n >= HUGE << 40:
+        return f"{fmt_int(n >> 40)} TiB"
     for unit, size in (("TiB", 1 << 40), ("GiB", GiB), ("MiB", MiB), ("KiB", 1 << 10)):
         if n >= size and n % size == 0:
             return f"{n // size} {unit}"

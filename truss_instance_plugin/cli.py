@@ -50,7 +50,7 @@ def looks_like_truss(config: str) -> bool:
         return True
     try:
         with open(config, "rb") as f:
-            head = f.read(1 << 16).decode("utf-8", "replace")
+            head = f.read(1 << 16).decode("utf-8-sig", "replace")
     except OSError:
         return True  # let the loader report it
     return bool(_TRUSS_KEYS.search(head))
@@ -87,8 +87,11 @@ def collect_configs(paths: Sequence[str], hook: bool = False) -> list[str]:
                 raise PathError(f"{p}: lockfile without {os.path.basename(config)} beside it")
             p = config
         found = find_configs(p)
-        if hook or not os.path.isfile(p):
-            found = [c for c in found if (c == p or c == os.path.join(p, "config.yaml") and not hook) or looks_like_truss(c)]
+        explicit = (p, os.path.join(p, "config.yaml"))  # what the user named directly is checked as is
+        trusses = [c for c in found if (not hook and c in explicit) or looks_like_truss(c)]
+        if found and not trusses and not hook:
+            raise PathError(f"{p}: no truss below (the config.yaml files here have no model/ folder and no truss keys)")
+        found = trusses
         for c in found:
             if c not in out:
                 out.append(c)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from typing import NamedTuple
@@ -103,15 +104,19 @@ def _read_text(path: str) -> str | LoadedConfig:
             path, "TI090", f"file is larger than {MAX_CONFIG_BYTES // 1024} KiB; not a truss config",
             "point PATH at the truss's config.yaml",
         )  # fmt: skip
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # what Windows PowerShell's `>` writes
+        return _fatal(path, "TI090", "UTF-16 text; truss reads config.yaml as UTF-8", "save the file as UTF-8")
     if b"\0" in data:
         return _fatal(path, "TI090", "binary file (contains NUL bytes); not a truss config")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1  # in bytes: the line is not decodable
+        bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+        pos = e.start + bom  # utf-8-sig counts from after the BOM
+        line = data[:pos].count(b"\n") + 1
+        col = pos - (data.rfind(b"\n", 0, pos) + 1 or bom) + 1  # in bytes: the line is not decodable
         return _fatal(
-            path, "TI090", f"not UTF-8: byte 0x{data[e.start]:02x} at offset {e.start}",
+            path, "TI090", f"not UTF-8: byte 0x{data[pos]:02x} at offset {pos}",
             "save the file as UTF-8", line, col,
         )  # fmt: skip
     return text
@@ -183,7 +188,8 @@ class _Builder:
         kind = node.tag.rsplit(":", 1)[-1]
         value: object = node.value
         if kind in ("int", "float", "bool", "null"):
-            value = _CONSTRUCTOR.construct_object(node)
+            with contextlib.suppress(ValueError):  # an int of 4300+ digits keeps its text; consumers reject non-ints
+                value = _CONSTRUCTOR.construct_object(node)
         return Field(value, kind, line, col, kl, kc)
 
     def pairs(self, node: yaml.MappingNode, depth: int = 0) -> tuple[dict[str, Pair], list[Pair]]:
@@ -202,9 +208,11 @@ class _Builder:
                 raise _BadMerge(k)
             if depth >= MAX_DEPTH:
                 raise _BadMerge(k, f"<< merges nested more than {MAX_DEPTH} deep", "merge the defaults into fewer levels")
-            for src in sources:  # earlier sources win, like yaml's flatten_mapping
+            this: dict[str, Pair] = {}
+            for src in sources:  # in one `<<: [*a, *b]` the earlier source wins ...
                 for name, pair in self.flat(src, depth + 1).items():
-                    merged.setdefault(name, pair)
+                    this.setdefault(name, pair)
+            merged.update(this)  # ... and of two `<<` keys the later one (yaml's flatten_mapping)
         return merged, own
 
     def flat(self, node: yaml.MappingNode, depth: int) -> dict[str, Pair]:
@@ -241,8 +249,9 @@ class _Builder:
                 self.diags.append(
                     Diagnostic(
                         "TI002", ERROR,
-                        f"duplicate key {name!r} (first at line {first.key_line}); truss keeps the last one silently",
-                        f"remove one of the two {name!r} keys", k.start_mark.line + 1, k.start_mark.column + 1,
+                        f"duplicate key {name!r} (first at line {first.key_line}); truss keeps the last one",
+                        f"truss accepts this (it only warns, and uses the last); remove one of the two {name!r} keys",
+                        k.start_mark.line + 1, k.start_mark.column + 1,
                     )
                 )
             out[name] = seen[name] = self.field(v, k, depth + 1)
@@ -289,8 +298,9 @@ def load_config(path: str) -> LoadedConfig:
                     diags.append(
                         Diagnostic(
                             "TI002", ERROR,
-                            f"duplicate key 'resources' (first at line {resources.key_line}); truss keeps the last one silently",
-                            "merge the two resources blocks into one", k.start_mark.line + 1, k.start_mark.column + 1,
+                            f"duplicate key 'resources' (first at line {resources.key_line}); truss keeps the last one",
+                            "truss accepts this (it only warns, and uses the last); merge the two resources blocks into one",
+                            k.start_mark.line + 1, k.start_mark.column + 1,
                         )
                     )
                 resources = builder.field(v, k, 0)

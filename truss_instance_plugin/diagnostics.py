@@ -35,6 +35,7 @@ CODES: dict[str, str] = {
     "TI022": "accelerator has no public instance type",
     "TI023": "instance type available on request only",
     "TI024": "multi-node request priced per node",
+    "TI025": "fabric is not a valid mapping",
     "TI030": "no instance type satisfies the request",
     "TI090": "cannot read the config file",
     "TI091": "config file is not valid YAML",

@@ -170,14 +170,13 @@ def lock_diagnostics(model: Model, state: LockState) -> list[Diagnostic]:
         raw_new: dict[str, object] = dict(model.parsed.raw)
         shown = ", ".join(f"{k} {_raw(raw_old, k)} → {_raw(raw_new, k)}" for k in keys)
         line, col = _position(model, keys)
-        return [
-            Diagnostic(
-                "TI110", WARNING, f"resources changed after the first deployment ({shown}).",
-                f"Running deployments stay on {dep['instance_type']}. Baseten ignores this edit for `truss push --promote` / "
-                "`--environment` unless you pass --no-preserve-env-instance-type; to change a running deployment use the Baseten UI.",
-                line, col,
-            )  # fmt: skip
-        ]
+        warning = Diagnostic(
+            "TI110", WARNING, f"resources changed after the first deployment ({shown}).",
+            f"Running deployments stay on {dep['instance_type']}. Baseten ignores this edit for `truss push --promote` / "
+            "`--environment` unless you pass --no-preserve-env-instance-type; to change a running deployment use the Baseten UI.",
+            line, col,
+        )  # fmt: skip
+        return [warning]
     if lock.request_hash != current:
         keys = changed_keys(lock.request, req)
         shown = ", ".join(f"{k} {_show(lock.request, k)} → {_show(req, k)}" for k in keys)
@@ -192,12 +191,12 @@ def lock_diagnostics(model: Model, state: LockState) -> list[Diagnostic]:
         return [kept]
     if kept is not None and kept != res.chosen and res.chosen.sort_key() < kept.sort_key():
         line, col = _position(model, [])
-        return [
-            Diagnostic(
-                "TI102", INFO, f"{res.chosen.name} is now cheaper than the locked {kept.name} ({hourly_delta(kept.price_per_min, res.chosen.price_per_min)})",
-                f"run `truss-instance lock --upgrade {where}` to switch", line, col,
-            )  # fmt: skip
-        ]
+        saving = hourly_delta(kept.price_per_min, res.chosen.price_per_min)
+        info = Diagnostic(
+            "TI102", INFO, f"{res.chosen.name} is now cheaper than the locked {kept.name} ({saving})",
+            f"run `truss-instance lock --upgrade {where}` to switch", line, col,
+        )  # fmt: skip
+        return [info]
     return []
 
 
@@ -226,7 +225,9 @@ class LockOutcome(NamedTuple):
     diagnostics: list[Diagnostic]
 
 
-def lock_model(model: Model, *, upgrade: bool = False, check_only: bool = False, deployment: dict[str, object] | None = None) -> LockOutcome:
+def lock_model(
+    model: Model, *, upgrade: bool = False, check_only: bool = False, deployment: dict[str, object] | None = None
+) -> LockOutcome:
     """Write (or with check_only, compare) the model's lockfile; a recorded deployment is never dropped."""
     path = lock_path(model.path)
     req, res = model.request, model.resolution
@@ -237,9 +238,8 @@ def lock_model(model: Model, *, upgrade: bool = False, check_only: bool = False,
     with folder_lock(os.path.dirname(path)):
         state = read_state(model)
         lock = state.lock
-        if state.error is not None:
-            if state.error.has_deployment:
-                return LockOutcome(path, "error", None, None, [bad_lock(state, model)])
+        if state.error is not None and state.error.has_deployment:
+            return LockOutcome(path, "error", None, None, [bad_lock(state, model)])
         chosen: InstanceType = res.chosen
         trusted = lock is not None and tampered(model, lock) is None
         if lock is not None and trusted and not upgrade:

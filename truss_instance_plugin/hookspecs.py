@@ -2,6 +2,8 @@
 
 Hooks are called in LIFO registration order; the built-in plugin is registered first with
 ``trylast=True``, so third-party implementations run before it and win ``firstresult`` hooks.
+An implementation may accept fewer arguments than its spec (pluggy's opt-in arguments), so specs
+only ever grow by new arguments. docs/hooks.md documents each hook; a test keeps them in sync.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ def truss_instance_catalog_entries() -> Sequence[InstanceType]:
     built-in entry of the same name (plugins run first).
 
     :return: the instance types this plugin knows (may be empty).
+
+    .. versionadded:: 0.1.0
     """
     raise NotImplementedError
 
@@ -54,6 +58,8 @@ def truss_instance_validate(model: Model) -> Sequence[Diagnostic]:
 
     :param model: the loaded config, its parsed request, the catalog and the resolution.
     :return: diagnostics (may be empty).
+
+    .. versionadded:: 0.1.0
     """
     raise NotImplementedError
 
@@ -68,6 +74,8 @@ def truss_instance_choose_instance(request: Request, candidates: Sequence[Instan
     :param request: the normalized request.
     :param candidates: every catalog type that meets or exceeds the request, cheapest first.
     :return: one of ``candidates``, or None to let the next implementation decide.
+
+    .. versionadded:: 0.1.0
     """
     raise NotImplementedError
 
@@ -79,6 +87,8 @@ def truss_instance_before_push(model: Model, push: PushContext) -> Sequence[Diag
     :param model: the model being pushed (as for ``truss_instance_validate``).
     :param push: the push mode: environment, whether the instance type is preserved, watch.
     :return: diagnostics (may be empty); any with severity ``error`` stops the push (exit 1).
+
+    .. versionadded:: 0.1.0
     """
     raise NotImplementedError
 
@@ -90,5 +100,7 @@ def truss_instance_after_push(model: Model, push: PushContext, result: PushResul
     :param model: the model that was pushed.
     :param push: the push mode.
     :param result: the model name and id, the deployment id and the instance type Baseten chose.
+
+    .. versionadded:: 0.1.0
     """
     raise NotImplementedError

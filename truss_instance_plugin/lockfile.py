@@ -24,10 +24,23 @@ HEADER = (
 )
 TOP_KEYS = frozenset({"lock_version", "request", "request_hash", "catalog", "resolved", "deployment"})
 REQUEST_KEYS = frozenset(Request._fields)
-RESOLVED_KEYS = frozenset({"instance_type", "millicores", "memory_bytes", "gpu_type", "gpu_count", "vram_gib_per_gpu", "nodes", "price_usd_per_min"})
+RESOLVED_KEYS = frozenset(
+    {"instance_type", "millicores", "memory_bytes", "gpu_type", "gpu_count", "vram_gib_per_gpu", "nodes", "price_usd_per_min"}
+)
 CATALOG_KEYS = frozenset({"name", "as_of", "sha256"})
 DEPLOYMENT_KEYS = frozenset(
-    {"instance_type", "predicted_instance_type", "model_name", "model_id", "deployment_id", "environment", "request", "request_hash", "resources", "source"}
+    {
+        "instance_type",
+        "predicted_instance_type",
+        "model_name",
+        "model_id",
+        "deployment_id",
+        "environment",
+        "request",
+        "request_hash",
+        "resources",
+        "source",
+    }
 )
 _LOCK_RE = re.compile(r"^truss-instance(?:\.(.+))?\.lock$")
 
@@ -114,6 +127,20 @@ def _check_keys(section: object, allowed: frozenset[str], where: str, has_dep: b
     return section
 
 
+def _parse_request(section: object, where: str, has_dep: bool) -> Request:
+    raw_req = _check_keys(section, REQUEST_KEYS, where, has_dep)
+    try:
+        req = Request(**raw_req)  # type: ignore[arg-type]
+    except TypeError as e:
+        raise LockError(f"{where} is incomplete: {e}", has_deployment=has_dep) from None
+    ints = ("millicores", "memory_bytes", "gpu_count", "node_count")
+    if not all(isinstance(getattr(req, k), int) and not isinstance(getattr(req, k), bool) for k in ints):
+        raise LockError(f"{where} values must be integers", has_deployment=has_dep)
+    if not all(v is None or isinstance(v, str) for v in (req.gpu_type, req.instance_type)):
+        raise LockError(f"{where}: gpu_type and instance_type must be strings or null", has_deployment=has_dep)
+    return req
+
+
 def _mentions_deployment(text: str) -> bool:
     m = re.search(r"^deployment:(.*)$", text, re.M)
     if m is None:
@@ -146,21 +173,22 @@ def read_lock(path: str) -> Lock | None:
     version = doc.get("lock_version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise LockError("lock_version is missing or not an integer", has_deployment=has_dep)
+    if version < 1:
+        raise LockError(f"lock_version {version} is not a version truss-instance writes (expected {LOCK_VERSION})", has_deployment=has_dep)
     if version > LOCK_VERSION:
-        raise LockError(f"lock_version {version} is newer than this truss-instance understands ({LOCK_VERSION}); upgrade truss-instance", has_deployment=True)
+        message = f"lock_version {version} is newer than this truss-instance understands ({LOCK_VERSION}); upgrade truss-instance"
+        raise LockError(message, has_deployment=True)
     _check_keys(doc, TOP_KEYS, "the lockfile", has_dep)
     dep = doc.get("deployment") or None
     if dep is not None:
         dep = _check_keys(dep, DEPLOYMENT_KEYS, "deployment", True)
         if not isinstance(dep.get("request_hash"), str) or not isinstance(dep.get("instance_type"), str):
             raise LockError("deployment record lacks request_hash or instance_type", has_deployment=True)
-    raw_req = _check_keys(doc.get("request"), REQUEST_KEYS, "request", has_dep)
-    try:
-        req = Request(**raw_req)  # type: ignore[arg-type]
-    except TypeError as e:
-        raise LockError(f"request is incomplete: {e}", has_deployment=has_dep) from None
-    if not all(isinstance(getattr(req, k), int) for k in ("millicores", "memory_bytes", "gpu_count", "node_count")):
-        raise LockError("request values must be integers", has_deployment=has_dep)
+        if dep.get("request") is not None:
+            _parse_request(dep["request"], "deployment.request", True)
+        if dep.get("resources") is not None and not isinstance(dep["resources"], dict):
+            raise LockError("deployment.resources is not a mapping", has_deployment=True)
+    req = _parse_request(doc.get("request"), "request", has_dep)
     if doc.get("request_hash") != request_hash(req):
         raise LockError("request_hash does not match the request (hand-edited?)", has_deployment=has_dep)
     catalog = _check_keys(doc.get("catalog"), CATALOG_KEYS, "catalog", has_dep)

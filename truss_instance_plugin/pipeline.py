@@ -83,7 +83,8 @@ def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
     catalog = host_catalog(host)
     parsed = parse_resources(config.resources)
     resolution = None
-    if parsed.request is not None:
+    fatal = any(d.fatal for d in config.diagnostics)
+    if parsed.request is not None and not fatal:
         fields = parsed.fields
         res_pos = (config.resources.key_line, config.resources.key_col) if config.resources else (1, 1)
 
@@ -93,12 +94,16 @@ def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
 
         def choose(req: Request, candidates: Sequence[InstanceType]) -> InstanceType | None:
             got = host.call("truss_instance_choose_instance", request=req, candidates=candidates)
+            if got is not None and got not in candidates:
+                from truss_instance_plugin.plugins import PluginError
+
+                raise PluginError(f"truss_instance_choose_instance returned {getattr(got, 'name', got)!r}, which is not a candidate")
             return got if isinstance(got, InstanceType) else None
 
         resolution = resolve(parsed.request, catalog, choose, where if config.path else lambda k: (0, 0))
     model = Model(config.path, config, parsed, catalog, resolution, ())
     diags = list(config.diagnostics) + list(resolution.diagnostics if resolution else ())
-    if not any(d.fatal for d in config.diagnostics):
+    if not fatal:
         results = host.call("truss_instance_validate", model=model)
         assert isinstance(results, list)
         for batch in results:

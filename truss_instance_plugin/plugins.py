@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import types
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import pluggy
@@ -49,12 +51,45 @@ def _parse_entry_points(text: str, group: str) -> list[tuple[str, str]]:
             section = line[1:-1].strip()
         elif section == group and "=" in line:
             name, _, value = line.partition("=")
-            out.append((name.strip(), value.strip()))
+            value = value.split("[", 1)[0].strip()  # `module:attr [extra]`: extras are not part of the object reference
+            out.append((name.strip(), value))
     return out
 
 
+def _metadata(folder: str) -> tuple[str, str]:
+    """Name and Version from a dist-info's METADATA (an egg-info's PKG-INFO); ("", "") if unreadable.
+
+    Read only for the few distributions that declare our group, and only up to the headers' end.
+    """
+    for fname in ("METADATA", "PKG-INFO"):
+        try:
+            with open(os.path.join(folder, fname), encoding="utf-8", errors="replace") as f:
+                name = version = ""
+                for line in f:
+                    if not line.strip():
+                        break
+                    key, sep, value = line.partition(":")
+                    if sep and key.lower() == "name":
+                        name = value.strip()
+                    elif sep and key.lower() == "version":
+                        version = value.strip()
+                return name, version
+        except OSError:
+            continue
+    return "", ""
+
+
+def normalize(name: str) -> str:
+    """A distribution or plugin name for comparisons: lower case, runs of -_. as one underscore."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
 def scan_entry_points(group: str = GROUP, path: list[str] | None = None) -> list[EntryPoint]:
-    """Entry points of `group` in every distribution on sys.path (first distribution of a name wins)."""
+    """Entry points of `group` in every distribution on sys.path (first distribution of a name wins).
+
+    Reads `*.dist-info/entry_points.txt` (and `*.egg-info/`) directly: importing importlib.metadata
+    and building Distribution objects costs more than the whole check of a model.
+    """
     found: list[EntryPoint] = []
     seen: set[str] = set()
     for d in sys.path if path is None else path:
@@ -67,17 +102,23 @@ def scan_entry_points(group: str = GROUP, path: list[str] | None = None) -> list
                 continue
             stem = entry.rsplit(".", 1)[0]
             dist, _, version = stem.partition("-")
-            key = dist.lower().replace("-", "_").replace(".", "_")
+            key = normalize(dist)
             if key in seen:
                 continue
             seen.add(key)
+            folder = os.path.join(d or ".", entry)
             try:
-                with open(os.path.join(d or ".", entry, "entry_points.txt"), encoding="utf-8") as f:
+                with open(os.path.join(folder, "entry_points.txt"), encoding="utf-8") as f:
                     text = f.read()
-            except OSError:
+            except (OSError, UnicodeDecodeError):
                 continue
-            if f"[{group}]" in text:
-                found += [EntryPoint(n, v, dist, version) for n, v in _parse_entry_points(text, group)]
+            if f"[{group}]" not in text:
+                continue
+            eps = _parse_entry_points(text, group)
+            if eps:
+                name, real_version = _metadata(folder)
+                dist, version = name or dist, real_version or version.partition("-")[0]
+                found += [EntryPoint(n, v, dist, version) for n, v in eps]
     return found
 
 
@@ -91,8 +132,19 @@ def _load(ep: EntryPoint) -> object:
     return obj
 
 
+def disabled_names(environ: Mapping[str, str] | None = None) -> set[str]:
+    """The normalized names in TRUSS_INSTANCE_DISABLE_PLUGINS (entry-point or distribution names)."""
+    value = (os.environ if environ is None else environ).get(DISABLE_ENV, "")
+    return {normalize(n.strip()) for n in value.split(",") if n.strip()}
+
+
 class Host:
-    """The plugin manager plus the distribution each plugin came from."""
+    """The plugin manager plus the distribution each plugin came from.
+
+    Order (pluggy calls the last registered first): the built-in plugin is registered first with
+    every impl ``trylast=True``, then the entry points of group ``truss_instance``, then
+    ``check_pending()`` rejects impls of hooks that do not exist (a misspelt hook name).
+    """
 
     def __init__(self, load_entry_points: bool = True) -> None:
         from truss_instance_plugin import builtin
@@ -103,8 +155,8 @@ class Host:
         self.origins: dict[str, tuple[str, str]] = {}
         self.pm.register(builtin.Builtin(), name=BUILTIN)
         self.origins[BUILTIN] = ("truss-instance-plugin", _own_version())
-        for name in filter(None, (n.strip() for n in os.environ.get(DISABLE_ENV, "").split(","))):
-            self.pm.set_blocked(name)
+        # The built-in is not a plugin one can disable: blocking it would leave no catalog at all.
+        self.disabled = disabled_names() - {normalize(BUILTIN)}
         if load_entry_points:
             for ep in scan_entry_points():
                 self._register_entry_point(ep)
@@ -114,12 +166,15 @@ class Host:
             raise PluginError(f"plugin {self._describe(e.plugin)} is invalid: {e}") from None
 
     def _register_entry_point(self, ep: EntryPoint) -> None:
-        if self.pm.is_blocked(ep.name) or self.pm.has_plugin(ep.name):
+        if normalize(ep.name) in self.disabled or normalize(ep.dist) in self.disabled:
+            self.pm.set_blocked(ep.name)  # listed by pluggy as blocked; never imported
             return
-        where = f"{ep.name!r} (distribution {ep.dist} {ep.version})"
+        if self.pm.is_blocked(ep.name) or self.pm.has_plugin(ep.name):
+            return  # the same name from a later distribution on sys.path: the first one wins
+        where = f"{ep.name!r} (distribution {ep.dist} {ep.version})".replace(" )", ")")
         try:
             plugin = _load(ep)
-        except Exception as e:
+        except (Exception, SystemExit) as e:
             raise PluginError(f"plugin {where} failed to load: {type(e).__name__}: {e}") from None
         try:
             self.pm.register(plugin, name=ep.name)
@@ -133,29 +188,49 @@ class Host:
         return f"{name!r} (distribution {dist} {version})".replace(" )", ")")
 
     def register(self, plugin: object, name: str, dist: str = "(test)", version: str = "") -> None:
-        """Register an in-process plugin object (used by tests and `testing.register_plugin`)."""
-        self.pm.register(plugin, name=name)
+        """Register an in-process plugin object (used by tests and `testing.register_plugin`).
+
+        Raises PluginError (and registers nothing) when the name is taken or an impl does not
+        match a hook spec.
+        """
+        if self.pm.has_plugin(name):
+            raise PluginError(f"a plugin named {name!r} is already registered")
+        try:
+            self.pm.register(plugin, name=name)
+        except (pluggy.PluginValidationError, ValueError) as e:
+            raise PluginError(f"plugin {name!r} is invalid: {e}") from None
         self.origins[name] = (dist, version)
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as e:
+            self.unregister(name)
+            raise PluginError(f"plugin {name!r} is invalid: {e}") from None
         self.catalog_cache = None
-        self.pm.check_pending()
 
     def unregister(self, name: str) -> None:
         """Remove a plugin registered with `register`."""
-        self.pm.unregister(name=name)
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
         self.origins.pop(name, None)
         self.catalog_cache = None
 
     def call(self, hook: str, **kwargs: object) -> object:
-        """Call a hook; a plugin that raises becomes a PluginError naming it."""
+        """Call a hook; a plugin that raises, or returns the wrong type, becomes a PluginError naming it."""
         caller = getattr(self.pm.hook, hook)
         try:
-            return caller(**kwargs)
+            result = caller(**kwargs)
         except Exception as e:
             culprit = _culprit(caller, e)
             if culprit is None or self.pm.get_name(culprit) == BUILTIN:
                 raise
             name = self._describe(culprit)
             raise PluginError(f"plugin {name} raised in {hook}: {type(e).__name__}: {e}") from None
+        wrong = _wrong_result(hook, result)
+        if wrong is not None:
+            suspects = [self._describe(i.plugin) for i in reversed(caller.get_hookimpls()) if i.plugin_name != BUILTIN]
+            who = f"plugin {suspects[0]}" if len(suspects) == 1 else f"one of the plugins {', '.join(suspects)}"
+            raise PluginError(f"{who} returned {wrong} from {hook}")
+        return result
 
     def plugins(self) -> list[PluginInfo]:
         """Every registered plugin with its distribution, version and hooks."""
@@ -178,6 +253,26 @@ def _culprit(caller: pluggy.HookCaller, exc: BaseException) -> object | None:
     for impl in caller.get_hookimpls():
         if getattr(impl.function, "__code__", None) in codes:
             return impl.plugin
+    return None
+
+
+def _wrong_result(hook: str, result: object) -> str | None:
+    """What is wrong with a hook's result (None when it has the documented type)."""
+    from truss_instance_plugin.catalog import InstanceType
+    from truss_instance_plugin.diagnostics import Diagnostic
+
+    item: type = {"truss_instance_catalog_entries": InstanceType}.get(hook, Diagnostic)
+    if hook == "truss_instance_choose_instance":
+        ok = result is None or isinstance(result, InstanceType)
+        return None if ok else f"{type(result).__name__} {result!r:.80}, not an InstanceType"
+    if hook == "truss_instance_after_push" or not isinstance(result, list):
+        return None
+    for batch in result:
+        if isinstance(batch, (str, bytes)) or not isinstance(batch, Sequence):
+            return f"{type(batch).__name__} {batch!r:.80}, not a list of {item.__name__}"
+        for x in batch:
+            if not isinstance(x, item):
+                return f"a list holding {type(x).__name__} {x!r:.80}, not {item.__name__}"
     return None
 
 

@@ -1,54 +1,137 @@
-"""Built-in policy from `[tool.truss-instance]` in the nearest pyproject.toml up the tree."""
+"""Built-in policy from `[tool.truss-instance]` in the nearest pyproject.toml up the tree.
+
+```toml
+[tool.truss-instance]
+max-usd-per-hour = 5                           # TI200: the chosen type (× nodes) costs more
+allowed-accelerators = ["A10G", "L4", "H100"]  # TI201: a GPU type not in the list ([] = CPU only)
+denied-instance-types = ["H100:8"]             # TI202: one of these types was chosen
+require-lock = true                            # TI203: no truss-instance.lock beside the config
+```
+
+The nearest pyproject.toml above a config decides: a project root without the table ends the
+search (a nested project is not governed by an outer one's policy). A malformed table raises
+PolicyError (exit 2) whether or not the model would violate it.
+"""
 
 from __future__ import annotations
 
 import functools
+import math
 import os
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, NamedTuple
 
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 
 if TYPE_CHECKING:
     from truss_instance_plugin.pipeline import Model
 
+TABLE = "[tool.truss-instance]"
 KEYS = ("max-usd-per-hour", "allowed-accelerators", "denied-instance-types", "require-lock")
 
 
 class PolicyError(Exception):
-    """A malformed policy table (exit 2)."""
+    """A malformed policy table or an unreadable pyproject.toml (exit 2)."""
+
+
+class Policy(NamedTuple):
+    """A validated policy table and the pyproject.toml it came from."""
+
+    source: str  # the pyproject.toml (absolute once found by find_policy)
+    max_usd_per_hour: Decimal | None = None
+    allowed_accelerators: tuple[str, ...] | None = None  # None: any accelerator
+    denied_instance_types: tuple[str, ...] = ()
+    require_lock: bool = False
+
+
+def _display(path: str) -> str:
+    """`path` relative to the working directory when it is below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def _strings(source: str, key: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise PolicyError(f'{source}: {TABLE} {key} must be a list of names, like ["A10G", "L4"]; got {value!r}')
+    return tuple(v.strip() for v in value)
+
+
+def parse_policy(table: object, source: str) -> Policy:
+    """Validate a [tool.truss-instance] table; PolicyError names the file, the key and the value."""
+    if not isinstance(table, dict):
+        raise PolicyError(f"{source}: {TABLE} must be a table, not {type(table).__name__}")
+    unknown = sorted(set(table) - set(KEYS))
+    if unknown:
+        from truss_instance_plugin.request import did_you_mean
+
+        guesses = [g for g in (did_you_mean(k, KEYS) for k in unknown) if g]
+        hint = f' (did you mean "{guesses[0]}"?)' if len(unknown) == 1 and guesses else ""
+        raise PolicyError(f"{source}: unknown key(s) in {TABLE}: {', '.join(unknown)}{hint}; known: {', '.join(KEYS)}")
+    policy = Policy(source)
+    if "max-usd-per-hour" in table:
+        limit = table["max-usd-per-hour"]
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not math.isfinite(limit) or limit < 0:
+            raise PolicyError(f"{source}: {TABLE} max-usd-per-hour must be a number of US dollars ≥ 0, like 5 or 2.5; got {limit!r}")
+        policy = policy._replace(max_usd_per_hour=Decimal(str(limit)))
+    if "allowed-accelerators" in table:
+        policy = policy._replace(allowed_accelerators=_strings(source, "allowed-accelerators", table["allowed-accelerators"]))
+    if "denied-instance-types" in table:
+        policy = policy._replace(denied_instance_types=_strings(source, "denied-instance-types", table["denied-instance-types"]))
+    if "require-lock" in table:
+        required = table["require-lock"]
+        if not isinstance(required, bool):
+            raise PolicyError(f"{source}: {TABLE} require-lock must be true or false; got {required!r}")
+        policy = policy._replace(require_lock=required)
+    return policy
 
 
 @functools.lru_cache(maxsize=64)
-def _find(folder: str) -> tuple[str, dict[str, Any]] | None:
-    path = os.path.join(folder, "pyproject.toml")
-    if os.path.isfile(path):
-        import tomllib
+def _read(path: str, mtime_ns: int, size: int) -> Policy | None:
+    """The policy in one pyproject.toml (cached per path and version of the file)."""
+    import tomllib
 
-        try:
-            with open(path, "rb") as f:
-                data = tomllib.load(f)
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            raise PolicyError(f"{path}: {e}") from None
-        table = data.get("tool", {}).get("truss-instance")
-        if table is not None:
-            if not isinstance(table, dict):
-                raise PolicyError(f"{path}: [tool.truss-instance] must be a table")
-            unknown = sorted(set(table) - set(KEYS))
-            if unknown:
-                raise PolicyError(f"{path}: unknown key(s) in [tool.truss-instance]: {', '.join(unknown)}; known: {', '.join(KEYS)}")
-            return path, table
-        return None  # a project root without a policy ends the search
-    parent = os.path.dirname(folder)
-    return None if parent == folder else _find(parent)
+    source = _display(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise PolicyError(f"{source}: cannot read it: {e.strerror or e}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise PolicyError(f"{source}: not valid TOML: {e}") from None
+    tool = data.get("tool")
+    if not isinstance(tool, dict) or "truss-instance" not in tool:
+        return None
+    return parse_policy(tool["truss-instance"], source)._replace(source=path)
 
 
-def find_policy(config_path: str) -> tuple[str, dict[str, Any]] | None:
-    """The nearest [tool.truss-instance] table above a config file, with its pyproject path."""
-    return _find(os.path.dirname(os.path.abspath(config_path)))
+def _nearest_pyproject(folder: str) -> str | None:
+    while True:
+        path = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(path):
+            return path
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def find_policy(config_path: str) -> Policy | None:
+    """The policy of the nearest pyproject.toml above a config file (None: no table there)."""
+    path = _nearest_pyproject(os.path.dirname(os.path.abspath(config_path)))
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise PolicyError(f"{_display(path)}: cannot read it: {e.strerror or e}") from None
+    return _read(path, st.st_mtime_ns, st.st_size)
 
 
 def _where(model: Model, *keys: str) -> tuple[int, int]:
+    """The value of the first of `keys` present in resources, else the `resources` key itself."""
     fields = model.parsed.fields
     for k in keys:
         if k in fields:
@@ -57,39 +140,43 @@ def _where(model: Model, *keys: str) -> tuple[int, int]:
     return (res.key_line, res.key_col) if res is not None else (1, 1)
 
 
+def _usd(amount: Decimal) -> str:
+    """Exact and short: 1.2072, 10, 0.5."""
+    return format(amount.normalize(), "f")
+
+
 def policy_diagnostics(model: Model) -> list[Diagnostic]:
     """Violations of the project's policy, positioned in config.yaml."""
     if not model.path:
         return []
-    found = find_policy(model.path)
+    policy = find_policy(model.path)
     res = model.resolution
-    if found is None or res is None or res.chosen is None:
+    if policy is None or res is None or res.chosen is None:
         return []
-    source, table = found
-    chosen = res.chosen
+    source, chosen = _display(policy.source), res.chosen
     out: list[Diagnostic] = []
-    limit = table.get("max-usd-per-hour")
-    if limit is not None:
-        try:
-            cap = Decimal(str(limit))
-        except InvalidOperation:
-            raise PolicyError(f"{source}: max-usd-per-hour must be a number, not {limit!r}") from None
+    if policy.max_usd_per_hour is not None:
         hourly = chosen.price_per_hour * res.nodes
-        if hourly > cap:
+        if hourly > policy.max_usd_per_hour:
             line, col = _where(model, "instance_type", "accelerator", "cpu", "memory")
-            out.append(Diagnostic("TI200", ERROR, f"{chosen.name} costs ${hourly}/h, over the ${cap}/h limit", f"policy max-usd-per-hour in {source}", line, col))
-    allowed = table.get("allowed-accelerators")
+            nodes = f" ({res.nodes} nodes)" if res.nodes > 1 else ""
+            message = f"{chosen.name}{nodes} costs ${_usd(hourly)}/h, over the ${_usd(policy.max_usd_per_hour)}/h limit"
+            hint = f"max-usd-per-hour in {source}; request less, or raise the limit"
+            out.append(Diagnostic("TI200", ERROR, message, hint, line, col))
+    allowed = policy.allowed_accelerators
     if allowed is not None and chosen.gpu_type is not None and chosen.gpu_type not in allowed:
         line, col = _where(model, "accelerator", "instance_type")
-        out.append(Diagnostic("TI201", ERROR, f"accelerator {chosen.gpu_type} is not allowed", f"allowed-accelerators in {source}: {', '.join(map(str, allowed)) or 'none'}", line, col))
-    denied = table.get("denied-instance-types") or []
-    if chosen.name in denied:
+        hint = f"allowed-accelerators in {source}: {', '.join(allowed) or 'none (CPU only)'}"
+        out.append(Diagnostic("TI201", ERROR, f"accelerator {chosen.gpu_type} is not allowed", hint, line, col))
+    if chosen.name in policy.denied_instance_types:
         line, col = _where(model, "instance_type", "accelerator", "cpu", "memory")
         out.append(Diagnostic("TI202", ERROR, f"instance type {chosen.name} is denied", f"denied-instance-types in {source}", line, col))
-    if table.get("require-lock"):
+    if policy.require_lock:
         from truss_instance_plugin.lockfile import lock_path
 
-        if not os.path.exists(lock_path(model.path)):
+        lock = lock_path(model.path)
+        if not os.path.exists(lock):
             line, col = _where(model)
-            out.append(Diagnostic("TI203", ERROR, "a truss-instance.lock is required", f"require-lock in {source}; run `truss-instance lock`", line, col))
+            message = f"{os.path.basename(lock)} is required"
+            out.append(Diagnostic("TI203", ERROR, message, f"require-lock in {source}; run `truss-instance lock`", line, col))
     return out

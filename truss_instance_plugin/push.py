@@ -2,6 +2,8 @@
 
 Both modes use it: `truss-instance push ...` (explicit wrapper) and plain `truss push` (the
 automatic hook installed by the .pth file, see _autopush.py). truss is already imported here.
+Importing this module and install() cost about a millisecond: the checker itself is imported only
+when `push` runs, so other truss commands (`truss --help`, `truss predict`, ...) do not pay for it.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from truss_instance_plugin.diagnostics import ERROR, Diagnostic
-from truss_instance_plugin.pipeline import Model, PushContext, PushResult
+if TYPE_CHECKING:
+    from truss_instance_plugin.pipeline import Model, PushContext
 
 PREFIX = "truss-instance: "
 _NEEDED = ("target_directory", "config", "promote", "environment", "preserve_env_instance_type", "watch_after_push")
@@ -34,6 +36,8 @@ def _say(message: str) -> None:
 
 def push_context(params: dict[str, Any]) -> PushContext:
     """Repeat truss's own flag handling: --promote means production; preserve defaults to True."""
+    from truss_instance_plugin.pipeline import PushContext
+
     missing = [k for k in _NEEDED if k not in params]
     if missing:
         raise GuardError(f"cannot read `truss push` option(s) {', '.join(missing)} (truss {_truss_version()} changed them?)")
@@ -89,6 +93,7 @@ def _mode_note(model: Model, push: PushContext, dep: dict[str, object] | None) -
 
 def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | None:
     """Validate, resolve and check the lock; print the prediction. Raises SystemExit(1) to block."""
+    from truss_instance_plugin.diagnostics import ERROR
     from truss_instance_plugin.drift import lock_diagnostics, read_state, truss_dir
     from truss_instance_plugin.lockfile import request_hash
     from truss_instance_plugin.pipeline import analyze
@@ -115,16 +120,17 @@ def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | None:
             _say(line)
     if blocking:
         if push.output_format == "json":
-            error = {"message": f"truss-instance blocked the push: {len(blocking)} error(s) in {model.path}", "diagnostics": [d.as_json() for d in blocking]}
-            sys.stdout.write(json.dumps({"error": error}) + "\n")
-        _say(f"push stopped before any network call; fix the errors above (or set TRUSS_INSTANCE_DISABLE=1 to skip the check)")
+            message = f"truss-instance blocked the push: {len(blocking)} error(s) in {model.path}"
+            _json_error(message, diagnostics=[d.as_json() for d in blocking])
+        _say("push stopped before any network call; fix the errors above (or set TRUSS_INSTANCE_DISABLE=1 to skip the check)")
         raise SystemExit(1)
     chosen, req = model.chosen, model.request
     if chosen is not None and req is not None:
         if state.lock is not None and state.lock.request_hash == request_hash(req):
             lock = "lock up to date"
         else:
-            lock = f"lock {'missing' if state.lock is None and state.error is None else 'out of date'} (run `truss-instance lock {truss_dir(model)}`)"
+            what = "missing" if state.lock is None and state.error is None else "out of date"
+            lock = f"lock {what} (run `truss-instance lock {truss_dir(model)}`)"
         _say(f"{truss_dir(model)} → {chosen.name} (${chosen.price_per_min}/min), {lock}")
     note = _mode_note(model, push, state.lock.deployment if state.lock else None)
     if note:
@@ -159,6 +165,7 @@ def capture_deployment() -> Iterator[dict[str, Any]]:
 def after_push(model: Model, push: PushContext, seen: dict[str, Any]) -> None:
     """Record the deployment Baseten reported in the lockfile; warn when it differs from the prediction."""
     from truss_instance_plugin.drift import record_deployment
+    from truss_instance_plugin.pipeline import PushResult
     from truss_instance_plugin.plugins import get_host
 
     handle, kwargs = seen.get("handle"), seen.get("kwargs", {})
@@ -166,7 +173,8 @@ def after_push(model: Model, push: PushContext, seen: dict[str, Any]) -> None:
         return
     reported = getattr(handle, "instance_type_name", None)
     name = str(kwargs.get("model_name") or push.model_name or model.config.model_name or "")
-    result = PushResult(name, getattr(handle, "model_id", None), getattr(handle, "version_id", None), reported, kwargs.get("model_id") is None)
+    new_model = kwargs.get("model_id") is None
+    result = PushResult(name, getattr(handle, "model_id", None), getattr(handle, "version_id", None), reported, new_model)
     get_host().call("truss_instance_after_push", model=model, push=push, result=result)
     chosen = model.chosen
     preserved = push.environment is not None and push.preserve_env_instance_type and not result.new_model
@@ -185,7 +193,22 @@ def after_push(model: Model, push: PushContext, seen: dict[str, Any]) -> None:
         for d in out.diagnostics:
             _say(f"could not record the deployment: {d.message}")
         return
-    _say(f"recorded deployment of {name} ({reported or out.new.name if out.new else '?'}) in {out.path}")
+    shown = reported or (out.new.name if out.new else "?")
+    _say(f"recorded deployment of {name} ({shown}) in {out.path}")
+
+
+def _json_error(message: str, **extra: object) -> None:
+    """truss's `--output json` error shape on stdout: {"error": {"message": ...}}."""
+    sys.stdout.write(json.dumps({"error": {"message": message, **extra}}) + "\n")
+    sys.stdout.flush()
+
+
+def _stop(params: dict[str, Any], message: str) -> NoReturn:
+    """The check itself could not run: fail closed (exit 2), saying how to push anyway."""
+    if params.get("output_format") == "json":
+        _json_error(f"truss-instance: {message}")
+    _say(f"{message}; push stopped. Set TRUSS_INSTANCE_DISABLE=1 to push without the check.")
+    raise SystemExit(2)
 
 
 def guard(callback: Callable[..., Any]) -> Callable[..., Any]:
@@ -200,18 +223,24 @@ def guard(callback: Callable[..., Any]) -> Callable[..., Any]:
         try:
             checked = before_push(kwargs)
         except (GuardError, PluginError) as e:
-            _say(f"{e}; push stopped. Set TRUSS_INSTANCE_DISABLE=1 to push without the check.")
-            raise SystemExit(2) from None
+            _stop(kwargs, str(e))
+        except Exception as e:  # a bug in the check must not become a traceback out of `truss push`
+            if os.environ.get("TRUSS_INSTANCE_DEBUG"):
+                raise
+            _stop(kwargs, f"internal error: {type(e).__name__}: {e} (set TRUSS_INSTANCE_DEBUG=1 for the traceback)")
         if checked is None:
             return callback(*args, **kwargs)
         model, push = checked
         with capture_deployment() as seen:
-            result = callback(*args, **kwargs)
-        try:
-            after_push(model, push, seen)
-        except Exception as e:  # noqa: BLE001 - the push itself succeeded; never turn it into a failure
-            _say(f"could not record the deployment: {type(e).__name__}: {e}")
-        return result
+            try:
+                return callback(*args, **kwargs)
+            finally:
+                # Baseten created the deployment as soon as create_truss_service returned: record it even
+                # when truss fails or is interrupted afterwards (--wait timing out, Ctrl-C during --watch).
+                try:
+                    after_push(model, push, seen)
+                except Exception as e:  # the push itself succeeded; never turn it into a failure
+                    _say(f"could not record the deployment: {type(e).__name__}: {e}")
 
     setattr(guarded, _MARK, True)
     return guarded
@@ -227,13 +256,16 @@ def install(truss_cli: Any) -> None:
 
 def run_truss(argv: list[str], prog_name: str = "truss") -> int:
     """Run truss's own CLI in-process (with push guarded); returns its exit code."""
+    from truss_instance_plugin._autopush import disabled
+
     try:
         from truss.cli.cli import truss_cli
-    except Exception as e:  # noqa: BLE001 - a broken truss install
+    except Exception as e:  # a broken truss install
         _say(f"cannot import truss: {type(e).__name__}: {e}")
         return 2
     try:
-        install(truss_cli)
+        if not disabled():  # TRUSS_INSTANCE_DISABLE=1: the same escape hatch as for plain `truss push`
+            install(truss_cli)
         truss_cli.main(argv, prog_name=prog_name, standalone_mode=True)
     except GuardError as e:
         _say(str(e))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import TYPE_CHECKING
 
-from truss_instance_plugin.catalog import HOURS_PER_MONTH, Catalog, InstanceType, fmt_bytes, fmt_cpu
+from truss_instance_plugin.catalog import HOURS_PER_MONTH, Catalog, InstanceType, fmt_bytes, fmt_cpu, fmt_int
 from truss_instance_plugin.diagnostics import Diagnostic
 from truss_instance_plugin.resolve import Resolution, rejection, step_down
 
@@ -17,7 +17,8 @@ FORMATS = ("text", "parsable", "json", "github")
 
 
 def _round(x: Decimal, places: str) -> Decimal:
-    return x.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+    prec = max(28, x.adjusted() + 8)  # an absurd node_count must not overflow the default 28 digits
+    return x.quantize(Decimal(places), rounding=ROUND_HALF_UP, context=Context(prec=prec))
 
 
 def per_hour(price_per_min: Decimal) -> str:
@@ -114,8 +115,8 @@ def _request_line(model: Model) -> str:
     fields = model.parsed.fields
     default = {k: "" if k in fields else " (default)" for k in ("cpu", "memory")}
     parts = [
-        f'cpu "{raw["cpu"]}"{default["cpu"]} → {req.millicores}m',
-        f'memory {raw["memory"]}{default["memory"]} → {req.memory_bytes} B',
+        f'cpu "{raw["cpu"]}"{default["cpu"]} → {fmt_int(req.millicores)}m',
+        f'memory {raw["memory"]}{default["memory"]} → {fmt_int(req.memory_bytes)} B',
     ]
     if req.gpu_type:
         parts.append(f"accelerator {req.gpu_type} ×{req.gpu_count}")
@@ -272,7 +273,9 @@ def catalog_table(catalog: Catalog, types: list[InstanceType]) -> None:
     from rich.table import Table
 
     table = Table(title=f"{catalog.name} as of {catalog.as_of}", caption=f"{len(types)} of {len(catalog.types)} types · {catalog.source}")
-    for col, justify in (("NAME", "left"), ("GPU", "left"), ("VCPU", "right"), ("MEMORY", "right"), ("$/MIN", "right"), ("$/H", "right"), ("NOTE", "left")):
+    right = ("VCPU", "MEMORY", "$/MIN", "$/H")
+    columns = [(c, "right" if c in right else "left") for c in ("NAME", "GPU", "VCPU", "MEMORY", "$/MIN", "$/H", "NOTE")]
+    for col, justify in columns:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for t in types:
         gpus = f"{t.gpu_count}× {t.gpu_type} {t.vram_gib} GiB" if t.gpu_type else "-"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import NamedTuple
 
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
@@ -28,6 +29,12 @@ _NUM = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _CPU_RE = re.compile(rf"({_NUM})(m?)", re.ASCII)
 _MEM_RE = re.compile(rf"({_NUM})([A-Za-z]*)", re.ASCII)
 _STRICTER = "truss accepts this"
+# truss 0.18.36's own checks (Resources._MILLI_CPU_REGEX, _MEMORY_REGEX), used only to say honestly whether truss accepts
+_TRUSS_MILLI_RE = re.compile(r"[0-9.]*m")
+_TRUSS_MEM_RE = re.compile(r"[0-9.]*([a-zA-Z]+)?")
+_PLAIN_RE = re.compile(r"[0-9.]*")  # a number truss allows in front of a unit: digits and dots only
+FABRIC_KEYS = ("use_rdma", "preferences")
+MAX_EXPONENT = 10_000  # a number beyond 1e10000 is no size at all (and as an exact int it would cost megabytes)
 
 
 class Request(NamedTuple):
@@ -73,7 +80,107 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
 
 
 def _q(v: object) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, dict):
+        return "a mapping"
+    if isinstance(v, list):
+        return "a list"
     return f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _float_ok(s: str) -> bool:
+    """truss's `_is_numeric`: whatever Python's float() reads (spaces, underscores, nan, non-ASCII digits)."""
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def truss_accepts_cpu(s: str) -> bool:
+    """truss 0.18.36's verdict on a cpu string."""
+    return _float_ok(s) or _TRUSS_MILLI_RE.fullmatch(s) is not None
+
+
+def truss_accepts_memory(s: str) -> bool:
+    """truss 0.18.36's verdict on a memory string."""
+    if _float_ok(s):
+        return True
+    m = _TRUSS_MEM_RE.fullmatch(s)
+    return m is not None and m.group(1) in MEMORY_UNITS
+
+
+def _truss_size_fails(s: str) -> bool:
+    """Whether truss's `Resources.memory_in_bytes` raises on a memory string it accepted."""
+    try:
+        if _float_ok(s):
+            math.ceil(float(s))
+        else:
+            m = _TRUSS_MEM_RE.fullmatch(s)
+            unit = m.group(1) if m else ""
+            float(s.strip(unit or ""))
+    except (ValueError, OverflowError):
+        return True
+    return False
+
+
+def _at_key(f: Field) -> Field:
+    """The field positioned at its key (unknown and duplicate keys are reported there)."""
+    return f._replace(line=f.key_line, col=f.key_col)
+
+
+def _lax_bool(v: object, kind: str) -> bool:
+    """Whether pydantic's lax bool mode reads this YAML value as a boolean."""
+    if kind in ("int", "float"):
+        return v in (0, 1)
+    return kind == "str" and str(v).strip().lower() in ("0", "1", "off", "on", "f", "t", "false", "true", "n", "y", "no", "yes")
+
+
+def _plain(d: Decimal) -> str:
+    """1E+3 -> '1000', 1.50 -> '1.5': a number in the only form truss allows before a unit."""
+    text = f"{abs(d).normalize():f}"
+    return text if "." not in text else text.rstrip("0").rstrip(".")
+
+
+def _lax_int(v: object, kind: str) -> int | None:
+    """The integer pydantic's lax int mode reads from a YAML value (how truss reads an accelerator count)."""
+    if kind == "bool" and isinstance(v, bool):
+        return int(v)
+    if kind == "int" and isinstance(v, int):
+        return v
+    if kind == "float" and isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        return int(v)
+    if kind == "str" and isinstance(v, str) and v.strip().isascii():
+        t = v.strip()
+        try:
+            if re.fullmatch(r"[+-]?[0-9]+(_[0-9]+)*", t):
+                return int(t)
+            if re.fullmatch(r"[+-]?[0-9]+\.0*", t):
+                return int(t.split(".")[0])
+        except ValueError:  # more digits than int() reads
+            return None
+    return None
+
+
+def _count(c: str) -> int | None:
+    """The count int() reads from decimal digits of any script, or None (int() refuses 4300+ digits)."""
+    if not c.isdecimal():
+        return None
+    try:
+        return int(c)
+    except ValueError:
+        return None
+
+
+def _out_of_range(d: Decimal) -> bool:
+    """Beyond 1e10000, or below 1e-30 (no size is that small; shown in full it would be a very long message)."""
+    return not d.is_zero() and not -30 <= d.adjusted() <= MAX_EXPONENT
+
+
+def _short(s: str) -> str:
+    """A long value shortened for a message: its first and last characters."""
+    return s if len(s) <= 40 else f"{s[:16]}…{s[-8:]} ({len(s)} characters)"
 
 
 class _Parser:
@@ -92,31 +199,22 @@ class _Parser:
         res = self.res
         if res is not None and res.kind != "map":
             shown = _q(res.value) if res.kind not in ("map", "seq") else "a list"
-            self.diags.append(
-                Diagnostic(
-                    "TI021", ERROR, f"resources is {shown}, not a mapping",
-                    'write it as a block, e.g. resources: {cpu: "4", memory: 16Gi, accelerator: A10G}',
-                    res.key_line, res.key_col,
-                )  # fmt: skip
-            )
+            hint = 'write it as a block, e.g. resources: {cpu: "4", memory: 16Gi, accelerator: A10G}; or remove it for the defaults'
+            self.err("TI021", res, f"resources is {shown}, not a mapping", hint)
             return Parsed(None, self.diags, self.raw, {})
         for key, f in self.fields.items():
             if key not in KNOWN_KEYS:
                 guess = _SYNONYMS.get(key.lower()) or did_you_mean(key, KNOWN_KEYS)
                 hint = f'did you mean "{guess}"? ' if guess else f"known keys: {', '.join(KNOWN_KEYS)}. "
-                self.diags.append(
-                    Diagnostic(
-                        "TI001", ERROR, f'unknown key "{key}" in resources',
-                        hint + "truss accepts unknown keys when it loads the config and rejects them only at push time",
-                        f.key_line, f.key_col,
-                    )  # fmt: skip
-                )
+                hint += "truss accepts unknown keys when it loads the config and rejects them only at push time"
+                self.err("TI001", _at_key(f), f'unknown key "{key}" in resources', hint)
         millicores = self.cpu()
         memory = self.memory()
         gpu = self.accelerator()
         self.use_gpu(gpu)
         node_count = self.node_count()
         pinned = self.instance_type()
+        self.fabric()
         if any(d.severity == ERROR for d in self.diags) or None in (millicores, memory, gpu, node_count):
             return Parsed(None, self.diags, self.raw, self.fields)
         assert millicores is not None and memory is not None and gpu is not None and node_count is not None
@@ -141,20 +239,32 @@ class _Parser:
             self.raw["cpu"] = DEFAULT_CPU
             return 1000
         f = self.fields["cpu"]
-        got = self._string("cpu", "TI005", f'"{f.value}"' if f.kind in ("int", "float") else '"1"')
+        finite = f.kind == "int" or (f.kind == "float" and isinstance(f.value, float) and math.isfinite(f.value))
+        got = self._string("cpu", "TI005", f'"{f.value}"' if finite else '"1"')
         if got is None:
             return None
         f, s = got
+        accepted = truss_accepts_cpu(s)
         m = _CPU_RE.fullmatch(s)
         if m is None:
-            self.err("TI004", f, f'cpu "{s}": {_cpu_problem(s)}', _cpu_hint(s))
+            self.err("TI004", f, f'cpu "{s}": {_cpu_problem(s)}', _cpu_hint(s, accepted))
+            return None
+        if _out_of_range(Decimal(m.group(1))):
+            why = f"{_STRICTER} (Python's float() reads it), but it is no usable size; " if accepted else ""
+            self.err("TI004", f, f'cpu "{_short(s)}": out of range', f'{why}write vCPUs ("1", "4", "0.5") or millicores ("500m")')
             return None
         millis = Decimal(m.group(1)) * (1 if m.group(2) else 1000)
         if millis <= 0:
-            self.err("TI003", f, f'cpu "{s}": must be greater than 0', f'{_STRICTER}, but Baseten would receive cpu {s}; use e.g. cpu: "1" or "500m"')
+            why = f"{_STRICTER}, but Baseten would receive cpu {s}; " if accepted else ""
+            self.err("TI003", f, f'cpu "{s}": must be greater than 0', f'{why}use e.g. cpu: "1" or "500m"')
+            return None
+        if not accepted:  # "+500m", "1e3m": truss's millicore pattern allows digits and dots only
+            self.err("TI004", f, f'cpu "{s}": millicores take no sign or exponent', f'write cpu: "{_plain(millis)}m"')
             return None
         if millis != millis.to_integral_value():
-            self.err("TI006", f, f'cpu "{s}": {millis.normalize():f} millicores is not a whole number', f'{_STRICTER}; Kubernetes rounds millicores, so write whole millicores, e.g. "{max(1, int(millis))}m"')
+            whole = max(1, int(millis.to_integral_value(rounding=ROUND_CEILING)))
+            hint = f'{_STRICTER}; Kubernetes rounds millicores, so write whole millicores, e.g. "{whole}m"'
+            self.err("TI006", f, f'cpu "{s}": {millis.normalize():f} millicores is not a whole number', hint)
             return None
         return int(millis)
 
@@ -166,22 +276,34 @@ class _Parser:
         if got is None:
             return None
         f, s = got
+        accepted = truss_accepts_memory(s)
         m = _MEM_RE.fullmatch(s)
         if m is None:
-            self.err("TI007", f, f'memory "{s}": {_mem_problem(s)}', _mem_hint(s))
+            self.err("TI007", f, f'memory "{s}": {_mem_problem(s)}', _mem_hint(s, accepted))
             return None
         number, unit = Decimal(m.group(1)), m.group(2)
+        if _out_of_range(number):
+            why = f"{_STRICTER}, but it is no usable size; " if accepted else ""
+            self.err("TI007", f, f'memory "{_short(s)}": out of range', f"{why}write a number with a unit, e.g. memory: 16Gi")
+            return None
         if unit and unit not in MEMORY_UNITS:
-            self.err("TI007", f, f'memory "{s}": unknown unit "{unit}"', _unit_hint(m.group(1), unit))
+            shown = m.group(1) if _PLAIN_RE.fullmatch(m.group(1)) else _plain(number)
+            self.err("TI007", f, f'memory "{s}": unknown unit "{unit}"', _unit_hint(shown, unit))
             return None
         exact = number * MEMORY_UNITS.get(unit, 1)
         if exact <= 0:
-            hint = f"{_STRICTER}, but no instance has {s} of memory; use e.g. memory: 2Gi" if not s.startswith("-") or not unit else "use e.g. memory: 2Gi"
-            self.err("TI008", f, f'memory "{s}": must be greater than 0', hint)
+            why = f"{_STRICTER}, but no instance has {s} of memory; " if accepted else ""
+            self.err("TI008", f, f'memory "{s}": must be greater than 0', f"{why}use e.g. memory: 2Gi")
             return None
-        n = int(exact.to_integral_value(rounding="ROUND_CEILING"))
+        if not accepted:  # "+2Gi", "1e3Gi": truss allows digits and dots only before a unit
+            hint = f"write memory: {_plain(number)}{unit}"
+            self.err("TI007", f, f'memory "{s}": a number with a unit takes no sign or exponent', hint)
+            return None
+        n = int(exact.to_integral_value(rounding=ROUND_CEILING))
         if not unit and n < (1 << 20):
-            self.err("TI010", f, f'memory "{s}" is {n} byte{"s" if n != 1 else ""}: unit missing?', f'did you mean memory: {s}Gi (or {s}Mi)?', WARNING)
+            p, size = _plain(number), f"{n} byte{'s' if n != 1 else ''}"
+            hint = f"{_STRICTER} and requests {size}; did you mean memory: {p}Gi (or {p}Mi)?"
+            self.err("TI010", f, f'memory "{s}" is {size}: unit missing?', hint, WARNING)
         return n
 
     def accelerator(self) -> tuple[str | None, int] | None:
@@ -192,30 +314,39 @@ class _Parser:
             return self._accelerator_map(f)
         if f.kind != "str":
             shown = f"a {f.kind}" if f.kind in ("seq",) else f"{_q(f.value)}, a YAML {f.kind}"
-            self.err("TI013", f, f"accelerator is {shown}; it must be a string like A10G or \"H100:4\"", "name the GPU type and an optional count, e.g. accelerator: A10G or accelerator: \"H100:8\"")
+            hint = 'name the GPU type and an optional count, e.g. accelerator: A10G or accelerator: "H100:8"'
+            self.err("TI013", f, f'accelerator is {shown}; it must be a string like A10G or "H100:4"', hint)
             return None
         s = str(f.value)
         self.raw["accelerator"] = s
-        parts = s.strip().split(":")
-        if len(parts) > 2:
-            self.err("TI012", f, f'accelerator "{s}": count must be one positive integer (e.g. "{parts[0]}:2")', f"{_STRICTER} and silently uses {parts[0]}, ignoring the rest")
-            return None
+        parts = s.strip().split(":")  # truss splits the stripped string too
         name = self._accelerator_name(f, s, parts[0])
+        if len(parts) > 2:
+            example = name or _accelerator_guess(parts[0]) or "A10G"
+            why = f'{_STRICTER} but deploys one {name} and ignores ":{":".join(parts[1:])}"; ' if name else ""
+            message = f'accelerator "{s}": count must be one positive integer (e.g. "{example}:2")'
+            self.err("TI012", f, message, f'{why}write TYPE or TYPE:COUNT, e.g. "{example}:2"')
+            return None
         count = 1
         if len(parts) == 2:
             c = parts[1]
-            if c.isdigit() and not c.isascii():
-                self.err("TI012", f, f'accelerator "{s}": count "{c}" uses non-ASCII digits', f'{_STRICTER} (reading it as {int(c)}); write "{parts[0]}:{int(c)}"')
+            example = name or _accelerator_guess(parts[0]) or "A10G"
+            n = _count(c)
+            if n and not c.isascii():  # int() reads any Unicode decimal digit
+                why = f"{_STRICTER} (reading it as {n}); " if name else ""
+                self.err("TI012", f, f'accelerator "{_short(s)}": count "{_short(c)}" uses non-ASCII digits', f'{why}write "{example}:{n}"')
                 return None
-            if not (c.isascii() and c.isdigit()) or int(c) == 0:
-                self.err("TI012", f, f'accelerator "{s}": count must be a positive integer', f'e.g. "{parts[0] or "A10G"}:2"; omit the count for one GPU')
+            if not (c.isascii() and c.isdigit()) or not n:
+                hint = f'e.g. "{example}:2"; omit the count for one GPU'
+                self.err("TI012", f, f'accelerator "{_short(s)}": count must be a positive integer', hint)
                 return None
-            count = int(c)
+            count = n
         return None if name is None else (name, count)
 
     def _accelerator_name(self, f: Field, s: str, name: str) -> str | None:
         if not name:
-            self.err("TI011", f, f'accelerator "{s}": GPU type is missing', f"e.g. accelerator: A10G; known types: {', '.join(TRUSS_ACCELERATORS)}")
+            hint = f"e.g. accelerator: A10G; known types: {', '.join(TRUSS_ACCELERATORS)}"
+            self.err("TI011", f, f'accelerator "{s}": GPU type is missing', hint)
             return None
         if name in TRUSS_ACCELERATORS:
             return name
@@ -227,27 +358,48 @@ class _Parser:
     def _accelerator_map(self, f: Field) -> tuple[str | None, int] | None:
         assert isinstance(f.value, dict)
         spec: dict[str, Field] = f.value
+        t, c = spec.get("accelerator"), spec.get("count")
+        n = _lax_int(c.value, c.kind) if c is not None else 1
+        count_ok = n is not None and n >= 0  # truss's count: pydantic's lax int, ge=0
+        named = count_ok and t is not None and t.kind == "str" and str(t.value) in TRUSS_ACCELERATORS  # truss accepts the mapping
         ok = True
         for key, sub in spec.items():
             if key not in ("accelerator", "count"):
-                self.err("TI013", sub, f'unknown key "{key}" in the accelerator mapping', 'write accelerator: "A10G:2" (or a mapping with accelerator and count)')
+                # truss serialises the spec back to "TYPE:N" before its push-time extra-key check, so it never sees these
+                why = f"{_STRICTER} and ignores it; " if named else ""
+                hint = f'{why}write accelerator: "A10G:2" (or a mapping with accelerator and count)'
+                self.err("TI013", _at_key(sub), f'unknown key "{key}" in the accelerator mapping', hint)
                 ok = False
-        t, c = spec.get("accelerator"), spec.get("count")
         count = 1
         if c is not None:
-            if c.kind != "int" or not isinstance(c.value, int) or c.value < 1:
-                self.err("TI012", c, f"accelerator count {_q(c.value)}: must be a positive integer", f"{_STRICTER} with count 0 and sends a GPU-less deployment marked use_gpu; remove the accelerator instead" if c.value == 0 else "e.g. count: 2")
+            if c.kind == "int" and isinstance(c.value, int) and c.value >= 1:
+                count = c.value
+            elif n is not None and n >= 1:
+                why = f"{_STRICTER} (reading it as {n}); " if named else ""
+                self.err("TI012", c, f"accelerator count {_q(c.value)} is a YAML {c.kind}, not an integer", f"{why}write count: {n}")
+                ok = False
+            elif n == 0:
+                why = f"{_STRICTER} with count 0 and sends a GPU-less deployment marked use_gpu; " if named else ""
+                hint = f"{why}remove the accelerator for a CPU-only model, or use count: 1"
+                self.err("TI012", c, f"accelerator count {_q(c.value)}: must be a positive integer", hint)
                 ok = False
             else:
-                count = c.value
+                self.err("TI012", c, f"accelerator count {_q(c.value)}: must be a positive integer", "e.g. count: 2")
+                ok = False
         if t is None or t.kind == "null":
-            self.err("TI013", f, "accelerator mapping has a count but no GPU type", f"{_STRICTER} and silently drops the count; write e.g. accelerator: \"A10G:{count}\"")
+            if c is None:
+                hint = f"{_STRICTER} and deploys CPU-only; write e.g. accelerator: A10G, or remove accelerator"
+                self.err("TI013", f, "accelerator mapping has no GPU type", hint)
+            else:
+                why = f"{_STRICTER} and silently drops the count; " if count_ok else ""
+                hint = f'{why}write e.g. accelerator: "A10G:{max(count, 1)}"'
+                self.err("TI013", f, "accelerator mapping has a count but no GPU type", hint)
             return None
         if t.kind != "str":
             self.err("TI013", t, f"accelerator type {_q(t.value)} must be a string", "e.g. accelerator: A10G")
             return None
         self.raw["accelerator"] = f"{t.value}:{count}" if count > 1 else str(t.value)
-        name = self._accelerator_name(t, str(t.value), str(t.value).strip())
+        name = self._accelerator_name(t, str(t.value), str(t.value))  # no strip: truss reads the mapping's type as is
         return (name, count) if ok and name else None
 
     def use_gpu(self, gpu: tuple[str | None, int] | None) -> None:
@@ -255,21 +407,26 @@ class _Parser:
         if f is None:
             return
         if f.kind != "bool":
-            self.err("TI014", f, f"use_gpu is {_q(f.value) if f.kind not in ('map', 'seq') else 'a ' + f.kind}; it must be true or false", f"{_STRICTER} and drops it; GPUs come from accelerator alone, so remove use_gpu")
+            shown = _q(f.value) if f.kind not in ("map", "seq") else f"a {f.kind}"
+            hint = f"{_STRICTER} and drops it; GPUs come from accelerator alone, so remove use_gpu"
+            self.err("TI014", f, f"use_gpu is {shown}; it must be true or false", hint)
             return
         if "instance_type" in self.fields or gpu is None:
             return
         if f.value and gpu[0] is None:
-            self.err("TI014", f, "use_gpu: true without an accelerator deploys on a CPU-only instance", f"{_STRICTER}: since 2025-04 truss derives use_gpu from accelerator; add e.g. accelerator: A10G, or remove use_gpu")
+            hint = f"{_STRICTER}: since 2025-04 truss derives use_gpu from accelerator; add e.g. accelerator: A10G, or remove use_gpu"
+            self.err("TI014", f, "use_gpu: true without an accelerator deploys on a CPU-only instance", hint)
         elif not f.value and gpu[0] is not None:
-            self.err("TI014", f, f"use_gpu: false contradicts accelerator {gpu[0]}; truss deploys a GPU anyway", f"{_STRICTER} and ignores use_gpu; remove use_gpu, or remove the accelerator for a CPU-only model")
+            hint = f"{_STRICTER} and ignores use_gpu; remove use_gpu, or remove the accelerator for a CPU-only model"
+            self.err("TI014", f, f"use_gpu: false contradicts accelerator {gpu[0]}; truss deploys a GPU anyway", hint)
 
     def node_count(self) -> int | None:
         f = self.fields.get("node_count")
         if f is None or f.kind == "null":
             return 1
         if f.kind != "int" or not isinstance(f.value, int) or f.value < 1:
-            hint = f"write a whole number without quotes: node_count: {f.value}" if f.kind == "str" and str(f.value).isdigit() and int(str(f.value)) > 0 else "e.g. node_count: 2 (omit it for one node)"
+            quoted = f.kind == "str" and str(f.value).isascii() and str(f.value).isdigit() and int(str(f.value)) > 0
+            hint = f"write a whole number without quotes: node_count: {f.value}" if quoted else "e.g. node_count: 2 (omit it for one node)"
             self.err("TI019", f, f"node_count {_q(f.value)}: must be an integer ≥ 1 (truss rejects it too)", hint)
             return None
         return f.value
@@ -279,14 +436,38 @@ class _Parser:
         if f is None or f.kind == "null":
             return None
         if f.kind != "str":
-            self.err("TI015", f, f"instance_type {_q(f.value)} must be a string", 'e.g. instance_type: "L4:4x16" (see `truss-instance catalog`)')
+            hint = 'e.g. instance_type: "L4:4x16" (see `truss-instance catalog`)'
+            self.err("TI015", f, f"instance_type {_q(f.value)} must be a string", hint)
             return None
         s = str(f.value)
         self.raw["instance_type"] = s
-        if not s.strip():
-            self.err("TI018", f, 'instance_type "" is empty; truss drops it', "remove it, or name a type from `truss-instance catalog`", WARNING)
+        if not s:  # truss drops an empty instance_type; a blank one ("  ") is sent as is and checked later
+            hint = f"{_STRICTER} and drops it; remove it, or name a type from `truss-instance catalog`"
+            self.err("TI018", f, 'instance_type "" is empty', hint, WARNING)
             return None
         return s
+
+    def fabric(self) -> None:
+        f = self.fields.get("fabric")
+        if f is None or f.kind == "null":
+            return
+        example = "e.g. fabric: {use_rdma: true, preferences: [infiniband]}, or remove it"
+        if f.kind != "map":
+            shown = _q(f.value) if f.kind != "seq" else "a list"
+            self.err("TI025", f, f"fabric is {shown}, not a mapping (truss rejects it too)", example)
+            return
+        assert isinstance(f.value, dict)
+        for key, sub in f.value.items():
+            if key not in FABRIC_KEYS:
+                guess = did_you_mean(key, FABRIC_KEYS)
+                hint = f'did you mean "{guess}"? ' if guess else f"known keys: {', '.join(FABRIC_KEYS)}. "
+                self.err("TI025", _at_key(sub), f'unknown key "{key}" in fabric', hint + "truss rejects unknown keys at push time")
+            elif key == "use_rdma" and sub.kind not in ("bool", "null"):
+                why = f"{_STRICTER} (pydantic reads it as a boolean); " if _lax_bool(sub.value, sub.kind) else ""
+                self.err("TI025", sub, f"fabric use_rdma {_q(sub.value)}: must be true or false", f"{why}write use_rdma: true (or false)")
+            elif key == "preferences" and sub.kind not in ("seq", "null"):
+                hint = "e.g. preferences: [infiniband]; an empty list [] requires no fabric"
+                self.err("TI025", sub, f"fabric preferences {_q(sub.value)}: must be a list of fabric names", hint)
 
 
 def _accelerator_guess(name: str) -> str | None:
@@ -313,23 +494,30 @@ def _cpu_problem(s: str) -> str:
         return "underscores are not allowed in numbers"
     if not any(c.isdigit() for c in s):
         return "no number"
-    return "not a number of vCPUs (\"4\", \"0.5\") or millicores (\"500m\")"
+    return 'not a number of vCPUs ("4", "0.5") or millicores ("500m")'
 
 
-def _cpu_hint(s: str) -> str:
+def _cpu_hint(s: str, accepted: bool) -> str:
     lead = re.match(r"\s*([0-9.]+)", s, re.ASCII)
     if s.endswith("M") and lead and lead.group(1) + "M" == s:
         return f'millicores use a lowercase m: cpu: "{lead.group(1)}m"'
-    stricter = f"{_STRICTER} (Python's float() reads it), but Baseten does not; " if s and (_is_nonfinite(s) or "_" in s or s != s.strip() or s.rstrip("m").strip(".") == "") else ""
+    why = ""
+    if accepted:
+        how = "Python's float() reads it" if _float_ok(s) else "its millicore pattern [0-9.]*m matches it"
+        why = f"{_STRICTER} ({how}), but it is not a CPU quantity Kubernetes reads; "
     if "_" in s and _CPU_RE.fullmatch(s.replace("_", "")):
-        return f'{stricter}write cpu: "{s.replace("_", "")}"'
+        return f'{why}write cpu: "{s.replace("_", "")}"'
     if lead and _CPU_RE.fullmatch(lead.group(1)):
-        return f'{stricter}write cpu: "{lead.group(1)}"'
-    return f'{stricter}write vCPUs ("1", "4", "0.5") or millicores ("500m")'
+        return f'{why}write cpu: "{lead.group(1)}"'
+    if s.strip().isdecimal():
+        return f'{why}write cpu: "{int(s)}"'
+    return f'{why}write vCPUs ("1", "4", "0.5") or millicores ("500m")'
 
 
 def _mem_example(v: object) -> str:
-    return f"{v}Gi" if isinstance(v, int) and not isinstance(v, bool) else "2Gi"
+    if isinstance(v, float) and not math.isfinite(v):
+        return "2Gi"
+    return f"{v}Gi" if isinstance(v, int | float) and not isinstance(v, bool) else "2Gi"
 
 
 def _mem_problem(s: str) -> str:
@@ -344,13 +532,16 @@ def _mem_problem(s: str) -> str:
     return "not a number with a unit"
 
 
-def _mem_hint(s: str) -> str:
+def _mem_hint(s: str, accepted: bool) -> str:
+    why = ""
+    if accepted:
+        problem = "cannot compute its size" if _truss_size_fails(s) else "it is not a memory quantity Kubernetes reads"
+        why = f"{_STRICTER}, but {problem}; "
     squeezed = s.replace(" ", "")
     m = _MEM_RE.fullmatch(squeezed)
-    if m and m.group(2) in MEMORY_UNITS:
-        return f"write memory: {squeezed}"
-    stricter = f"{_STRICTER}, but cannot compute its size; " if _MEM_RE.fullmatch(s) is None and (s.rstrip("kMGTPEi") == "" or "." in s or _is_nonfinite(s)) else ""
-    return f"{stricter}write a number with a unit, e.g. memory: 16Gi (binary) or 16G (decimal)"
+    if m and m.group(2) in MEMORY_UNITS and _PLAIN_RE.fullmatch(m.group(1)):
+        return f"{why}write memory: {squeezed}"
+    return f"{why}write a number with a unit, e.g. memory: 16Gi (binary) or 16G (decimal)"
 
 
 def _unit_hint(number: str, unit: str) -> str:
@@ -358,9 +549,9 @@ def _unit_hint(number: str, unit: str) -> str:
     letter = base[0].upper() if base[0].lower() != "k" else "k"
     binary = f"{number}{letter.upper()}i"
     decimal = f"{number}{letter}"
-    if binary[len(number):] in MEMORY_UNITS and decimal[len(number):] in MEMORY_UNITS:
-        size_b = Decimal(number) * MEMORY_UNITS[binary[len(number):]]
-        size_d = Decimal(number) * MEMORY_UNITS[decimal[len(number):]]
+    if binary[len(number) :] in MEMORY_UNITS and decimal[len(number) :] in MEMORY_UNITS:
+        size_b = Decimal(number) * MEMORY_UNITS[binary[len(number) :]]
+        size_d = Decimal(number) * MEMORY_UNITS[decimal[len(number) :]]
         if base.endswith("i") or base.endswith("I"):
             return f"did you mean {binary}? units are case-sensitive: k M G T P E (decimal), Ki Mi Gi Ti Pi Ei (binary)"
         return f'use "{binary}" ({size_b:f} B) or "{decimal}" ({size_d:f} B); units: k M G T P E, Ki Mi Gi Ti Pi Ei'

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from truss_instance_plugin.catalog import LEGACY_NAMES, Catalog, InstanceType, fmt_bytes, fmt_cpu
+from truss_instance_plugin.catalog import LEGACY_NAMES, Catalog, InstanceType, fmt_bytes, fmt_cpu, fmt_int
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic
 from truss_instance_plugin.request import Request, did_you_mean
 
@@ -92,7 +92,7 @@ def _show(attr: str, v: int) -> str:
         return f"{fmt_cpu(v)} vCPU"
     if attr == "memory_bytes":
         return fmt_bytes(v)
-    return f"{v} GPU{'s' if v != 1 else ''}"
+    return f"{fmt_int(v)} GPU{'s' if v != 1 else ''}"
 
 
 def _no_match(req: Request, catalog: Catalog, survivors: list[InstanceType], f: _Filter, where: Where) -> Diagnostic:
@@ -135,7 +135,7 @@ def _pin(req: Request, catalog: Catalog, where: Where) -> Resolution:
         gpus = f"{t.gpu_count}× {t.gpu_type}" if t.gpu_type else "no GPU"
         d = Diagnostic(
             "TI017", ERROR, f'instance_type "{name}" ({gpus}) contradicts accelerator {req.gpu_type}:{req.gpu_count}',
-            "truss deploys the instance_type and ignores accelerator; remove one of the two",
+            "truss accepts this, deploys the instance_type and ignores accelerator; remove one of the two",
         )  # fmt: skip
         diags.append(_at(d, where, "instance_type"))
     if t.on_request:
@@ -216,6 +216,6 @@ def step_down(req: Request, res: Resolution, catalog: Catalog) -> tuple[Instance
         if (want - have) * CLIFF_MARGIN > have:
             continue
         if best is None or t.sort_key() > best[0].sort_key():
-            shown = {"cpu": f"{have}m", "memory": fmt_bytes(have)}.get(name, str(have))
+            shown = {"cpu": f"{fmt_int(have)}m", "memory": fmt_bytes(have)}.get(name, fmt_int(have))
             best = (t, f"{name} ≤ {shown}")
     return best

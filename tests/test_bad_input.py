@@ -1,0 +1,413 @@
+"""Bad input never produces a traceback, never hangs, and never writes to config.yaml."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from truss_instance_plugin import cli
+from truss_instance_plugin.plugins import Host, reset_host
+
+CHECK = ("check", "--no-lock")  # lockfile checks have their own tests
+TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    reset_host(Host(load_entry_points=False))
+    yield
+    reset_host()
+
+
+def model(name: str, data: bytes | str) -> Path:
+    """tmp/<name>/config.yaml with exactly these bytes (relative to the cwd, so messages are short)."""
+    Path(name).mkdir()
+    path = Path(name) / "config.yaml"
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str, watch: Path | None = None) -> tuple[int, str, str]:
+    """Run the CLI in-process: fast, no traceback, and `watch` byte-for-byte unchanged."""
+    before = watch.read_bytes() if watch is not None and watch.is_file() else None
+    start = time.perf_counter()
+    code = cli.main(list(argv))
+    elapsed = time.perf_counter() - start
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert "internal error" not in err
+    assert elapsed < 1.0, f"{argv} took {elapsed:.2f} s"  # a generous safety bound; outcomes are asserted by callers
+    if before is not None:
+        assert watch is not None and watch.read_bytes() == before
+    return code, out, err
+
+
+# Paths that name nothing checkable: exit 2 with the path and the reason on stderr ---------------
+
+
+def test_missing_path(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, *CHECK, "nope") == (2, "", "truss-instance: nope: no such file or directory\n")
+    assert run(capsys, "explain", "nope/config.yaml") == (2, "", "truss-instance: nope/config.yaml: no such file or directory\n")
+
+
+def test_directory_without_config(capsys: pytest.CaptureFixture[str]) -> None:
+    Path("empty/sub").mkdir(parents=True)
+    code, out, err = run(capsys, *CHECK, "empty")
+    assert (code, out) == (2, "")
+    assert err == (
+        "truss-instance: empty: no config.yaml in this directory or below (hidden directories, virtualenvs and node_modules are skipped)\n"
+    )
+
+
+def test_directory_named_config_yaml(capsys: pytest.CaptureFixture[str]) -> None:
+    """Stands in for "cannot open": a config.yaml that is not a file."""
+    Path("m/config.yaml").mkdir(parents=True)
+    expected = "truss-instance: m/config.yaml: is a directory, not a config file\n"
+    assert run(capsys, *CHECK, "m") == (2, "", expected)
+    assert run(capsys, *CHECK, "m/config.yaml") == (2, "", expected)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs mkfifo")
+def test_fifo_named_config_yaml_is_not_opened(capsys: pytest.CaptureFixture[str]) -> None:
+    Path("m").mkdir()
+    os.mkfifo("m/config.yaml")  # opening it for reading would block forever
+    code, out, _ = run(capsys, *CHECK, "m")
+    assert code == 2
+    assert out.startswith("m/config.yaml: error TI090 cannot read: not a regular file\n")
+    assert run(capsys, *CHECK, "m/config.yaml")[0] == 2
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can read a mode-000 file")
+def test_permission_denied(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", "resources: {cpu: '1'}\n")
+    path.chmod(0)
+    try:
+        code, out, _ = run(capsys, *CHECK, "m")
+    finally:
+        path.chmod(0o644)
+    assert code == 2
+    assert out.startswith("m/config.yaml: error TI090 cannot read: Permission denied\n")
+
+
+# Unreadable bytes ----------------------------------------------------------------------------
+
+
+def test_not_utf8(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", b'resources:\n  cpu: "\xff"\n')
+    code, out, _ = run(capsys, *CHECK, "m", watch=path)
+    assert code == 2
+    assert out == "m/config.yaml:2:9: error TI090 not UTF-8: byte 0xff at offset 19\n  save the file as UTF-8\n"
+
+
+def test_latin1(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", "model_name: café\nresources: {}\n".encode("latin-1"))
+    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    assert (code, out) == (2, "m/config.yaml:1:16: [error] TI090 not UTF-8: byte 0xe9 at offset 15\n")
+
+
+def test_bom_then_bad_byte_on_line_1(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", b"\xef\xbb\xbfmodel_name: caf\xe9\n")
+    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    assert (code, out) == (2, "m/config.yaml:1:16: [error] TI090 not UTF-8: byte 0xe9 at offset 18\n")
+
+
+def test_utf16(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", "resources:\r\n  accelerator: A10G\r\n".encode("utf-16"))  # PowerShell's `>` writes this
+    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    assert (code, out) == (2, "m/config.yaml: [error] TI090 UTF-16 text; truss reads config.yaml as UTF-8\n")
+
+
+def test_binary(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", b"\x7fELF\x02\x01\x01\x00\x00resources:\n")
+    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    assert (code, out) == (2, "m/config.yaml: [error] TI090 binary file (contains NUL bytes); not a truss config\n")
+
+
+def test_huge_file_is_refused_fast(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", "model_name: big\nresources:\n  cpu: '1'\n")
+    with path.open("r+b") as f:
+        f.truncate(100 * 1024 * 1024)  # sparse: 100 MB in no time
+    stat = path.stat()
+    code, out, _ = run(capsys, *CHECK, "m")
+    assert code == 2
+    assert out.startswith("m/config.yaml: error TI090 file is larger than 1024 KiB; not a truss config\n")
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+
+
+# Encodings that must work: BOM and CRLF -----------------------------------------------------------
+
+
+def test_bom_and_crlf_work(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", b'\xef\xbb\xbfmodel_name: sdxl\r\nresources:\r\n  accelerator: A10G\r\n  cpu: "4"\r\n  memory: 16Gi\r\n')
+    assert run(capsys, *CHECK, "m", watch=path) == (0, "", "")
+    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    assert code == 0 and out.startswith("m/config.yaml: A10Gx4x16  $0.02012/min")
+
+
+def test_bom_and_crlf_positions(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", b'\xef\xbb\xbfmodel_name: x\r\nresources:\r\n  cpu: "4"\r\n  memory: 16GB\r\n')
+    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    assert (code, out) == (1, 'm/config.yaml:4:11: [error] TI007 memory "16GB": unknown unit "GB"\n')
+    path = model("n", b'\xef\xbb\xbfresources: "4"\r\n')  # the BOM takes no column
+    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "n", watch=path)
+    assert (code, out) == (1, 'n/config.yaml:1:12: [error] TI021 resources is "4", not a mapping\n')
+
+
+def test_crlf_only_and_cr_in_values(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", b"model_name: x\r\nresources:\r\n  accelerator: T4\r\n")
+    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    assert code == 0 and out.startswith("m/config.yaml: T4x4x16  ")
+
+
+def test_bom_config_is_found_by_a_tree_walk(capsys: pytest.CaptureFixture[str]) -> None:
+    Path("repo").mkdir()
+    model("repo/m", b"\xef\xbb\xbfresources:\r\n  accelerator: A10G\r\n")
+    code, out, _ = run(capsys, *CHECK, "-v", "repo")
+    assert code == 0 and out.startswith("repo/m/config.yaml: A10Gx4x16  ")
+
+
+# YAML that is hostile ----------------------------------------------------------------------------
+
+
+def _laughs(inner: str, levels: int = 10) -> list[str]:
+    """Billion laughs: each level repeats the previous one nine times (9**10 ≈ 3.5e9 leaves)."""
+    lines = [f"l0: &l0 {inner}"]
+    for i in range(1, levels):
+        lines.append(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]")
+    return lines
+
+
+def test_alias_bomb_as_resources(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", "\n".join([*_laughs('["lol", "lol"]'), "resources: *l9", ""]))
+    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    assert (code, out) == (1, "m/config.yaml:10:5: [error] TI021 resources is a list, not a mapping\n")  # where *l9 points
+
+
+def test_alias_bomb_of_mappings_inside_resources(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = ["m0: &m0 {k0: lol, k1: lol, k2: lol, k3: lol, k4: lol, k5: lol, k6: lol, k7: lol, k8: lol}"]
+    for i in range(1, 10):
+        lines.append(f"m{i}: &m{i} {{" + ", ".join(f"k{n}: *m{i - 1}" for n in range(9)) + "}")
+    path = model("m", "\n".join([*lines, 'resources: {cpu: "1", extra: *m9}', ""]))
+    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    assert (code, out) == (1, 'm/config.yaml:11:23: [error] TI001 unknown key "extra" in resources\n')
+
+
+def test_alias_bomb_elsewhere_in_the_file(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", "\n".join([*_laughs('["lol"]'), "resources: {accelerator: T4}", ""]))
+    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    assert code == 0 and out.startswith("m/config.yaml: T4x4x16  ")
+
+
+def test_merge_key_bomb(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = ["b0: &b0 {cpu: '2', memory: 4Gi}"]
+    for i in range(1, 12):
+        lines.append(f"b{i}: &b{i} {{<<: [" + ", ".join([f"*b{i - 1}"] * 9) + "]}")
+    path = model("m", "\n".join([*lines, "resources: {<<: *b11, accelerator: T4}", ""]))
+    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    assert code == 0 and out.startswith("m/config.yaml: T4x4x16  ")
+
+
+def test_recursive_anchor(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", 'resources: &r {cpu: "1", self: *r}\n')
+    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    assert (code, out) == (1, 'm/config.yaml:1:26: [error] TI001 unknown key "self" in resources\n')
+
+
+def test_merge_keys_are_applied_like_safe_load(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", 'defaults: &d {cpu: "2", memory: 1Gi}\nresources:\n  <<: *d\n  memory: 8Gi\n')
+    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    assert code == 0 and out.startswith("m/config.yaml: 2x8  ")
+    path = model("n", "resources:\n  <<: 5\n")
+    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "n", watch=path)
+    assert (code, out) == (2, "n/config.yaml:2:3: [error] TI091 invalid YAML: expected a mapping or list of mappings for merging\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [  # the cases of truss's own tests/test_yaml_merge_keys.py, as yaml.safe_load reads them
+        ('base: &base {cpu: "1"}\nresources: {<<: *base, cpu: "2"}\n', "2x8"),
+        ('base: &base {cpu: "1"}\nresources: {cpu: "2", <<: *base}\n', "2x8"),
+        ('a: &a {cpu: "1"}\nb: &b {cpu: "2", memory: 4Gi}\nresources: {<<: [*a, *b]}\n', "1x4"),
+        ('a: &a {cpu: "2"}\nb: &b {<<: *a, memory: 4Gi}\nresources: {<<: *b}\n', "2x8"),
+        ('a: &a {cpu: "1"}\nb: &b {cpu: "2"}\nresources: {<<: *a, <<: *b}\n', "2x8"),  # of two << keys the later wins
+        ("base: &base {}\nresources: {<<: *base}\n", "1x2"),
+    ],
+)
+def test_merge_key_semantics(capsys: pytest.CaptureFixture[str], text: str, expected: str) -> None:
+    path = model("m", text)
+    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    assert (code, out.split()[1]) == (0, expected)
+
+
+def test_quoted_merge_key_is_a_literal_key(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", "resources:\n  '<<': {cpu: '2'}\n")
+    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    assert (code, out) == (1, 'm/config.yaml:2:3: [error] TI001 unknown key "<<" in resources\n')
+
+
+@pytest.mark.parametrize(("opening", "closing"), [("{a: ", "}"), ("[", "]")])
+def test_10k_deep_nesting(capsys: pytest.CaptureFixture[str], opening: str, closing: str) -> None:
+    path = model("m", "resources: " + opening * 10_000 + "1" + closing * 10_000 + "\n")
+    code, out, _ = run(capsys, *CHECK, "m", watch=path)
+    assert code == 2
+    assert "error TI091 invalid YAML: exceeded maximum nesting depth" in out.splitlines()[0]
+    assert out.startswith("m/config.yaml:1:")
+
+
+def test_deep_block_nesting_inside_resources(capsys: pytest.CaptureFixture[str]) -> None:
+    depth = 900  # just below libyaml's limit; deeper than Python's recursion limit allows for naive recursion
+    path = model("m", "resources:\n" + "".join("  " * (i + 1) + "a:\n" for i in range(depth)))
+    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    assert (code, out) == (1, 'm/config.yaml:2:3: [error] TI001 unknown key "a" in resources\n')
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "tag"),
+    [
+        ('resources: !!python/object:os.system {cpu: "1"}\n', "1:12", "tag:yaml.org,2002:python/object:os.system"),
+        ("resources:\n  cpu: !!python/object/apply:os.system [echo hi]\n", "2:8", "tag:yaml.org,2002:python/object/apply:os.system"),
+        ("x: !!python/name:os.system ''\nresources: {}\n", "1:4", "tag:yaml.org,2002:python/name:os.system"),
+        ('resources:\n  cpu: !env "1"\n', "2:8", "!env"),
+    ],
+)
+def test_unsafe_tags_are_refused_not_run(capsys: pytest.CaptureFixture[str], text: str, position: str, tag: str) -> None:
+    path = model("m", text)
+    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    assert (code, out) == (2, f"m/config.yaml:{position}: [error] TI093 unsupported YAML tag {tag!r}\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("resources:\n  - cpu: '1'\n", "m/config.yaml:2:3: [error] TI021 resources is a list, not a mapping"),
+        ('resources: "4 vCPU, 16Gi"\n', 'm/config.yaml:1:12: [error] TI021 resources is "4 vCPU, 16Gi", not a mapping'),
+        ("resources: 42\n", "m/config.yaml:1:12: [error] TI021 resources is 42, not a mapping"),
+    ],
+)
+def test_resources_not_a_mapping(capsys: pytest.CaptureFixture[str], text: str, expected: str) -> None:
+    path = model("m", text)
+    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    assert (code, out) == (1, expected + "\n")
+    code, out, _ = run(capsys, *CHECK, "--format", "json", "m", watch=path)
+    (doc,) = json.loads(out)["models"]
+    assert code == 1 and doc["instance"] is None and doc["diagnostics"][0]["code"] == "TI021"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("- a\n- b\n", "m/config.yaml:1:1: [error] TI092 the top level is not a mapping of config keys"),
+        ("resources: [\n", "m/config.yaml:2:1: [error] TI091 invalid YAML: did not find expected node content"),
+        ("resources:\n\tcpu: '1'\n", "m/config.yaml:2:1: [error] TI091 invalid YAML: found character that cannot start any token"),
+        ("a: 1\n---\nb: 2\n", "m/config.yaml:2:1: [error] TI091 invalid YAML: but found another document"),
+        ("resources: {cpu: *nothing}\n", "m/config.yaml:1:18: [error] TI091 invalid YAML: found undefined alias"),
+    ],
+)
+def test_invalid_yaml(capsys: pytest.CaptureFixture[str], text: str, expected: str) -> None:
+    path = model("m", text)
+    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    assert (code, out) == (2, expected + "\n")
+
+
+@pytest.mark.parametrize("text", ["", "# just a comment\n", "model_name: x\n"])
+def test_no_resources_means_truss_defaults(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    path = model("m", text)
+    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    assert (code, out) == (0, "m/config.yaml: 1x2  $0.00058/min  $0.03/h  $25/month  (1 vCPU, 2 GiB)\n")
+
+
+def test_unreadable_config_predicts_no_instance(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", b"\x00\x01binary")
+    code, out, _ = run(capsys, *CHECK, "--format", "json", "m", watch=path)
+    assert code == 2 and json.loads(out)["models"][0]["instance"] is None
+    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    assert code == 2 and "1x2" not in out
+    code, out, _ = run(capsys, "explain", "m", watch=path)
+    assert code == 2 and out.startswith("m/config.yaml: no instance type\n")
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (("--cpu", "1e5000"), "  45 types → 6 CPU-only → 0 with ≥~1e5000 vCPU"),
+        (("--cpu", "9" * 5000), "  45 types → 6 CPU-only → 0 with ≥~1e5000 vCPU"),
+        (("--memory", "99999999999999999999999999999999999999999999Ti"), "  45 types → 6 CPU-only → 6 with ≥1 vCPU → 0 with ≥~1e44 TiB"),
+        (("--memory", "1Ei"), "  45 types → 6 CPU-only → 6 with ≥1 vCPU → 0 with ≥1048576 TiB"),
+    ],
+)
+def test_absurd_sizes_are_explained_not_crashed(capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], line: str) -> None:
+    code, out, _ = run(capsys, "explain", *argv)
+    assert code == 1 and line in out.splitlines()
+    assert "error TI030 no CPU-only type has ≥ " in out
+
+
+def test_absurd_node_count(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "explain", "--accelerator", "A10G", "--node-count", "99999999999999999999999999")
+    assert code == 0 and out.startswith("(what-if): 99999999999999999999999999 × A10Gx4x16  ")
+    path = model("m", "resources:\n  accelerator: A10G\n  node_count: " + "9" * 5000 + "\n")  # too long for int()
+    code, out, _ = run(capsys, *CHECK, "m", watch=path)
+    assert code == 1 and out.startswith('m/config.yaml:3:15: error TI019 node_count "999')
+
+
+@pytest.mark.parametrize(
+    "argv", [("--cpu", "1e999999"), ("--cpu", "1e9999999999"), ("--memory", "1e999999"), ("--accelerator", "A10G:" + "9" * 5000)]
+)
+def test_absurd_numbers_in_request_parsing(capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]) -> None:
+    code, out, _ = run(capsys, "explain", *argv)
+    assert code == 1 and out.startswith("(what-if): no instance type\n")
+
+
+def test_every_command_survives_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model("m", b'resources:\n  cpu: "\xff"\n')
+    for argv in (
+        (*CHECK, "m"),
+        (*CHECK, "--format", "json", "m"),
+        (*CHECK, "--format", "github", "m"),
+        ("explain", "m"),
+        ("explain", "m", "--format", "json"),
+        ("explain", "m", "--why-not", "1x2"),
+    ):
+        code, _, _ = run(capsys, *argv, watch=path)
+        assert code == 2, argv
+
+
+# A real process: no traceback reaches stderr ------------------------------------------------------
+
+
+@pytest.mark.skipif(not TRUSS_INSTANCE.exists(), reason="console script not installed")
+def test_console_script_on_bad_input(tmp_path: Path) -> None:
+    model("binary", b"\x00\x01\x02")
+    model("latin", "model_name: café\n".encode("latin-1"))
+    model("bomb", "\n".join([*_laughs('["lol"]'), "resources: {<<: [], extra: *l9}", ""]))
+    model("deep", "resources: " + "[" * 10_000 + "]" * 10_000 + "\n")
+    model("tag", "resources: !!python/object/apply:os.system ['touch pwned']\n")
+    model("list", "resources: [cpu]\n")
+    before = {p: p.read_bytes() for p in tmp_path.glob("*/config.yaml")}
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
+    proc = subprocess.run(
+        [str(TRUSS_INSTANCE), *CHECK, "--format", "parsable", *sorted(p.parent.name for p in before)],
+        capture_output=True, text=True, timeout=30, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and proc.stderr == ""
+    assert [line.split(": ")[0] for line in proc.stdout.splitlines()] == [
+        "binary/config.yaml",
+        "bomb/config.yaml:11:21",  # `<<: []` merges nothing; then the unknown key
+        "deep/config.yaml:1:1011",
+        "latin/config.yaml:1:16",
+        "list/config.yaml:1:12",
+        "tag/config.yaml:1:12",
+    ]
+    assert not (tmp_path / "pwned").exists()
+    assert {p: p.read_bytes() for p in before} == before
+    missing = subprocess.run([str(TRUSS_INSTANCE), *CHECK, "nope"], capture_output=True, text=True, timeout=30, env=env, cwd=tmp_path)
+    assert (missing.returncode, missing.stdout, missing.stderr) == (2, "", "truss-instance: nope: no such file or directory\n")

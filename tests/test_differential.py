@@ -1,0 +1,140 @@
+"""Differential test: every case of test_validation.py against truss 0.18.36 itself.
+
+truss's verdict is what `truss push` does before any network call: load the YAML with truss's own loader (duplicate
+keys only warn, the last wins), `TrussConfig.from_dict`, then `validate_forbid_extra()` (the push-time check for
+unknown keys). Any exception is a rejection (truss raises a bare TypeError for `accelerator: 4`).
+
+Our verdict must equal truss's, except on the rows where we are documented to be stricter: there truss accepts and
+we reject or warn, and the hint says "truss accepts this". Whatever we claim about truss in a message or hint must be
+true, and where both accept, our normalized request must be what truss would send.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Callable
+from decimal import Decimal
+from types import ModuleType
+from typing import Any, NamedTuple
+
+import pytest
+from test_validation import CASES, Case, case_params, verdict
+
+from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
+from truss_instance_plugin.pipeline import Model, analyze
+from truss_instance_plugin.plugins import Host
+from truss_instance_plugin.request import MEMORY_UNITS
+
+STRICTER = "truss accepts this"
+Ours = Callable[[str], Model]  # config text -> the analyzed model
+
+
+class Truss(NamedTuple):
+    config: ModuleType  # truss.base.truss_config
+    load: Any  # truss.util.yaml_utils.safe_load_yaml_with_no_duplicates
+
+
+class Verdict(NamedTuple):
+    accepted: bool
+    resources: Any  # truss's Resources when accepted
+    error: str
+    warnings: tuple[str, ...]
+
+
+@pytest.fixture(scope="module")
+def truss() -> Truss:
+    """Import truss once (about 2 s); the module is skipped only when truss is not installed."""
+    config = pytest.importorskip("truss.base.truss_config")
+    yaml_utils = pytest.importorskip("truss.util.yaml_utils")
+    return Truss(config, yaml_utils.safe_load_yaml_with_no_duplicates)
+
+
+def truss_verdict(truss: Truss, text: str) -> Verdict:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            data = truss.load(io.StringIO(text)) or {}
+            config = truss.config.TrussConfig.from_dict(data)
+            config.validate_forbid_extra()
+        except Exception as e:  # a raw TypeError is a rejection too
+            return Verdict(False, None, f"{type(e).__name__}: {e}", tuple(str(w.message) for w in caught))
+    return Verdict(True, config.resources, "", tuple(str(w.message) for w in caught))
+
+
+@pytest.fixture(scope="module")
+def host() -> Host:
+    return Host(load_entry_points=False)
+
+
+@pytest.fixture(scope="module")
+def ours(tmp_path_factory: pytest.TempPathFactory, host: Host) -> Ours:
+    path = tmp_path_factory.mktemp("truss") / "config.yaml"  # one file, rewritten per case
+
+    def go(text: str) -> Model:
+        path.write_text(text, encoding="utf-8")
+        return analyze(str(path), host)
+
+    return go
+
+
+@pytest.mark.parametrize("case", case_params(CASES))
+def test_verdict_matches_truss(case: Case, truss: Truss, ours: Ours) -> None:
+    t = truss_verdict(truss, case.text)
+    assert ("accept" if t.accepted else "reject") == case.truss, t.error  # the table's truss column is truss's
+    mine = verdict(ours(case.text))
+    assert mine == case.ours
+    if case.stricter:
+        assert t.accepted and mine in ("reject", "warn")
+    else:  # syntax-wise we agree; "catalog" rows are valid truss that no instance type satisfies
+        assert (mine in ("accept", "catalog")) == t.accepted, t.error
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_claims_about_truss_are_true(case: Case, truss: Truss, ours: Ours) -> None:
+    """ "truss accepts this" only where truss accepts; "truss rejects it too" only where it rejects."""
+    t = truss_verdict(truss, case.text)
+    for d in ours(case.text).diagnostics:
+        if d.hint.startswith(STRICTER):
+            assert t.accepted, (d, t.error)
+        if "truss rejects it too" in d.message:
+            assert not t.accepted, d
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.id.startswith("dup=")], ids=lambda c: c.id)
+def test_duplicate_keys_only_warn_in_truss(case: Case, truss: Truss) -> None:
+    t = truss_verdict(truss, case.text)
+    assert t.accepted and any(w.startswith("Detected duplicate key") for w in t.warnings)
+
+
+@pytest.mark.parametrize("case", case_params([c for c in CASES if c.request is not None and c.truss == "accept"]))
+def test_normalized_request_is_what_truss_sends(case: Case, truss: Truss, ours: Ours) -> None:
+    """Where both accept: same GPU type and count, memory bytes (truss's memory_in_bytes), millicores, nodes, pin."""
+    res = truss_verdict(truss, case.text).resources
+    req = ours(case.text).request
+    assert req is not None and res is not None
+    spec = res.accelerator
+    gpu = (spec.accelerator.value, spec.count) if spec.accelerator is not None else (None, 0)
+    assert (req.gpu_type, req.gpu_count) == gpu
+    assert req.memory_bytes == res.memory_in_bytes
+    cpu = res.cpu
+    assert req.millicores == (Decimal(cpu[:-1]) if cpu.endswith("m") else Decimal(cpu) * 1000)  # the string truss sends
+    assert req.node_count == (res.node_count or 1)
+    assert req.instance_type == (res.instance_type or None)
+
+
+def test_accelerator_names_are_truss_enum_values(truss: Truss) -> None:
+    assert list(TRUSS_ACCELERATORS) == [a.value for a in truss.config.Accelerator]
+
+
+def test_memory_units_are_truss_units(truss: Truss) -> None:
+    assert MEMORY_UNITS == truss.config.Resources._MEMORY_UNITS
+    assert list(MEMORY_UNITS) == list(truss.config.Resources._MEMORY_UNITS)
+
+
+def test_defaults_are_truss_defaults(truss: Truss, ours: Ours) -> None:
+    res = truss_verdict(truss, "model_name: m\n").resources
+    assert (res.cpu, res.memory, res.accelerator.accelerator, res.node_count, res.instance_type) == ("1", "2Gi", None, None, None)
+    m = ours("model_name: m\n")
+    assert m.parsed.raw == {"cpu": res.cpu, "memory": res.memory}
+    assert m.request is not None and m.request.memory_bytes == res.memory_in_bytes

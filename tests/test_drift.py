@@ -1,0 +1,456 @@
+"""check/lock/adopt against the lockfile: stale locks, catalog drift, edits after a deployment, bad lockfiles."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from truss_instance_plugin import plugins
+from truss_instance_plugin.catalog import GiB, InstanceType
+from truss_instance_plugin.cli import main
+from truss_instance_plugin.hookspecs import hookimpl
+from truss_instance_plugin.lockfile import read_lock
+from truss_instance_plugin.plugins import Host
+
+ROOT = Path(__file__).resolve().parents[1]
+SDXL = ROOT / "examples" / "sdxl"
+GOLDEN = (SDXL / "truss-instance.lock").read_bytes()
+LOCK = Path("models/sdxl/truss-instance.lock")
+CONFIG = Path("models/sdxl/config.yaml")
+OLD = 1_000_000_000
+
+TI101 = (
+    "models/sdxl/config.yaml:5:8: error TI101 truss-instance.lock is out of date "
+    "(cpu 4000m → 5000m would move A10Gx4x16 → A10Gx8x32, +$0.25/h); run `truss-instance lock models/sdxl`\n"
+)
+TI110 = (
+    'models/sdxl/config.yaml:5:8: warning TI110 resources changed after the first deployment (cpu "4" → "5").\n'
+    "  Running deployments stay on A10Gx4x16. Baseten ignores this edit for `truss push --promote` / `--environment` "
+    "unless you pass --no-preserve-env-instance-type; to change a running deployment use the Baseten UI.\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
+    """A host without entry-point plugins, installed as the process-wide one and restored after."""
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    previous = plugins._HOST
+    h = Host(load_entry_points=False)
+    plugins.reset_host(h)
+    try:
+        yield h
+    finally:
+        plugins.reset_host(previous)
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of examples/sdxl (without its lock) at models/sdxl; the cwd is its parent."""
+    (tmp_path / "models").mkdir()
+    shutil.copytree(SDXL, tmp_path / "models" / "sdxl", ignore=shutil.ignore_patterns("truss-instance.lock"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def edit(old: str, new: str, path: Path = CONFIG) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def a10g(name: str, cpu: int, mem: int, price: str) -> InstanceType:
+    return InstanceType(name, cpu * 1000, mem * GiB, "A10G", 1, 24, Decimal(price))
+
+
+class Entries:
+    """A catalog plugin: contributes (or, by name, replaces) instance types."""
+
+    def __init__(self, types: Sequence[InstanceType]) -> None:
+        self.types = list(types)
+
+    @hookimpl
+    def truss_instance_catalog_entries(self) -> Sequence[InstanceType]:
+        return self.types
+
+
+def with_entries(*types: InstanceType) -> Host:
+    """Make the catalog change: a fresh host whose plugin contributes `types`."""
+    h = Host(load_entry_points=False)
+    h.register(Entries(types), name="catalog-change")
+    plugins.reset_host(h)
+    return h
+
+
+def locked() -> dict[str, object]:
+    doc = yaml.safe_load(LOCK.read_bytes())
+    assert isinstance(doc, dict)
+    return doc
+
+
+# The issue's "What a user gets" -------------------------------------------------------------
+
+
+def test_what_a_user_gets_before_deployment(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "lock", "models/sdxl") == (1, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
+    os.utime(LOCK, (OLD, OLD))
+    assert run(capsys, "lock", "models/sdxl") == (0, "", "")
+    assert LOCK.stat().st_mtime == OLD
+    edit('cpu: "4"', 'cpu: "5"')
+    assert run(capsys, "check", "models/sdxl") == (1, TI101, "")
+    assert LOCK.read_bytes() == GOLDEN  # check never writes
+
+
+def test_what_a_user_gets_after_deployment(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "lock", "models/sdxl")
+    code, out, _ = run(capsys, "adopt", "models/sdxl")
+    assert code == 0 and "recorded deployment of sdxl (A10Gx4x16)" in out
+    assert run(capsys, "check", "models/sdxl") == (0, "", "")
+    edit('cpu: "4"', 'cpu: "5"')
+    assert run(capsys, "check", "models/sdxl") == (0, TI110, "")
+    assert run(capsys, "check", "--strict", "models/sdxl") == (1, TI110, "")
+
+
+def test_parsable_format_of_the_warning(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "lock", "models/sdxl")
+    run(capsys, "adopt", "models/sdxl")
+    edit('cpu: "4"', 'cpu: "5"')
+    code, out, _ = run(capsys, "check", "--format", "parsable", "models/sdxl")
+    assert code == 0
+    assert out.startswith('models/sdxl/config.yaml:5:8: [warning] TI110 resources changed after the first deployment (cpu "4" → "5").')
+
+
+# check: TI100 / TI101 / positions ----------------------------------------------------------
+
+
+def test_missing_lock_is_TI100_and_no_lock_skips(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "models/sdxl")
+    assert code == 1
+    assert out == (
+        "models/sdxl/config.yaml:3:1: error TI100 truss-instance.lock is missing\n"
+        "  run `truss-instance lock models/sdxl` (or pass --no-lock)\n"
+    )
+    assert run(capsys, "check", "--no-lock", "models/sdxl") == (0, "", "")
+    edit('cpu: "4"', 'cpu: "5"')
+    run(capsys, "lock", "models/sdxl")
+    edit('cpu: "5"', 'cpu: "4"')
+    assert run(capsys, "check", "--no-lock", "models/sdxl") == (0, "", "")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "position", "shown"),
+    [
+        ("memory: 16Gi", "memory: 32Gi", "6:11", "memory 16 GiB → 32 GiB would move A10Gx4x16 → A10Gx8x32, +$0.25/h"),
+        ("accelerator: A10G", "accelerator: A10G:2", "4:16", "accelerator A10G ×1 → A10G ×2 would move A10Gx4x16 → A10G:2x24x96"),
+        ('cpu: "4"', 'cpu: "3"', "5:8", "cpu 4000m → 3000m still A10Gx4x16"),
+    ],
+)
+def test_stale_lock_points_at_the_changed_key(
+    work: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, position: str, shown: str
+) -> None:
+    run(capsys, "lock", "models/sdxl")
+    edit(old, new)
+    code, out, _ = run(capsys, "check", "models/sdxl")
+    assert code == 1
+    assert out.startswith(f"models/sdxl/config.yaml:{position}: error TI101 truss-instance.lock is out of date ({shown}")
+    assert out.endswith("; run `truss-instance lock models/sdxl`\n")
+    assert run(capsys, "lock", "models/sdxl")[0] == 1
+    assert run(capsys, "check", "models/sdxl") == (0, "", "")
+
+
+def test_check_with_a_fresh_lock_is_quiet(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    LOCK.write_bytes(GOLDEN)
+    assert run(capsys, "check", "models/sdxl") == (0, "", "")
+    assert run(capsys, "check", "--strict", "models/sdxl") == (0, "", "")
+
+
+# adopt ---------------------------------------------------------------------------------------
+
+
+def test_lock_keeps_the_deployment_record_and_keeps_warning(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "lock", "models/sdxl")
+    run(capsys, "adopt", "models/sdxl")
+    record = locked()["deployment"]
+    assert isinstance(record, dict) and record["instance_type"] == "A10Gx4x16" and record["source"] == "adopt"
+    edit('cpu: "4"', 'cpu: "5"')
+    code, out, _ = run(capsys, "lock", "models/sdxl")
+    assert code == 1
+    assert out == TI110 + "wrote models/sdxl/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min\n"
+    assert locked()["deployment"] == record  # never dropped or rewritten
+    assert locked()["resolved"]["instance_type"] == "A10Gx8x32"  # type: ignore[index]
+    # lock keeps warning (and writes nothing more); check keeps warning
+    assert run(capsys, "lock", "models/sdxl") == (0, TI110, "")
+    assert run(capsys, "check", "models/sdxl") == (0, TI110, "")
+    assert locked()["deployment"] == record
+    # adopting again moves the baseline: then check is clean
+    code, out, _ = run(capsys, "adopt", "models/sdxl")
+    assert code == 0 and "(A10Gx8x32)" in out
+    assert run(capsys, "check", "--strict", "models/sdxl") == (0, "", "")
+    assert run(capsys, "lock", "models/sdxl") == (0, "", "")
+
+
+def test_adopt_options_are_recorded(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(
+        capsys, "adopt", "models/sdxl", "--instance", "A10Gx8x32", "--model", "sdxl-prod", "--environment", "staging"
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    assert out == "recorded deployment of sdxl-prod (A10Gx8x32) in models/sdxl/truss-instance.lock\n"
+    dep = locked()["deployment"]
+    assert isinstance(dep, dict)
+    assert dep["instance_type"] == "A10Gx8x32"
+    assert dep["predicted_instance_type"] == "A10Gx4x16"
+    assert dep["model_name"] == "sdxl-prod"
+    assert dep["environment"] == "staging"
+    assert dep["resources"] == {"accelerator": "A10G", "cpu": "4", "memory": "16Gi"}  # as written, for the warning
+    assert locked()["resolved"]["instance_type"] == "A10Gx4x16"  # type: ignore[index]
+    # the running type is what the warning names
+    edit('cpu: "4"', 'cpu: "5"')
+    code, out, _ = run(capsys, "check", "models/sdxl")
+    assert code == 0 and "Running deployments stay on A10Gx8x32." in out
+
+
+def test_adopt_unknown_instance_warns_and_records_it(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "adopt", "models/sdxl", "--instance", "A10Gx4x61")
+    assert code == 0
+    assert "A10Gx4x61 is not in the catalog" in err and 'did you mean "A10Gx4x16"' in err
+    dep = locked()["deployment"]
+    assert isinstance(dep, dict) and dep["instance_type"] == "A10Gx4x61"
+
+
+def test_adopt_without_a_lock_creates_it(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "adopt", "models/sdxl")[0] == 0
+    assert read_lock(str(LOCK)) is not None
+    assert run(capsys, "check", "models/sdxl") == (0, "", "")
+
+
+# Catalog changes -----------------------------------------------------------------------------
+
+
+def test_cheaper_type_is_reported_not_picked(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    LOCK.write_bytes(GOLDEN)
+    with_entries(a10g("A10G-lite:4x16", 4, 16, "0.015"))
+    code, out, _ = run(capsys, "check", "models/sdxl")
+    assert code == 0
+    assert out == (
+        "models/sdxl/config.yaml:3:1: info TI102 A10G-lite:4x16 is now cheaper than the locked A10Gx4x16 (−$0.31/h)\n"
+        "  run `truss-instance lock --upgrade models/sdxl` to switch\n"
+    )
+    # lock keeps the locked type (it records the new catalog) and repeats the note
+    code, out, _ = run(capsys, "lock", "models/sdxl")
+    assert code == 1 and "TI102" in out and "wrote models/sdxl/truss-instance.lock (updated): A10Gx4x16 → A10Gx4x16" in out
+    assert locked()["resolved"]["instance_type"] == "A10Gx4x16"  # type: ignore[index]
+    assert locked()["catalog"]["sha256"] != yaml.safe_load(GOLDEN)["catalog"]["sha256"]  # type: ignore[index]
+    code, out, _ = run(capsys, "lock", "models/sdxl")
+    assert code == 0 and "TI102" in out
+    # --upgrade re-resolves
+    code, out, _ = run(capsys, "lock", "--upgrade", "models/sdxl")
+    assert code == 1 and "(updated): A10Gx4x16 → A10G-lite:4x16 $0.015/min" in out
+    assert run(capsys, "check", "models/sdxl") == (0, "", "")
+
+
+def test_prewritten_lock_from_another_catalog_with_a_dearer_fitting_type_is_kept(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = GOLDEN.decode()
+    text = text.replace("sha256:9733bfb80e89ea3f135d5b88d2fc1c673afdb390b7d016518afb4e954b0a0163", "sha256:" + "0" * 64)
+    text = text.replace("instance_type: A10Gx4x16", "instance_type: A10Gx8x32")
+    text = text.replace("millicores: 4000\n  nodes", "millicores: 8000\n  nodes")
+    LOCK.write_text(text)
+    code, out, _ = run(capsys, "check", "models/sdxl")
+    assert code == 0
+    assert out.startswith("models/sdxl/config.yaml:3:1: info TI102 A10Gx4x16 is now cheaper than the locked A10Gx8x32 (−$0.25/h)\n")
+    code, out, _ = run(capsys, "lock", "models/sdxl")
+    assert code == 1 and locked()["resolved"]["instance_type"] == "A10Gx8x32"  # type: ignore[index]
+    run(capsys, "lock", "--upgrade", "models/sdxl")
+    assert LOCK.read_bytes() == GOLDEN
+
+
+def test_locked_type_gone_from_the_catalog_is_TI103(work: Path, capsys: pytest.CaptureFixture[str], host: Host) -> None:
+    with_entries(a10g("A10G-lite:4x16", 4, 16, "0.015"))
+    assert run(capsys, "lock", "models/sdxl")[0] == 1
+    assert locked()["resolved"]["instance_type"] == "A10G-lite:4x16"  # type: ignore[index]
+    before = LOCK.read_bytes()
+    plugins.reset_host(host)  # the type is withdrawn
+    expected = (
+        "models/sdxl/config.yaml:3:1: error TI103 locked instance type A10G-lite:4x16 is no longer in the catalog\n"
+        "  run `truss-instance lock --upgrade models/sdxl` to re-resolve\n"
+    )
+    assert run(capsys, "check", "models/sdxl") == (1, expected, "")
+    assert run(capsys, "lock", "models/sdxl") == (1, expected, "")
+    assert run(capsys, "lock", "--check", "models/sdxl")[0] == 1
+    assert LOCK.read_bytes() == before
+    code, out, _ = run(capsys, "lock", "--upgrade", "models/sdxl")
+    assert code == 1 and "A10G-lite:4x16 → A10Gx4x16" in out
+    assert LOCK.read_bytes() == GOLDEN
+
+
+def test_locked_type_that_no_longer_fits_is_TI103(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    LOCK.write_bytes(GOLDEN)
+    with_entries(a10g("A10Gx4x16", 2, 16, "0.02012"))  # same name, now 2 vCPU
+    code, out, _ = run(capsys, "check", "models/sdxl")
+    assert code == 1
+    assert "error TI103 locked instance type A10Gx4x16 no longer fits the request: it has 2 vCPU < 4 requested" in out
+    assert run(capsys, "lock", "models/sdxl")[0] == 1
+    assert LOCK.read_bytes() == GOLDEN
+    code, out, _ = run(capsys, "lock", "--upgrade", "models/sdxl")
+    assert code == 1 and "A10Gx4x16 → A10Gx8x32" in out
+
+
+def test_price_change_of_the_locked_type_keeps_it(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    LOCK.write_bytes(GOLDEN)
+    with_entries(a10g("A10Gx4x16", 4, 16, "0.021"))
+    assert run(capsys, "check", "models/sdxl") == (0, "", "")
+    assert run(capsys, "lock", "models/sdxl")[0] == 1
+    assert locked()["resolved"]["price_usd_per_min"] == "0.021"  # type: ignore[index]
+    assert run(capsys, "lock", "models/sdxl") == (0, "", "")
+
+
+# Bad lockfiles -------------------------------------------------------------------------------
+
+
+def _golden_edit(old: str, new: str) -> bytes:
+    text = GOLDEN.decode()
+    assert old in text
+    return text.replace(old, new, 1).encode()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"lock_version: 1\nrequest: [unclosed\n", "truss-instance.lock:3:1: error TI104 truss-instance.lock cannot be used: invalid YAML"),
+        (_golden_edit("instance_type: A10Gx4x16", "instance_type: A10Gx8x32"), "resolved section does not match catalog entry A10Gx8x32"),
+        (_golden_edit("price_usd_per_min: '0.02012'", "price_usd_per_min: '0.001'"), "does not match catalog entry A10Gx4x16"),
+        (_golden_edit("instance_type: A10Gx4x16", "instance_type: T4x4x16"), "does not match catalog entry T4x4x16"),
+        (_golden_edit("memory_bytes: 17179869184\n  millicores", "memory_bytes: 1\n  millicores"), "request_hash does not match"),
+        (_golden_edit("lock_version: 1", "lock_version: 1\ncomment: hi"), "unknown key in the lockfile: comment"),
+        (_golden_edit("lock_version: 1", "lock_version: 2"), "lock_version 2 is newer than this truss-instance understands (1); upgrade"),
+    ],
+)
+def test_check_exits_2_on_a_bad_lockfile(work: Path, capsys: pytest.CaptureFixture[str], data: bytes, message: str) -> None:
+    LOCK.write_bytes(data)
+    code, out, err = run(capsys, "check", "models/sdxl")
+    assert code == 2
+    assert message in out
+    assert out.startswith("models/sdxl/truss-instance.lock:")
+    assert "TI104" in out and "internal error" not in err
+    assert LOCK.read_bytes() == data
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"lock_version: 1\nrequest: [unclosed\n",
+        _golden_edit("instance_type: A10Gx4x16", "instance_type: A10Gx8x32"),
+        _golden_edit("memory_bytes: 17179869184\n  millicores", "memory_bytes: 1\n  millicores"),
+        _golden_edit("lock_version: 1", "lock_version: 1\ncomment: hi"),
+    ],
+)
+def test_lock_regenerates_a_bad_lock_without_a_deployment(work: Path, capsys: pytest.CaptureFixture[str], data: bytes) -> None:
+    LOCK.write_bytes(data)
+    code, out, _ = run(capsys, "lock", "models/sdxl")
+    assert code == 1 and out.startswith("wrote models/sdxl/truss-instance.lock (updated):")
+    assert LOCK.read_bytes() == GOLDEN
+
+
+def _adopted(work: Path, capsys: pytest.CaptureFixture[str]) -> bytes:
+    run(capsys, "adopt", "models/sdxl", "--model", "sdxl-prod")
+    data = LOCK.read_bytes()
+    assert b"sdxl-prod" in data
+    return data
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("  model_name: sdxl-prod", "  model_name: [sdxl-prod", "invalid YAML"),
+        ("  source: adopt", "  source: adopt\n  note: hi", "unknown key in deployment: note"),
+        ("lock_version: 1", "lock_version: 2", "lock_version 2 is newer"),
+        ("lock_version: 1", "lock_version: 2\nfuture: {}", "lock_version 2 is newer"),
+        ("request_hash: sha256:049b", "request_hash: sha256:149b", "request_hash does not match"),
+    ],
+)
+def test_lock_refuses_to_overwrite_an_unreadable_deployment_record(
+    work: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, message: str
+) -> None:
+    text = _adopted(work, capsys).decode()
+    if old == "request_hash: sha256:049b":  # the top-level one, not the deployment's
+        head, _, tail = text.rpartition(old)
+        data = (head + new + tail).encode()
+    else:
+        assert old in text
+        data = text.replace(old, new, 1).encode()
+    LOCK.write_bytes(data)
+    for argv in (["lock", "models/sdxl"], ["lock", "--upgrade", "models/sdxl"], ["adopt", "models/sdxl"], ["check", "models/sdxl"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2, argv
+        assert message in out
+        assert "deployment record" in out  # says why it refuses, and how to proceed:
+        assert "truss-instance lock" in out
+        assert "internal error" not in err
+        assert LOCK.read_bytes() == data  # never lose a deployment record
+    code, out, _ = run(capsys, "check", "models/sdxl")
+    assert "will not overwrite it" in out and ("fix it by hand" in out or "restore it" in out)
+
+
+def test_lock_regenerates_a_hand_edited_lock_but_keeps_a_readable_deployment(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = _adopted(work, capsys).decode()
+    head, _, tail = text.rpartition("instance_type: A10Gx4x16")  # the resolved section's
+    LOCK.write_text(head + "instance_type: T4x4x16" + tail)
+    code, out, _ = run(capsys, "check", "models/sdxl")
+    assert code == 2 and "does not match catalog entry T4x4x16" in out and "deployment record in it is kept" in out
+    assert run(capsys, "lock", "models/sdxl")[0] == 1
+    assert LOCK.read_text() == text
+    assert run(capsys, "check", "models/sdxl") == (0, "", "")
+
+
+# require-lock policy: `lock` is the fix, so it must not be blocked by it ----------------------
+
+
+def test_require_lock_policy_does_not_block_lock(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (work / "pyproject.toml").write_text("[tool.truss-instance]\nrequire-lock = true\n")
+    code, out, _ = run(capsys, "check", "models/sdxl")
+    assert code == 1 and "TI203" in out
+    assert run(capsys, "lock", "models/sdxl") == (1, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
+    assert run(capsys, "check", "models/sdxl") == (0, "", "")
+
+
+# --hook: pre-commit passes file names -------------------------------------------------------
+
+
+def test_hook_mode_maps_file_names_to_trusses(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b, docs = work / "a", work / "b", work / "docs"
+    shutil.copytree(SDXL, a, ignore=shutil.ignore_patterns("truss-instance.lock"))
+    b.mkdir()
+    (b / "config.yaml").write_text('model_name: cpu-model\nresources:\n  cpu: "1"\n  memory: 2Gi\n')
+    docs.mkdir()
+    (docs / "config.yaml").write_text("site_name: docs\ntheme: material\n")  # another tool's config.yaml
+    argv = ["lock", "--hook", "a/config.yaml", "a/truss-instance.lock", "b/config.yaml", "docs/config.yaml"]
+    code, out, err = run(capsys, *argv)
+    assert (code, err) == (1, "")
+    assert out == ("wrote a/truss-instance.lock (new): A10Gx4x16 $0.02012/min\nwrote b/truss-instance.lock (new): 1x2 $0.00058/min\n")
+    assert not (docs / "truss-instance.lock").exists()
+    assert (a / "truss-instance.lock").read_bytes() == GOLDEN
+    assert run(capsys, *argv) == (0, "", "")
+    # a lockfile alone maps to its config; one whose config is gone is skipped
+    edit('cpu: "4"', 'cpu: "5"', a / "config.yaml")
+    code, out, _ = run(capsys, "lock", "--hook", "a/truss-instance.lock", "gone/truss-instance.lock")
+    assert code == 1 and out == "wrote a/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min\n"
+    # check --hook reads the same mapping
+    assert run(capsys, "check", "--hook", "a/truss-instance.lock", "b/config.yaml", "docs/config.yaml") == (0, "", "")
+
+
+def test_hook_mode_keeps_a_truss_with_a_model_dir(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (work / "m" / "model").mkdir(parents=True)
+    (work / "m" / "config.yaml").write_text("python_version: py311\n")  # no model_name/resources, but a model/ dir
+    code, out, _ = run(capsys, "lock", "--hook", "m/config.yaml")
+    assert code == 1 and out == "wrote m/truss-instance.lock (new): 1x2 $0.00058/min\n"

@@ -1,0 +1,377 @@
+"""truss-instance.lock: format, deterministic bytes, parsing, and `lock` writes (atomic, only on change)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from truss_instance_plugin import lockfile, plugins
+from truss_instance_plugin.catalog import make_catalog
+from truss_instance_plugin.cli import main
+from truss_instance_plugin.diagnostics import FATAL_CODES
+from truss_instance_plugin.lockfile import (
+    HEADER,
+    LOCK_VERSION,
+    LockError,
+    config_for_lock,
+    lock_path,
+    read_lock,
+    render,
+    request_hash,
+    write_if_changed,
+)
+from truss_instance_plugin.plugins import Host
+from truss_instance_plugin.request import Request
+
+ROOT = Path(__file__).resolve().parents[1]
+SDXL = ROOT / "examples" / "sdxl"
+GOLDEN = (SDXL / "truss-instance.lock").read_bytes()
+LOCK = Path("models/sdxl/truss-instance.lock")
+CONFIG = Path("models/sdxl/config.yaml")
+OLD = 1_000_000_000  # an mtime far in the past: any write would move it
+
+
+@pytest.fixture(autouse=True)
+def host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
+    """A host without entry-point plugins, installed as the process-wide one and restored after."""
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    previous = plugins._HOST
+    h = Host(load_entry_points=False)
+    plugins.reset_host(h)
+    try:
+        yield h
+    finally:
+        plugins.reset_host(previous)
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of examples/sdxl (without its lock) at models/sdxl; the cwd is its parent."""
+    (tmp_path / "models").mkdir()
+    shutil.copytree(SDXL, tmp_path / "models" / "sdxl", ignore=shutil.ignore_patterns("truss-instance.lock"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temp files a write may have left behind."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".truss-instance.") or p.suffix == ".tmp")
+
+
+def age(path: Path) -> None:
+    os.utime(path, (OLD, OLD))
+
+
+# The golden lockfile ----------------------------------------------------------------------
+
+
+def test_lock_writes_the_committed_golden_bytes(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "lock", "models/sdxl")
+    assert (code, out, err) == (1, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
+    assert LOCK.read_bytes() == GOLDEN
+
+
+def test_golden_lock_is_well_formed() -> None:
+    text = GOLDEN.decode("utf-8")
+    assert text.startswith(HEADER)
+    assert "@generated" in text.splitlines()[0]
+    assert "truss-instance lock" in HEADER and "truss-instance check" in HEADER  # names the commands
+    assert b"\r" not in GOLDEN and GOLDEN.endswith(b"\n") and not GOLDEN.endswith(b"\n\n")
+    doc = yaml.safe_load(text)
+    assert doc["lock_version"] == LOCK_VERSION == 1
+    assert doc["request"] == {
+        "gpu_count": 1, "gpu_type": "A10G", "instance_type": None,
+        "memory_bytes": 17179869184, "millicores": 4000, "node_count": 1,
+    }  # fmt: skip
+    assert doc["request_hash"] == request_hash(Request(4000, 16 << 30, "A10G", 1))
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", doc["request_hash"])
+    assert set(doc["catalog"]) == {"name", "as_of", "sha256"}
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", doc["catalog"]["sha256"])
+    assert doc["resolved"]["instance_type"] == "A10Gx4x16"
+    assert doc["resolved"]["price_usd_per_min"] == "0.02012"  # exact, as a string
+    assert {"millicores", "memory_bytes", "gpu_type", "gpu_count", "vram_gib_per_gpu", "nodes"} <= set(doc["resolved"])
+    assert doc["deployment"] == {}
+
+
+def _walk(node: object) -> Iterator[object]:
+    yield node
+    if isinstance(node, dict):
+        for v in node.values():
+            yield from _walk(v)
+
+
+def test_golden_lock_is_deterministic_sorted_no_floats_no_timestamps() -> None:
+    # sorted keys at every level, as loaded (PyYAML keeps file order in dicts)
+    doc = yaml.safe_load(GOLDEN)
+    for node in _walk(doc):
+        if isinstance(node, dict):
+            assert list(node) == sorted(node)
+        assert not isinstance(node, float)
+    # no timestamps: nothing looks like a time of day
+    assert not re.search(rb"\b\d{1,2}:\d{2}:\d{2}\b", GOLDEN)
+    assert not re.search(rb"(generated|created|updated)_?(at|on)", GOLDEN)
+    # the one date (the catalog's as-of) is a quoted string, not a YAML timestamp
+    assert isinstance(doc["catalog"]["as_of"], str)
+
+
+def test_render_is_byte_stable_and_matches_golden() -> None:
+    host = plugins.get_host()
+    from truss_instance_plugin.pipeline import host_catalog
+
+    catalog = host_catalog(host)
+    req = Request(4000, 16 << 30, "A10G", 1)
+    t = catalog.get("A10Gx4x16")
+    assert t is not None
+    first = render(req, catalog, t, 1, None)
+    assert first == render(req, catalog, t, 1, None) == render(req, catalog, t, 1, {}) == GOLDEN
+    # the catalog's order does not matter
+    shuffled = make_catalog(tuple(reversed(catalog.types)))
+    assert render(req, shuffled, t, 1, None) == GOLDEN
+
+
+def test_request_hash_is_of_the_normalized_request() -> None:
+    assert request_hash(Request(4000, 16 << 30, "A10G", 1)) == request_hash(Request(4000, 16384 << 20, "A10G", 1))
+    assert request_hash(Request(4000, 16 << 30, "A10G", 1)) != request_hash(Request(5000, 16 << 30, "A10G", 1))
+
+
+REFORMATTED = """\
+# the same model, spelled differently: comments, key order, units, quoting
+requirements: [diffusers==0.30.0, torch==2.4.0]
+model_name: sdxl
+resources:      # what Baseten resolves
+  memory: 16384Mi
+  use_gpu: true
+  cpu: 4000m
+  accelerator: "A10G"
+python_version: py311
+"""
+
+
+def test_reformatting_config_leaves_the_lock_bytes_identical(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "lock", "models/sdxl")[0] == 1
+    age(LOCK)
+    CONFIG.write_text(REFORMATTED)
+    assert run(capsys, "lock", "models/sdxl") == (0, "", "")
+    assert LOCK.read_bytes() == GOLDEN
+    assert LOCK.stat().st_mtime == OLD
+    assert run(capsys, "check", "models/sdxl") == (0, "", "")
+    assert run(capsys, "lock", "--check", "models/sdxl")[0] == 0
+
+
+# lock: writes only when bytes change --------------------------------------------------------
+
+
+def test_second_lock_writes_nothing(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "lock", "models/sdxl")[0] == 1
+    age(LOCK)
+    inode = LOCK.stat().st_ino
+    assert run(capsys, "lock", "models/sdxl") == (0, "", "")
+    assert LOCK.stat().st_mtime == OLD and LOCK.stat().st_ino == inode
+    assert leftovers(LOCK.parent) == []
+
+
+def test_lock_updated_line_and_exit_1(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "lock", "models/sdxl")
+    CONFIG.write_text(CONFIG.read_text().replace('cpu: "4"', 'cpu: "5"'))
+    code, out, err = run(capsys, "lock", "models/sdxl")
+    assert (code, out, err) == (1, "wrote models/sdxl/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min\n", "")
+    assert read_lock(str(LOCK)) is not None
+    assert yaml.safe_load(LOCK.read_bytes())["resolved"]["instance_type"] == "A10Gx8x32"
+    assert run(capsys, "lock", "models/sdxl") == (0, "", "")
+
+
+def test_lock_accepts_the_config_file_and_the_lockfile_as_path(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "lock", "models/sdxl/config.yaml")[0] == 1
+    assert run(capsys, "lock", "models/sdxl/truss-instance.lock") == (0, "", "")
+    assert run(capsys, "lock", "models") == (0, "", "")  # a tree
+    assert LOCK.read_bytes() == GOLDEN
+
+
+def test_lock_several_models_one_line_per_written_file(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cpu = work / "models" / "cpu"
+    cpu.mkdir()
+    (cpu / "config.yaml").write_text('model_name: cpu\nresources:\n  cpu: "1"\n  memory: 2Gi\n')
+    run(capsys, "lock", "models/sdxl")
+    code, out, _ = run(capsys, "lock", "models/sdxl", "models/cpu", "models/sdxl")
+    assert code == 1
+    assert out == "wrote models/cpu/truss-instance.lock (new): 1x2 $0.00058/min\n"
+
+
+# lock --check --------------------------------------------------------------------------------
+
+
+def test_lock_check_never_writes(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "lock", "--check", "models/sdxl")
+    assert code == 1 and "missing" in out and "truss-instance lock" in out
+    assert not LOCK.exists()
+    run(capsys, "lock", "models/sdxl")
+    age(LOCK)
+    assert run(capsys, "lock", "--check", "models/sdxl") == (0, "", "")
+    CONFIG.write_text(CONFIG.read_text().replace("memory: 16Gi", "memory: 32Gi"))
+    code, out, _ = run(capsys, "lock", "--check", "models/sdxl")
+    assert code == 1 and "out of date" in out
+    assert LOCK.read_bytes() == GOLDEN and LOCK.stat().st_mtime == OLD
+    assert leftovers(LOCK.parent) == []
+
+
+# Atomic writes -------------------------------------------------------------------------------
+
+
+def _boom(*args: object, **kwargs: object) -> None:
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("failing", ["replace", "fsync", "write"])
+def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+    target = tmp_path / "truss-instance.lock"
+    target.write_bytes(b"old\n")
+    if failing == "write":
+        real_fdopen = os.fdopen
+
+        class Full:
+            def __init__(self, fd: int, mode: str) -> None:
+                self.f = real_fdopen(fd, mode)
+
+            def __enter__(self) -> Full:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                self.f.close()
+
+            def write(self, data: bytes) -> int:
+                self.f.write(data[:3])
+                raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(lockfile.os, "fdopen", Full)
+    else:
+        monkeypatch.setattr(lockfile.os, failing, _boom)
+    with pytest.raises(OSError, match="No space"):
+        write_if_changed(str(target), b"new contents\n")
+    assert target.read_bytes() == b"old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["truss-instance.lock"]
+
+
+def test_failed_first_write_creates_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lockfile.os, "replace", _boom)
+    with pytest.raises(OSError):
+        write_if_changed(str(tmp_path / "truss-instance.lock"), b"x\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_if_changed(tmp_path: Path) -> None:
+    target = tmp_path / "truss-instance.lock"
+    assert write_if_changed(str(target), b"a\n") is True
+    age(target)
+    assert write_if_changed(str(target), b"a\n") is False
+    assert target.stat().st_mtime == OLD
+    assert write_if_changed(str(target), b"b\n") is True
+    assert target.read_bytes() == b"b\n"
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    assert leftovers(tmp_path) == []
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def test_lock_command_write_failure_is_reported_and_keeps_the_old_lock(
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "lock", "models/sdxl")
+    CONFIG.write_text(CONFIG.read_text().replace('cpu: "4"', 'cpu: "5"'))
+    monkeypatch.setattr(lockfile.os, "replace", _boom)
+    code, out, err = run(capsys, "lock", "models/sdxl")
+    assert code == (2 if "TI105" in FATAL_CODES else 1)
+    assert "cannot write truss-instance.lock: No space left on device" in out + err
+    assert "internal error" not in err
+    assert LOCK.read_bytes() == GOLDEN
+    assert leftovers(LOCK.parent) == []
+
+
+# Reading -------------------------------------------------------------------------------------
+
+
+def test_read_lock_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "truss-instance.lock"
+    assert read_lock(str(path)) is None
+    path.write_bytes(GOLDEN)
+    lock = read_lock(str(path))
+    assert lock is not None
+    assert lock.instance_type == "A10Gx4x16"
+    assert lock.request == Request(4000, 16 << 30, "A10G", 1)
+    assert lock.deployment is None
+    assert Decimal(str(lock.resolved["price_usd_per_min"])) == Decimal("0.02012")
+
+
+def _edit(old: str, new: str) -> bytes:
+    text = GOLDEN.decode()
+    assert old in text
+    return text.replace(old, new, 1).encode()
+
+
+DEPLOYMENT = "deployment:\n  instance_type: A10Gx4x16\n  request_hash: sha256:00\n  model_name: sdxl\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "has_deployment"),
+    [
+        (b"lock_version: 1\nrequest: [unclosed\n", "invalid YAML", False),
+        (b"\xff\xfe garbage", "not UTF-8", True),
+        (b"- a\n- b\n", "top level is not a mapping", False),
+        (_edit("lock_version: 1", "lock_version: 2"), "lock_version 2 is newer than this truss-instance understands (1); upgrade", True),
+        (_edit("lock_version: 1", "lock_version: 0"), "lock_version 0", False),
+        (_edit("lock_version: 1", "lock_version: one"), "lock_version is missing or not an integer", False),
+        (_edit("lock_version: 1\n", ""), "lock_version is missing", False),
+        (_edit("lock_version: 1", "lock_version: 1\nfrobnicate: true"), "unknown key in the lockfile: frobnicate", False),
+        (_edit("  node_count: 1\n", "  node_count: 1\n  zone: us\n"), "unknown key in request: zone", False),
+        (_edit("  millicores: 4000\n  node_count", "  millicores: 3000\n  node_count"), "request_hash does not match", False),
+        (_edit("  millicores: 4000\n  node_count", "  millicores: '4000'\n  node_count"), "request values must be integers", False),
+        (_edit("  nodes: 1\n", "  nodes: 1\n  spot: true\n"), "unknown key in resolved: spot", False),
+        (_edit("catalog:\n", "catalog:\n  region: us\n"), "unknown key in catalog: region", False),
+        (_edit("deployment: {}\n", DEPLOYMENT.replace("  model_name", "  who: me\n  model_name")), "unknown key in deployment: who", True),
+        (_edit("deployment: {}\n", "deployment:\n  model_name: sdxl\n"), "lacks request_hash or instance_type", True),
+        (_edit("deployment: {}\n", DEPLOYMENT + "  request: {cpu: 4}\n"), "unknown key in deployment.request: cpu", True),
+        (_edit("deployment: {}\n", DEPLOYMENT + "  resources: [cpu]\n"), "deployment.resources is not a mapping", True),
+        (_edit("deployment: {}\n", DEPLOYMENT + "  model_id: [unclosed\n"), "invalid YAML", True),
+    ],
+)
+def test_read_lock_rejects_untrustworthy_files(tmp_path: Path, data: bytes, message: str, has_deployment: bool) -> None:
+    path = tmp_path / "truss-instance.lock"
+    path.write_bytes(data)
+    with pytest.raises(LockError, match=re.escape(message)) as info:
+        read_lock(str(path))
+    assert info.value.has_deployment is has_deployment
+
+
+def test_read_lock_yaml_error_has_a_position(tmp_path: Path) -> None:
+    path = tmp_path / "truss-instance.lock"
+    path.write_bytes(b"lock_version: 1\nrequest: {a: [1}\n")
+    with pytest.raises(LockError) as info:
+        read_lock(str(path))
+    assert (info.value.line, info.value.col) == (2, 16)
+
+
+def test_lock_names() -> None:
+    assert lock_path("models/sdxl/config.yaml") == os.path.join("models/sdxl", "truss-instance.lock")
+    assert lock_path("config.yaml") == "truss-instance.lock"
+    assert lock_path("m/staging.yaml") == os.path.join("m", "truss-instance.staging.lock")
+    assert config_for_lock("a/truss-instance.lock") == os.path.join("a", "config.yaml")
+    assert config_for_lock("a/truss-instance.staging.lock") == os.path.join("a", "staging.yaml")
+    assert config_for_lock("a/config.yaml") is None
+    assert config_for_lock("a/poetry.lock") is None

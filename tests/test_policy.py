@@ -1,0 +1,303 @@
+"""The built-in policy: [tool.truss-instance] in the nearest pyproject.toml (TI200–TI203)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from truss_instance_plugin import cli
+from truss_instance_plugin.plugins import DISABLE_ENV, Host, reset_host
+from truss_instance_plugin.policy import Policy, PolicyError, find_policy, parse_policy
+
+# A10Gx4x16: $0.02012/min = $1.2072/h. 4x16 (CPU): $0.00346/min = $0.2076/h.
+GPU = 'model_name: gpu\nresources:\n  cpu: "4"\n  memory: 16Gi\n  accelerator: A10G\n'
+CPU = 'model_name: cpu\nresources:\n  cpu: "4"\n  memory: 16Gi\n'
+PINNED = "model_name: pinned\nresources:\n  instance_type: A10Gx4x16\n"
+NO_RESOURCES = "model_name: defaults\npython_version: py311\n"
+
+Run = Callable[..., "tuple[int, str, str]"]
+
+
+def position(text: str, value: str) -> tuple[int, int]:
+    """1-based line and column of the first `value` in `text`."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if value in line:
+            return n, line.index(value) + 1
+    raise AssertionError(f"{value!r} not in the text")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for var in ("GITHUB_ACTIONS", DISABLE_ENV, "TRUSS_INSTANCE_DEBUG"):
+        monkeypatch.delenv(var, raising=False)
+    reset_host(Host(load_entry_points=False))
+    yield
+    reset_host()
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    def go(*argv: str) -> tuple[int, str, str]:
+        code = cli.main(list(argv))
+        out, err = capsys.readouterr()
+        assert "Traceback" not in out + err
+        return code, out, err
+
+    return go
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """project(policy_toml, name=config_text, ...): a project with trusses; the cwd is its root."""
+    monkeypatch.chdir(tmp_path)
+
+    def make(policy: str | None, **models: str) -> Path:
+        if policy is not None:
+            (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "models"\n\n[tool.truss-instance]\n{policy}')
+        for name, text in models.items():
+            (tmp_path / name / "model").mkdir(parents=True, exist_ok=True)
+            (tmp_path / name / "config.yaml").write_text(text)
+        return tmp_path
+
+    return make
+
+
+def diag_line(model: str, text: str, value: str, code: str, message: str) -> str:
+    line, col = position(text, value)
+    return f"{model}/config.yaml:{line}:{col}: error {code} {message}"
+
+
+# TI200 max-usd-per-hour ----------------------------------------------------------------------
+
+
+def test_price_limit_at_the_accelerator(run: Run, project: Callable[..., Path]) -> None:
+    project("max-usd-per-hour = 1\n", gpu=GPU)
+    code, out, _ = run("check", "--no-lock", "gpu")
+    assert code == 1
+    assert out == (
+        diag_line("gpu", GPU, "A10G", "TI200", "A10Gx4x16 costs $1.2072/h, over the $1/h limit") + "\n"
+        "  max-usd-per-hour in pyproject.toml; request less, or raise the limit\n"
+    )
+
+
+def test_price_limit_at_the_pinned_instance_type_and_at_cpu(run: Run, project: Callable[..., Path]) -> None:
+    project("max-usd-per-hour = 0.2\n", pinned=PINNED, cpu=CPU)
+    code, out, _ = run("check", "--no-lock", "--format", "parsable", "pinned", "cpu")
+    line, col = position(PINNED, "A10Gx4x16")
+    cline, ccol = position(CPU, '"4"')
+    assert code == 1
+    assert out.splitlines() == [
+        f"pinned/config.yaml:{line}:{col}: [error] TI200 A10Gx4x16 costs $1.2072/h, over the $0.2/h limit",
+        f"cpu/config.yaml:{cline}:{ccol}: [error] TI200 4x16 costs $0.2076/h, over the $0.2/h limit",
+    ]
+
+
+@pytest.mark.parametrize("limit", ["1.2072", "2", "100"])
+def test_price_at_or_under_the_limit_passes(run: Run, project: Callable[..., Path], limit: str) -> None:
+    project(f"max-usd-per-hour = {limit}\n", gpu=GPU)
+    assert run("check", "--no-lock", "gpu") == (0, "", "")
+
+
+def test_price_limit_counts_every_node(run: Run, project: Callable[..., Path]) -> None:
+    text = "model_name: multi\nresources:\n  accelerator: H100:8\n  node_count: 2\n"
+    project("max-usd-per-hour = 100\n", multi=text)
+    code, out, _ = run("check", "--no-lock", "--format", "json", "multi")
+    diags = {d["code"]: d for d in json.loads(out)["models"][0]["diagnostics"]}
+    assert code == 1
+    assert diags["TI200"]["message"].startswith("H100:8 (2 nodes) costs $")
+    assert (diags["TI200"]["line"], diags["TI200"]["col"]) == position(text, "H100:8")
+
+
+# TI201 allowed-accelerators ------------------------------------------------------------------
+
+
+def test_accelerator_not_allowed_at_the_accelerator(run: Run, project: Callable[..., Path]) -> None:
+    project('allowed-accelerators = ["L4", "H100"]\n', gpu=GPU, cpu=CPU)
+    code, out, _ = run("check", "--no-lock", "gpu", "cpu")  # a CPU-only model never violates it
+    assert code == 1
+    assert (
+        out
+        == diag_line("gpu", GPU, "A10G", "TI201", "accelerator A10G is not allowed")
+        + "\n  allowed-accelerators in pyproject.toml: L4, H100\n"
+    )
+
+
+def test_accelerator_of_a_pinned_type_at_the_instance_type(run: Run, project: Callable[..., Path]) -> None:
+    project("allowed-accelerators = []\n", pinned=PINNED)
+    code, out, _ = run("check", "--no-lock", "pinned")
+    assert code == 1
+    assert out.splitlines() == [
+        diag_line("pinned", PINNED, "A10Gx4x16", "TI201", "accelerator A10G is not allowed"),
+        "  allowed-accelerators in pyproject.toml: none (CPU only)",
+    ]
+
+
+def test_allowed_accelerator_passes(run: Run, project: Callable[..., Path]) -> None:
+    project('allowed-accelerators = ["A10G"]\n', gpu=GPU, pinned=PINNED)
+    assert run("check", "--no-lock", "gpu", "pinned") == (0, "", "")
+
+
+# TI202 denied-instance-types -----------------------------------------------------------------
+
+
+def test_denied_type_at_the_field_that_led_to_it(run: Run, project: Callable[..., Path]) -> None:
+    project('denied-instance-types = ["A10Gx4x16", "4x16"]\n', gpu=GPU, cpu=CPU, pinned=PINNED)
+    code, out, _ = run("check", "--no-lock", "--format", "parsable", "gpu", "cpu", "pinned")
+    assert code == 1
+    assert out.splitlines() == [
+        diag_line("gpu", GPU, "A10G", "TI202", "instance type A10Gx4x16 is denied").replace(": error TI202", ": [error] TI202"),
+        diag_line("cpu", CPU, '"4"', "TI202", "instance type 4x16 is denied").replace(": error TI202", ": [error] TI202"),
+        diag_line("pinned", PINNED, "A10Gx4x16", "TI202", "instance type A10Gx4x16 is denied").replace(": error TI202", ": [error] TI202"),
+    ]
+
+
+def test_a_type_not_denied_passes(run: Run, project: Callable[..., Path]) -> None:
+    project('denied-instance-types = ["H100:8"]\n', gpu=GPU)
+    assert run("check", "--no-lock", "gpu") == (0, "", "")
+
+
+# TI203 require-lock --------------------------------------------------------------------------
+
+
+def test_require_lock_at_the_resources_key_and_lock_fixes_it(run: Run, project: Callable[..., Path]) -> None:
+    project("require-lock = true\n", gpu=GPU, defaults=NO_RESOURCES)
+    code, out, _ = run("check", "--no-lock", "--format", "json", "gpu", "defaults")
+    models = json.loads(out)["models"]
+    assert code == 1
+    got = [[(d["code"], d["line"], d["col"], d["message"]) for d in m["diagnostics"]] for m in models]
+    line, col = position(GPU, "resources")
+    assert got == [
+        [("TI203", line, col, "truss-instance.lock is required")],
+        [("TI203", 1, 1, "truss-instance.lock is required")],  # no resources key: the top of the file
+    ]
+    assert run("lock", "gpu", "defaults")[0] == 1  # wrote both: require-lock does not block the fix
+    assert run("check", "gpu", "defaults") == (0, "", "")
+
+
+def test_require_lock_false_and_no_policy_require_nothing(run: Run, project: Callable[..., Path]) -> None:
+    project("require-lock = false\n", gpu=GPU)
+    assert run("check", "--no-lock", "gpu") == (0, "", "")
+
+
+# every key at once, and the JSON positions ------------------------------------------------------
+
+
+def test_all_keys_violated_at_once(run: Run, project: Callable[..., Path]) -> None:
+    policy = 'max-usd-per-hour = 1\nallowed-accelerators = ["L4"]\ndenied-instance-types = ["A10Gx4x16"]\nrequire-lock = true\n'
+    project(policy, gpu=GPU)
+    code, out, _ = run("check", "--no-lock", "--format", "json", "gpu")
+    diags = json.loads(out)["models"][0]["diagnostics"]
+    at = position(GPU, "A10G")
+    assert code == 1
+    assert [(d["code"], d["severity"], (d["line"], d["col"])) for d in diags] == [
+        ("TI203", "error", position(GPU, "resources")),
+        ("TI200", "error", at),
+        ("TI201", "error", at),
+        ("TI202", "error", at),
+    ]
+
+
+def test_policy_violations_block_lock(run: Run, project: Callable[..., Path]) -> None:
+    project("max-usd-per-hour = 1\n", gpu=GPU)
+    code, out, _ = run("lock", "gpu")
+    assert code == 1
+    assert "TI200" in out and not (project(None) / "gpu" / "truss-instance.lock").exists()
+
+
+# the nearest pyproject.toml wins -----------------------------------------------------------------
+
+
+def test_the_nearest_pyproject_wins(run: Run, project: Callable[..., Path]) -> None:
+    root = project("max-usd-per-hour = 1\n", gpu=GPU)
+    # a nested project with its own, looser policy
+    (root / "team" / "gpu" / "model").mkdir(parents=True)
+    (root / "team" / "gpu" / "config.yaml").write_text(GPU)
+    (root / "team" / "pyproject.toml").write_text("[tool.truss-instance]\nmax-usd-per-hour = 5\n")
+    # a nested project without a policy: not governed by the outer one
+    (root / "free" / "gpu" / "model").mkdir(parents=True)
+    (root / "free" / "gpu" / "config.yaml").write_text(GPU)
+    (root / "free" / "pyproject.toml").write_text('[project]\nname = "free"\n\n[tool.ruff]\nline-length = 100\n')
+    # a folder without a pyproject.toml: the outer policy
+    (root / "plain" / "gpu" / "model").mkdir(parents=True)
+    (root / "plain" / "gpu" / "config.yaml").write_text(GPU)
+    code, out, _ = run("check", "--no-lock", "--format", "parsable", ".")
+    assert code == 1
+    assert sorted(line.split(":", 1)[0] for line in out.splitlines()) == ["./gpu/config.yaml", "./plain/gpu/config.yaml"]
+    assert run("check", "--no-lock", "team", "free") == (0, "", "")
+    assert find_policy("team/gpu/config.yaml") == Policy(str(root / "team" / "pyproject.toml"), max_usd_per_hour=parse_policy(
+        {"max-usd-per-hour": 5}, "x").max_usd_per_hour)  # fmt: skip
+    assert find_policy("free/gpu/config.yaml") is None
+    assert find_policy("plain/gpu/config.yaml") == find_policy("gpu/config.yaml")
+
+
+def test_an_edited_policy_is_read_again(run: Run, project: Callable[..., Path]) -> None:
+    root = project("max-usd-per-hour = 1\n", gpu=GPU)
+    assert run("check", "--no-lock", "gpu")[0] == 1
+    (root / "pyproject.toml").write_text("[tool.truss-instance]\nmax-usd-per-hour = 1.5\nrequire-lock = false\n")
+    assert run("check", "--no-lock", "gpu") == (0, "", "")
+
+
+# a malformed table: exit 2, one clear line -----------------------------------------------------
+
+
+T = "[tool.truss-instance] "
+USD = T + "max-usd-per-hour must be a number of US dollars ≥ 0, like 5 or 2.5; got "
+LIST = ' must be a list of names, like ["A10G", "L4"]; got '
+KNOWN = "known: max-usd-per-hour, allowed-accelerators, denied-instance-types, require-lock"
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('max-usd-per-hour = "cheap"\n', USD + "'cheap'"),
+        ("max-usd-per-hour = -1\n", USD + "-1"),
+        ("max-usd-per-hour = nan\n", USD + "nan"),
+        ("max-usd-per-hour = inf\n", USD + "inf"),
+        ("max-usd-per-hour = true\n", USD + "True"),
+        ('allowed-accelerators = "A10G"\n', T + "allowed-accelerators" + LIST + "'A10G'"),
+        ("denied-instance-types = [1]\n", T + "denied-instance-types" + LIST + "[1]"),
+        ('require-lock = "yes"\n', T + "require-lock must be true or false; got 'yes'"),
+        ("max-usd-per-hr = 5\n", f'unknown key(s) in [tool.truss-instance]: max-usd-per-hr (did you mean "max-usd-per-hour"?); {KNOWN}'),
+        ("max-usd-per-hour = 5\nmax-usd-per-hour = 6\n", "not valid TOML: Cannot overwrite a value (at line 6, column 21)"),
+    ],
+    ids=["string", "negative", "nan", "inf", "bool", "list-as-string", "list-of-ints", "lock-string", "unknown-key", "bad-toml"],
+)
+def test_a_malformed_table_exits_2_with_a_clear_message(run: Run, project: Callable[..., Path], table: str, message: str) -> None:
+    project(table, gpu=GPU)
+    for command in (("check", "--no-lock", "gpu"), ("lock", "gpu"), ("explain", "gpu")):
+        code, out, err = run(*command)
+        assert (code, out, err) == (2, "", f"truss-instance: pyproject.toml: {message}\n"), command
+
+
+def test_a_table_that_is_not_a_table(run: Run, project: Callable[..., Path]) -> None:
+    root = project(None, gpu=GPU)
+    (root / "pyproject.toml").write_text('[tool]\ntruss-instance = "strict"\n')
+    assert run("check", "--no-lock", "gpu") == (2, "", "truss-instance: pyproject.toml: [tool.truss-instance] must be a table, not str\n")
+
+
+def test_a_malformed_table_fails_even_a_model_with_errors(run: Run, project: Callable[..., Path]) -> None:
+    project("require-lock = 1\n", bad="model_name: bad\nresources:\n  memory: 16GB\n")
+    code, _, err = run("check", "--no-lock", "bad")
+    assert code == 2 and err == "truss-instance: pyproject.toml: [tool.truss-instance] require-lock must be true or false; got 1\n"
+
+
+def test_a_policy_in_another_directory_is_named_by_its_path(run: Run, project: Callable[..., Path], tmp_path: Path) -> None:
+    project("max-usd-per-hour = 1\n", gpu=GPU)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.chdir(elsewhere)
+    code, out, _ = run("check", "--no-lock", str(tmp_path / "gpu"))
+    assert code == 1
+    assert f"max-usd-per-hour in {tmp_path / 'pyproject.toml'};" in out
+
+
+def test_parse_policy_unit() -> None:
+    assert parse_policy({}, "p") == Policy("p")
+    got = parse_policy({"max-usd-per-hour": 2.5, "allowed-accelerators": [" L4 "], "denied-instance-types": [], "require-lock": True}, "p")
+    assert (str(got.max_usd_per_hour), got.allowed_accelerators, got.denied_instance_types, got.require_lock) == ("2.5", ("L4",), (), True)
+    with pytest.raises(PolicyError, match="must be a table"):
+        parse_policy([], "p")
