@@ -324,6 +324,17 @@ def parse_importtime(stderr: str) -> list[tuple[str, int, int, int]]:
     return rows
 
 
+def parents(rows: Sequence[tuple[str, int, int, int]]) -> dict[str, str]:
+    """module -> the module whose import triggered it ("" at top level). A child line comes before its
+    parent, one level deeper, so the parent is the nearest following line one level up."""
+    out: dict[str, str] = {}
+    last_at: dict[int, str] = {}
+    for name, _s, _c, depth in reversed(rows):
+        out[name] = last_at.get(depth - 1, "") if depth else ""
+        last_at[depth] = name
+    return out
+
+
 def forbidden_in(modules: Sequence[str], forbidden: Sequence[str] = FORBIDDEN) -> list[str]:
     """The modules that are, or live inside, a forbidden package."""
     return sorted({m for m in modules for f in forbidden if m == f or m.startswith(f + ".")})

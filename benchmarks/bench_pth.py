@@ -9,7 +9,7 @@ sits at the root of site-packages exactly as in a user's install. (It toggles th
 
 1. Any Python program that is not truss (target: ≤ 0.2 ms added):
    a. `<venv>/bin/python -c pass` with and without the .pth (and .start) file, interleaved, median
-      of --runs each. Start-up jitter is larger than the effect, so also:
+      of --runs each, wall and CPU time. Start-up jitter is larger than the effect, so also:
    b. in-process: `site.addpackage()` of our .pth (what site does per file: open, read, exec the
       line) vs. an empty .pth, and the bare exec of the line; timeit, best of 7.
 2. Inside truss (target: ≤ 10 ms added beyond the check's own work):
@@ -20,7 +20,8 @@ sits at the root of site-packages exactly as in a user's install. (It toggles th
    c. cold `import truss_instance_plugin.push` + install() after truss.cli.cli is imported;
    d. the check itself (`before_push` on a copy of examples/sdxl with its lock): first call in a
       process (plugin host, catalog) and warm median;
-   e. `truss --help` wall time with vs without TRUSS_INSTANCE_DISABLE=1, interleaved (noisy).
+   e. `truss --help` with vs without TRUSS_INSTANCE_DISABLE=1, interleaved, wall and CPU time
+      (truss's own ~2 s import varies by far more than the effect).
 """
 
 from __future__ import annotations
@@ -60,10 +61,26 @@ def _toggle(venv: Venv, on: bool) -> None:
             active.rename(parked)
 
 
-def _wall(argv: list[str], env: dict[str, str] | None = None) -> float:
+def _time(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall time and CPU time (user + sys from wait4's rusage: less sensitive to other load) of one run."""
     t = time.perf_counter()
-    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - t
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv} exited {proc.returncode}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def _compare(what: str, runs: dict[bool, list[tuple[float, float]]], on: str, off: str) -> None:
+    for k, label in ((0, "wall"), (1, "CPU ")):
+        a, b = [r[k] for r in runs[True]], [r[k] for r in runs[False]]
+        qa, qb = statistics.quantiles(a, n=4), statistics.quantiles(b, n=4)
+        print(
+            f"   {what} {label} median of {len(a)}: {on} {ms(statistics.median(a))}   {off} {ms(statistics.median(b))}"
+            f"   added {ms(statistics.median(a) - statistics.median(b))}   (IQR {ms(qa[2] - qa[0])} / {ms(qb[2] - qb[0])})"
+        )
 
 
 def _in_venv(venv: Venv, code: str, *argv: str, env: dict[str, str] | None = None) -> dict[str, float]:
@@ -143,7 +160,9 @@ def importtime(venv: Venv, runs: int) -> tuple[dict[str, float], dict[str, float
     first_by_us: dict[str, list[float]] = {}
     count = 0
     for _ in range(runs):
-        out = subprocess.run([str(venv.python), "-X", "importtime", truss, "--help"], capture_output=True, text=True, env=_env(), check=True)
+        out = subprocess.run(
+            [str(venv.python), "-X", "importtime", truss, "--help"], capture_output=True, text=True, env=_env(), check=True
+        )
         rows = []
         for line in out.stderr.splitlines():
             if not line.startswith("import time:") or "self [us]" in line:
@@ -182,28 +201,27 @@ def main() -> None:
         print(f"venv: {venv.root}\npython: {sys.version.split()[0]}  cpus: {os.cpu_count()}  load: {os.getloadavg()[0]:.2f}\n")
 
         # 1a. python -c pass, with vs without the .pth ------------------------------------------
-        with_pth: list[float] = []
-        without: list[float] = []
+        print("1. unrelated program: python -c pass")
+        runs: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
         try:
             for i in range(args.runs + 5):
-                order = (True, False) if i % 2 == 0 else (False, True)
-                for on in order:
+                for on in (True, False) if i % 2 == 0 else (False, True):
                     _toggle(venv, on)
-                    t = _wall([py, "-c", "pass"])
+                    t = _time([py, "-c", "pass"])
                     if i >= 5:  # warm-up
-                        (with_pth if on else without).append(t)
+                        runs[on].append(t)
         finally:
             _toggle(venv, True)
-        m_on, m_off = statistics.median(with_pth), statistics.median(without)
-        print("1. unrelated program: python -c pass")
-        print(f"   a. subprocess median of {args.runs}: with .pth {ms(m_on)}   without {ms(m_off)}   added {ms(m_on - m_off)}")
-        q_on, q_off = statistics.quantiles(with_pth, n=4), statistics.quantiles(without, n=4)
-        print(f"      (interquartile range: with {ms(q_on[2] - q_on[0])}, without {ms(q_off[2] - q_off[0])})")
+        _compare("a.", runs, "with .pth", "without")
         site_cost = _in_venv(venv, SITE_COST, str(venv.purelib))
-        print(f"   b. in-process: site.addpackage(our .pth) {ms(site_cost['addpackage'])}"
-              f"   an empty .pth {ms(site_cost['addpackage_empty'])}   exec of the line alone {ms(site_cost['exec_line'])}")
-        print(f"      → added by our file: {ms(site_cost['addpackage'])} (of which the line beyond an empty file: "
-              f"{ms(site_cost['addpackage'] - site_cost['addpackage_empty'])})   target ≤    0.200 ms\n")
+        print(
+            f"   b. in-process: site.addpackage(our .pth) {ms(site_cost['addpackage'])}"
+            f"   an empty .pth {ms(site_cost['addpackage_empty'])}   exec of the line alone {ms(site_cost['exec_line'])}"
+        )
+        print(
+            f"      → added by our file: {ms(site_cost['addpackage'])} (of which the line beyond an empty file: "
+            f"{ms(site_cost['addpackage'] - site_cost['addpackage_empty'])})   target ≤    0.200 ms\n"
+        )
 
         # 2. inside truss ---------------------------------------------------------------------------
         print("2. inside truss")
@@ -227,20 +245,18 @@ def main() -> None:
         cold = statistics.median(c["cold"] for c in check)
         warm = statistics.median(c["warm"] for c in check)
         print(f"   d. the check (before_push on examples/sdxl): first call {ms(cold)}, warm {ms(warm)}")
-        print(f"      → guard overhead beyond the check ≈ a+b ≈ {ms(sum(ours.values()) + finder * n_imports)}"
-              f" (c measures a's imports + install directly: {ms(statistics.median(install))})   target ≤   10.000 ms")
-        on_t: list[float] = []
-        off_t: list[float] = []
+        print(
+            f"      → guard overhead beyond the check ≈ a+b ≈ {ms(sum(ours.values()) + finder * n_imports)}"
+            f" (c measures a's imports + install directly: {ms(statistics.median(install))})   target ≤   10.000 ms"
+        )
         truss = str(venv.script("truss"))
+        hook: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
         for i in range(args.truss_runs + 1):
-            for disabled in ((False, True) if i % 2 == 0 else (True, False)):
-                env = _env(TRUSS_INSTANCE_DISABLE="1") if disabled else _env()
-                t = _wall([truss, "--help"], env)
+            for disabled in (False, True) if i % 2 == 0 else (True, False):
+                t = _time([truss, "--help"], _env(TRUSS_INSTANCE_DISABLE="1") if disabled else _env())
                 if i >= 1:
-                    (off_t if disabled else on_t).append(t)
-        d_on, d_off = statistics.median(on_t), statistics.median(off_t)
-        print(f"   e. `truss --help` median of {args.truss_runs}: hook on {ms(d_on)}   TRUSS_INSTANCE_DISABLE=1 {ms(d_off)}"
-              f"   difference {ms(d_on - d_off)} (noise: ±{ms(statistics.pstdev(on_t + off_t))} stdev)")
+                    hook[not disabled].append(t)
+        _compare("e. `truss --help`", hook, "hook on", "TRUSS_INSTANCE_DISABLE=1")
 
 
 if __name__ == "__main__":

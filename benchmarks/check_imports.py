@@ -30,7 +30,7 @@ Rows = dict[str, tuple[float, float, int]]  # module -> (median self µs, median
 
 
 def importtime(argv: list[str], env: dict[str, str], runs: int) -> tuple[Rows, list[str], subprocess.CompletedProcess[str]]:
-    """Median self/cumulative µs per module over `runs` runs, the modules in import order, the last run."""
+    """Median self/cumulative µs per module over `runs` runs, the modules in import order (of the last run), the last run."""
     samples: dict[str, list[tuple[int, int, int]]] = {}
     order: list[str] = []
     last: subprocess.CompletedProcess[str] | None = None
@@ -94,6 +94,7 @@ def _check(args: argparse.Namespace, tmp: str) -> int:
     yaml_rows, _, _ = importtime(timed(yaml_cmd), env, args.runs)
     failed = False
     main_rows: Rows = {}
+    main_parent: dict[str, str] = {}
     for label, cmd in forms.items():
         rows, order, last = importtime(timed(cmd), env, args.runs)
         if label.startswith("check") and last.returncode != 0:
@@ -106,6 +107,7 @@ def _check(args: argparse.Namespace, tmp: str) -> int:
         failed = failed or bool(bad)
         if not main_rows and label.startswith("check"):
             main_rows = rows
+            main_parent = h.parents(h.parse_importtime(last.stderr))
     print(f"{'import yaml (baseline)':<48} {len(yaml_rows):4d} modules  "
           f"{sum(r[1] for r in yaml_rows.values() if r[2] == 0) / 1000:6.1f} ms of imports")  # fmt: skip
 
@@ -114,6 +116,20 @@ def _check(args: argparse.Namespace, tmp: str) -> int:
     print(f"{'cumul':>7} {'self':>7}  module")
     for name, (s, c, depth) in sorted(main_rows.items(), key=lambda kv: -kv[1][1])[: args.top]:
         print(f"{ms(c)} {ms(s)}  {'  ' * depth}{name}")
+
+    pkg = "truss_instance_plugin"
+    ours = {k: v for k, v in main_rows.items() if k == pkg or k.startswith(pkg + ".")}
+    up = main_parent
+    direct = {
+        k: v for k, v in main_rows.items()
+        if k not in yaml_rows and k not in ours and (up.get(k, "") == "" or up.get(k, "").split(".")[0] == pkg)
+    }  # fmt: skip
+    print(f"\nwhat the package pulls in beyond `import yaml`: modules imported directly by {pkg}.* (or at top level"
+          " during the run), with everything they bring; cumulative ms:")  # fmt: skip
+    print(f"{'cumul':>7}  module  (imported by)")
+    for name, (s, c, _d) in sorted(direct.items(), key=lambda kv: -kv[1][1])[: args.top]:
+        print(f"{ms(c)}  {name}  ({up.get(name) or 'top level'})")
+    print(f"own modules: {sum(v[0] for v in ours.values()) / 1000:.1f} ms self in {len(ours)} modules of {pkg}")
 
     added = {k: v for k, v in main_rows.items() if k not in yaml_rows}
     print(f"\nheaviest imports beyond `import yaml` ({len(added)} modules, {sum(v[0] for v in added.values()) / 1000:.1f} ms self in total), by self time:")

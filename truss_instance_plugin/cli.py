@@ -175,7 +175,7 @@ def cmd_explain(args: argparse.Namespace, host: Host) -> int:
 
 def cmd_lock(args: argparse.Namespace, host: Host) -> int:
     """Write each model's lockfile when its bytes change; exit 1 whenever one was written."""
-    from truss_instance_plugin.drift import lock_model
+    from truss_instance_plugin.drift import lock_model, truss_dir
     from truss_instance_plugin.pipeline import analyze
     from truss_instance_plugin.report import diagnostic_lines
 
@@ -193,9 +193,11 @@ def cmd_lock(args: argparse.Namespace, host: Host) -> int:
             codes.append(1)
             price = f"${out.new.price_per_min}/min"
             if args.check:
-                lines.append(f"{out.path} is {'missing' if out.status == 'new' else 'out of date'}; run `truss-instance lock {c}`")
+                lines.append(f"{out.path} is {'missing' if out.status == 'new' else 'out of date'}; run `truss-instance lock {truss_dir(model)}`")
             elif out.status == "new":
                 lines.append(f"wrote {out.path} (new): {out.new.name} {price}")
+            elif out.old == out.new.name:
+                lines.append(f"wrote {out.path} (updated): {out.new.name} {price} (request or catalog changed, same type)")
             else:
                 lines.append(f"wrote {out.path} (updated): {out.old or '?'} → {out.new.name} {price}")
     _out(lines)

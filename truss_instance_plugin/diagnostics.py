@@ -46,6 +46,7 @@ CODES: dict[str, str] = {
     "TI102": "cheaper type available",
     "TI103": "locked type no longer valid",
     "TI104": "lockfile unreadable",
+    "TI105": "cannot write the lockfile",
     "TI110": "resources changed after the first deployment",
     "TI200": "policy: price limit",
     "TI201": "policy: accelerator not allowed",
@@ -54,7 +55,7 @@ CODES: dict[str, str] = {
 }
 
 # Codes that mean "we could not read the input": exit 2, not 1.
-FATAL_CODES = frozenset({"TI090", "TI091", "TI092", "TI093", "TI104"})
+FATAL_CODES = frozenset({"TI090", "TI091", "TI092", "TI093", "TI104", "TI105"})
 
 
 class Diagnostic(NamedTuple):

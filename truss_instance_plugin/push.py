@@ -271,5 +271,8 @@ def run_truss(argv: list[str], prog_name: str = "truss") -> int:
         _say(str(e))
         return 2
     except SystemExit as e:
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if e.code is None or isinstance(e.code, int):
+            return e.code or 0
+        sys.stderr.write(f"{e.code}\n")  # sys.exit("message"): the interpreter would have printed it
+        return 1
     return 0
