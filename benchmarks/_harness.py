@@ -25,7 +25,9 @@ from collections.abc import Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "sdxl")
-CATALOG_CSV = os.path.join(ROOT, "truss_instance_plugin", "data", "baseten-instances.csv")
+PACKAGE_NAME = "truss_instance_plugin"
+PACKAGE = os.path.join(ROOT, PACKAGE_NAME)
+CATALOG_CSV = os.path.join(PACKAGE, "data", "baseten-instances.csv")
 FORBIDDEN = ("truss", "pydantic", "rich", "click", "importlib.metadata")
 
 
@@ -92,7 +94,7 @@ def base_env() -> dict[str, str]:
 
 
 def no_cache_env() -> dict[str, str]:
-    """Never read or write our package's bytecode: what this editable install does under PYTHONDONTWRITEBYTECODE=1."""
+    """The caller's environment with PYTHONDONTWRITEBYTECODE=1: nothing is written anywhere (existing .pyc are still read)."""
     env = base_env()
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
@@ -122,17 +124,28 @@ else:
 class BytecodeCache:
     """A private PYTHONPYCACHEPREFIX seeded with the existing .pyc files of the modules a command imports."""
 
-    def __init__(self, folder: str) -> None:
-        self.prefix = os.path.join(folder, "pycache")
+    def __init__(self, folder: str, name: str = "pycache", *, compile_package: bool = False) -> None:
+        """`compile_package`: never link, read or write the package's own bytecode, so it is compiled from
+        source on every run (what an editable install does under PYTHONDONTWRITEBYTECODE=1 when no
+        __pycache__ exists); everything else still comes from cached bytecode."""
+        self.prefix = os.path.join(folder, name)
         os.makedirs(self.prefix, exist_ok=True)
+        self.compile_package = compile_package
         self.seeded = 0
         self._done: set[str] = set()
 
     def env(self) -> dict[str, str]:
         env = base_env()
         env.pop("PYTHONDONTWRITEBYTECODE", None)
+        if self.compile_package:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"  # the package's .pyc is neither in the prefix nor written to it
         env["PYTHONPYCACHEPREFIX"] = self.prefix
         return env
+
+    def seed_like(self, other: BytecodeCache) -> None:
+        """Link the same modules as `other` (no extra discovery runs)."""
+        for src in sorted(other._done):
+            self._seed(src)
 
     def discover(self, cmd: Sequence[str], cwd: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run `cmd` (a [python, -c, code] or [python, script, args...] list) once with the caller's own
@@ -165,6 +178,8 @@ class BytecodeCache:
         if src in self._done:
             return
         self._done.add(src)
+        if self.compile_package and PACKAGE_NAME in os.path.abspath(src).split(os.sep):
+            return  # the package's own modules, wherever it is installed (source tree or site-packages)
         head, name = os.path.split(src)
         stem = name.rsplit(".", 1)[0]
         pyc = f"{stem}.{sys.implementation.cache_tag}.pyc"

@@ -18,7 +18,8 @@ when `check --help` lists it.
 Bytecode: by default every command runs from cached bytecode (a private, pre-seeded
 PYTHONPYCACHEPREFIX; nothing is written into the source tree), as after `pip install`. An extra
 "info" row shows `check` compiling the package from source on every run, which is what an
-editable install does under PYTHONDONTWRITEBYTECODE=1. `--bytecode none` measures everything that way.
+editable install does under PYTHONDONTWRITEBYTECODE=1 (no __pycache__ in the package).
+`--bytecode none` measures every row that way.
 Stdlib only.
 """
 
@@ -42,7 +43,7 @@ except ImportError:  # Windows: no CPU column
     resource = None  # type: ignore[assignment]
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _harness as h  # noqa: E402
+import _harness as h
 
 YAML = [sys.executable, "-c", "import yaml"]
 TRUSS = [sys.executable, "-c", "import truss.base.truss_config"]
@@ -105,7 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--big-runs", type=int, default=3, help="measured runs of the big ones: import truss, check the tree (default 3)")
     ap.add_argument("--warmup", type=int, default=1, help="warm-up runs per command (default 1)")
     ap.add_argument("--models", type=int, default=1000, help="size of the generated tree (default 1000)")
-    ap.add_argument("--bytecode", choices=("cached", "none"), default="cached", help="run from cached bytecode (default) or compile every run")
+    ap.add_argument(
+        "--bytecode", choices=("cached", "none"), default="cached", help="run from cached bytecode (default) or compile every run"
+    )
+    ap.add_argument("--with-locks", action="store_true", help="also time the tree with lockfile checks (runs `lock` on it first; info row)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (printed) for inspection")
     args = ap.parse_args(argv)
 
@@ -133,29 +137,38 @@ def _bench(args: argparse.Namespace, tmp: str, t0: float) -> int:
     check_tree = h.cli_cmd("check", *lock_flag, tree)
     check_tree_json = h.cli_cmd("check", *lock_flag, "--format", "json", tree)
 
+    cache = h.BytecodeCache(tmp)
+    for argv in (YAML, TRUSS, check_one):
+        got = cache.discover(argv)
+        if got.returncode != 0:
+            raise SystemExit(f"bench: {' '.join(argv)} exited {got.returncode}:\n{got.stdout}{got.stderr}")
+    got = cache.discover(check_tree_json)
+    compiled = h.BytecodeCache(tmp, "pycache-compile-package", compile_package=True)
+    compiled.seed_like(cache)
     if args.bytecode == "cached":
-        cache = h.BytecodeCache(tmp)
-        for argv in (YAML, TRUSS, check_one):
-            got = cache.discover(argv)
-            if got.returncode != 0:
-                raise SystemExit(f"bench: {' '.join(argv)} exited {got.returncode}:\n{got.stdout}{got.stderr}")
-        got = cache.discover(check_tree_json)
         env = cache.env()
-        mode = f"cached (private PYTHONPYCACHEPREFIX, {cache.seeded} existing .pyc linked)"
+        mode = f"cached (private PYTHONPYCACHEPREFIX, {cache.seeded} existing .pyc linked; the source tree is never written)"
     else:
-        got = subprocess.run(check_tree_json, capture_output=True, text=True, env=h.no_cache_env(), check=False)
-        env = h.no_cache_env()
-        mode = "none (PYTHONDONTWRITEBYTECODE=1: the package is compiled on every run)"
+        env = compiled.env()
+        mode = "none for the package (compiled from source on every run); other modules from cached bytecode"
     problem = h.validate_json(got.stdout, args.models) if got.returncode == 0 else f"exit {got.returncode}: {got.stderr.strip()[:300]}"
     if problem:
         raise SystemExit(f"bench: the generated tree does not check cleanly: {problem}")
 
     small = [Cmd("check", check_one, env), Cmd("yaml", YAML, env)]
     if args.bytecode == "cached":
-        small.append(Cmd("check_nocache", check_one, h.no_cache_env()))
+        small.append(Cmd("check_nocache", check_one, compiled.env()))
     t_small, c_small = measure(small, args.runs, args.warmup)
     # the big ones (seconds each): the truss import and the tree, interleaved too
     t_big, c_big = measure([Cmd("truss", TRUSS, env), Cmd("tree", check_tree, env)], args.big_runs, args.warmup)
+
+    if args.with_locks and no_lock:  # the pre-commit hook's form: lockfiles read and verified for every model
+        subprocess.run(h.cli_cmd("lock", tree), stdout=subprocess.DEVNULL, env=env, check=False)
+        locked = h.cli_cmd("check", tree)
+        cache.discover(locked)
+        t_lock, c_lock = measure([Cmd("tree_locks", locked, env)], args.big_runs, args.warmup)
+        t_big.update(t_lock)
+        c_big.update(c_lock)
 
     med = {k: statistics.median(v) for k, v in {**t_small, **t_big}.items()}
     cpu = {k: statistics.median(v) for k, v in {**c_small, **c_big}.items() if v}
@@ -167,17 +180,20 @@ def _bench(args: argparse.Namespace, tmp: str, t0: float) -> int:
         ('python -c "import yaml"', "yaml", "baseline", "", ""),
         ('python -c "import truss.base.truss_config"', "truss", "baseline", "", ""),
         ("check sdxl  vs import yaml", "check", f"{r_yaml:.2f}x", "<= 2.0x", "PASS" if r_yaml <= 2.0 else "MISS"),
-        ("check sdxl  vs import truss_config", "check", f"{r_truss:.1f}x faster", ">= 12x", "PASS" if r_truss >= 12 else "MISS"),
+        ("check sdxl  vs import truss_config", "check", f"{r_truss:.2f}x faster", ">= 12x", "PASS" if r_truss >= 12 else "MISS"),
         (f"check {args.models:,} models (one call)", "tree", f"{r_tree:.2f}x of 1 s", "<= 1 s", "PASS" if med["tree"] <= 1.0 else "MISS"),
     ]
+    if "tree_locks" in med:
+        rows.append((f"(info) check {args.models:,} models with lockfiles", "tree_locks", f"{med['tree_locks']:.2f}x of 1 s", "-", "info"))
     if "check_nocache" in med:
-        rows.append(("(info) check sdxl, compiled every run", "check_nocache", f"{med['check_nocache'] / med['yaml']:.2f}x yaml", "-", "info"))
+        nocache = f"{med['check_nocache'] / med['yaml']:.2f}x yaml"
+        rows.append(("(info) check sdxl, compiled every run", "check_nocache", nocache, "-", "info"))
 
     print(f"truss-instance check benchmark · Python {platform.python_version()} ({sys.executable})")
     print(f"script {h.cli_script()} · check flags: {' '.join(lock_flag) or '(none: --no-lock not offered)'}")
     print(f"bytecode: {mode}")
-    print(f"runs: median of {args.runs} (check sdxl, import yaml) / {args.big_runs} (import truss, tree), interleaved, after {args.warmup} warm-up; "
-          f"tree: {args.models:,} trusses {dict(sorted(kinds.items()))}")  # fmt: skip
+    print(f"runs: median of {args.runs} (check sdxl, import yaml) / {args.big_runs} (import truss, tree), interleaved, "
+          f"after {args.warmup} warm-up; tree: {args.models:,} trusses {dict(sorted(kinds.items()))}")  # fmt: skip
     print()
     width = max(len(r[0]) for r in rows)
     print(f"{'name':<{width}}  {'median s':>9}  {'ratio':<16} {'target':<8} result")

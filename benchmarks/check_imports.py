@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _harness as h  # noqa: E402
+import _harness as h
 
 Rows = dict[str, tuple[float, float, int]]  # module -> (median self µs, median cumulative µs, depth)
 
@@ -78,15 +78,12 @@ def _check(args: argparse.Namespace, tmp: str) -> int:
         "import truss_instance_plugin.cli": [sys.executable, "-c", "from truss_instance_plugin.cli import main"],
     }
     yaml_cmd = [sys.executable, "-c", "import yaml"]
-    if args.bytecode == "cached":
-        cache = h.BytecodeCache(tmp)
-        for cmd in [yaml_cmd, *forms.values()]:
-            cache.discover(cmd)
-        env = cache.env()
-        for cmd in [yaml_cmd, *forms.values()]:  # warm-up: compiles the package into the private prefix once
-            subprocess.run(cmd, capture_output=True, env=env, check=False)
-    else:
-        env = h.no_cache_env()
+    cache = h.BytecodeCache(tmp, compile_package=args.bytecode == "none")
+    for cmd in [yaml_cmd, *forms.values()]:
+        cache.discover(cmd)
+    env = cache.env()
+    for cmd in [yaml_cmd, *forms.values()]:  # warm-up: compiles the package into the private prefix once
+        subprocess.run(cmd, capture_output=True, env=env, check=False)
 
     def timed(cmd: list[str]) -> list[str]:
         return [cmd[0], "-X", "importtime", *cmd[1:]]
@@ -127,12 +124,13 @@ def _check(args: argparse.Namespace, tmp: str) -> int:
     print(f"\nwhat the package pulls in beyond `import yaml`: modules imported directly by {pkg}.* (or at top level"
           " during the run), with everything they bring; cumulative ms:")  # fmt: skip
     print(f"{'cumul':>7}  module  (imported by)")
-    for name, (s, c, _d) in sorted(direct.items(), key=lambda kv: -kv[1][1])[: args.top]:
+    for name, (_s, c, _d) in sorted(direct.items(), key=lambda kv: -kv[1][1])[: args.top]:
         print(f"{ms(c)}  {name}  ({up.get(name) or 'top level'})")
     print(f"own modules: {sum(v[0] for v in ours.values()) / 1000:.1f} ms self in {len(ours)} modules of {pkg}")
 
     added = {k: v for k, v in main_rows.items() if k not in yaml_rows}
-    print(f"\nheaviest imports beyond `import yaml` ({len(added)} modules, {sum(v[0] for v in added.values()) / 1000:.1f} ms self in total), by self time:")
+    total_added = sum(v[0] for v in added.values()) / 1000
+    print(f"\nheaviest imports beyond `import yaml` ({len(added)} modules, {total_added:.1f} ms self in total), by self time:")
     print(f"{'self':>7} {'cumul':>7}  module")
     for name, (s, c, _d) in sorted(added.items(), key=lambda kv: -kv[1][0])[: args.top]:
         print(f"{ms(s)} {ms(c)}  {name}")

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _harness as h  # noqa: E402
+import _harness as h
 
 
 def main(argv: Sequence[str] | None = None) -> int:

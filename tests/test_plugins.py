@@ -683,3 +683,18 @@ def test_real_plugin_is_listed_with_its_distribution(plugin_venv: Path, tmp_path
     }  # fmt: skip
     assert listed[BUILTIN]["distribution"] == "truss-instance-plugin"
     assert all(ep.name != "no_h100" for ep in scan_entry_points()), "installed into the parent environment"
+
+
+HEAVY = ("truss", "pydantic", "rich", "click", "pluggy", "importlib.metadata")
+
+
+def test_the_check_path_imports_nothing_heavy_without_plugins(tmp_path: Path) -> None:
+    """With only the built-in plugin, hooks are called directly: not even pluggy is imported."""
+    shutil.copytree(Path(__file__).parents[1] / "examples" / "sdxl", tmp_path / "sdxl")
+    code = (
+        "import sys; from truss_instance_plugin.cli import main; rc = main(['check', 'sdxl']); "
+        f"print(rc, sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r}))"
+    )
+    environ = {k: v for k, v in os.environ.items() if k not in (DISABLE_ENV, "PYTHONPATH")}
+    got = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=60, check=False)
+    assert (got.returncode, got.stdout, got.stderr) == (0, "0 []\n", "")

@@ -1,4 +1,4 @@
-"""Built-in behaviour as a plugin: the embedded catalog, the validation rules, cheapest-wins."""
+"""Built-in behaviour: the embedded catalog, the validation rules, cheapest-wins (a plugin, see plugins.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from truss_instance_plugin.catalog import InstanceType, embedded_types
 from truss_instance_plugin.diagnostics import WARNING, Diagnostic
-from truss_instance_plugin.hookspecs import hookimpl
 from truss_instance_plugin.resolve import cheapest
 
 if TYPE_CHECKING:
@@ -42,22 +41,31 @@ def rules(model: Model) -> list[Diagnostic]:
     return diags
 
 
-class Builtin:
-    """Registered first and marked trylast, so any third-party plugin runs before it."""
+def catalog_entries() -> Sequence[InstanceType]:
+    """The embedded catalog (Baseten's published instance types)."""
+    return embedded_types()
 
-    @hookimpl(trylast=True)
-    def truss_instance_catalog_entries(self) -> Sequence[InstanceType]:
-        """The embedded catalog (Baseten's published instance types)."""
-        return embedded_types()
 
-    @hookimpl(trylast=True)
-    def truss_instance_validate(self, model: Model) -> Sequence[Diagnostic]:
-        """The built-in resources rules and the project's [tool.truss-instance] policy."""
-        from truss_instance_plugin.policy import policy_diagnostics
+def validate(model: Model) -> list[Diagnostic]:
+    """The built-in resources rules and the project's [tool.truss-instance] policy."""
+    from truss_instance_plugin.policy import policy_diagnostics
 
-        return rules(model) + policy_diagnostics(model)
+    return rules(model) + policy_diagnostics(model)
 
-    @hookimpl(trylast=True)
-    def truss_instance_choose_instance(self, request: Request, candidates: Sequence[InstanceType]) -> InstanceType | None:
-        """Cheapest wins (Baseten's rule)."""
-        return cheapest(request, candidates)
+
+def choose_instance(request: Request, candidates: Sequence[InstanceType]) -> InstanceType | None:
+    """Cheapest wins (Baseten's rule)."""
+    return cheapest(request, candidates)
+
+
+def call(hook: str, **kwargs: object) -> object:
+    """Call a hook when the built-in is the only plugin: exactly what pluggy would return."""
+    if hook == "truss_instance_catalog_entries":
+        return [catalog_entries()]
+    if hook == "truss_instance_validate":
+        return [validate(kwargs["model"])]  # type: ignore[arg-type]
+    if hook == "truss_instance_choose_instance":
+        return choose_instance(kwargs["request"], kwargs["candidates"])  # type: ignore[arg-type]
+    if hook in ("truss_instance_before_push", "truss_instance_after_push"):
+        return []
+    raise AttributeError(f"no hook named {hook!r}")

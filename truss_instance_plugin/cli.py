@@ -13,7 +13,6 @@ from truss_instance_plugin.diagnostics import Diagnostic, exit_code
 from truss_instance_plugin.plugins import Host, PluginError, get_host
 from truss_instance_plugin.policy import PolicyError
 
-COMMANDS = ("check", "explain", "lock", "adopt", "catalog", "plugins")
 # truss 0.18.36's commands (forwarded unchanged); kept here so did-you-mean never shadows one.
 TRUSS_COMMANDS = frozenset(
     {"auth", "chains", "cleanup", "configure", "container", "download", "image", "init", "login", "loops", "migrate",
@@ -77,7 +76,7 @@ def collect_configs(paths: Sequence[str], hook: bool = False) -> list[str]:
     """
     from truss_instance_plugin.lockfile import config_for_lock
 
-    out: list[str] = []
+    out: dict[str, None] = {}  # ordered and de-duplicated
     for p in paths or ["."]:
         config = config_for_lock(p)
         if config is not None:
@@ -92,10 +91,8 @@ def collect_configs(paths: Sequence[str], hook: bool = False) -> list[str]:
         if found and not trusses and not hook:
             raise PathError(f"{p}: no truss below (the config.yaml files here have no model/ folder and no truss keys)")
         found = trusses
-        for c in found:
-            if c not in out:
-                out.append(c)
-    return out
+        out.update(dict.fromkeys(found))
+    return list(out)
 
 
 # check --------------------------------------------------------------------------------------
@@ -104,7 +101,6 @@ def collect_configs(paths: Sequence[str], hook: bool = False) -> list[str]:
 def cmd_check(args: argparse.Namespace, host: Host) -> int:
     """Validate and resolve every model; quiet when all is well."""
     from truss_instance_plugin.pipeline import analyze
-    from truss_instance_plugin.report import diagnostic_lines, dumps, model_json, summary
 
     fmt = _format(args)
     models = [analyze(c, host) for c in collect_configs(args.paths, args.hook)]
@@ -113,6 +109,10 @@ def cmd_check(args: argparse.Namespace, host: Host) -> int:
         from truss_instance_plugin.pipeline import sort_diagnostics
 
         models = [m._replace(diagnostics=sort_diagnostics([*m.diagnostics, *lock_diagnostics(m, read_state(m))])) for m in models]
+    if fmt == "text" and not args.verbose and not any(m.diagnostics for m in models):
+        return 0  # quiet when all is well (and no renderer to import)
+    from truss_instance_plugin.report import diagnostic_lines, dumps, model_json, summary
+
     all_diags: list[Diagnostic] = []
     lines: list[str] = []
     for m in models:
@@ -286,33 +286,40 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    from truss_instance_plugin import __version__
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter without its `shutil` import (terminal width from COLUMNS, else 100)."""
 
-    p = _Parser(prog="truss-instance", description="Validate, resolve, explain and lock Truss resources.")
-    p.add_argument("--version", action="version", version=f"truss-instance {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    def __init__(self, prog: str) -> None:
+        try:
+            width = int(os.environ.get("COLUMNS", "")) - 2
+        except ValueError:
+            width = 98
+        super().__init__(prog, width=max(width, 40))
 
-    def fmt(sp: argparse.ArgumentParser, choices: Sequence[str]) -> None:
-        sp.add_argument("--format", choices=choices, help="output format (github under GitHub Actions, else text)")
 
-    c = sub.add_parser("check", help="validate and resolve every model (exit 0 clean, 1 findings, 2 bad input)")
+def _fmt(sp: argparse.ArgumentParser, choices: Sequence[str]) -> None:
+    sp.add_argument("--format", choices=choices, help="output format (github under GitHub Actions, else text)")
+
+
+def _add_check(c: argparse.ArgumentParser) -> None:
     c.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, or a tree (default .)")
-    fmt(c, ("text", "parsable", "json", "github"))
+    _fmt(c, ("text", "parsable", "json", "github"))
     c.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     c.add_argument("-v", "--verbose", action="store_true", help="one line per model")
     c.add_argument("--no-lock", action="store_true", help="skip lockfile checks")
     c.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit")
     c.set_defaults(func=cmd_check)
 
-    lk = sub.add_parser("lock", help="write truss-instance.lock beside each config (exit 1 when a file was written)")
+
+def _add_lock(lk: argparse.ArgumentParser) -> None:
     lk.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, lockfile, or a tree (default .)")
     lk.add_argument("--check", action="store_true", help="write nothing; exit 1 if a lock is missing or stale")
     lk.add_argument("--upgrade", action="store_true", help="re-resolve even when the locked type still fits")
     lk.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit")
     lk.set_defaults(func=cmd_lock)
 
-    a = sub.add_parser("adopt", help="record that the current resources are deployed (baseline for drift warnings)")
+
+def _add_adopt(a: argparse.ArgumentParser) -> None:
     a.add_argument("paths", nargs=1, metavar="PATH", help="truss dir or config file")
     a.add_argument("--instance", metavar="NAME", help="the instance type it runs on (default: the predicted one)")
     a.add_argument("--model", metavar="NAME", help="model name (default: model_name in config.yaml)")
@@ -320,7 +327,8 @@ def _build_parser() -> argparse.ArgumentParser:
     a.add_argument("--environment", metavar="NAME", default="production", help="environment (default production)")
     a.set_defaults(func=cmd_adopt)
 
-    e = sub.add_parser("explain", help="why this instance type, at what price")
+
+def _add_explain(e: argparse.ArgumentParser) -> None:
     e.add_argument("paths", nargs="*", metavar="PATH", help="truss dir or config file (omit for a what-if)")
     for key, _ in _WHAT_IF:
         flag = "--" + key.replace("_", "-")
@@ -328,17 +336,46 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--replicas", type=int, default=1, help="price N replicas")
     e.add_argument("--why-not", metavar="NAME", help="say which constraint or price rule rejected NAME")
     e.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)
-    fmt(e, ("text", "json"))
+    _fmt(e, ("text", "json"))
     e.set_defaults(func=cmd_explain)
 
-    k = sub.add_parser("catalog", help="list instance types and prices")
+
+def _add_catalog(k: argparse.ArgumentParser) -> None:
     k.add_argument("--accelerator", metavar="X", help="only types with this GPU (CPU for CPU-only)")
-    fmt(k, ("text", "json"))
+    _fmt(k, ("text", "json"))
     k.set_defaults(func=cmd_catalog)
 
-    g = sub.add_parser("plugins", help="list plugins and their hooks")
-    fmt(g, ("text", "json"))
+
+def _add_plugins(g: argparse.ArgumentParser) -> None:
+    _fmt(g, ("text", "json"))
     g.set_defaults(func=cmd_plugins)
+
+
+_SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "check": ("validate and resolve every model (exit 0 clean, 1 findings, 2 bad input)", _add_check),
+    "explain": ("why this instance type, at what price", _add_explain),
+    "lock": ("write truss-instance.lock beside each config (exit 1 when a file was written)", _add_lock),
+    "adopt": ("record that the current resources are deployed (baseline for drift warnings)", _add_adopt),
+    "catalog": ("list instance types and prices", _add_catalog),
+    "plugins": ("list plugins and their hooks", _add_plugins),
+}
+
+
+def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that subcommand's (argparse setup is a visible part of a check)."""
+    from truss_instance_plugin import __version__
+
+    p = _Parser(
+        prog="truss-instance",
+        description="Validate, resolve, explain and lock Truss resources.",
+        epilog="Any other COMMAND (push, predict, ...) is truss's own; `truss-instance push` runs it behind the check.",
+        formatter_class=_Formatter,
+    )
+    p.add_argument("--version", action="version", version=f"truss-instance {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (text, add) in _SUBCOMMANDS.items():
+        if only is None or name == only:
+            add(sub.add_parser(name, help=text, description=text, formatter_class=_Formatter))
     return p
 
 
@@ -349,7 +386,7 @@ def _unknown_command(argv: list[str]) -> int | None:
     word = argv[0]
     if word in TRUSS_COMMANDS:
         return None
-    guess = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.75)
+    guess = difflib.get_close_matches(word, list(_SUBCOMMANDS), n=1, cutoff=0.75)
     if guess:
         _err(f"unknown command {word!r}; did you mean {guess[0]!r}?")
         return 2
@@ -360,14 +397,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (never raises for bad input)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args_list and not args_list[0].startswith("-") and args_list[0] not in COMMANDS:
+        if args_list and not args_list[0].startswith("-") and args_list[0] not in _SUBCOMMANDS:
             code = _unknown_command(args_list)
             if code is not None:
                 return code
             from truss_instance_plugin.push import run_truss
 
             return run_truss(args_list, prog_name="truss-instance")  # `push` and every other truss command
-        parser = _build_parser()
+        parser = _build_parser(args_list[0] if args_list and args_list[0] in _SUBCOMMANDS else None)
         args = parser.parse_args(args_list)
         if not getattr(args, "func", None):
             parser.print_help()

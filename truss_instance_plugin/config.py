@@ -278,7 +278,7 @@ def load_config(path: str) -> LoadedConfig:
         return _fatal(path, "TI091", f"invalid YAML: {' '.join(str(e).split())}")
     if root is None:
         return LoadedConfig(path, None, None, [])
-    bad_tag = _walk_tags(root)
+    bad_tag = _walk_tags(root) if "!" in text else None  # explicit tags need "!"; implicit ones are all safe
     if bad_tag:
         return LoadedConfig(path, None, None, [bad_tag])
     if not isinstance(root, yaml.MappingNode):

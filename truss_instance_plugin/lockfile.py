@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -16,6 +15,7 @@ import yaml
 from truss_instance_plugin.catalog import Catalog, InstanceType
 from truss_instance_plugin.request import Request
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 LOCK_NAME = "truss-instance.lock"
 LOCK_VERSION = 1
 HEADER = (
@@ -160,7 +160,7 @@ def read_lock(path: str) -> Lock | None:
         raise LockError(f"cannot read: {e.strerror}", has_deployment=True) from None
     try:
         text = data.decode("utf-8")
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader (libyaml's when present)
     except UnicodeDecodeError:
         raise LockError("not UTF-8", has_deployment=True) from None
     except yaml.YAMLError as e:
@@ -229,6 +229,8 @@ def write_if_changed(path: str, data: bytes) -> bool:
     except OSError:
         pass
     folder = os.path.dirname(path) or "."
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=".truss-instance.", suffix=".tmp", dir=folder)
     try:
         os.fchmod(fd, 0o666 & ~_umask())

@@ -7,13 +7,17 @@ import re
 import sys
 import types
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import pluggy
+if TYPE_CHECKING:
+    import pluggy
 
-from truss_instance_plugin import hookspecs
+    from truss_instance_plugin.catalog import InstanceType
+    from truss_instance_plugin.diagnostics import Diagnostic
+    from truss_instance_plugin.pipeline import Model
+    from truss_instance_plugin.request import Request
 
-GROUP = hookspecs.PROJECT
+GROUP = "truss_instance"  # = hookspecs.PROJECT; hookspecs (and pluggy) load only when needed
 BUILTIN = "truss_instance.builtin"
 DISABLE_ENV = "TRUSS_INSTANCE_DISABLE_PLUGINS"
 
@@ -147,25 +151,39 @@ class Host:
     """
 
     def __init__(self, load_entry_points: bool = True) -> None:
-        from truss_instance_plugin import builtin
-
-        self.pm = pluggy.PluginManager(GROUP)
         self.catalog_cache: object = None  # the merged catalog (pipeline.host_catalog)
-        self.pm.add_hookspecs(hookspecs)
-        self.origins: dict[str, tuple[str, str]] = {}
-        self.pm.register(builtin.Builtin(), name=BUILTIN)
-        self.origins[BUILTIN] = ("truss-instance-plugin", _own_version())
+        self.origins: dict[str, tuple[str, str]] = {BUILTIN: ("truss-instance-plugin", _own_version())}
         # The built-in is not a plugin one can disable: blocking it would leave no catalog at all.
         self.disabled = disabled_names() - {normalize(BUILTIN)}
-        if load_entry_points:
-            for ep in scan_entry_points():
+        self._pm: pluggy.PluginManager | None = None
+        entry_points = scan_entry_points() if load_entry_points else []
+        if entry_points:  # only then is pluggy imported: with the built-in alone, hooks are called directly
+            import pluggy
+
+            for ep in entry_points:
                 self._register_entry_point(ep)
-        try:
-            self.pm.check_pending()
-        except pluggy.PluginValidationError as e:
-            raise PluginError(f"plugin {self._describe(e.plugin)} is invalid: {e}") from None
+            try:
+                self.pm.check_pending()
+            except pluggy.PluginValidationError as e:
+                raise PluginError(f"plugin {self._describe(e.plugin)} is invalid: {e}") from None
+
+    @property
+    def pm(self) -> pluggy.PluginManager:
+        """The pluggy manager, built on first use with the built-in plugin registered first."""
+        if self._pm is None:
+            import pluggy
+
+            from truss_instance_plugin import hookspecs
+
+            pm = pluggy.PluginManager(GROUP)
+            pm.add_hookspecs(hookspecs)
+            pm.register(_builtin_plugin(), name=BUILTIN)
+            self._pm = pm
+        return self._pm
 
     def _register_entry_point(self, ep: EntryPoint) -> None:
+        import pluggy
+
         if normalize(ep.name) in self.disabled or normalize(ep.dist) in self.disabled:
             self.pm.set_blocked(ep.name)  # listed by pluggy as blocked; never imported
             return
@@ -193,6 +211,8 @@ class Host:
         Raises PluginError (and registers nothing) when the name is taken or an impl does not
         match a hook spec.
         """
+        import pluggy
+
         if self.pm.has_plugin(name):
             raise PluginError(f"a plugin named {name!r} is already registered")
         try:
@@ -216,6 +236,10 @@ class Host:
 
     def call(self, hook: str, **kwargs: object) -> object:
         """Call a hook; a plugin that raises, or returns the wrong type, becomes a PluginError naming it."""
+        if self._pm is None:  # the built-in alone: the same results pluggy would give, without pluggy
+            from truss_instance_plugin import builtin
+
+            return builtin.call(hook, **kwargs)
         caller = getattr(self.pm.hook, hook)
         try:
             result = caller(**kwargs)
@@ -242,6 +266,32 @@ class Host:
             dist, version = self.origins.get(name, ("", ""))
             out.append(PluginInfo(name, dist, version, hooks))
         return out
+
+
+def _builtin_plugin() -> object:
+    """The built-in behaviour as a pluggy plugin: every impl trylast, so any third-party one runs first."""
+    from truss_instance_plugin import builtin
+    from truss_instance_plugin.hookspecs import hookimpl
+
+    class Builtin:
+        """Registered first and marked trylast."""
+
+        @hookimpl(trylast=True)
+        def truss_instance_catalog_entries(self) -> Sequence[InstanceType]:
+            """The embedded catalog (Baseten's published instance types)."""
+            return builtin.catalog_entries()
+
+        @hookimpl(trylast=True)
+        def truss_instance_validate(self, model: Model) -> Sequence[Diagnostic]:
+            """The built-in resources rules and the project's [tool.truss-instance] policy."""
+            return builtin.validate(model)
+
+        @hookimpl(trylast=True)
+        def truss_instance_choose_instance(self, request: Request, candidates: Sequence[InstanceType]) -> InstanceType | None:
+            """Cheapest wins (Baseten's rule)."""
+            return builtin.choose_instance(request, candidates)
+
+    return Builtin()
 
 
 def _culprit(caller: pluggy.HookCaller, exc: BaseException) -> object | None:
