@@ -11,7 +11,11 @@ sits at the root of site-packages exactly as in a user's install. (It toggles th
    a. `<venv>/bin/python -c pass` with and without the .pth (and .start) file, interleaved, median
       of --runs each, wall and CPU time. Start-up jitter is larger than the effect, so also:
    b. in-process: `site.addpackage()` of our .pth (what site does per file: open, read, exec the
-      line) vs. an empty .pth, and the bare exec of the line; timeit, best of 7.
+      line) vs. an empty .pth, and the bare exec of the line; timeit, best of 7 (warm);
+   c. fresh processes: `python -S -c "...site.main()..."` timed inside the process (no spawn
+      jitter), with our .pth / a bare `import sys` line / an empty .pth / no file (cold: the first
+      compile() in a process costs extra, and any .pth import line pays it, e.g. setuptools'
+      distutils-precedence.pth, so it is shared when such a file exists).
 2. Inside truss (target: ≤ 10 ms added beyond the check's own work):
    a. `-X importtime` of `truss --help` with the hook: self time of our modules, and of third-party
       modules imported first by us;
@@ -153,6 +157,29 @@ print(json.dumps({"cold": cold, "warm": statistics.median(warm)}))
 """
 
 
+SITE_MAIN = "import time; t = time.perf_counter_ns(); import site; site.main(); print(time.perf_counter_ns() - t)"
+
+
+def site_main_cold(venv: Venv, runs: int) -> dict[str, float]:
+    """Median site.main() time of fresh processes with our .pth, an `import sys` line, an empty file, no file."""
+    pth = venv.purelib / PTH
+    ours = pth.read_text()
+    states = {"no .pth": None, "empty .pth": "\n", "a bare `import sys` line (reference)": "import sys\n", "our .pth": ours}
+    samples: dict[str, list[int]] = {k: [] for k in states}
+    try:
+        for i in range(runs):
+            for label, content in states.items() if i % 2 else reversed(list(states.items())):
+                if content is None:
+                    pth.unlink(missing_ok=True)
+                else:
+                    pth.write_text(content)
+                out = subprocess.run([str(venv.python), "-S", "-c", SITE_MAIN], capture_output=True, text=True, check=True)
+                samples[label].append(int(out.stdout))
+    finally:
+        pth.write_text(ours)
+    return {k: statistics.median(v) / 1e9 for k, v in samples.items()}
+
+
 def importtime(venv: Venv, runs: int) -> tuple[dict[str, float], dict[str, float], int]:
     """Median self time (s) of our modules and of the modules first imported by them; imports seen."""
     truss = str(venv.script("truss"))
@@ -167,8 +194,8 @@ def importtime(venv: Venv, runs: int) -> tuple[dict[str, float], dict[str, float
         for line in out.stderr.splitlines():
             if not line.startswith("import time:") or "self [us]" in line:
                 continue
-            self_us, _cumulative, name = line[len("import time:") :].split("|")
-            rows.append((name.strip(), int(self_us), len(name) - len(name.lstrip())))
+            self_text, _cumulative, raw = line[len("import time:") :].split("|")
+            rows.append((raw.strip(), int(self_text), len(raw) - len(raw.lstrip())))
         count = len(rows)
         # importtime prints a module after its children: a child belongs to the next row with smaller indent.
         for i, (name, self_us, indent) in enumerate(rows):
@@ -198,6 +225,10 @@ def main() -> None:
             raise SystemExit(f"{venv.purelib} has no {PTH}: not a pip install of the package")
         _toggle(venv, True)
         py = str(venv.python)
+        # A neutral working directory: `python -c` puts the cwd first on sys.path, and from the project
+        # root it would import the source tree instead of the installed package.
+        home = os.getcwd()
+        os.chdir(tmp)
         print(f"venv: {venv.root}\npython: {sys.version.split()[0]}  cpus: {os.cpu_count()}  load: {os.getloadavg()[0]:.2f}\n")
 
         # 1a. python -c pass, with vs without the .pth ------------------------------------------
@@ -220,19 +251,25 @@ def main() -> None:
         )
         print(
             f"      → added by our file: {ms(site_cost['addpackage'])} (of which the line beyond an empty file: "
-            f"{ms(site_cost['addpackage'] - site_cost['addpackage_empty'])})   target ≤    0.200 ms\n"
+            f"{ms(site_cost['addpackage'] - site_cost['addpackage_empty'])})   target ≤    0.200 ms"
         )
+        fresh = site_main_cold(venv, args.runs)
+        base = fresh["no .pth"]
+        print("   c. fresh process, `python -S -c` timing site.main() (cold: the first compile in a process costs extra):")
+        for label, seconds in fresh.items():
+            print(f"        {label:38s} median {ms(seconds)}   added {ms(seconds - base)}")
+        print()
 
         # 2. inside truss ---------------------------------------------------------------------------
         print("2. inside truss")
         ours, first_by_us, n_imports = importtime(venv, 5)
         print(f"   a. -X importtime of `truss --help` (median of 5): our modules {ms(sum(ours.values()))} self time")
-        for name, t in sorted(ours.items(), key=lambda kv: -kv[1]):
-            print(f"        {name:45s} {ms(t)}")
+        for name, seconds in sorted(ours.items(), key=lambda kv: -kv[1]):
+            print(f"        {name:45s} {ms(seconds)}")
         if first_by_us:
             print(f"      third-party modules first imported by us (truss may import them later anyway): {ms(sum(first_by_us.values()))}")
-            for name, t in sorted(first_by_us.items(), key=lambda kv: -kv[1])[:8]:
-                print(f"        {name:45s} {ms(t)}")
+            for name, seconds in sorted(first_by_us.items(), key=lambda kv: -kv[1])[:8]:
+                print(f"        {name:45s} {ms(seconds)}")
         finder = _in_venv(venv, FINDER_COST)["find_spec"]
         print(f"   b. finder: {finder * 1e9:.0f} ns per import × {n_imports} imports = {ms(finder * n_imports)}")
         install = [_in_venv(venv, INSTALL_COST)["import_push_and_install"] for _ in range(5)]
@@ -257,6 +294,7 @@ def main() -> None:
                 if i >= 1:
                     hook[not disabled].append(t)
         _compare("e. `truss --help`", hook, "hook on", "TRUSS_INSTANCE_DISABLE=1")
+        os.chdir(home)
 
 
 if __name__ == "__main__":

@@ -53,13 +53,27 @@ def _purelib_of(python: Path) -> Path:
     return Path(out.stdout.strip())
 
 
+def parent_view(root: Path) -> Path:
+    """The parent's site-packages as symlinks, without truss-instance-plugin itself.
+
+    Whether the parent has the project installed (CI: `pip install .`) or editable (a developer),
+    the temp venv must see only its own copy, so that removing it there really removes it.
+    """
+    view = root / "parent-site-packages"
+    view.mkdir(parents=True)
+    for entry in Path(parent_purelib()).iterdir():
+        if not entry.name.lower().replace("-", "_").lstrip("_").startswith(("truss_instance_plugin", "editable___truss_instance_plugin")):
+            (view / entry.name).symlink_to(entry)
+    return view
+
+
 def bare_venv(root: Path) -> Venv:
-    """`python -m venv --without-pip` plus `_parent.pth` pointing at the parent's site-packages."""
+    """`python -m venv --without-pip` plus `_parent.pth` pointing at (a view of) the parent's site-packages."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, capture_output=True, timeout=120)
     bindir = root / ("Scripts" if os.name == "nt" else "bin")
     python = bindir / ("python.exe" if os.name == "nt" else "python")
     purelib = _purelib_of(python)
-    (purelib / "_parent.pth").write_text(parent_purelib() + "\n")
+    (purelib / "_parent.pth").write_text(f"{parent_view(root)}\n")
     return Venv(root, bindir, python, purelib)
 
 

@@ -15,7 +15,6 @@ import yaml
 from truss_instance_plugin import lockfile, plugins
 from truss_instance_plugin.catalog import make_catalog
 from truss_instance_plugin.cli import main
-from truss_instance_plugin.diagnostics import FATAL_CODES
 from truss_instance_plugin.lockfile import (
     HEADER,
     LOCK_VERSION,

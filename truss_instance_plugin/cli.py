@@ -193,7 +193,8 @@ def cmd_lock(args: argparse.Namespace, host: Host) -> int:
             codes.append(1)
             price = f"${out.new.price_per_min}/min"
             if args.check:
-                lines.append(f"{out.path} is {'missing' if out.status == 'new' else 'out of date'}; run `truss-instance lock {truss_dir(model)}`")
+                state = "missing" if out.status == "new" else "out of date"
+                lines.append(f"{out.path} is {state}; run `truss-instance lock {truss_dir(model)}`")
             elif out.status == "new":
                 lines.append(f"wrote {out.path} (new): {out.new.name} {price}")
             elif out.old == out.new.name:
@@ -223,7 +224,10 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
 
         guess = did_you_mean(instance, [t.name for t in model.catalog.types])
         _err(f"warning: {instance} is not in the catalog" + (f' (did you mean "{guess}"?)' if guess else "") + "; recording it as given")
-    out = record_deployment(model, instance=instance, model_name=name, model_id=args.model_id, deployment_id=None, environment=args.environment, source="adopt")
+    out = record_deployment(
+        model, instance=instance, model_name=name, model_id=args.model_id,
+        deployment_id=None, environment=args.environment, source="adopt",
+    )  # fmt: skip
     lines: list[str] = []
     for d in out.diagnostics:
         lines += diagnostic_lines(model.path, d, "text")
@@ -421,7 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    except Exception as e:  # noqa: BLE001 - no traceback ever reaches a user
+    except Exception as e:
         if os.environ.get("TRUSS_INSTANCE_DEBUG"):
             raise
         _err(f"internal error: {type(e).__name__}: {e} (set TRUSS_INSTANCE_DEBUG=1 for the traceback and please report it)")

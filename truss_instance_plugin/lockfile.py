@@ -160,7 +160,7 @@ def read_lock(path: str) -> Lock | None:
         raise LockError(f"cannot read: {e.strerror}", has_deployment=True) from None
     try:
         text = data.decode("utf-8")
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader (libyaml's when present)
+        doc = yaml.load(text, Loader=_Loader)
     except UnicodeDecodeError:
         raise LockError("not UTF-8", has_deployment=True) from None
     except yaml.YAMLError as e:
