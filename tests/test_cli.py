@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from support import Run
 
-from truss_instance_plugin import cli, hookimpl
+from truss_instance_plugin import hookimpl
 from truss_instance_plugin.catalog import InstanceType
 from truss_instance_plugin.plugins import Host, reset_host
 
@@ -28,27 +28,6 @@ CLEAN_CPU = "model_name: cpu\nresources:\n  memory: 512Mi\n"
 BAD = 'model_name: bad\nresources:\n  cpu: "4"\n  memory: 16GB\n  accelerator: A10G\n'
 WARN = "model_name: warn\nresources:\n  accelerator: H200\n"
 
-Run = Callable[..., "tuple[int, str, str]"]
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No installed third-party plugins, no GitHub Actions autodetection, a fresh host per test."""
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    reset_host(Host(load_entry_points=False))
-    yield
-    reset_host()
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def go(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return code, out, err
-
-    return go
 
 
 @pytest.fixture

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
+from support import run_cli as run
 
 from truss_instance_plugin import plugins
 from truss_instance_plugin.catalog import GiB, InstanceType
-from truss_instance_plugin.cli import main
 from truss_instance_plugin.hookspecs import hookimpl
 from truss_instance_plugin.lockfile import read_lock
 from truss_instance_plugin.plugins import Host
@@ -34,35 +34,6 @@ TI110 = (
     "  Running deployments stay on A10Gx4x16. Baseten ignores this edit for `truss push --promote` / `--environment` "
     "unless you pass --no-preserve-env-instance-type; to change a running deployment use the Baseten UI.\n"
 )
-
-
-@pytest.fixture(autouse=True)
-def host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
-    """A host without entry-point plugins, installed as the process-wide one and restored after."""
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    previous = plugins._HOST
-    h = Host(load_entry_points=False)
-    plugins.reset_host(h)
-    try:
-        yield h
-    finally:
-        plugins.reset_host(previous)
-
-
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of examples/sdxl (without its lock) at models/sdxl; the cwd is its parent."""
-    (tmp_path / "models").mkdir()
-    shutil.copytree(SDXL, tmp_path / "models" / "sdxl", ignore=shutil.ignore_patterns("truss-instance.lock"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def edit(old: str, new: str, path: Path = CONFIG) -> None:

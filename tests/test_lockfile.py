@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
+from support import run_cli as run
 
 from truss_instance_plugin import lockfile, plugins
 from truss_instance_plugin.catalog import make_catalog
-from truss_instance_plugin.cli import main
 from truss_instance_plugin.lockfile import (
     HEADER,
     LOCK_VERSION,
@@ -26,7 +25,6 @@ from truss_instance_plugin.lockfile import (
     request_hash,
     write_if_changed,
 )
-from truss_instance_plugin.plugins import Host
 from truss_instance_plugin.request import Request
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,35 +33,6 @@ GOLDEN = (SDXL / "truss-instance.lock").read_bytes()
 LOCK = Path("models/sdxl/truss-instance.lock")
 CONFIG = Path("models/sdxl/config.yaml")
 OLD = 1_000_000_000  # an mtime far in the past: any write would move it
-
-
-@pytest.fixture(autouse=True)
-def host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
-    """A host without entry-point plugins, installed as the process-wide one and restored after."""
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    previous = plugins._HOST
-    h = Host(load_entry_points=False)
-    plugins.reset_host(h)
-    try:
-        yield h
-    finally:
-        plugins.reset_host(previous)
-
-
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of examples/sdxl (without its lock) at models/sdxl; the cwd is its parent."""
-    (tmp_path / "models").mkdir()
-    shutil.copytree(SDXL, tmp_path / "models" / "sdxl", ignore=shutil.ignore_patterns("truss-instance.lock"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def leftovers(folder: Path) -> list[str]:

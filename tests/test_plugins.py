@@ -19,20 +19,21 @@ import sys
 import sysconfig
 import textwrap
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pluggy
 import pytest
+from support import Run, position
 
 import truss_instance_plugin
-from truss_instance_plugin import cli, hookimpl, hookspecs, push
+from truss_instance_plugin import hookimpl, hookspecs, push
 from truss_instance_plugin.catalog import GiB, InstanceType
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.pipeline import Model, PushContext, PushResult
-from truss_instance_plugin.plugins import BUILTIN, DISABLE_ENV, Host, PluginError, get_host, reset_host, scan_entry_points
+from truss_instance_plugin.plugins import BUILTIN, DISABLE_ENV, Host, PluginError, get_host, scan_entry_points
 from truss_instance_plugin.request import Request
 from truss_instance_plugin.testing import register_plugin
 
@@ -44,37 +45,6 @@ SPEC_NAMES = sorted(n for n in hookspecs.__all__ if n.startswith("truss_instance
 A10G = 'model_name: gpu\nresources:\n  accelerator: A10G\n  cpu: "4"\n  memory: 16Gi\n'
 H100 = 'model_name: big\nresources:\n  cpu: "8"\n  memory: 64Gi\n  accelerator: H100\n'
 
-Run = Callable[..., "tuple[int, str, str]"]
-
-
-def position(text: str, value: str) -> tuple[int, int]:
-    """1-based line and column of the first `value` in `text`."""
-    for n, line in enumerate(text.splitlines(), 1):
-        if value in line:
-            return n, line.index(value) + 1
-    raise AssertionError(f"{value!r} not in the text")
-
-
-@pytest.fixture(autouse=True)
-def host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
-    """A fresh host without entry points as the process-wide one; no env that changes output."""
-    for var in ("GITHUB_ACTIONS", DISABLE_ENV, "TRUSS_INSTANCE_DEBUG"):
-        monkeypatch.delenv(var, raising=False)
-    h = Host(load_entry_points=False)
-    reset_host(h)
-    yield h
-    reset_host()
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def go(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return code, out, err
-
-    return go
 
 
 @pytest.fixture

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support import Run, position
 
-from truss_instance_plugin import cli
-from truss_instance_plugin.plugins import DISABLE_ENV, Host, reset_host
 from truss_instance_plugin.policy import Policy, PolicyError, find_policy, parse_policy
 
 # A10Gx4x16: $0.02012/min = $1.2072/h. 4x16 (CPU): $0.00346/min = $0.2076/h.
@@ -19,35 +18,6 @@ CPU = 'model_name: cpu\nresources:\n  cpu: "4"\n  memory: 16Gi\n'
 PINNED = "model_name: pinned\nresources:\n  instance_type: A10Gx4x16\n"
 NO_RESOURCES = "model_name: defaults\npython_version: py311\n"
 
-Run = Callable[..., "tuple[int, str, str]"]
-
-
-def position(text: str, value: str) -> tuple[int, int]:
-    """1-based line and column of the first `value` in `text`."""
-    for n, line in enumerate(text.splitlines(), 1):
-        if value in line:
-            return n, line.index(value) + 1
-    raise AssertionError(f"{value!r} not in the text")
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for var in ("GITHUB_ACTIONS", DISABLE_ENV, "TRUSS_INSTANCE_DEBUG"):
-        monkeypatch.delenv(var, raising=False)
-    reset_host(Host(load_entry_points=False))
-    yield
-    reset_host()
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def go(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return code, out, err
-
-    return go
 
 
 @pytest.fixture

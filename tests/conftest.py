@@ -1,0 +1,36 @@
+"""Every test gets a fresh plugin host without installed entry points and no output-changing env."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import Run, copy_sdxl, run_cli
+
+from truss_instance_plugin.plugins import DISABLE_ENV, Host, reset_host
+
+
+@pytest.fixture(autouse=True)
+def host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
+    """A host without entry-point plugins, installed as the process-wide one and dropped after."""
+    for var in ("GITHUB_ACTIONS", DISABLE_ENV, "TRUSS_INSTANCE_DEBUG", "TRUSS_INSTANCE_DISABLE"):
+        monkeypatch.delenv(var, raising=False)
+    h = Host(load_entry_points=False)
+    reset_host(h)
+    yield h
+    reset_host()
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    """run(*argv) -> (exit code, stdout, stderr) of the CLI, in-process."""
+    return lambda *argv: run_cli(capsys, *argv)
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of examples/sdxl (without its lock) at models/sdxl; the cwd is its parent."""
+    copy_sdxl(tmp_path / "models" / "sdxl")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -1,0 +1,40 @@
+"""Helpers shared by the test modules (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from truss_instance_plugin import cli
+
+REPO = Path(__file__).resolve().parents[1]
+SDXL = REPO / "examples" / "sdxl"
+
+Run = Callable[..., "tuple[int, str, str]"]
+
+
+def position(text: str, value: str) -> tuple[int, int]:
+    """1-based line and column of the first `value` in `text`."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if value in line:
+            return n, line.index(value) + 1
+    raise AssertionError(f"{value!r} not in the text")
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in-process: (exit code, stdout, stderr); a traceback is never acceptable."""
+    capsys.readouterr()
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def copy_sdxl(dest: Path, with_lock: bool = False) -> Path:
+    """A copy of examples/sdxl at `dest` (without its committed lock unless asked)."""
+    ignore = None if with_lock else shutil.ignore_patterns("truss-instance.lock")
+    shutil.copytree(SDXL, dest, ignore=ignore)
+    return dest
