@@ -67,15 +67,6 @@ def _raw(resources: dict[str, object], key: str) -> str:
     return f'"{value}"' if key in ("cpu", "instance_type") else str(value)
 
 
-def _position(model: Model, keys: list[str]) -> tuple[int, int]:
-    fields = model.parsed.fields
-    for key in keys:
-        if key in fields:
-            return fields[key].line, fields[key].col
-    res = model.config.resources
-    return (res.key_line, res.key_col) if res is not None else (1, 1)
-
-
 def hourly_delta(old: Decimal, new: Decimal) -> str:
     """'+$0.25/h' for two per-minute prices."""
     diff = ((new - old) * 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -133,7 +124,7 @@ def kept_type(model: Model, lock: Lock) -> InstanceType | Diagnostic | None:
     if t is not None and (reason := rejection(t, req)) is not None:
         why = f"no longer fits the request: {reason}"
     if why:
-        line, col = _position(model, [])
+        line, col = model.position()
         return Diagnostic(
             "TI103", ERROR, f"locked instance type {lock.instance_type} {why}",
             f"run `truss-instance lock --upgrade {truss_dir(model)}` to re-resolve", line, col,
@@ -155,7 +146,7 @@ def lock_diagnostics(model: Model, state: LockState) -> list[Diagnostic]:
         has_dep = lock.deployment is not None
         return [bad_lock(LockState(state.path, None, LockError(why, has_deployment=has_dep)), model, kept_record=has_dep)]
     if lock is None:
-        line, col = _position(model, [])
+        line, col = model.position()
         return [Diagnostic("TI100", ERROR, f"{name} is missing", f"run `truss-instance lock {where}` (or pass --no-lock)", line, col)]
     current = request_hash(req)
     dep = lock.deployment
@@ -169,7 +160,7 @@ def lock_diagnostics(model: Model, state: LockState) -> list[Diagnostic]:
         raw_old = raw_old if isinstance(raw_old, dict) else {}
         raw_new: dict[str, object] = dict(model.parsed.raw)
         shown = ", ".join(f"{k} {_raw(raw_old, k)} → {_raw(raw_new, k)}" for k in keys)
-        line, col = _position(model, keys)
+        line, col = model.position(*keys)
         warning = Diagnostic(
             "TI110", WARNING, f"resources changed after the first deployment ({shown}).",
             f"Running deployments stay on {dep['instance_type']}. Baseten ignores this edit for `truss push --promote` / "
@@ -184,13 +175,13 @@ def lock_diagnostics(model: Model, state: LockState) -> list[Diagnostic]:
         old_price = Decimal(str(lock.resolved.get("price_usd_per_min", "0")))
         new_price = res.chosen.price_per_min * res.nodes
         move = f"would move {old_t} → {new_t}, {hourly_delta(old_price, new_price)}" if old_t != new_t else f"still {new_t}"
-        line, col = _position(model, keys)
+        line, col = model.position(*keys)
         return [Diagnostic("TI101", ERROR, f"{name} is out of date ({shown} {move}); run `truss-instance lock {where}`", "", line, col)]
     kept = kept_type(model, lock)
     if isinstance(kept, Diagnostic):
         return [kept]
     if kept is not None and kept != res.chosen and res.chosen.sort_key() < kept.sort_key():
-        line, col = _position(model, [])
+        line, col = model.position()
         saving = hourly_delta(kept.price_per_min, res.chosen.price_per_min)
         info = Diagnostic(
             "TI102", INFO, f"{res.chosen.name} is now cheaper than the locked {kept.name} ({saving})",

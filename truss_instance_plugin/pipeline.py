@@ -30,6 +30,15 @@ class Model(NamedTuple):
         """The normalized request, or None when the resources block has errors."""
         return self.parsed.request
 
+    def position(self, *keys: str) -> tuple[int, int]:
+        """The value of the first of `keys` present in resources, else the `resources` key, else 1:1."""
+        fields = self.parsed.fields
+        for key in keys:
+            if key in fields:
+                return fields[key].line, fields[key].col
+        res = self.config.resources
+        return (res.key_line, res.key_col) if res is not None else (1, 1)
+
     @property
     def chosen(self) -> InstanceType | None:
         """The predicted instance type, or None."""
@@ -82,15 +91,9 @@ def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
     """Run the pipeline on an already loaded config."""
     catalog = host_catalog(host)
     parsed = parse_resources(config.resources)
-    resolution = None
+    model = Model(config.path, config, parsed, catalog, None, ())
     fatal = any(d.fatal for d in config.diagnostics)
     if parsed.request is not None and not fatal:
-        fields = parsed.fields
-        res_pos = (config.resources.key_line, config.resources.key_col) if config.resources else (1, 1)
-
-        def where(key: str) -> tuple[int, int]:
-            f = fields.get(key)
-            return (f.line, f.col) if f else res_pos
 
         def choose(req: Request, candidates: Sequence[InstanceType]) -> InstanceType | None:
             got = host.call("truss_instance_choose_instance", request=req, candidates=candidates)
@@ -100,8 +103,9 @@ def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
                 raise PluginError(f"truss_instance_choose_instance returned {getattr(got, 'name', got)!r}, which is not a candidate")
             return got if isinstance(got, InstanceType) else None
 
-        resolution = resolve(parsed.request, catalog, choose, where if config.path else lambda k: (0, 0))
-    model = Model(config.path, config, parsed, catalog, resolution, ())
+        where = model.position if config.path else lambda key: (0, 0)  # a what-if has no file positions
+        model = model._replace(resolution=resolve(parsed.request, catalog, choose, where))
+    resolution = model.resolution
     diags = list(config.diagnostics) + list(resolution.diagnostics if resolution else ())
     if not fatal:
         results = host.call("truss_instance_validate", model=model)

@@ -130,16 +130,6 @@ def find_policy(config_path: str) -> Policy | None:
     return _read(path, st.st_mtime_ns, st.st_size)
 
 
-def _where(model: Model, *keys: str) -> tuple[int, int]:
-    """The value of the first of `keys` present in resources, else the `resources` key itself."""
-    fields = model.parsed.fields
-    for k in keys:
-        if k in fields:
-            return fields[k].line, fields[k].col
-    res = model.config.resources
-    return (res.key_line, res.key_col) if res is not None else (1, 1)
-
-
 def _usd(amount: Decimal) -> str:
     """Exact and short: 1.2072, 10, 0.5."""
     return format(amount.normalize(), "f")
@@ -158,25 +148,25 @@ def policy_diagnostics(model: Model) -> list[Diagnostic]:
     if policy.max_usd_per_hour is not None:
         hourly = chosen.price_per_hour * res.nodes
         if hourly > policy.max_usd_per_hour:
-            line, col = _where(model, "instance_type", "accelerator", "cpu", "memory")
+            line, col = model.position("instance_type", "accelerator", "cpu", "memory")
             nodes = f" ({res.nodes} nodes)" if res.nodes > 1 else ""
             message = f"{chosen.name}{nodes} costs ${_usd(hourly)}/h, over the ${_usd(policy.max_usd_per_hour)}/h limit"
             hint = f"max-usd-per-hour in {source}; request less, or raise the limit"
             out.append(Diagnostic("TI200", ERROR, message, hint, line, col))
     allowed = policy.allowed_accelerators
     if allowed is not None and chosen.gpu_type is not None and chosen.gpu_type not in allowed:
-        line, col = _where(model, "accelerator", "instance_type")
+        line, col = model.position("accelerator", "instance_type")
         hint = f"allowed-accelerators in {source}: {', '.join(allowed) or 'none (CPU only)'}"
         out.append(Diagnostic("TI201", ERROR, f"accelerator {chosen.gpu_type} is not allowed", hint, line, col))
     if chosen.name in policy.denied_instance_types:
-        line, col = _where(model, "instance_type", "accelerator", "cpu", "memory")
+        line, col = model.position("instance_type", "accelerator", "cpu", "memory")
         out.append(Diagnostic("TI202", ERROR, f"instance type {chosen.name} is denied", f"denied-instance-types in {source}", line, col))
     if policy.require_lock:
         from truss_instance_plugin.lockfile import lock_path
 
         lock = lock_path(model.path)
         if not os.path.exists(lock):
-            line, col = _where(model)
+            line, col = model.position()
             message = f"{os.path.basename(lock)} is required"
             out.append(Diagnostic("TI203", ERROR, message, f"require-lock in {source}; run `truss-instance lock`", line, col))
     return out
