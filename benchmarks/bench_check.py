@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--bytecode", choices=("cached", "none"), default="cached", help="run from cached bytecode (default) or compile every run"
     )
-    ap.add_argument("--no-tree-locks", dest="with_locks", action="store_false", help="skip the info row timing the tree with lockfile checks")
+    ap.add_argument("--no-tree-locks", dest="with_locks", action="store_false", help="skip the lockfile info row")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (printed) for inspection")
     args = ap.parse_args(argv)
 
