@@ -196,7 +196,7 @@ def test_the_nearest_pyproject_wins(run: Run, project: Callable[..., Path]) -> N
     (root / "plain" / "gpu" / "config.yaml").write_text(GPU)
     code, out, _ = run("check", "--no-lock", "--format", "parsable", ".")
     assert code == 1
-    assert sorted(line.split(":", 1)[0] for line in out.splitlines()) == ["./gpu/config.yaml", "./plain/gpu/config.yaml"]
+    assert sorted(line.split(":", 1)[0] for line in out.splitlines()) == ["gpu/config.yaml", "plain/gpu/config.yaml"]
     assert run("check", "--no-lock", "team", "free") == (0, "", "")
     assert find_policy("team/gpu/config.yaml") == Policy(str(root / "team" / "pyproject.toml"), max_usd_per_hour=parse_policy(
         {"max-usd-per-hour": 5}, "x").max_usd_per_hour)  # fmt: skip

@@ -91,7 +91,7 @@ def collect_configs(paths: Sequence[str], hook: bool = False) -> list[str]:
         if found and not trusses and not hook:
             raise PathError(f"{p}: no truss below (the config.yaml files here have no model/ folder and no truss keys)")
         found = trusses
-        out.update(dict.fromkeys(found))
+        out.update(dict.fromkeys(os.path.normpath(c) for c in found))  # "./m/config.yaml" -> "m/config.yaml"
     return list(out)
 
 
