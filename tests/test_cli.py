@@ -384,3 +384,25 @@ def test_catalog_json(run: Run) -> None:
     assert all(isinstance(t["price_usd_per_min"], str) for t in doc["types"])
     code, out, _ = run("catalog", "--accelerator", "L4", "--format", "json")
     assert [t["name"] for t in json.loads(out)["types"]] == ["L4:4x16", "L4:2x24x96", "L4:4x48x192"]
+
+
+def test_bundled_examples_check_clean_and_their_locks_are_current(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's main job relies on this: `lock examples/sdxl` has nothing to write."""
+    monkeypatch.chdir(REPO)
+    good = ["examples/sdxl", "examples/cpu-classifier", "examples/llm"]
+    assert run("lock", "--check", *good) == (0, "", "")
+    code, out, _ = run("check", "-v", *good)
+    assert code == 0
+    assert [line.split("  ")[0] for line in out.splitlines()] == [
+        "examples/sdxl/config.yaml: A10Gx4x16",
+        "examples/cpu-classifier/config.yaml: 1x2",
+        "examples/llm/config.yaml: H100:2",
+    ]
+    code, out, _ = run("check", "examples/broken")
+    assert code == 1
+    assert [line.split(" ")[0:3] for line in out.splitlines() if not line.startswith("  ")] == [
+        ["examples/broken/config.yaml:4:16:", "error", "TI012"],
+        ["examples/broken/config.yaml:6:8:", "error", "TI003"],
+        ["examples/broken/config.yaml:7:11:", "error", "TI007"],
+        ["examples/broken/config.yaml:8:3:", "error", "TI001"],
+    ]
