@@ -27,6 +27,18 @@ TEAM_NAME = "fake-team"
 S3_BUCKET = "fake-bucket"
 API_KEY = "fake-api-key"
 REMOTE_NAME = "fake"
+# model/model.py of the trusses the tests push: truss only needs a class it can load
+MODEL_PY = """\
+class Model:
+    def __init__(self, **kwargs):
+        pass
+
+    def load(self):
+        pass
+
+    def predict(self, model_input):
+        return model_input
+"""
 
 # `query Name(...) {`, `mutation (...) {` or a bare `{`, then the first field (maybe aliased).
 _FIELD_RE = re.compile(

@@ -108,28 +108,23 @@ def test_not_utf8(capsys: pytest.CaptureFixture[str]) -> None:
     assert out == "m/config.yaml:2:9: error TI090 not UTF-8: byte 0xff at offset 19\n  save the file as UTF-8\n"
 
 
-def test_latin1(capsys: pytest.CaptureFixture[str]) -> None:
-    path = model("m", "model_name: café\nresources: {}\n".encode("latin-1"))
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        pytest.param("model_name: café\nresources: {}\n".encode("latin-1"),
+                     "m/config.yaml:1:16: [error] TI090 not UTF-8: byte 0xe9 at offset 15\n", id="latin-1"),
+        pytest.param(b"\xef\xbb\xbfmodel_name: caf\xe9\n",
+                     "m/config.yaml:1:16: [error] TI090 not UTF-8: byte 0xe9 at offset 18\n", id="bom-then-bad-byte"),
+        pytest.param("resources:\r\n  accelerator: A10G\r\n".encode("utf-16"),  # PowerShell's `>` writes this
+                     "m/config.yaml: [error] TI090 UTF-16 text; truss reads config.yaml as UTF-8\n", id="utf-16"),
+        pytest.param(b"\x7fELF\x02\x01\x01\x00\x00resources:\n",
+                     "m/config.yaml: [error] TI090 binary file (contains NUL bytes); not a truss config\n", id="binary"),
+    ],
+)  # fmt: skip
+def test_undecodable_files(capsys: pytest.CaptureFixture[str], data: bytes, expected: str) -> None:
+    path = model("m", data)
     code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
-    assert (code, out) == (2, "m/config.yaml:1:16: [error] TI090 not UTF-8: byte 0xe9 at offset 15\n")
-
-
-def test_bom_then_bad_byte_on_line_1(capsys: pytest.CaptureFixture[str]) -> None:
-    path = model("m", b"\xef\xbb\xbfmodel_name: caf\xe9\n")
-    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
-    assert (code, out) == (2, "m/config.yaml:1:16: [error] TI090 not UTF-8: byte 0xe9 at offset 18\n")
-
-
-def test_utf16(capsys: pytest.CaptureFixture[str]) -> None:
-    path = model("m", "resources:\r\n  accelerator: A10G\r\n".encode("utf-16"))  # PowerShell's `>` writes this
-    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
-    assert (code, out) == (2, "m/config.yaml: [error] TI090 UTF-16 text; truss reads config.yaml as UTF-8\n")
-
-
-def test_binary(capsys: pytest.CaptureFixture[str]) -> None:
-    path = model("m", b"\x7fELF\x02\x01\x01\x00\x00resources:\n")
-    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
-    assert (code, out) == (2, "m/config.yaml: [error] TI090 binary file (contains NUL bytes); not a truss config\n")
+    assert (code, out) == (2, expected)
 
 
 def test_huge_file_is_refused_fast(capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,7 +18,7 @@ import pytest
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_baseten import FakeBaseten, truss_env
+from fake_baseten import MODEL_PY, FakeBaseten, truss_env
 
 CONFIG_YAML = """\
 model_name: fake-model
@@ -28,17 +28,6 @@ resources:
   accelerator: A10G
 """
 
-MODEL_PY = """\
-class Model:
-    def __init__(self, **kwargs):
-        pass
-
-    def load(self):
-        pass
-
-    def predict(self, model_input):
-        return model_input
-"""
 
 PUSH_OPS = [
     "teams",

@@ -32,7 +32,7 @@ import yaml
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_baseten import FakeBaseten, truss_env
+from fake_baseten import MODEL_PY, FakeBaseten, truss_env
 from helpers_venv import PROJECT, PTH, START, Venv, bare_venv, copy_script, installed_venv
 
 PREFIX = "truss-instance: "
@@ -63,17 +63,6 @@ resources:
   use_gpu: true
   cpu: "-1"
   memory: 16Gi
-"""
-MODEL_PY = """\
-class Model:
-    def __init__(self, **kwargs):
-        pass
-
-    def load(self):
-        pass
-
-    def predict(self, model_input):
-        return model_input
 """
 
 Proc = subprocess.CompletedProcess[str]
