@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -86,16 +87,31 @@ def test_fifo_named_config_yaml_is_not_opened(capsys: pytest.CaptureFixture[str]
     assert run(capsys, *CHECK, "m/config.yaml")[0] == 2
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can read a mode-000 file")
-def test_permission_denied(capsys: pytest.CaptureFixture[str]) -> None:
+def _without_root_powers() -> list[str]:
+    """A command prefix under which even root cannot read a mode-000 file (or [] when not root)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing: root reads mode-000 files")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_permission_denied() -> None:
     path = model("m", "resources: {cpu: '1'}\n")
     path.chmod(0)
+    Path("sealed/inner").mkdir(parents=True)
+    Path("sealed").chmod(0)
     try:
-        code, out, _ = run(capsys, *CHECK, "m")
+        prefix = _without_root_powers()
+        got = subprocess.run([*prefix, str(TRUSS_INSTANCE), *CHECK, "m"], capture_output=True, text=True, timeout=60, check=False)
+        sealed = subprocess.run([*prefix, str(TRUSS_INSTANCE), *CHECK, "sealed"], capture_output=True, text=True, timeout=60, check=False)
     finally:
         path.chmod(0o644)
-    assert code == 2
-    assert out.startswith("m/config.yaml: error TI090 cannot read: Permission denied\n")
+        Path("sealed").chmod(0o755)
+    assert (got.returncode, got.stdout, got.stderr) == (2, "m/config.yaml: error TI090 cannot read: Permission denied\n", "")
+    assert (sealed.returncode, sealed.stdout, sealed.stderr) == (2, "", "truss-instance: sealed: cannot read: Permission denied\n")
 
 
 # Unreadable bytes ----------------------------------------------------------------------------
