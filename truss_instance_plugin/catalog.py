@@ -8,7 +8,7 @@ import io
 import json
 import math
 import os
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import NamedTuple
 
 GiB = 1 << 30
@@ -117,6 +117,18 @@ HUGE = 10**30  # beyond any instance: shown approximately, since str() refuses i
 def fmt_int(n: int) -> str:
     """str(n), or '~1e5000' for an absurd request size."""
     return str(n) if abs(n) < HUGE else f"~1e{int(math.log10(abs(n)))}"
+
+
+def round_half_up(x: Decimal, places: str) -> Decimal:
+    """`x` rounded half-up to `places` ("0.01", "1"), with precision enough for any magnitude."""
+    prec = max(28, x.adjusted() + 8)  # an absurd node_count must not overflow the default 28 digits
+    return x.quantize(Decimal(places), rounding=ROUND_HALF_UP, context=Context(prec=prec))
+
+
+def hourly_delta(old: Decimal, new: Decimal) -> str:
+    """'+$0.25/h' (or '−$0.25/h') for the hourly difference of two per-minute prices."""
+    sign = "+" if new >= old else "−"
+    return f"{sign}${round_half_up(abs(new - old) * 60, '0.01')}/h"
 
 
 def fmt_cpu(millicores: int) -> str:

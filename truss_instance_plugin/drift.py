@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import NamedTuple
 
-from truss_instance_plugin.catalog import InstanceType, fmt_bytes
+from truss_instance_plugin.catalog import InstanceType, fmt_bytes, hourly_delta
 from truss_instance_plugin.diagnostics import ERROR, INFO, WARNING, Diagnostic
 from truss_instance_plugin.lockfile import (
     Lock,
@@ -65,12 +65,6 @@ def _raw(resources: dict[str, object], key: str) -> str:
     if value is None:
         value = _DEFAULT_RAW.get(key, "none")
     return f'"{value}"' if key in ("cpu", "instance_type") else str(value)
-
-
-def hourly_delta(old: Decimal, new: Decimal) -> str:
-    """'+$0.25/h' for two per-minute prices."""
-    diff = ((new - old) * 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"+${diff}/h" if diff >= 0 else f"−${-diff}/h"
 
 
 class LockState(NamedTuple):
@@ -217,9 +211,18 @@ class LockOutcome(NamedTuple):
 
 
 def lock_model(
-    model: Model, *, upgrade: bool = False, check_only: bool = False, deployment: dict[str, object] | None = None
+    model: Model,
+    *,
+    upgrade: bool = False,
+    check_only: bool = False,
+    deployment: dict[str, object] | None = None,
+    keep_baseline: bool = False,
 ) -> LockOutcome:
-    """Write (or with check_only, compare) the model's lockfile; a recorded deployment is never dropped."""
+    """Write (or with check_only, compare) the model's lockfile; a recorded deployment is never dropped.
+
+    `deployment` replaces the recorded one; with `keep_baseline` it keeps the recorded request,
+    request_hash and resources (read under the same folder lock as the write).
+    """
     path = lock_path(model.path)
     req, res = model.request, model.resolution
     # TI203 (policy: a lockfile is required) is what this call fixes; it must not block it.
@@ -239,6 +242,9 @@ def lock_model(
                 return LockOutcome(path, "error", lock.instance_type, None, [kept])
             chosen = kept or chosen
         record = deployment if deployment is not None else (lock.deployment if lock else None)
+        if deployment is not None and keep_baseline and lock is not None and lock.deployment is not None:
+            record = {**deployment, **{k: lock.deployment.get(k) for k in ("request", "request_hash", "resources")}}
+            record.pop("predicted_instance_type", None)
         data = render(req, model.catalog, chosen, res.nodes, record)
         old = lock.instance_type if lock is not None else None
         existed = os.path.exists(path)
@@ -293,9 +299,4 @@ def record_deployment(
     }
     if instance and instance != predicted:
         record["predicted_instance_type"] = predicted
-    previous = read_state(model).lock
-    if keep_baseline and previous is not None and previous.deployment is not None:
-        for key in ("request", "request_hash", "resources"):
-            record[key] = previous.deployment.get(key)
-        record.pop("predicted_instance_type", None)
-    return lock_model(model, deployment=record)
+    return lock_model(model, deployment=record, keep_baseline=keep_baseline)

@@ -68,7 +68,7 @@ def _config_path(params: dict[str, Any]) -> str:
 
 def _mode_note(model: Model, push: PushContext, dep: dict[str, object] | None) -> str | None:
     """What this push does with the config's resources, given the recorded deployment."""
-    from truss_instance_plugin.drift import hourly_delta
+    from truss_instance_plugin.catalog import hourly_delta
     from truss_instance_plugin.lockfile import request_hash
 
     chosen, req = model.chosen, model.request
@@ -83,10 +83,8 @@ def _mode_note(model: Model, push: PushContext, dep: dict[str, object] | None) -
             "(pass --no-preserve-env-instance-type to apply them)"
         )
     if push.environment:
-        from truss_instance_plugin.catalog import InstanceType
-
         before = model.catalog.get(old)
-        cost = f" ({hourly_delta(before.price_per_min, chosen.price_per_min)})" if isinstance(before, InstanceType) else ""
+        cost = f" ({hourly_delta(before.price_per_min, chosen.price_per_min)})" if before is not None else ""
         return f"the {push.environment} environment moves from {old} to {chosen.name}{cost}"
     return f"a new deployment on {chosen.name}; running deployments stay on {old}"
 

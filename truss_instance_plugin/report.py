@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import json
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from truss_instance_plugin.catalog import HOURS_PER_MONTH, Catalog, InstanceType, fmt_bytes, fmt_cpu, fmt_int
+from truss_instance_plugin.catalog import (
+    HOURS_PER_MONTH,
+    Catalog,
+    InstanceType,
+    fmt_bytes,
+    fmt_cpu,
+    fmt_int,
+    hourly_delta,
+    round_half_up,
+)
 from truss_instance_plugin.diagnostics import Diagnostic
 from truss_instance_plugin.resolve import Resolution, rejection, step_down
 
@@ -16,19 +25,14 @@ if TYPE_CHECKING:
 FORMATS = ("text", "parsable", "json", "github")
 
 
-def _round(x: Decimal, places: str) -> Decimal:
-    prec = max(28, x.adjusted() + 8)  # an absurd node_count must not overflow the default 28 digits
-    return x.quantize(Decimal(places), rounding=ROUND_HALF_UP, context=Context(prec=prec))
-
-
 def per_hour(price_per_min: Decimal) -> str:
     """'$1.21/h'."""
-    return f"${_round(price_per_min * 60, '0.01')}/h"
+    return f"${round_half_up(price_per_min * 60, '0.01')}/h"
 
 
 def per_month(price_per_min: Decimal) -> str:
     """'$881/month' (730 hours)."""
-    return f"${_round(price_per_min * 60 * HOURS_PER_MONTH, '1'):,}/month"
+    return f"${round_half_up(price_per_min * 60 * HOURS_PER_MONTH, '1'):,}/month"
 
 
 def prices(price_per_min: Decimal) -> str:
@@ -38,18 +42,9 @@ def prices(price_per_min: Decimal) -> str:
 
 def delta(base: Decimal, other: Decimal) -> str:
     """'+$0.25/h (+20%)' for the hourly difference of two per-minute prices."""
-    diff = (other - base) * 60
-    sign = "+" if diff >= 0 else "−"
-    pct = _round(abs(other - base) * 100 / base, "1") if base else Decimal(0)
-    return f"{sign}${_round(abs(diff), '0.01')}/h ({sign}{pct}%)"
-
-
-def price_of(model: Model) -> Decimal | None:
-    """Per-minute price of the whole prediction (per-node price × nodes)."""
-    res = model.resolution
-    if res is None or res.chosen is None:
-        return None
-    return res.chosen.price_per_min * res.nodes
+    sign = "+" if other >= base else "−"
+    pct = round_half_up(abs(other - base) * 100 / base, "1") if base else Decimal(0)
+    return f"{hourly_delta(base, other)} ({sign}{pct}%)"
 
 
 def summary(model: Model) -> str:
@@ -259,7 +254,7 @@ def catalog_text(catalog: Catalog, types: list[InstanceType]) -> list[str]:
         note = "on request" if t.on_request else ""
         lines.append(
             f"{t.name:<16} {gpus:<20} {fmt_cpu(t.millicores):>4} {fmt_bytes(t.memory_bytes):>9}  "
-            f"{t.price_per_min:>8}  {_round(t.price_per_hour, '0.01'):>7}  {note}".rstrip()
+            f"{t.price_per_min:>8}  {round_half_up(t.price_per_hour, '0.01'):>7}  {note}".rstrip()
         )
     lines.append(
         f"{len(types)} of {len(catalog.types)} types · {catalog.name} as of {catalog.as_of} · {catalog.source} · {catalog.sha256[:19]}"
@@ -281,6 +276,6 @@ def catalog_table(catalog: Catalog, types: list[InstanceType]) -> None:
         gpus = f"{t.gpu_count}× {t.gpu_type} {t.vram_gib} GiB" if t.gpu_type else "-"
         table.add_row(
             t.name, gpus, fmt_cpu(t.millicores), fmt_bytes(t.memory_bytes), str(t.price_per_min),
-            str(_round(t.price_per_hour, "0.01")), "on request" if t.on_request else "",
+            str(round_half_up(t.price_per_hour, "0.01")), "on request" if t.on_request else "",
         )  # fmt: skip
     Console().print(table)
