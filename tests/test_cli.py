@@ -250,7 +250,8 @@ def test_check_walk_skips_hidden_venv_and_node_modules(run: Run, tree: Path) -> 
         (
             "text",
             'bad/config.yaml:4:11: error TI007 memory "16GB": unknown unit "GB"\n'
-            '  use "16Gi" (17179869184 B) or "16G" (16000000000 B); units: k M G T P E, Ki Mi Gi Ti Pi Ei\n',
+            '  use "16Gi" (17179869184 B) or "16G" (16000000000 B); units: k M G T P E, Ki Mi Gi Ti Pi Ei\n'
+            "1 model: 1 error\n",
         ),
         ("parsable", 'bad/config.yaml:4:11: [error] TI007 memory "16GB": unknown unit "GB"\n'),
         (
@@ -405,4 +406,6 @@ def test_bundled_examples_check_clean_and_their_locks_are_current(run: Run, monk
         ["examples/broken/config.yaml:6:8:", "error", "TI003"],
         ["examples/broken/config.yaml:7:11:", "error", "TI007"],
         ["examples/broken/config.yaml:8:3:", "error", "TI001"],
+        ["1", "model:", "4"],
     ]
+    assert out.endswith("\n1 model: 4 errors\n")

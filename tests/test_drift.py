@@ -75,12 +75,12 @@ def locked() -> dict[str, object]:
 
 
 def test_what_a_user_gets_before_deployment(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "lock", "models/sdxl") == (1, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
+    assert run(capsys, "lock", "models/sdxl") == (0, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
     os.utime(LOCK, (OLD, OLD))
     assert run(capsys, "lock", "models/sdxl") == (0, "", "")
     assert LOCK.stat().st_mtime == OLD
     edit('cpu: "4"', 'cpu: "5"')
-    assert run(capsys, "check", "models/sdxl") == (1, TI101, "")
+    assert run(capsys, "check", "models/sdxl") == (1, TI101 + "1 model: 1 error\n", "")
     assert LOCK.read_bytes() == GOLDEN  # check never writes
 
 
@@ -90,8 +90,8 @@ def test_what_a_user_gets_after_deployment(work: Path, capsys: pytest.CaptureFix
     assert code == 0 and "recorded deployment of sdxl (A10Gx4x16)" in out
     assert run(capsys, "check", "models/sdxl") == (0, "", "")
     edit('cpu: "4"', 'cpu: "5"')
-    assert run(capsys, "check", "models/sdxl") == (0, TI110, "")
-    assert run(capsys, "check", "--strict", "models/sdxl") == (1, TI110, "")
+    assert run(capsys, "check", "models/sdxl") == (0, TI110 + "1 model: 1 warning\n", "")
+    assert run(capsys, "check", "--strict", "models/sdxl") == (1, TI110 + "1 model: 1 warning\n", "")
 
 
 def test_parsable_format_of_the_warning(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,6 +112,7 @@ def test_missing_lock_is_TI100_and_no_lock_skips(work: Path, capsys: pytest.Capt
     assert out == (
         "models/sdxl/config.yaml:3:1: error TI100 truss-instance.lock is missing\n"
         "  run `truss-instance lock models/sdxl` (or pass --no-lock)\n"
+        "1 model: 1 error\n"
     )
     assert run(capsys, "check", "--no-lock", "models/sdxl") == (0, "", "")
     edit('cpu: "4"', 'cpu: "5"')
@@ -136,8 +137,8 @@ def test_stale_lock_points_at_the_changed_key(
     code, out, _ = run(capsys, "check", "models/sdxl")
     assert code == 1
     assert out.startswith(f"models/sdxl/config.yaml:{position}: error TI101 truss-instance.lock is out of date ({shown}")
-    assert out.endswith("; run `truss-instance lock models/sdxl`\n")
-    assert run(capsys, "lock", "models/sdxl")[0] == 1
+    assert out.endswith("; run `truss-instance lock models/sdxl`\n1 model: 1 error\n")
+    assert run(capsys, "lock", "models/sdxl")[0] == 0
     assert run(capsys, "check", "models/sdxl") == (0, "", "")
 
 
@@ -157,13 +158,13 @@ def test_lock_keeps_the_deployment_record_and_keeps_warning(work: Path, capsys: 
     assert isinstance(record, dict) and record["instance_type"] == "A10Gx4x16" and record["source"] == "adopt"
     edit('cpu: "4"', 'cpu: "5"')
     code, out, _ = run(capsys, "lock", "models/sdxl")
-    assert code == 1
-    assert out == TI110 + "wrote models/sdxl/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min\n"
+    assert code == 0
+    assert out == TI110 + "wrote models/sdxl/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n"
     assert locked()["deployment"] == record  # never dropped or rewritten
     assert locked()["resolved"]["instance_type"] == "A10Gx8x32"  # type: ignore[index]
     # lock keeps warning (and writes nothing more); check keeps warning
     assert run(capsys, "lock", "models/sdxl") == (0, TI110, "")
-    assert run(capsys, "check", "models/sdxl") == (0, TI110, "")
+    assert run(capsys, "check", "models/sdxl") == (0, TI110 + "1 model: 1 warning\n", "")
     assert locked()["deployment"] == record
     # adopting again moves the baseline: then check is clean
     code, out, _ = run(capsys, "adopt", "models/sdxl")
@@ -217,10 +218,11 @@ def test_cheaper_type_is_reported_not_picked(work: Path, capsys: pytest.CaptureF
     assert out == (
         "models/sdxl/config.yaml:3:1: info TI102 A10G-lite:4x16 is now cheaper than the locked A10Gx4x16 (−$0.31/h)\n"
         "  run `truss-instance lock --upgrade models/sdxl` to switch\n"
+        "1 model: 1 info\n"
     )
     # lock keeps the locked type (it records the new catalog) and repeats the note
     code, out, _ = run(capsys, "lock", "models/sdxl")
-    assert code == 1 and "TI102" in out
+    assert code == 0 and "TI102" in out
     assert "wrote models/sdxl/truss-instance.lock (updated): A10Gx4x16 $0.02012/min (request or catalog changed, same type)" in out
     assert locked()["resolved"]["instance_type"] == "A10Gx4x16"  # type: ignore[index]
     assert locked()["catalog"]["sha256"] != yaml.safe_load(GOLDEN)["catalog"]["sha256"]  # type: ignore[index]
@@ -228,7 +230,7 @@ def test_cheaper_type_is_reported_not_picked(work: Path, capsys: pytest.CaptureF
     assert code == 0 and "TI102" in out
     # --upgrade re-resolves
     code, out, _ = run(capsys, "lock", "--upgrade", "models/sdxl")
-    assert code == 1 and "(updated): A10Gx4x16 → A10G-lite:4x16 $0.015/min" in out
+    assert code == 0 and "(updated): A10Gx4x16 → A10G-lite:4x16 $0.015/min" in out
     assert run(capsys, "check", "models/sdxl") == (0, "", "")
 
 
@@ -242,14 +244,14 @@ def test_prewritten_lock_from_another_catalog_with_a_dearer_fitting_type_is_kept
     assert code == 0
     assert out.startswith("models/sdxl/config.yaml:3:1: info TI102 A10Gx4x16 is now cheaper than the locked A10Gx8x32 (−$0.25/h)\n")
     code, out, _ = run(capsys, "lock", "models/sdxl")
-    assert code == 1 and locked()["resolved"]["instance_type"] == "A10Gx8x32"  # type: ignore[index]
+    assert code == 0 and locked()["resolved"]["instance_type"] == "A10Gx8x32"  # type: ignore[index]
     run(capsys, "lock", "--upgrade", "models/sdxl")
     assert LOCK.read_bytes() == GOLDEN
 
 
 def test_locked_type_gone_from_the_catalog_is_TI103(work: Path, capsys: pytest.CaptureFixture[str], host: Host) -> None:
     with_entries(a10g("A10G-lite:4x16", 4, 16, "0.015"))
-    assert run(capsys, "lock", "models/sdxl")[0] == 1
+    assert run(capsys, "lock", "models/sdxl")[0] == 0
     assert locked()["resolved"]["instance_type"] == "A10G-lite:4x16"  # type: ignore[index]
     before = LOCK.read_bytes()
     plugins.reset_host(host)  # the type is withdrawn
@@ -257,12 +259,12 @@ def test_locked_type_gone_from_the_catalog_is_TI103(work: Path, capsys: pytest.C
         "models/sdxl/config.yaml:3:1: error TI103 locked instance type A10G-lite:4x16 is no longer in the catalog\n"
         "  run `truss-instance lock --upgrade models/sdxl` to re-resolve\n"
     )
-    assert run(capsys, "check", "models/sdxl") == (1, expected, "")
+    assert run(capsys, "check", "models/sdxl") == (1, expected + "1 model: 1 error\n", "")
     assert run(capsys, "lock", "models/sdxl") == (1, expected, "")
     assert run(capsys, "lock", "--check", "models/sdxl")[0] == 1
     assert LOCK.read_bytes() == before
     code, out, _ = run(capsys, "lock", "--upgrade", "models/sdxl")
-    assert code == 1 and "A10G-lite:4x16 → A10Gx4x16" in out
+    assert code == 0 and "A10G-lite:4x16 → A10Gx4x16" in out
     assert LOCK.read_bytes() == GOLDEN
 
 
@@ -275,14 +277,14 @@ def test_locked_type_that_no_longer_fits_is_TI103(work: Path, capsys: pytest.Cap
     assert run(capsys, "lock", "models/sdxl")[0] == 1
     assert LOCK.read_bytes() == GOLDEN
     code, out, _ = run(capsys, "lock", "--upgrade", "models/sdxl")
-    assert code == 1 and "A10Gx4x16 → A10Gx8x32" in out
+    assert code == 0 and "A10Gx4x16 → A10Gx8x32" in out
 
 
 def test_price_change_of_the_locked_type_keeps_it(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     LOCK.write_bytes(GOLDEN)
     with_entries(a10g("A10Gx4x16", 4, 16, "0.021"))
     assert run(capsys, "check", "models/sdxl") == (0, "", "")
-    assert run(capsys, "lock", "models/sdxl")[0] == 1
+    assert run(capsys, "lock", "models/sdxl")[0] == 0
     assert locked()["resolved"]["price_usd_per_min"] == "0.021"  # type: ignore[index]
     assert run(capsys, "lock", "models/sdxl") == (0, "", "")
 
@@ -304,7 +306,7 @@ def _golden_edit(old: str, new: str) -> bytes:
         (_golden_edit("price_usd_per_min: '0.02012'", "price_usd_per_min: '0.001'"), "does not match catalog entry A10Gx4x16"),
         (_golden_edit("instance_type: A10Gx4x16", "instance_type: T4x4x16"), "does not match catalog entry T4x4x16"),
         (_golden_edit("memory_bytes: 17179869184\n  millicores", "memory_bytes: 1\n  millicores"), "request_hash does not match"),
-        (_golden_edit("lock_version: 1", "lock_version: 1\ncomment: hi"), "unknown key in the lockfile: comment"),
+        (_golden_edit("lock_version: 1", "lock_version: 1\ncomment: hi"), "unknown key 'comment' in the lockfile"),
         (_golden_edit("lock_version: 1", "lock_version: 2"), "lock_version 2 is newer than this truss-instance understands (1); upgrade"),
     ],
 )
@@ -322,15 +324,24 @@ def test_check_exits_2_on_a_bad_lockfile(work: Path, capsys: pytest.CaptureFixtu
     "data",
     [
         b"lock_version: 1\nrequest: [unclosed\n",
-        _golden_edit("instance_type: A10Gx4x16", "instance_type: A10Gx8x32"),
         _golden_edit("memory_bytes: 17179869184\n  millicores", "memory_bytes: 1\n  millicores"),
         _golden_edit("lock_version: 1", "lock_version: 1\ncomment: hi"),
+        _golden_edit("deployment: {}\n", ""),
     ],
 )
-def test_lock_regenerates_a_bad_lock_without_a_deployment(work: Path, capsys: pytest.CaptureFixture[str], data: bytes) -> None:
+def test_lock_never_rewrites_an_invalid_lock(work: Path, capsys: pytest.CaptureFixture[str], data: bytes) -> None:
     LOCK.write_bytes(data)
     code, out, _ = run(capsys, "lock", "models/sdxl")
-    assert code == 1 and out.startswith("wrote models/sdxl/truss-instance.lock (updated):")
+    assert code == 2 and out.startswith("models/sdxl/truss-instance.lock:")
+    assert "error TI104 truss-instance.lock cannot be used: " in out
+    assert "restore it with `git checkout -- models/sdxl/truss-instance.lock`" in out
+    assert LOCK.read_bytes() == data
+
+
+def test_lock_regenerates_a_valid_but_hand_edited_lock(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    LOCK.write_bytes(_golden_edit("instance_type: A10Gx4x16", "instance_type: A10Gx8x32"))
+    code, out, _ = run(capsys, "lock", "models/sdxl")
+    assert (code, out) == (0, "wrote models/sdxl/truss-instance.lock (updated): A10Gx8x32 → A10Gx4x16 $0.02012/min\n")
     assert LOCK.read_bytes() == GOLDEN
 
 
@@ -345,10 +356,14 @@ def _adopted(work: Path, capsys: pytest.CaptureFixture[str]) -> bytes:
     ("old", "new", "message"),
     [
         ("  model_name: sdxl-prod", "  model_name: [sdxl-prod", "invalid YAML"),
-        ("  source: adopt", "  source: adopt\n  note: hi", "unknown key in deployment: note"),
+        ("  source: adopt", "  source: adopt\n  note: hi", "unknown key 'note' in deployment"),
         ("lock_version: 1", "lock_version: 2", "lock_version 2 is newer"),
         ("lock_version: 1", "lock_version: 2\nfuture: {}", "lock_version 2 is newer"),
         ("request_hash: sha256:049b", "request_hash: sha256:149b", "request_hash does not match"),
+        # a bad merge that duplicates the key, a one-byte edit of the key, a deleted key line
+        ("lock_version: 1", "deployment: {}\nlock_version: 1", "duplicate key 'deployment' (first at line 7; a bad merge?)"),
+        ("deployment:\n", "deploymen:\n", "unknown key 'deploymen' in the lockfile (did you mean \"deployment\"?)"),
+        ("deployment:\n", "", "the lockfile lacks the key 'deployment'"),
     ],
 )
 def test_lock_refuses_to_overwrite_an_unreadable_deployment_record(
@@ -365,13 +380,14 @@ def test_lock_refuses_to_overwrite_an_unreadable_deployment_record(
     for argv in (["lock", "models/sdxl"], ["lock", "--upgrade", "models/sdxl"], ["adopt", "models/sdxl"], ["check", "models/sdxl"]):
         code, out, err = run(capsys, *argv)
         assert code == 2, argv
-        assert message in out
-        assert "deployment record" in out  # says why it refuses, and how to proceed:
-        assert "truss-instance lock" in out
-        assert "internal error" not in err
+        assert f"error TI104 truss-instance.lock cannot be used: {message}" in out
+        assert (
+            "`truss-instance lock` never rewrites it, since it may hold a deployment record: restore it with "
+            "`git checkout -- models/sdxl/truss-instance.lock`, or delete it and run `truss-instance lock models/sdxl` "
+            "(then `truss-instance adopt models/sdxl` if the model is deployed)"
+        ) in out
+        assert err == ""
         assert LOCK.read_bytes() == data  # never lose a deployment record
-    code, out, _ = run(capsys, "check", "models/sdxl")
-    assert "will not overwrite it" in out and ("fix it by hand" in out or "restore it" in out)
 
 
 def test_lock_regenerates_a_hand_edited_lock_but_keeps_a_readable_deployment(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -379,8 +395,8 @@ def test_lock_regenerates_a_hand_edited_lock_but_keeps_a_readable_deployment(wor
     head, _, tail = text.rpartition("instance_type: A10Gx4x16")  # the resolved section's
     LOCK.write_text(head + "instance_type: T4x4x16" + tail)
     code, out, _ = run(capsys, "check", "models/sdxl")
-    assert code == 2 and "does not match catalog entry T4x4x16" in out and "deployment record in it is kept" in out
-    assert run(capsys, "lock", "models/sdxl")[0] == 1
+    assert code == 2 and "does not match catalog entry T4x4x16" in out and "(its deployment record is kept)" in out
+    assert run(capsys, "lock", "models/sdxl")[0] == 0
     assert LOCK.read_text() == text
     assert run(capsys, "check", "models/sdxl") == (0, "", "")
 
@@ -392,7 +408,7 @@ def test_require_lock_policy_does_not_block_lock(work: Path, capsys: pytest.Capt
     (work / "pyproject.toml").write_text("[tool.truss-instance]\nrequire-lock = true\n")
     code, out, _ = run(capsys, "check", "models/sdxl")
     assert code == 1 and "TI203" in out
-    assert run(capsys, "lock", "models/sdxl") == (1, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
+    assert run(capsys, "lock", "models/sdxl") == (0, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
     assert run(capsys, "check", "models/sdxl") == (0, "", "")
 
 
@@ -416,7 +432,7 @@ def test_hook_mode_maps_file_names_to_trusses(work: Path, capsys: pytest.Capture
     # a lockfile alone maps to its config; one whose config is gone is skipped
     edit('cpu: "4"', 'cpu: "5"', a / "config.yaml")
     code, out, _ = run(capsys, "lock", "--hook", "a/truss-instance.lock", "gone/truss-instance.lock")
-    assert code == 1 and out == "wrote a/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min\n"
+    assert code == 1 and out == "wrote a/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n"
     # check --hook reads the same mapping
     assert run(capsys, "check", "--hook", "a/truss-instance.lock", "b/config.yaml", "docs/config.yaml") == (0, "", "")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -10,16 +12,20 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import run_cli as run
 
 from truss_instance_plugin import lockfile, plugins
-from truss_instance_plugin.catalog import make_catalog
+from truss_instance_plugin.catalog import embedded_types, make_catalog
 from truss_instance_plugin.lockfile import (
     HEADER,
     LOCK_VERSION,
+    Lock,
     LockError,
     config_for_lock,
     lock_path,
+    parse_lock,
     read_lock,
     render,
     request_hash,
@@ -49,7 +55,7 @@ def age(path: Path) -> None:
 
 def test_lock_writes_the_committed_golden_bytes(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "lock", "models/sdxl")
-    assert (code, out, err) == (1, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
+    assert (code, out, err) == (0, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
     assert LOCK.read_bytes() == GOLDEN
 
 
@@ -130,7 +136,7 @@ python_version: py311
 
 
 def test_reformatting_config_leaves_the_lock_bytes_identical(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "lock", "models/sdxl")[0] == 1
+    assert run(capsys, "lock", "models/sdxl")[0] == 0
     age(LOCK)
     CONFIG.write_text(REFORMATTED)
     assert run(capsys, "lock", "models/sdxl") == (0, "", "")
@@ -144,7 +150,7 @@ def test_reformatting_config_leaves_the_lock_bytes_identical(work: Path, capsys:
 
 
 def test_second_lock_writes_nothing(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "lock", "models/sdxl")[0] == 1
+    assert run(capsys, "lock", "models/sdxl")[0] == 0
     age(LOCK)
     inode = LOCK.stat().st_ino
     assert run(capsys, "lock", "models/sdxl") == (0, "", "")
@@ -152,18 +158,19 @@ def test_second_lock_writes_nothing(work: Path, capsys: pytest.CaptureFixture[st
     assert leftovers(LOCK.parent) == []
 
 
-def test_lock_updated_line_and_exit_1(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "lock", "models/sdxl")
+def test_lock_updated_line_and_exit_1_only_as_a_hook(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "lock", "--hook", "models/sdxl/config.yaml") == (1, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
+    assert run(capsys, "lock", "--hook", "models/sdxl/config.yaml") == (0, "", "")
     CONFIG.write_text(CONFIG.read_text().replace('cpu: "4"', 'cpu: "5"'))
     code, out, err = run(capsys, "lock", "models/sdxl")
-    assert (code, out, err) == (1, "wrote models/sdxl/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min\n", "")
+    assert (code, out, err) == (0, "wrote models/sdxl/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n", "")
     assert read_lock(str(LOCK)) is not None
     assert yaml.safe_load(LOCK.read_bytes())["resolved"]["instance_type"] == "A10Gx8x32"
     assert run(capsys, "lock", "models/sdxl") == (0, "", "")
 
 
 def test_lock_accepts_the_config_file_and_the_lockfile_as_path(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "lock", "models/sdxl/config.yaml")[0] == 1
+    assert run(capsys, "lock", "models/sdxl/config.yaml")[0] == 0
     assert run(capsys, "lock", "models/sdxl/truss-instance.lock") == (0, "", "")
     assert run(capsys, "lock", "models") == (0, "", "")  # a tree
     assert LOCK.read_bytes() == GOLDEN
@@ -175,23 +182,28 @@ def test_lock_several_models_one_line_per_written_file(work: Path, capsys: pytes
     (cpu / "config.yaml").write_text('model_name: cpu\nresources:\n  cpu: "1"\n  memory: 2Gi\n')
     run(capsys, "lock", "models/sdxl")
     code, out, _ = run(capsys, "lock", "models/sdxl", "models/cpu", "models/sdxl")
-    assert code == 1
+    assert code == 0
     assert out == "wrote models/cpu/truss-instance.lock (new): 1x2 $0.00058/min\n"
+    code, out, _ = run(capsys, "lock", "-v", "models")
+    assert (code, out.splitlines()) == (0, [
+        "models/cpu/truss-instance.lock is up to date: 1x2  $0.00058/min  $0.03/h  $25/month  (1 vCPU, 2 GiB)",
+        "models/sdxl/truss-instance.lock is up to date: A10Gx4x16  $0.02012/min  $1.21/h  $881/month  (1× A10G 24 GiB, 4 vCPU, 16 GiB)",
+    ])
 
 
 # lock --check --------------------------------------------------------------------------------
 
 
 def test_lock_check_never_writes(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "lock", "--check", "models/sdxl")
-    assert code == 1 and "missing" in out and "truss-instance lock" in out
+    missing = "models/sdxl/truss-instance.lock is missing; run `truss-instance lock models/sdxl`\n"
+    assert run(capsys, "lock", "--check", "models/sdxl") == (1, missing, "")
     assert not LOCK.exists()
     run(capsys, "lock", "models/sdxl")
     age(LOCK)
     assert run(capsys, "lock", "--check", "models/sdxl") == (0, "", "")
     CONFIG.write_text(CONFIG.read_text().replace("memory: 16Gi", "memory: 32Gi"))
-    code, out, _ = run(capsys, "lock", "--check", "models/sdxl")
-    assert code == 1 and "out of date" in out
+    stale = "models/sdxl/truss-instance.lock is out of date; run `truss-instance lock models/sdxl`\n"
+    assert run(capsys, "lock", "--check", "models/sdxl") == (1, stale, "")
     assert LOCK.read_bytes() == GOLDEN and LOCK.stat().st_mtime == OLD
     assert leftovers(LOCK.parent) == []
 
@@ -264,10 +276,8 @@ def test_lock_command_write_failure_is_reported_and_keeps_the_old_lock(
     run(capsys, "lock", "models/sdxl")
     CONFIG.write_text(CONFIG.read_text().replace('cpu: "4"', 'cpu: "5"'))
     monkeypatch.setattr(lockfile.os, "replace", _boom)
-    code, out, err = run(capsys, "lock", "models/sdxl")
-    assert code == 2
-    assert "cannot write truss-instance.lock: No space left on device" in out + err
-    assert "internal error" not in err
+    message = "cannot write truss-instance.lock: No space left on device; the previous file (if any) is unchanged"
+    assert run(capsys, "lock", "models/sdxl") == (2, f"models/sdxl/truss-instance.lock: error TI105 {message}\n", "")
     assert LOCK.read_bytes() == GOLDEN
     assert leftovers(LOCK.parent) == []
 
@@ -293,38 +303,52 @@ def _edit(old: str, new: str) -> bytes:
     return text.replace(old, new, 1).encode()
 
 
-DEPLOYMENT = "deployment:\n  instance_type: A10Gx4x16\n  request_hash: sha256:00\n  model_name: sdxl\n"
+DEPLOYMENT = "deployment:\n  instance_type: A10Gx4x16\n  request_hash: sha256:00\n  model_name: sdxl\n  source: adopt\n"
 
 
 @pytest.mark.parametrize(
-    ("data", "message", "has_deployment"),
+    ("data", "message", "position"),
     [
-        (b"lock_version: 1\nrequest: [unclosed\n", "invalid YAML", False),
-        (b"\xff\xfe garbage", "not UTF-8", True),
-        (b"- a\n- b\n", "top level is not a mapping", False),
-        (_edit("lock_version: 1", "lock_version: 2"), "lock_version 2 is newer than this truss-instance understands (1); upgrade", True),
-        (_edit("lock_version: 1", "lock_version: 0"), "lock_version 0", False),
-        (_edit("lock_version: 1", "lock_version: one"), "lock_version is missing or not an integer", False),
-        (_edit("lock_version: 1\n", ""), "lock_version is missing", False),
-        (_edit("lock_version: 1", "lock_version: 1\nfrobnicate: true"), "unknown key in the lockfile: frobnicate", False),
-        (_edit("  node_count: 1\n", "  node_count: 1\n  zone: us\n"), "unknown key in request: zone", False),
-        (_edit("  millicores: 4000\n  node_count", "  millicores: 3000\n  node_count"), "request_hash does not match", False),
-        (_edit("  millicores: 4000\n  node_count", "  millicores: '4000'\n  node_count"), "request values must be integers", False),
-        (_edit("  nodes: 1\n", "  nodes: 1\n  spot: true\n"), "unknown key in resolved: spot", False),
-        (_edit("catalog:\n", "catalog:\n  region: us\n"), "unknown key in catalog: region", False),
-        (_edit("deployment: {}\n", DEPLOYMENT.replace("  model_name", "  who: me\n  model_name")), "unknown key in deployment: who", True),
-        (_edit("deployment: {}\n", "deployment:\n  model_name: sdxl\n"), "lacks request_hash or instance_type", True),
-        (_edit("deployment: {}\n", DEPLOYMENT + "  request: {cpu: 4}\n"), "unknown key in deployment.request: cpu", True),
-        (_edit("deployment: {}\n", DEPLOYMENT + "  resources: [cpu]\n"), "deployment.resources is not a mapping", True),
-        (_edit("deployment: {}\n", DEPLOYMENT + "  model_id: [unclosed\n"), "invalid YAML", True),
+        (b"lock_version: 1\nrequest: [unclosed\n", "invalid YAML", (3, 1)),
+        (b"\xff\xfe garbage", "not UTF-8 (byte 0xff at offset 0)", (0, 0)),
+        (b"- a\n- b\n", "top level is not a mapping", (0, 0)),
+        (b"", "top level is not a mapping", (0, 0)),
+        (_edit("lock_version: 1", "lock_version: 2"), "lock_version 2 is newer than this truss-instance understands (1); upgrade", (8, 15)),
+        (_edit("lock_version: 1", "lock_version: 0"), "lock_version 0 is not a version truss-instance writes (1)", (8, 15)),
+        (_edit("lock_version: 1", "lock_version: one"), "lock_version must be an integer", (8, 15)),
+        (_edit("lock_version: 1", "lock_version: 1.0"), "a value tagged tag:yaml.org,2002:float, which truss-instance never writes", (8, 15)),
+        (_edit("lock_version: 1\n", ""), "the lockfile lacks the key 'lock_version'", (3, 1)),
+        (_edit("lock_version: 1", "lock_version: 1\nfrobnicate: true"), "unknown key 'frobnicate' in the lockfile", (9, 1)),
+        (_edit("  node_count: 1\n", "  node_count: 1\n  zone: us\n"), "unknown key 'zone' in request", (16, 3)),
+        (_edit("  millicores: 4000\n  node_count", "  millicores: 3000\n  node_count"), "request_hash does not match", (16, 15)),
+        (_edit("  millicores: 4000\n  node_count", "  millicores: '4000'\n  node_count"), "request.millicores must be an integer", (14, 15)),
+        (_edit("  nodes: 1\n", "  nodes: 1\n  spot: true\n"), "unknown key 'spot' in resolved", (24, 3)),
+        (_edit("catalog:\n", "catalog:\n  region: us\n"), "unknown key 'region' in catalog", (4, 3)),
+        (_edit("deployment: {}\n", DEPLOYMENT.replace("  model_name", "  who: me\n  model_name")), "unknown key 'who' in deployment", (10, 3)),
+        (_edit("deployment: {}\n", "deployment:\n  model_name: sdxl\n"), "deployment lacks the key 'instance_type'", (8, 3)),
+        (_edit("deployment: {}\n", DEPLOYMENT + "  request: {cpu: 4}\n"), "unknown key 'cpu' in deployment.request", (12, 13)),
+        (_edit("deployment: {}\n", DEPLOYMENT + "  resources: [cpu]\n"), "a list, which truss-instance never writes", (12, 14)),
+        (_edit("deployment: {}\n", DEPLOYMENT + "  model_id: [unclosed\n"), "invalid YAML", (13, 13)),
+        # a bad merge, a one-byte edit of the key, a deleted key: the record would be lost by a rewrite
+        (_edit("deployment: {}\n", DEPLOYMENT + "deployment: {}\n"), "duplicate key 'deployment' (first at line 7; a bad merge?)", (12, 1)),
+        (_edit("deployment: {}\n", DEPLOYMENT.replace("deployment:", "deploymen:")), "unknown key 'deploymen' in the lockfile", (7, 1)),
+        (_edit("deployment: {}\n", ""), "the lockfile lacks the key 'deployment'", (3, 1)),
+        (_edit("deployment: {}\n", "deployment: null\n"), "deployment must be a mapping", (7, 13)),
+        (_edit("deployment: {}\n", DEPLOYMENT.replace("sdxl", "&a sdxl") + "  environment: *a\n"), "a YAML alias", (10, 15)),
+        (_edit("deployment: {}\n", DEPLOYMENT + "  model_id: !!binary aGk=\n"), "a value tagged tag:yaml.org,2002:binary", (12, 13)),
+        (_edit("deployment: {}\n", DEPLOYMENT + "  model_id: 12\n"), "deployment.model_id must be a string or null", (12, 13)),
+        (_edit("deployment: {}\n", DEPLOYMENT + "  resources: {cpu: 4}\n"), "deployment.resources.cpu must be a string", (12, 20)),
+        (_edit("deployment: {}\n", DEPLOYMENT + "  model_id: !!int x\n"), "an invalid int 'x'", (12, 13)),
+        (b"a: " + b"[" * 20 + b"]" * 20 + b"\n", "a list", (1, 4)),
+        (b"lock_version: 1\n" + b"x" * (64 << 10), "larger than 64 KiB", (0, 0)),
     ],
 )
-def test_read_lock_rejects_untrustworthy_files(tmp_path: Path, data: bytes, message: str, has_deployment: bool) -> None:
+def test_read_lock_rejects_untrustworthy_files(tmp_path: Path, data: bytes, message: str, position: tuple[int, int]) -> None:
     path = tmp_path / "truss-instance.lock"
     path.write_bytes(data)
     with pytest.raises(LockError, match=re.escape(message)) as info:
         read_lock(str(path))
-    assert info.value.has_deployment is has_deployment
+    assert (info.value.line, info.value.col) == position
 
 
 def test_read_lock_yaml_error_has_a_position(tmp_path: Path) -> None:
@@ -343,3 +367,86 @@ def test_lock_names() -> None:
     assert config_for_lock("a/truss-instance.staging.lock") == os.path.join("a", "staging.yaml")
     assert config_for_lock("a/config.yaml") is None
     assert config_for_lock("a/poetry.lock") is None
+
+
+@given(
+    st.builds(
+        Request,
+        st.integers(min_value=0, max_value=10**40),
+        st.integers(min_value=0, max_value=10**40),
+        st.none() | st.text(max_size=12),
+        st.integers(min_value=0, max_value=64),
+        st.integers(min_value=1, max_value=10**6),
+        st.none() | st.text(max_size=12),
+    )
+)
+def test_request_hash_is_sha256_of_the_canonical_json(req: Request) -> None:
+    """The hash spells out json.dumps(sort_keys, compact) by hand (no json/hashlib import on the check path)."""
+    blob = json.dumps(req.as_json(), sort_keys=True, separators=(",", ":")).encode()
+    assert request_hash(req) == "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+def _fast(data: bytes) -> Lock | None:
+    try:
+        return lockfile._canonical(data.decode())
+    except UnicodeDecodeError:
+        return None
+
+
+# The canonical-layout fast path agrees with the full parse ---------------------------------------
+
+_TRICKY = st.sampled_from(["A10G", "yes", "No", "null", "~", "1:30", "0x1F", "1e3", "2026-01-01", "on", "-x", "a b", "x#y", "é", "'q'"])
+_NAME = st.one_of(_TRICKY, st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.builds(
+        Request,
+        st.integers(0, 10**7),
+        st.integers(0, 10**13),
+        st.one_of(st.none(), _NAME),
+        st.integers(0, 8),
+        st.integers(1, 4),
+        st.one_of(st.none(), _NAME),
+    ),
+    _NAME,
+    _NAME,
+    st.integers(1, 3),
+    st.lists(st.tuples(st.integers(0, 2000), st.sampled_from(["", " ", "x", "'", "\n", "{", "0", "#", "é"])), max_size=2),
+)
+def test_the_lock_fast_path_agrees_with_parse_lock(
+    req: Request, type_name: str, catalog_name: str, nodes: int, edits: list[tuple[int, str]]
+) -> None:
+    t = next(iter(embedded_types()))._replace(name=type_name)
+    data = render(req, make_catalog((t,), catalog_name), t, nodes, None)
+    for at, text in edits:  # a hand edit: a character replaced, inserted or removed
+        data = data[:at] + text.encode() + data[at + 1 :]
+    fast = _fast(data)
+    try:
+        full: Lock | None = lockfile.parse_lock_text(data.decode())
+    except (LockError, UnicodeDecodeError):
+        full = None
+    if fast is not None:
+        assert fast == full
+    plain = all(n is None or (n.isascii() and n.isalnum()) for n in (type_name, catalog_name, req.gpu_type, req.instance_type))
+    if not edits and plain:
+        assert fast is not None  # what `lock` writes for usual names takes the fast path
+
+
+def test_the_lock_fast_path_reads_a_written_lock(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "lock", "models/sdxl")
+    data = LOCK.read_bytes()
+    assert _fast(data) == parse_lock(data) != None  # noqa: E711
+    assert run(capsys, "adopt", "models/sdxl")[0] == 0  # a deployment record: not the canonical layout, parse_lock reads it
+    data = LOCK.read_bytes()
+    assert (_fast(data), parse_lock(data).deployment is not None) == (None, True)
+
+
+def test_the_embedded_catalog_hash_constant_is_the_computed_one() -> None:
+    """content_hash returns a constant for the embedded table (no json/hashlib at start-up); it must be the real hash."""
+    from truss_instance_plugin.catalog import EMBEDDED_SHA256, compute_hash, content_hash
+
+    types = embedded_types()
+    assert compute_hash(types) == EMBEDDED_SHA256 == content_hash(tuple(reversed(types)))
+    assert content_hash(types[1:]) == compute_hash(types[1:]) != EMBEDDED_SHA256

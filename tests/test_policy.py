@@ -51,6 +51,7 @@ def test_price_limit_at_the_accelerator(run: Run, project: Callable[..., Path]) 
     assert out == (
         diag_line("gpu", GPU, "A10G", "TI200", "A10Gx4x16 costs $1.2072/h, over the $1/h limit") + "\n"
         "  max-usd-per-hour in pyproject.toml; request less, or raise the limit\n"
+        "1 model: 1 error\n"
     )
 
 
@@ -92,7 +93,7 @@ def test_accelerator_not_allowed_at_the_accelerator(run: Run, project: Callable[
     assert (
         out
         == diag_line("gpu", GPU, "A10G", "TI201", "accelerator A10G is not allowed")
-        + "\n  allowed-accelerators in pyproject.toml: L4, H100\n"
+        + "\n  allowed-accelerators in pyproject.toml: L4, H100\n2 models: 1 error\n"
     )
 
 
@@ -103,6 +104,7 @@ def test_accelerator_of_a_pinned_type_at_the_instance_type(run: Run, project: Ca
     assert out.splitlines() == [
         diag_line("pinned", PINNED, "A10Gx4x16", "TI201", "accelerator A10G is not allowed"),
         "  allowed-accelerators in pyproject.toml: none (CPU only)",
+        "1 model: 1 error",
     ]
 
 
@@ -144,7 +146,7 @@ def test_require_lock_at_the_resources_key_and_lock_fixes_it(run: Run, project: 
         [("TI203", line, col, "truss-instance.lock is required")],
         [("TI203", 1, 1, "truss-instance.lock is required")],  # no resources key: the top of the file
     ]
-    assert run("lock", "gpu", "defaults")[0] == 1  # wrote both: require-lock does not block the fix
+    assert run("lock", "gpu", "defaults")[0] == 0  # wrote both: require-lock does not block the fix
     assert run("check", "gpu", "defaults") == (0, "", "")
 
 
@@ -217,7 +219,7 @@ def test_an_edited_policy_is_read_again(run: Run, project: Callable[..., Path]) 
 T = "[tool.truss-instance] "
 USD = T + "max-usd-per-hour must be a number of US dollars ≥ 0, like 5 or 2.5; got "
 LIST = ' must be a list of names, like ["A10G", "L4"]; got '
-KNOWN = "known: max-usd-per-hour, allowed-accelerators, denied-instance-types, require-lock"
+KNOWN = "known: max-usd-per-hour, allowed-accelerators, denied-instance-types, require-lock, catalog"
 
 
 @pytest.mark.parametrize(

@@ -84,9 +84,13 @@ def test_check_hook() -> None:
         ("myconfig.yaml", False),
         ("a/myconfig.yaml", False),
         ("a/config.yml", False),
-        ("a/config.yaml/x.py", False),
+        ("a/config.yaml/x.py", True),  # every .py file: `--hook` reads only those that import truss_chains
+        ("chain.py", True),
+        ("a/truss-instance.chain.lock", True),
+        ("a/truss-instance.staging.lock", True),
         ("poetry.lock", False),
         ("a/my-truss-instance.lock", False),
+        ("a/chain.pyc", False),
     ],
 )
 def test_files_regex(hook_id: str, path: str, matches: bool) -> None:
@@ -278,7 +282,7 @@ def test_parallel_lock_processes_leave_one_valid_lockfile(model: Path, tmp_path:
         for code, out, err in results:
             assert code in (0, 1), (round_, out, err)
             assert err == "", (round_, err)
-        writers = [out for code, out, _ in results if code == 1]
+        writers = [out for code, out, _ in results if out]
         assert len(writers) == 1, (round_, results)  # the other saw identical bytes and wrote nothing
         assert writers[0].startswith("wrote models/sdxl/truss-instance.lock (")
         assert lock.read_bytes() == expected[cpu], round_

@@ -7,20 +7,27 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from truss_instance_plugin.config import Field, LoadedConfig, PathError, find_configs
-from truss_instance_plugin.diagnostics import Diagnostic, exit_code
+from truss_instance_plugin.catalog import CatalogError
+from truss_instance_plugin.config import Field, LoadedConfig, PathError, find_configs, is_chain_file
+from truss_instance_plugin.diagnostics import Diagnostic, clip, exit_code
 from truss_instance_plugin.plugins import Host, PluginError, get_host
 from truss_instance_plugin.policy import PolicyError
+
+if TYPE_CHECKING:
+    from truss_instance_plugin.chains import Chainlet
+    from truss_instance_plugin.locking import LockOutcome
+    from truss_instance_plugin.pipeline import Model
+
+    Unit = tuple[Model, Chainlet | None]  # a model, or one chainlet of a chain file
 
 # truss 0.18.36's commands (forwarded unchanged); kept here so did-you-mean never shadows one.
 TRUSS_COMMANDS = frozenset(
     {"auth", "chains", "cleanup", "configure", "container", "download", "image", "init", "login", "loops", "migrate",
      "model-config", "model-logs", "predict", "push", "run-python", "ssh", "train", "upgrade", "watch", "whoami"}
 )  # fmt: skip
-_TRUSS_KEYS = re.compile(
-    r"^(model_name|resources|python_version|docker_server|trt_llm|model_class_name|model_cache|base_image|model_metadata)\s*:", re.M
-)
+_TRUSS_KEYS = r"(?m)^(model_name|resources|python_version|docker_server|trt_llm|model_class_name|model_cache|base_image|model_metadata)\s*:"
 
 
 class UsageError(Exception):
@@ -47,12 +54,18 @@ def looks_like_truss(config: str) -> bool:
     """A config.yaml found by walking (or named by pre-commit) is a truss's, not some other tool's."""
     if os.path.isdir(os.path.join(os.path.dirname(config), "model")):
         return True
+    from truss_instance_plugin.config import read_bounded
+
     try:
-        with open(config, "rb") as f:
-            head = f.read(1 << 16).decode("utf-8-sig", "replace")
+        head = read_bounded(config, 1 << 16).decode("utf-8-sig", "replace")
     except OSError:
-        return True  # let the loader report it
-    return bool(_TRUSS_KEYS.search(head))
+        return True  # let the loader report it (a FIFO, a device, no permission)
+    return has_truss_keys(head)
+
+
+def has_truss_keys(text: str) -> bool:
+    """Whether a config.yaml's text has a top-level key only truss configs have (compiled on first use)."""
+    return re.search(_TRUSS_KEYS, text) is not None
 
 
 def color() -> bool:
@@ -68,11 +81,12 @@ def _paint(line: str, d: Diagnostic) -> str:
     return line.replace(marker, f": {_ANSI.get(d.severity, '')}{d.severity}\033[0m {d.code} ", 1)
 
 
-def collect_configs(paths: Sequence[str], hook: bool = False) -> list[str]:
+def collect_configs(paths: Sequence[str], hook: bool = False, chains: bool = False) -> list[str]:
     """Config files for PATH arguments (files, truss dirs, trees, lockfiles), each once, in order.
 
     With `hook` (pre-commit passes file names), lockfiles map to their config and config.yaml
-    files of other tools are skipped silently.
+    files of other tools are skipped silently. With `chains`, chain files (.py) too: named ones,
+    and those a walk finds, except the modules another chain file found there imports.
     """
     from truss_instance_plugin.lockfile import config_for_lock
 
@@ -85,9 +99,17 @@ def collect_configs(paths: Sequence[str], hook: bool = False) -> list[str]:
                     continue
                 raise PathError(f"{p}: lockfile without {os.path.basename(config)} beside it")
             p = config
-        found = find_configs(p)
+        found = find_configs(p, chains)
         explicit = (p, os.path.join(p, "config.yaml"))  # what the user named directly is checked as is
-        trusses = [c for c in found if (not hook and c in explicit) or looks_like_truss(c)]
+        py = [c for c in found if chains and c.endswith(".py")]
+        if len(py) > 1:
+            from truss_instance_plugin.chains import chain_roots
+
+            py = chain_roots(py) if os.path.isdir(p) else py
+        trusses = [
+            c for c in found
+            if (c in py and (not hook or is_chain_file(c))) or (c not in py and ((not hook and c in explicit) or looks_like_truss(c)))
+        ]  # fmt: skip
         if found and not trusses and not hook:
             raise PathError(f"{p}: no truss below (the config.yaml files here have no model/ folder and no truss keys)")
         found = trusses
@@ -100,35 +122,99 @@ def collect_configs(paths: Sequence[str], hook: bool = False) -> list[str]:
 
 def cmd_check(args: argparse.Namespace, host: Host) -> int:
     """Validate and resolve every model; quiet when all is well."""
-    from truss_instance_plugin.pipeline import analyze
-
     fmt = _format(args)
-    models = [analyze(c, host) for c in collect_configs(args.paths, args.hook)]
-    if not args.no_lock:
-        from truss_instance_plugin.drift import lock_diagnostics, read_state
-        from truss_instance_plugin.pipeline import sort_diagnostics
+    named = {os.path.normpath(p) for p in args.paths}
+    units = [u for c in collect_configs(args.paths, args.hook, chains=True) for u in check_units(c, host, not args.no_lock, c not in named)]
+    if args.online:  # chainlets have no lockfile (yet), so no recorded deployment to compare
+        from truss_instance_plugin.online import check_online
 
-        models = [m._replace(diagnostics=sort_diagnostics([*m.diagnostics, *lock_diagnostics(m, read_state(m))])) for m in models]
+        plain = [i for i, (_, chainlet) in enumerate(units) if chainlet is None]
+        for i, checked in zip(plain, check_online([units[i][0] for i in plain], args), strict=True):
+            units[i] = (checked, None)
+    models = [m for m, _ in units]
     if fmt == "text" and not args.verbose and not any(m.diagnostics for m in models):
         return 0  # quiet when all is well (and no renderer to import)
     from truss_instance_plugin.report import diagnostic_lines, dumps, model_json, summary
 
     all_diags: list[Diagnostic] = []
     lines: list[str] = []
-    for m in models:
+    for m, chainlet in units:
         all_diags.extend(m.diagnostics)
         if fmt == "json":
             continue
+        name = chainlet.name if chainlet else ""
         if args.verbose and m.chosen is not None and fmt == "text":
-            lines.append(f"{m.path}: {summary(m)}")
+            from truss_instance_plugin.policy import find_policy, policy_name
+
+            policy = find_policy(m.path) if m.path else None
+            applied = f"  (policy: {policy_name(policy.source)})" if policy is not None else ""
+            lines.append(f"{m.path}{f' [{name}]' if name else ''}: {summary(m)}{applied}")
         paint = fmt == "text" and color()
         for d in m.diagnostics:
-            got = diagnostic_lines(m.path, d, fmt)
+            got = diagnostic_lines(m.path, d, fmt, name)
             lines += [_paint(got[0], d), *got[1:]] if paint else got
     if fmt == "json":
-        lines = [dumps({"models": [model_json(m) for m in models]})]
+        docs = [model_json(m, c.name, c.entrypoint) if c else model_json(m) for m, c in units]
+        lines = [dumps({"models": docs})]
+    elif fmt == "text" and all_diags:
+        lines.append(counts(len(models), all_diags))
     _out(lines)
     return exit_code(all_diags, strict=args.strict)
+
+
+def counts(n_models: int, diags: Sequence[Diagnostic]) -> str:
+    """'376 models: 2 errors, 33 warnings' (ruff's closing line)."""
+    parts = []
+    for severity in ("error", "warning", "info"):
+        n = sum(d.severity == severity for d in diags)
+        if n:
+            parts.append(f"{n} {severity}{'s' if n != 1 and severity != 'info' else ''}")
+    return f"{n_models} model{'s' if n_models != 1 else ''}: {', '.join(parts)}"
+
+
+def check_units(path: str, host: Host, lock: bool, walked: bool) -> list[Unit]:
+    """A config file's model, or each chainlet of a chain file (with its entry in the chain file's lock)."""
+    if not path.endswith(".py"):
+        return [(check_one(path, host, lock=lock), None)]
+    from truss_instance_plugin.chains import analyze_chain  # only when a .py file is named or found
+    from truss_instance_plugin.pipeline import failed_model
+
+    try:
+        units = analyze_chain(path, host, walked=walked)
+        if lock:
+            from truss_instance_plugin.drift import lock_diagnostics, read_state
+            from truss_instance_plugin.pipeline import sort_diagnostics
+
+            units = [
+                (m._replace(diagnostics=sort_diagnostics([*m.diagnostics, *lock_diagnostics(m, read_state(m, c.name))])), c) if c else (m, c)
+                for m, c in units
+            ]
+        return units
+    except (PluginError, PolicyError, CatalogError):
+        raise
+    except Exception as e:
+        if os.environ.get("TRUSS_INSTANCE_DEBUG"):
+            raise
+        return [(failed_model(path, e), None)]
+
+
+def check_one(config: str, host: Host, *, lock: bool = True) -> Model:
+    """One model through the pipeline (and its lockfile); an unexpected failure becomes its TI099 finding."""
+    from truss_instance_plugin.pipeline import analyze, failed_model, sort_diagnostics
+
+    try:
+        model = analyze(config, host)
+        if lock:
+            from truss_instance_plugin.drift import lock_diagnostics, read_state
+
+            model = model._replace(diagnostics=sort_diagnostics([*model.diagnostics, *lock_diagnostics(model, read_state(model))]))
+        return model
+    except (PluginError, PolicyError, CatalogError):
+        raise
+    except Exception as e:
+        if os.environ.get("TRUSS_INSTANCE_DEBUG"):
+            raise
+        return failed_model(config, e)
 
 
 # explain ------------------------------------------------------------------------------------
@@ -144,6 +230,12 @@ def _what_if(config: LoadedConfig, args: argparse.Namespace) -> LoadedConfig:
     res = config.resources
     fields: dict[str, Field] = dict(res.value) if res is not None and isinstance(res.value, dict) else {}
     for key, (value, kind) in given.items():
+        if key == "accelerator":  # typed on a command line: any case (a config file must spell it as truss does)
+            from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
+
+            name, sep, count = str(value).partition(":")
+            known = {a.upper(): a for a in TRUSS_ACCELERATORS}
+            value = known.get(name.strip().upper(), name) + sep + count
         fields[key] = Field(value, kind, 0, 0, 0, 0)
     line, col = (res.key_line, res.key_col) if res is not None else (0, 0)
     return config._replace(resources=Field(fields, "map", line, col, line, col))
@@ -152,85 +244,183 @@ def _what_if(config: LoadedConfig, args: argparse.Namespace) -> LoadedConfig:
 def cmd_explain(args: argparse.Namespace, host: Host) -> int:
     """Explain the resolution of one model (or of a what-if request)."""
     from truss_instance_plugin.config import load_config
-    from truss_instance_plugin.pipeline import analyze_loaded
-    from truss_instance_plugin.report import dumps, explain_json, explain_text
+    from truss_instance_plugin.report import chain_json, chain_total_text, dumps, explain_json, explain_text
 
     if args.replicas < 1:
         raise UsageError("--replicas must be at least 1")
-    configs = [load_config(c) for c in collect_configs(args.paths)] if args.paths else [LoadedConfig("", None, None, [])]
-    models = [analyze_loaded(_what_if(c, args), host) for c in configs]
+    paths = collect_configs(args.paths, chains=True) if args.paths else [""]
+    if any(p.endswith(".py") for p in paths) and any(getattr(args, key) is not None for key, _ in _WHAT_IF):
+        raise UsageError("--cpu, --memory, --accelerator, --instance-type and --node-count are for a config.yaml, not a chain file")
+    named = {os.path.normpath(p) for p in args.paths}
+    groups: list[tuple[str, list[Unit]]] = []
+    for p in paths:
+        if p.endswith(".py"):
+            groups.append((p, check_units(p, host, False, p not in named)))
+        else:
+            groups.append((p, [(_explain_one(load_config(p) if p else LoadedConfig("", None, None, []), args, host), None)]))
     if _format(args) == "json":
-        docs = [explain_json(m, args.replicas, args.why_not) for m in models]
+        docs: list[dict[str, object]] = []
+        for path, units in groups:
+            chainlets = [(m, c.name, c.entrypoint) for m, c in units if c]
+            each = [explain_json(m, args.replicas, args.why_not) for m, c in units if c is None]
+            docs += [chain_json(path, chainlets, args.replicas, args.why_not)] if chainlets else each
         _out([dumps(docs[0] if len(docs) == 1 else {"models": docs})])
     else:
         lines: list[str] = []
-        for m in models:
-            lines += explain_text(m, args.replicas, args.why_not)
+        for path, units in groups:
+            for m, c in units:
+                label = f"{c.name}{', entrypoint' if c.entrypoint else ''}" if c else ""
+                lines += explain_text(m, args.replicas, args.why_not, chainlet=label)
+            if any(c for _, c in units):
+                lines.append(chain_total_text(path, [(m, c.name) for m, c in units if c], args.replicas))
         _out(lines)
-    return exit_code([d for m in models for d in m.diagnostics], strict=args.strict)
+    return exit_code([d for _, units in groups for m, _ in units for d in m.diagnostics], strict=args.strict)
+
+
+def _explain_one(config: LoadedConfig, args: argparse.Namespace, host: Host) -> Model:
+    from truss_instance_plugin.pipeline import analyze_loaded, failed_model
+
+    try:
+        return analyze_loaded(_what_if(config, args), host)
+    except (PluginError, PolicyError, CatalogError):
+        raise
+    except Exception as e:
+        if os.environ.get("TRUSS_INSTANCE_DEBUG"):
+            raise
+        return failed_model(config.path, e)
 
 
 # lock, adopt --------------------------------------------------------------------------------
 
 
 def cmd_lock(args: argparse.Namespace, host: Host) -> int:
-    """Write each model's lockfile when its bytes change; exit 1 whenever one was written."""
-    from truss_instance_plugin.drift import lock_model, truss_dir
-    from truss_instance_plugin.pipeline import analyze
-    from truss_instance_plugin.report import diagnostic_lines
+    """Write each model's lockfile when its bytes change (exit 1 when one was written only with --hook or --check)."""
+    from truss_instance_plugin.drift import truss_dir
+    from truss_instance_plugin.locking import lock_models
+    from truss_instance_plugin.report import diagnostic_lines, price_delta_text, summary
 
     lines: list[str] = []
     codes = [0]
-    for c in collect_configs(args.paths, args.hook):
-        model = analyze(c, host)
-        out = lock_model(model, upgrade=args.upgrade, check_only=args.check)
+    configs = collect_configs(args.paths, args.hook, chains=True)
+    named = {os.path.normpath(p) for p in args.paths}
+    models = [check_one(c, host, lock=False) for c in configs if not c.endswith(".py")]
+    results: list[tuple[Model, str, LockOutcome]] = [
+        (m, "", out) for m, out in zip(models, lock_models(models, upgrade=args.upgrade, check_only=args.check), strict=True)
+    ]
+    for c in configs:
+        if c.endswith(".py"):
+            results += _lock_chain_file(c, host, args, walked=c not in named)
+    for model, chainlet, out in results:
         for d in out.diagnostics:
-            lines += diagnostic_lines(model.path, d, "text")
+            lines += diagnostic_lines(model.path, d, "text", chainlet)
         if out.status == "error":
             codes.append(2 if any(d.fatal for d in out.diagnostics) else 1)
-        elif out.status != "unchanged":
+        elif out.status == "unchanged":
+            if args.verbose and model.chosen is not None:
+                lines.append(f"{out.path} is up to date: {f'[{chainlet}] ' if chainlet else ''}{summary(model)}")
+        else:
             assert out.new is not None
-            codes.append(1)
-            price = f"${out.new.price_per_min}/min"
+            codes.append(1 if args.hook or args.check else 0)
+            new_price = out.new.price_per_min * out.nodes
+            price = f"${new_price}/min"
+            moved = f"  {price_delta_text(out.old_price, new_price)}" if out.old_price is not None and out.old_price != new_price else ""
+            unit = f"[{chainlet}] " if chainlet else ""
             if args.check:
                 state = "missing" if out.status == "new" else "out of date"
-                lines.append(f"{out.path} is {state}; run `truss-instance lock {truss_dir(model)}`")
+                line = f"{out.path} is {state}; run `truss-instance lock {truss_dir(model)}`"
+                lines += [] if line in lines else [line]
             elif out.status == "new":
-                lines.append(f"wrote {out.path} (new): {out.new.name} {price}")
+                lines.append(f"wrote {out.path} (new): {unit}{out.new.name} {price}")
             elif out.old == out.new.name:
-                lines.append(f"wrote {out.path} (updated): {out.new.name} {price} (request or catalog changed, same type)")
+                lines.append(f"wrote {out.path} (updated): {unit}{out.new.name} {price} (request or catalog changed, same type){moved}")
             else:
-                lines.append(f"wrote {out.path} (updated): {out.old or '?'} → {out.new.name} {price}")
+                lines.append(f"wrote {out.path} (updated): {unit}{out.old or '?'} → {out.new.name} {price}{moved}")
     _out(lines)
     return max(codes)
 
 
+def _recordable(value: str) -> bool:
+    """Text a lockfile can hold and read back: printable, encodable as UTF-8, not too long."""
+    return 0 < len(value) <= 200 and value.isprintable() and not any("\ud800" <= c <= "\udfff" for c in value)
+
+
+def _lock_chain_file(path: str, host: Host, args: argparse.Namespace, walked: bool) -> list[tuple[Model, str, LockOutcome]]:
+    """Lock every chainlet of a chain file into its one lockfile (nothing is written while one has errors)."""
+    from truss_instance_plugin.lockfile import lock_path
+    from truss_instance_plugin.locking import LockOutcome, lock_chain
+
+    units = check_units(path, host, lock=False, walked=walked)
+    chainlets = [(m, c) for m, c in units if c is not None]
+    if len(chainlets) != len(units) or not units:  # the file itself cannot be read
+        return [(m, "", LockOutcome(lock_path(path), "error", None, None, list(m.diagnostics))) for m, _ in units]
+    entry = next((c.name for _, c in chainlets if c.entrypoint), None)
+    outs = lock_chain([(m, c.name) for m, c in chainlets], entry, upgrade=args.upgrade, check_only=args.check)
+    return [(m, c.name, out) for (m, c), out in zip(chainlets, outs, strict=True)]
+
+
 def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
     """Record a deployment in the lockfile: the baseline later edits are compared with."""
-    from truss_instance_plugin.drift import record_deployment
+    from truss_instance_plugin.locking import record_deployment
     from truss_instance_plugin.pipeline import analyze
     from truss_instance_plugin.report import diagnostic_lines
 
-    configs = collect_configs(args.paths)
+    configs = collect_configs(args.paths, chains=True)
     if len(configs) != 1:
         raise UsageError(f"adopt takes one model; {args.paths[0]} holds {len(configs)}")
-    model = analyze(configs[0], host)
-    name = args.model or model.config.model_name
+    chain: list[tuple[Model, str]] = []
+    entry: str | None = None
+    if configs[0].endswith(".py"):
+        units = check_units(configs[0], host, lock=False, walked=False)
+        names = [c.name for _, c in units if c is not None]
+        chosen = args.chainlet or (names[0] if len(names) == 1 else None)
+        if chosen not in names:
+            raise UsageError(f"pass --chainlet NAME, one of: {', '.join(names) or '(no chainlet could be read)'}")
+        chain = [(m, c.name) for m, c in units if c is not None]
+        entry = next((c.name for _, c in units if c is not None and c.entrypoint), None)
+        model = next(m for m, n in chain if n == chosen)
+        name = args.model or chosen
+    else:
+        if args.chainlet:
+            raise UsageError("--chainlet is for a chain file (.py)")
+        model = analyze(configs[0], host)
+        name = args.model or model.config.model_name
     if not name:
         raise UsageError("no model_name in config.yaml; pass --model NAME")
-    instance = args.instance
+    given = (("--model", name), ("--instance", args.instance), ("--model-id", args.model_id), ("--environment", args.environment))
+    for flag, value in (*given, ("--deployment-id", args.deployment_id)):
+        if value is not None and not _recordable(value):
+            raise UsageError(f"{flag} {clip(repr(value))} cannot be recorded: use printable UTF-8 text of at most 200 characters")
+    instance, model_id, deployment_id = args.instance, args.model_id, args.deployment_id
+    environment = None if deployment_id else args.environment
+    if args.from_baseten:
+        from truss_instance_plugin.online import adopt_from_baseten
+
+        if instance is not None:
+            raise UsageError("--instance and --from-baseten exclude each other: Baseten says which type runs")
+        instance, model_id, deployment_id, environment = adopt_from_baseten(args, name)
     if instance is not None and model.catalog.get(instance) is None:
         from truss_instance_plugin.request import did_you_mean
 
         guess = did_you_mean(instance, [t.name for t in model.catalog.types])
         _err(f"warning: {instance} is not in the catalog" + (f' (did you mean "{guess}"?)' if guess else "") + "; recording it as given")
-    out = record_deployment(
-        model, instance=instance, model_name=name, model_id=args.model_id,
-        deployment_id=None, environment=args.environment, source="adopt",
-    )  # fmt: skip
+    how = {"instance": instance, "model_name": name, "model_id": model_id, "deployment_id": deployment_id, "environment": environment}
+    source = "baseten" if args.from_baseten else "adopt"
+    if chain:
+        from truss_instance_plugin.locking import deployment_record, lock_chain
+
+        record = deployment_record(model, source=source, **how)
+        if record is None:
+            _out([line for d in model.diagnostics for line in diagnostic_lines(model.path, d, "text", name)])
+            return 1
+        outs = lock_chain(chain, entry, deployment=record, only=name)
+        out = next(o for (_, n), o in zip(chain, outs, strict=True) if n == name)
+        bad = next((o for o in outs if o.status == "error" and o.diagnostics), None)
+        out = bad or out
+    else:
+        out = record_deployment(model, source=source, **how)
     lines: list[str] = []
     for d in out.diagnostics:
-        lines += diagnostic_lines(model.path, d, "text")
+        lines += diagnostic_lines(model.path, d, "text", next((n for m, n in chain if m is model), ""))
     if out.status == "error":
         _out(lines)
         return 2 if any(d.fatal for d in out.diagnostics) else 1
@@ -251,8 +441,8 @@ def cmd_catalog(args: argparse.Namespace, host: Host) -> int:
     catalog = host_catalog(host)
     types = list(catalog.types)
     if args.accelerator:
-        wanted = "" if args.accelerator.lower() in ("cpu", "none") else args.accelerator
-        types = [t for t in types if (t.gpu_type or "") == wanted]
+        wanted = "" if args.accelerator.lower() in ("cpu", "none") else args.accelerator.strip().upper()
+        types = [t for t in types if (t.gpu_type or "").upper() == wanted]
         if not types:
             guess = did_you_mean(args.accelerator, catalog.gpu_types())
             hint = f'did you mean "{guess}"?' if guess else f"known: CPU, {', '.join(catalog.gpu_types())}"
@@ -305,6 +495,19 @@ def _fmt(sp: argparse.ArgumentParser, choices: Sequence[str]) -> None:
     sp.add_argument("--format", choices=choices, help="output format (github under GitHub Actions, else text)")
 
 
+def _catalog_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--catalog", dest="catalog_file", metavar="FILE",
+        help="a catalog snapshot (`catalog fetch`) instead of the embedded catalog (default: `catalog` in [tool.truss-instance])",
+    )  # fmt: skip
+
+
+def _online_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--remote", metavar="NAME", help="remote in ~/.trussrc, as for `truss push` (default: the only one)")
+    p.add_argument("--rest-url", metavar="URL", help="REST API base URL (default: truss's for the remote; env TRUSS_INSTANCE_REST_URL)")
+    p.add_argument("--timeout", metavar="SECONDS", help="for connecting and for each read (default 5; env TRUSS_INSTANCE_TIMEOUT)")
+
+
 def _add_check(c: argparse.ArgumentParser) -> None:
     c.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, or a tree (default .)")
     _fmt(c, ("text", "parsable", "json", "github"))
@@ -312,6 +515,9 @@ def _add_check(c: argparse.ArgumentParser) -> None:
     c.add_argument("-v", "--verbose", action="store_true", help="one line per model")
     c.add_argument("--no-lock", action="store_true", help="skip lockfile checks")
     c.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit")
+    c.add_argument("--online", action="store_true", help="ask Baseten what each recorded deployment runs now (TI111, TI112)")
+    _online_options(c)
+    _catalog_option(c)
     c.set_defaults(func=cmd_check)
 
 
@@ -319,16 +525,24 @@ def _add_lock(lk: argparse.ArgumentParser) -> None:
     lk.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, lockfile, or a tree (default .)")
     lk.add_argument("--check", action="store_true", help="write nothing; exit 1 if a lock is missing or stale")
     lk.add_argument("--upgrade", action="store_true", help="re-resolve even when the locked type still fits")
-    lk.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit")
+    lk.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit (exit 1 when a lock was written)")
+    lk.add_argument("-v", "--verbose", action="store_true", help="also name the locks that are up to date")
+    _catalog_option(lk)
     lk.set_defaults(func=cmd_lock)
 
 
 def _add_adopt(a: argparse.ArgumentParser) -> None:
-    a.add_argument("paths", nargs=1, metavar="PATH", help="truss dir or config file")
+    a.add_argument("paths", nargs=1, metavar="PATH", help="truss dir, config file, or chain file (.py)")
     a.add_argument("--instance", metavar="NAME", help="the instance type it runs on (default: the predicted one)")
     a.add_argument("--model", metavar="NAME", help="model name (default: model_name in config.yaml)")
     a.add_argument("--model-id", metavar="ID", help="Baseten model id")
-    a.add_argument("--environment", metavar="NAME", default="production", help="environment (default production)")
+    which = a.add_mutually_exclusive_group()
+    which.add_argument("--environment", metavar="NAME", default="production", help="environment (default production)")
+    which.add_argument("--deployment-id", metavar="ID", help="the deployment (instead of an environment)")
+    a.add_argument("--from-baseten", action="store_true", help="ask Baseten which instance type the deployment runs on")
+    a.add_argument("--chainlet", metavar="NAME", help="for a chain file: the chainlet that is deployed")
+    _online_options(a)
+    _catalog_option(a)
     a.set_defaults(func=cmd_adopt)
 
 
@@ -341,13 +555,22 @@ def _add_explain(e: argparse.ArgumentParser) -> None:
     e.add_argument("--why-not", metavar="NAME", help="say which constraint or price rule rejected NAME")
     e.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)
     _fmt(e, ("text", "json"))
+    _catalog_option(e)
     e.set_defaults(func=cmd_explain)
 
 
 def _add_catalog(k: argparse.ArgumentParser) -> None:
     k.add_argument("--accelerator", metavar="X", help="only types with this GPU (CPU for CPU-only)")
     _fmt(k, ("text", "json"))
+    _catalog_option(k)
     k.set_defaults(func=cmd_catalog)
+    text = "write the account's live catalog as a snapshot file (for --catalog, or `catalog` in [tool.truss-instance])"
+    fetch = k.add_subparsers(dest="catalog_command", metavar="[fetch]", parser_class=_Parser).add_parser(
+        "fetch", help=text, description=text, formatter_class=_Formatter
+    )
+    fetch.add_argument("-o", "--output", metavar="FILE", help="the snapshot file (default: standard output)")
+    _online_options(fetch)
+    fetch.set_defaults(func=lambda args, host: __import__("truss_instance_plugin.online").online.cmd_catalog_fetch(args, host))
 
 
 def _add_plugins(g: argparse.ArgumentParser) -> None:
@@ -358,10 +581,14 @@ def _add_plugins(g: argparse.ArgumentParser) -> None:
 _SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "check": ("validate and resolve every model (exit 0 clean, 1 findings, 2 bad input)", _add_check),
     "explain": ("why this instance type, at what price", _add_explain),
-    "lock": ("write truss-instance.lock beside each config (exit 1 when a file was written)", _add_lock),
+    "lock": ("write truss-instance.lock beside each config (only when its bytes change)", _add_lock),
     "adopt": ("record that the current resources are deployed (baseline for drift warnings)", _add_adopt),
     "catalog": ("list instance types and prices", _add_catalog),
     "plugins": ("list plugins and their hooks", _add_plugins),
+    "diff": (  # diff.py is imported only when `diff` is the command (never on the check path)
+        "cost review: instance types and prices between git revisions",
+        lambda d: __import__("truss_instance_plugin.diff").diff.add_parser(d),
+    ),
 }
 
 
@@ -372,7 +599,7 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = _Parser(
         prog="truss-instance",
         description="Validate, resolve, explain and lock Truss resources.",
-        epilog="Any other COMMAND (push, predict, ...) is truss's own; `truss-instance push` runs it behind the check.",
+        epilog="Any other COMMAND is truss's own and runs unchanged: " + ", ".join(sorted(TRUSS_COMMANDS - {"push"})) + ".",
         formatter_class=_Formatter,
     )
     p.add_argument("--version", action="version", version=f"truss-instance {__version__}")
@@ -380,6 +607,8 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name, (text, add) in _SUBCOMMANDS.items():
         if only is None or name == only:
             add(sub.add_parser(name, help=text, description=text, formatter_class=_Formatter))
+    if only is None:  # listed for --help; main() hands `push` (and every truss command) to truss itself
+        sub.add_parser("push", help="truss's own `truss push` behind the check (same options; needs truss)")
     return p
 
 
@@ -400,6 +629,10 @@ def _unknown_command(argv: list[str]) -> int | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (never raises for bad input)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):  # a config may hold "\udc00" (truss loads it): print it escaped
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         if args_list and not args_list[0].startswith("-") and args_list[0] not in _SUBCOMMANDS:
             code = _unknown_command(args_list)
@@ -409,16 +642,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_truss(args_list, prog_name="truss-instance")  # `push` and every other truss command
         parser = _build_parser(args_list[0] if args_list and args_list[0] in _SUBCOMMANDS else None)
-        args = parser.parse_args(args_list)
+        try:
+            args = parser.parse_args(args_list)
+        except SystemExit as e:  # --help, --version
+            return e.code if isinstance(e.code, int) else 0
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
         func: Callable[[argparse.Namespace, Host], int] = args.func
-        return func(args, get_host())
+        host = get_host()
+        host.catalog_file = getattr(args, "catalog_file", None)
+        host.catalog_cache = None  # each command reads the catalogs (and the pyproject.toml naming one) afresh
+        return func(args, host)
     except UsageError as e:
         _err(str(e))
         return 2
-    except (PathError, PluginError, PolicyError) as e:
+    except (PathError, PluginError, PolicyError, CatalogError) as e:
         _err(str(e))
         return 2
     except BrokenPipeError:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
+import sys
 from typing import NamedTuple
 
 import yaml
 
-from truss_instance_plugin.diagnostics import ERROR, Diagnostic
+from truss_instance_plugin.diagnostics import ERROR, Diagnostic, clip
 
 CONFIG_NAME = "config.yaml"
 MAX_CONFIG_BYTES = 1 << 20  # a truss config is a few KiB; refuse to parse a huge file
-SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "env"})
+SKIP_DIRS = frozenset({"node_modules", "__pycache__"})  # and hidden folders, and virtualenvs (pyvenv.cfg)
+CHAIN_MARK = b"truss_chains"  # a chain or Python-file model imports it; cheaper than parsing every .py file
+MAX_CHAIN_BYTES = 1 << 20  # a chain file is a few KiB
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STD = "tag:yaml.org,2002:"
@@ -39,6 +41,7 @@ class LoadedConfig(NamedTuple):
     resources: Field | None  # None when the file has no `resources` key
     model_name: str | None
     diagnostics: list[Diagnostic]
+    trt_llm: bool = False  # a `trt_llm:` section: `truss push` raises memory to 10Gi (and rewrites the file)
 
 
 class PathError(Exception):
@@ -53,8 +56,18 @@ def _skip_dir(name: str, full: str) -> bool:
     )
 
 
-def find_configs(path: str) -> list[str]:
-    """Config files named by PATH: a file, a truss directory, or every truss below a directory."""
+def is_chain_file(path: str) -> bool:
+    """A .py file that mentions truss_chains (a byte check on at most MAX_CHAIN_BYTES; nothing is parsed)."""
+    try:
+        return CHAIN_MARK in read_bounded(path, MAX_CHAIN_BYTES)
+    except OSError:
+        return False
+
+
+def find_configs(path: str, chains: bool = False) -> list[str]:
+    """Config files named by PATH: a file, a truss directory, or every truss below a directory.
+
+    With `chains`, a walk also yields chain files: `.py` files that import truss_chains (outside trusses)."""
     if os.path.isfile(path):
         return [path]
     if not os.path.isdir(path):
@@ -73,9 +86,11 @@ def find_configs(path: str) -> list[str]:
             continue
         if CONFIG_NAME in dirs:
             odd.append(os.path.join(root, CONFIG_NAME))
+        if chains:
+            found += [os.path.join(root, f) for f in sorted(files) if f.endswith(".py") and is_chain_file(os.path.join(root, f))]
         dirs[:] = sorted(d for d in dirs if d != CONFIG_NAME and not _skip_dir(d, os.path.join(root, d)))
-    if not found and errors:
-        raise PathError(f"{errors[0].filename}: cannot read: {errors[0].strerror}")
+    if errors:  # an unreadable folder may hold a model: never skip it silently
+        raise PathError(f"{errors[0].filename}: cannot read this folder: {errors[0].strerror}")
     if not found and odd:
         raise PathError(f"{odd[0]}: is a directory, not a config file")
     if not found:
@@ -90,15 +105,42 @@ def _fatal(path: str, code: str, message: str, hint: str = "", line: int = 0, co
     return LoadedConfig(path, None, None, [Diagnostic(code, ERROR, message, hint, line, col)])
 
 
+def read_bounded(path: str, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of a regular file; OSError for anything else (a FIFO or device is never opened)."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):  # a directory, FIFO or device: opening a FIFO would block, /dev/zero never ends
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise OSError(0, kind, path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for a FIFO between stat and open
+            raise OSError(0, "not a regular file", path)
+        chunks: list[bytes] = []
+        left = limit + 1
+        size = min(st.st_size + 1, left)  # one read of the file's size (+1 to see growth), not a 1 MiB buffer
+        while left > 0:
+            chunk = os.read(fd, size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+            size = min(left, 1 << 16)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _read_text(path: str) -> str | LoadedConfig:
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a directory, FIFO or device: never open (a FIFO would block)
-            kind = "a directory" if os.path.isdir(path) else "not a regular file"
-            return _fatal(path, "TI090", f"cannot read: {kind}", f"point PATH at a truss directory or its {CONFIG_NAME}")
-        with open(path, "rb") as f:
-            data = f.read(MAX_CONFIG_BYTES + 1)
+        data = read_bounded(path, MAX_CONFIG_BYTES)
     except OSError as e:
+        if e.strerror in ("a directory", "not a regular file"):
+            return _fatal(path, "TI090", f"cannot read: {e.strerror}", f"point PATH at a truss directory or its {CONFIG_NAME}")
         return _fatal(path, "TI090", f"cannot read: {e.strerror or e}")
+    return _decode(path, data)
+
+
+def _decode(path: str, data: bytes) -> str | LoadedConfig:
     if len(data) > MAX_CONFIG_BYTES:
         return _fatal(
             path, "TI090", f"file is larger than {MAX_CONFIG_BYTES // 1024} KiB; not a truss config",
@@ -149,6 +191,8 @@ def _walk_tags(root: yaml.Node) -> Diagnostic | None:
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _MERGE = _STD + "merge"
+_MAP_KINDS = frozenset({"map", "set"})
+_SEQ_KINDS = frozenset({"seq", "omap", "pairs"})
 MAX_DEPTH = 32  # resources needs two levels (accelerator: {accelerator, count}); deeper content is only ever an error
 Pair = tuple[yaml.Node, yaml.Node]
 
@@ -181,16 +225,40 @@ class _Builder:
     def field(self, node: yaml.Node, key: yaml.Node | None, depth: int) -> Field:
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
         kl, kc = (key.start_mark.line + 1, key.start_mark.column + 1) if key is not None else (line, col)
+        kind = node.tag.rsplit(":", 1)[-1]
         if isinstance(node, yaml.MappingNode):
+            if kind not in _MAP_KINDS:
+                return self.invalid(node, kind, "a mapping", line, col, kl, kc)
             return Field(self.mapping(node, depth), "map", line, col, kl, kc)
         if isinstance(node, yaml.SequenceNode):
+            if kind not in _SEQ_KINDS:
+                return self.invalid(node, kind, "a list", line, col, kl, kc)
             return Field(None, "seq", line, col, kl, kc)
-        kind = node.tag.rsplit(":", 1)[-1]
+        if kind in _MAP_KINDS or kind in _SEQ_KINDS:
+            return self.invalid(node, kind, "a scalar", line, col, kl, kc)
         value: object = node.value
-        if kind in ("int", "float", "bool", "null"):
-            with contextlib.suppress(ValueError):  # an int of 4300+ digits keeps its text; consumers reject non-ints
+        if kind in ("int", "float", "bool", "null", "binary", "timestamp"):
+            try:
                 value = _CONSTRUCTOR.construct_object(node)
+            except ValueError as e:
+                if "integer string conversion" not in str(e):  # an int of 4300+ digits keeps its text
+                    return self.invalid(node, kind, "", line, col, kl, kc)
+            except Exception:  # !!int "", !!bool maybe, !!binary "%": the safe loader (and so truss) fails on it
+                return self.invalid(node, kind, "", line, col, kl, kc)
         return Field(value, kind, line, col, kl, kc)
+
+    def invalid(self, node: yaml.Node, kind: str, found: str, line: int, col: int, kl: int, kc: int) -> Field:
+        """TI026 for a value its YAML tag cannot represent; the field is `invalid` and checked no further."""
+        shown = clip(str(node.value)) if isinstance(node, yaml.ScalarNode) else found
+        what = f"!!{kind} {shown!r}" if not found else f"{found} tagged !!{kind}"
+        self.diags.append(
+            Diagnostic(
+                "TI026", ERROR, f"{what} is not a valid YAML {kind}",
+                "truss cannot load this file (its YAML loader fails on this value); remove the tag or fix the value",
+                line, col,
+            )
+        )  # fmt: skip
+        return Field(None, "invalid", line, col, kl, kc)
 
     def pairs(self, node: yaml.MappingNode, depth: int = 0) -> tuple[dict[str, Pair], list[Pair]]:
         """(keys merged in through `<<`, by name; the node's own pairs in order)."""
@@ -249,8 +317,8 @@ class _Builder:
                 self.diags.append(
                     Diagnostic(
                         "TI002", ERROR,
-                        f"duplicate key {name!r} (first at line {first.key_line}); truss keeps the last one",
-                        f"truss accepts this (it only warns, and uses the last); remove one of the two {name!r} keys",
+                        f"duplicate key {clip(name)!r} (first at line {first.key_line}); truss keeps the last one",
+                        f"truss accepts this (it only warns, and uses the last); remove one of the two {clip(name)!r} keys",
                         k.start_mark.line + 1, k.start_mark.column + 1,
                     )
                 )
@@ -260,13 +328,37 @@ class _Builder:
         return out
 
 
+def _compose_pure(text: str) -> yaml.Node | None:
+    """Compose with the pure-Python loader; on failure re-raise libyaml's error (its positions and wording)."""
+    original = sys.exc_info()[1]
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError):
+        assert original is not None
+        raise original from None
+
+
 def load_config(path: str) -> LoadedConfig:
     """Read one config file; problems come back as diagnostics, never as exceptions."""
     text = _read_text(path)
-    if isinstance(text, LoadedConfig):
-        return text
+    return text if isinstance(text, LoadedConfig) else _load_text(path, text)
+
+
+def load_config_bytes(path: str, data: bytes) -> LoadedConfig:
+    """Load config bytes read elsewhere (a git object); `path` is only for messages."""
+    text = _decode(path, data)
+    return text if isinstance(text, LoadedConfig) else _load_text(path, text)
+
+
+def _load_text(path: str, text: str) -> LoadedConfig:
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        try:
+            root = yaml.compose(text, Loader=_Loader)
+        except yaml.YAMLError:
+            if _Loader is yaml.SafeLoader or "\\" not in text:
+                raise
+            # libyaml refuses escapes truss's loader (yaml.safe_load, pure Python) accepts, e.g. "\udc00"
+            root = _compose_pure(text)
     except RecursionError:  # only the pure-Python loader recurses; libyaml stops at its own depth limit
         return _fatal(path, "TI091", "invalid YAML: nested too deeply", "a truss config is a few levels deep")
     except yaml.MarkedYAMLError as e:
@@ -287,6 +379,7 @@ def load_config(path: str) -> LoadedConfig:
     diags: list[Diagnostic] = []
     resources: Field | None = None
     model_name: str | None = None
+    trt_llm = False
     builder = _Builder(diags)
     try:
         merged, own = builder.pairs(root)
@@ -306,7 +399,9 @@ def load_config(path: str) -> LoadedConfig:
                 resources = builder.field(v, k, 0)
             elif name == "model_name" and isinstance(v, yaml.ScalarNode) and v.tag == _STD + "str":
                 model_name = v.value
+            elif name == "trt_llm":
+                trt_llm = not (isinstance(v, yaml.ScalarNode) and v.tag == _STD + "null")
     except _BadMerge as e:
         m = e.key.start_mark
         return _fatal(path, "TI091", f"invalid YAML: {e}", e.hint, m.line + 1, m.column + 1)
-    return LoadedConfig(path, resources, model_name, diags)
+    return LoadedConfig(path, resources, model_name, diags, trt_llm)

@@ -36,18 +36,37 @@ CODES: dict[str, str] = {
     "TI023": "instance type available on request only",
     "TI024": "multi-node request priced per node",
     "TI025": "fabric is not a valid mapping",
+    "TI026": "a value its YAML tag cannot represent",
+    "TI027": "instance type has limited capacity",
+    "TI028": "memory below the 10Gi truss sends for a trt_llm model",
     "TI030": "no instance type satisfies the request",
+    "TI040": "chain: a value cannot be read without running the code",
+    "TI041": "chain: cpu_count is not an int >= 1",
+    "TI042": "chain: gpu_count is inconsistent",
+    "TI043": "chain: gpu is not a truss accelerator",
+    "TI044": "chain: an argument of the wrong type",
+    "TI045": "chain: a Compute or RemoteConfig call Python or truss refuses",
+    "TI046": "chain: entrypoint marked wrongly",
+    "TI047": "chain: no chainlet is marked as entrypoint",
+    "TI048": "chain: bad or duplicate chainlet name",
+    "TI049": "chain: TrussChainlet truss_dir problem",
     "TI090": "cannot read the config file",
     "TI091": "config file is not valid YAML",
     "TI092": "config file is not a mapping",
     "TI093": "unsupported YAML tag",
+    "TI094": "Python file cannot be parsed",
+    "TI095": "Python file is not a chain or model file",
+    "TI099": "unexpected failure while checking one model",
     "TI100": "lockfile missing",
     "TI101": "lockfile out of date",
     "TI102": "cheaper type available",
     "TI103": "locked type no longer valid",
     "TI104": "lockfile unreadable",
     "TI105": "cannot write the lockfile",
+    "TI106": "catalog snapshot older than 90 days",
     "TI110": "resources changed after the first deployment",
+    "TI111": "instance type changed outside this repo",
+    "TI112": "deployed model, deployment or environment is gone",
     "TI200": "policy: price limit",
     "TI201": "policy: accelerator not allowed",
     "TI202": "policy: instance type denied",
@@ -55,7 +74,14 @@ CODES: dict[str, str] = {
 }
 
 # Codes that mean "we could not read the input": exit 2, not 1.
-FATAL_CODES = frozenset({"TI090", "TI091", "TI092", "TI093", "TI104", "TI105"})
+FATAL_CODES = frozenset({"TI090", "TI091", "TI092", "TI093", "TI094", "TI095", "TI104", "TI105"})
+
+
+def clip(text: str, limit: int = 80) -> str:
+    """`text` shortened to about `limit` characters for a message (a value can be megabytes long)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}…{text[-12:]} ({len(text)} characters)"
 
 
 class Diagnostic(NamedTuple):

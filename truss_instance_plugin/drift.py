@@ -1,4 +1,4 @@
-"""Drift: compare a model with its lockfile (stale lock, catalog changes, edits after deployment)."""
+"""Drift: compare a model with its lockfile (stale lock, catalog changes, edits after deployment); pure reads."""
 
 from __future__ import annotations
 
@@ -8,20 +8,10 @@ from typing import NamedTuple
 
 from truss_instance_plugin.catalog import InstanceType, fmt_bytes, hourly_delta
 from truss_instance_plugin.diagnostics import ERROR, INFO, WARNING, Diagnostic
-from truss_instance_plugin.lockfile import (
-    Lock,
-    LockError,
-    folder_lock,
-    lock_path,
-    read_lock,
-    render,
-    request_hash,
-    resolved_section,
-    write_if_changed,
-)
+from truss_instance_plugin.lockfile import ChainLock, Lock, LockError, lock_path, read_lock, request_hash, resolved_section
 from truss_instance_plugin.pipeline import Model
 from truss_instance_plugin.request import DEFAULT_CPU, DEFAULT_MEMORY, Request
-from truss_instance_plugin.resolve import rejection
+from truss_instance_plugin.resolve import misfit, resolve
 
 _KEYS = (  # request field -> the resources key it comes from
     ("millicores", "cpu"),
@@ -32,7 +22,6 @@ _KEYS = (  # request field -> the resources key it comes from
     ("instance_type", "instance_type"),
 )
 _DEFAULT_RAW = {"cpu": DEFAULT_CPU, "memory": DEFAULT_MEMORY}
-_LOCK_NOTES = frozenset({"TI102", "TI110"})  # what `lock` repeats from `check` after writing
 
 
 def truss_dir(model: Model) -> str:
@@ -73,36 +62,44 @@ class LockState(NamedTuple):
     path: str
     lock: Lock | None
     error: LockError | None
+    chainlet: str = ""  # a chain file's lock holds one unit per chainlet
+    others: tuple[str, ...] = ()  # the other chainlets a chain's lock holds
 
 
-def read_state(model: Model) -> LockState:
-    """Read the model's lockfile without raising."""
+def read_state(model: Model, chainlet: str = "") -> LockState:
+    """Read the model's lockfile (for a chain file: its entry for `chainlet`) without raising."""
     path = lock_path(model.path)
     try:
-        return LockState(path, read_lock(path), None)
+        got = read_lock(path)
     except LockError as e:
-        return LockState(path, None, e)
+        return LockState(path, None, e, chainlet)
+    if got is not None and isinstance(got, ChainLock) != bool(chainlet):
+        why = "a chain file's lock, not a model's" if chainlet == "" else "a model's lock, not a chain file's"
+        return LockState(path, None, LockError(f"holds {why}"), chainlet)
+    if isinstance(got, ChainLock):
+        return LockState(path, got.chainlets.get(chainlet), None, chainlet, tuple(sorted(set(got.chainlets) - {chainlet})))
+    return LockState(path, got, None)
 
 
 def bad_lock(state: LockState, model: Model, *, kept_record: bool = False) -> Diagnostic:
-    """TI104 for a lockfile that cannot be trusted (exit 2), with how to proceed.
+    """TI104 for a lockfile that cannot be trusted (exit 2), with how to recover.
 
-    `kept_record`: the file parsed and its deployment record is readable, so `lock` regenerates
-    the rest and keeps the record.
+    `kept_record`: the file is exactly valid but its resolved section does not match its inputs, so
+    `lock` regenerates the rest and keeps the deployment record.
     """
     e = state.error
     assert e is not None
     where = truss_dir(model)
+    name = os.path.basename(state.path)
     if kept_record:
-        hint = f"run `truss-instance lock {where}` to regenerate it (the deployment record in it is kept)"
-    elif e.has_deployment:
-        hint = (
-            "it may hold a deployment record, so `truss-instance lock` will not overwrite it: fix it by hand or restore it "
-            f"from version control, or delete it and run `truss-instance lock {where}` then `truss-instance adopt {where}`"
-        )
+        hint = f"run `truss-instance lock {where}` to regenerate it (its deployment record is kept)"
     else:
-        hint = f"run `truss-instance lock {where}` to regenerate it"
-    return Diagnostic("TI104", ERROR, f"{os.path.basename(state.path)} cannot be used: {e}", hint, e.line, e.col, state.path)
+        hint = (
+            "`truss-instance lock` never rewrites it, since it may hold a deployment record: restore it with "
+            f"`git checkout -- {state.path}`, or delete it and run `truss-instance lock {where}` "
+            f"(then `truss-instance adopt {where}` if the model is deployed)"
+        )
+    return Diagnostic("TI104", ERROR, f"{name} cannot be used: {e}", hint, e.line, e.col, state.path)
 
 
 def kept_type(model: Model, lock: Lock) -> InstanceType | Diagnostic | None:
@@ -115,7 +112,7 @@ def kept_type(model: Model, lock: Lock) -> InstanceType | Diagnostic | None:
         return None
     t = model.catalog.get(lock.instance_type)
     why = "is no longer in the catalog" if t is None else None
-    if t is not None and (reason := rejection(t, req)) is not None:
+    if t is not None and (reason := misfit(t, req, model.catalog)) is not None:
         why = f"no longer fits the request: {reason}"
     if why:
         line, col = model.position()
@@ -137,11 +134,11 @@ def lock_diagnostics(model: Model, state: LockState) -> list[Diagnostic]:
         return [bad_lock(state, model)]
     lock = state.lock
     if lock is not None and (why := tampered(model, lock)) is not None:
-        has_dep = lock.deployment is not None
-        return [bad_lock(LockState(state.path, None, LockError(why, has_deployment=has_dep)), model, kept_record=has_dep)]
+        return [bad_lock(LockState(state.path, None, LockError(why)), model, kept_record=True)]
     if lock is None:
         line, col = model.position()
-        return [Diagnostic("TI100", ERROR, f"{name} is missing", f"run `truss-instance lock {where}` (or pass --no-lock)", line, col)]
+        what = f"has no entry for chainlet {state.chainlet}" if state.chainlet and os.path.exists(state.path) else "is missing"
+        return [Diagnostic("TI100", ERROR, f"{name} {what}", f"run `truss-instance lock {where}` (or pass --no-lock)", line, col)]
     current = request_hash(req)
     dep = lock.deployment
     if dep is not None:
@@ -195,108 +192,8 @@ def tampered(model: Model, lock: Lock) -> str | None:
     nodes = lock.resolved.get("nodes", 1)
     if not isinstance(nodes, int) or resolved_section(t, nodes) != lock.resolved:
         return f"resolved section does not match catalog entry {t.name} (hand-edited?)"
-    if rejection(t, lock.request) is not None and lock.request.instance_type is None:
+    if nodes != resolve(lock.request, model.catalog).nodes:
+        return f"resolved.nodes {nodes} does not match the locked request's node_count {lock.request.node_count} (hand-edited?)"
+    if misfit(t, lock.request, model.catalog) is not None:
         return f"resolved type {t.name} does not satisfy the locked request (hand-edited?)"
     return None
-
-
-class LockOutcome(NamedTuple):
-    """What `lock` did (or would do) for one model."""
-
-    path: str
-    status: str  # "new", "updated", "unchanged", or "error"
-    old: str | None
-    new: InstanceType | None
-    diagnostics: list[Diagnostic]
-
-
-def lock_model(
-    model: Model,
-    *,
-    upgrade: bool = False,
-    check_only: bool = False,
-    deployment: dict[str, object] | None = None,
-    keep_baseline: bool = False,
-) -> LockOutcome:
-    """Write (or with check_only, compare) the model's lockfile; a recorded deployment is never dropped.
-
-    `deployment` replaces the recorded one; with `keep_baseline` it keeps the recorded request,
-    request_hash and resources (read under the same folder lock as the write).
-    """
-    path = lock_path(model.path)
-    req, res = model.request, model.resolution
-    # TI203 (policy: a lockfile is required) is what this call fixes; it must not block it.
-    errors = [d for d in model.diagnostics if d.severity == ERROR and d.code != "TI203"]
-    if req is None or res is None or res.chosen is None or errors:
-        return LockOutcome(path, "error", None, None, errors or list(model.diagnostics))
-    with folder_lock(os.path.dirname(path)):
-        state = read_state(model)
-        lock = state.lock
-        if state.error is not None and state.error.has_deployment:
-            return LockOutcome(path, "error", None, None, [bad_lock(state, model)])
-        chosen: InstanceType = res.chosen
-        trusted = lock is not None and tampered(model, lock) is None
-        if lock is not None and trusted and not upgrade:
-            kept = kept_type(model, lock)
-            if isinstance(kept, Diagnostic):
-                return LockOutcome(path, "error", lock.instance_type, None, [kept])
-            chosen = kept or chosen
-        record = deployment if deployment is not None else (lock.deployment if lock else None)
-        if deployment is not None and keep_baseline and lock is not None and lock.deployment is not None:
-            record = {**deployment, **{k: lock.deployment.get(k) for k in ("request", "request_hash", "resources")}}
-            record.pop("predicted_instance_type", None)
-        data = render(req, model.catalog, chosen, res.nodes, record)
-        old = lock.instance_type if lock is not None else None
-        existed = os.path.exists(path)
-        if check_only:
-            try:
-                with open(path, "rb") as f:
-                    same = f.read() == data
-            except OSError:
-                same = False
-            status = "unchanged" if same else "updated" if existed else "new"
-        else:
-            try:
-                written = write_if_changed(path, data)
-            except OSError as e:
-                message = f"cannot write {os.path.basename(path)}: {e.strerror or e}; the previous file (if any) is unchanged"
-                return LockOutcome(path, "error", old, None, [Diagnostic("TI105", ERROR, message, "", 0, 0, path)])
-            status = ("updated" if existed else "new") if written else "unchanged"
-    notes = [d for d in lock_diagnostics(model, read_state(model)) if d.code in _LOCK_NOTES] if not check_only else []
-    return LockOutcome(path, status, old, chosen, notes)
-
-
-def record_deployment(
-    model: Model,
-    *,
-    instance: str | None,
-    model_name: str,
-    model_id: str | None,
-    deployment_id: str | None,
-    environment: str | None,
-    source: str,
-    keep_baseline: bool = False,
-) -> LockOutcome:
-    """Record that the model's current resources are deployed (on `instance`, or the prediction).
-
-    With `keep_baseline` (Baseten ignored the resources: an environment kept its instance type),
-    the recorded request stays the old one, so edits keep being reported.
-    """
-    req, res = model.request, model.resolution
-    if req is None or res is None or res.chosen is None:
-        return LockOutcome(lock_path(model.path), "error", None, None, [d for d in model.diagnostics if d.severity == ERROR])
-    predicted = res.chosen.name
-    record: dict[str, object] = {
-        "instance_type": instance or predicted,
-        "model_name": model_name,
-        "model_id": model_id,
-        "deployment_id": deployment_id,
-        "environment": environment,
-        "request": req.as_json(),
-        "request_hash": request_hash(req),
-        "resources": dict(sorted(model.parsed.raw.items())),
-        "source": source,
-    }
-    if instance and instance != predicted:
-        record["predicted_instance_type"] = predicted
-    return lock_model(model, deployment=record, keep_baseline=keep_baseline)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from truss_instance_plugin.catalog import Catalog, InstanceType, make_catalog
+from truss_instance_plugin.catalog import SNAPSHOT_NAME, Catalog, InstanceType, embedded_types, make_catalog, read_snapshot, stale_snapshot
 from truss_instance_plugin.config import LoadedConfig, load_config
 from truss_instance_plugin.diagnostics import Diagnostic
 from truss_instance_plugin.request import Parsed, Request, parse_resources
@@ -65,18 +66,35 @@ class PushResult(NamedTuple):
     new_model: bool
 
 
-def host_catalog(host: Host) -> Catalog:
-    """The catalog merged from every plugin (a plugin's entry replaces a built-in one by name)."""
-    if isinstance(host.catalog_cache, Catalog):
-        return host.catalog_cache
+def host_catalog(host: Host, config_path: str = "") -> Catalog:
+    """The catalog merged from every plugin (a plugin's entry replaces a built-in one by name).
+
+    The built-in table is the embedded catalog, or a snapshot: `--catalog FILE`, else `catalog` in the
+    [tool.truss-instance] nearest to the config (to the working directory without one).
+    """
+    from truss_instance_plugin.policy import catalog_setting
+
+    cache: dict[object, Any] = host.catalog_cache if isinstance(host.catalog_cache, dict) else {}
+    host.catalog_cache = cache
+    folder = ("folder", os.path.dirname(os.path.abspath(config_path or "pyproject.toml")))  # one pyproject search per folder
+    if not host.catalog_file and folder not in cache:
+        cache[folder] = catalog_setting(config_path or "pyproject.toml")
+    snapshot: tuple[str, str] | None = (host.catalog_file, "") if host.catalog_file else cache[folder]
+    key = os.path.abspath(snapshot[0]) if snapshot else ""
+    if key in cache:
+        cached: Catalog = cache[key]
+        return cached
     merged: dict[str, InstanceType] = {}
     results = host.call("truss_instance_catalog_entries")
     assert isinstance(results, list)
+    snap = read_snapshot(*snapshot) if snapshot else None
+    embedded = embedded_types() if snap else ()
     for entries in results:
-        for t in entries:
+        for t in snap.types if snap and tuple(entries) == embedded else entries:  # a snapshot replaces the embedded table
             merged.setdefault(t.name, t)
-    catalog = make_catalog(tuple(sorted(merged.values(), key=InstanceType.sort_key)))
-    host.catalog_cache = catalog
+    types = tuple(sorted(merged.values(), key=InstanceType.sort_key))
+    catalog = make_catalog(types, SNAPSHOT_NAME, snapshot[0], snap.as_of) if snap and snapshot else make_catalog(types)
+    cache[key] = catalog
     return catalog
 
 
@@ -89,8 +107,8 @@ def sort_diagnostics(diags: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]:
 
 def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
     """Run the pipeline on an already loaded config."""
-    catalog = host_catalog(host)
-    parsed = parse_resources(config.resources)
+    catalog = host_catalog(host, config.path)
+    parsed = parse_resources(config.resources, config.trt_llm)
     model = Model(config.path, config, parsed, catalog, None, ())
     fatal = any(d.fatal for d in config.diagnostics)
     if parsed.request is not None and not fatal:
@@ -106,13 +124,25 @@ def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
         where = model.position if config.path else lambda key: (0, 0)  # a what-if has no file positions
         model = model._replace(resolution=resolve(parsed.request, catalog, choose, where))
     resolution = model.resolution
-    diags = list(config.diagnostics) + list(resolution.diagnostics if resolution else ())
+    diags = list(config.diagnostics) + list(resolution.diagnostics if resolution else ()) + stale_snapshot(catalog)
     if not fatal:
         results = host.call("truss_instance_validate", model=model)
         assert isinstance(results, list)
         for batch in results:
             diags.extend(batch)
     return model._replace(diagnostics=sort_diagnostics(diags))
+
+
+def failed_model(path: str, error: BaseException) -> Model:
+    """A model whose analysis failed unexpectedly: one TI099 error, no request, no instance."""
+    from truss_instance_plugin.diagnostics import ERROR, clip
+
+    message = f"unexpected failure while checking this model: {type(error).__name__}: {clip(str(error), 200)}"
+    hint = "the other models were checked; set TRUSS_INSTANCE_DEBUG=1 for the traceback and please report it"
+    config = LoadedConfig(path, None, None, [])
+    parsed = Parsed(None, [], {}, {})
+    empty = make_catalog(())
+    return Model(path, config, parsed, empty, None, (Diagnostic("TI099", ERROR, message, hint, 1, 1),))
 
 
 def analyze(path: str, host: Host) -> Model:

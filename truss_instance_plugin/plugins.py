@@ -151,7 +151,8 @@ class Host:
     """
 
     def __init__(self, load_entry_points: bool = True) -> None:
-        self.catalog_cache: object = None  # the merged catalog (pipeline.host_catalog)
+        self.catalog_cache: object = None  # the merged catalogs (pipeline.host_catalog)
+        self.catalog_file: str | None = None  # `--catalog FILE`: a catalog snapshot instead of the embedded catalog
         self.origins: dict[str, tuple[str, str]] = {BUILTIN: ("truss-instance-plugin", _own_version())}
         # The built-in is not a plugin one can disable: blocking it would leave no catalog at all.
         self.disabled = disabled_names() - {normalize(BUILTIN)}

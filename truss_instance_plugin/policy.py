@@ -6,6 +6,7 @@ max-usd-per-hour = 5                           # TI200: the chosen type (× node
 allowed-accelerators = ["A10G", "L4", "H100"]  # TI201: a GPU type not in the list ([] = CPU only)
 denied-instance-types = ["H100:8"]             # TI202: one of these types was chosen
 require-lock = true                            # TI203: no truss-instance.lock beside the config
+catalog = "baseten-catalog.json"               # the catalog snapshot to use (relative to this file)
 ```
 
 The nearest pyproject.toml above a config decides: a project root without the table ends the
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from truss_instance_plugin.pipeline import Model
 
 TABLE = "[tool.truss-instance]"
-KEYS = ("max-usd-per-hour", "allowed-accelerators", "denied-instance-types", "require-lock")
+KEYS = ("max-usd-per-hour", "allowed-accelerators", "denied-instance-types", "require-lock", "catalog")
 
 
 class PolicyError(Exception):
@@ -42,6 +43,7 @@ class Policy(NamedTuple):
     allowed_accelerators: tuple[str, ...] | None = None  # None: any accelerator
     denied_instance_types: tuple[str, ...] = ()
     require_lock: bool = False
+    catalog: str | None = None  # a catalog snapshot, relative to `source`
 
 
 def _display(path: str) -> str:
@@ -85,20 +87,30 @@ def parse_policy(table: object, source: str) -> Policy:
         if not isinstance(required, bool):
             raise PolicyError(f"{source}: {TABLE} require-lock must be true or false; got {required!r}")
         policy = policy._replace(require_lock=required)
+    if "catalog" in table:
+        path = table["catalog"]
+        if not isinstance(path, str) or not path.strip():
+            raise PolicyError(f'{source}: {TABLE} catalog must be a catalog snapshot path, like "baseten-catalog.json"; got {path!r}')
+        policy = policy._replace(catalog=path)
     return policy
 
 
 @functools.lru_cache(maxsize=64)
 def _read(path: str, mtime_ns: int, size: int) -> Policy | None:
     """The policy in one pyproject.toml (cached per path and version of the file)."""
-    import tomllib
+    from truss_instance_plugin.config import read_bounded
 
     source = _display(path)
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+        raw = read_bounded(path, 1 << 20)
     except OSError as e:
         raise PolicyError(f"{source}: cannot read it: {e.strerror or e}") from None
+    if b"truss-instance" not in raw:  # no table for us: skip parsing TOML (tomllib is a visible part of a check)
+        return None
+    import tomllib
+
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise PolicyError(f"{source}: not valid TOML: {e}") from None
     tool = data.get("tool")
@@ -107,11 +119,19 @@ def _read(path: str, mtime_ns: int, size: int) -> Policy | None:
     return parse_policy(tool["truss-instance"], source)._replace(source=path)
 
 
+def policy_name(path: str) -> str:
+    """How to show the pyproject.toml a policy came from (relative to the working directory when below it)."""
+    return _display(path)
+
+
 def _nearest_pyproject(folder: str) -> str | None:
+    """The nearest pyproject.toml at or above `folder`, never above the repository root (the folder with .git)."""
     while True:
         path = os.path.join(folder, "pyproject.toml")
         if os.path.isfile(path):
             return path
+        if os.path.exists(os.path.join(folder, ".git")):  # an outer project's policy does not govern this repository
+            return None
         parent = os.path.dirname(folder)
         if parent == folder:
             return None
@@ -128,6 +148,14 @@ def find_policy(config_path: str) -> Policy | None:
     except OSError as e:
         raise PolicyError(f"{_display(path)}: cannot read it: {e.strerror or e}") from None
     return _read(path, st.st_mtime_ns, st.st_size)
+
+
+def catalog_setting(config_path: str) -> tuple[str, str] | None:
+    """The catalog snapshot the nearest [tool.truss-instance] names for a config, and where it is named; or None."""
+    policy = find_policy(config_path)
+    if policy is None or policy.catalog is None:
+        return None
+    return _display(os.path.join(os.path.dirname(policy.source), policy.catalog)), f"`catalog` in {_display(policy.source)}"
 
 
 def _usd(amount: Decimal) -> str:

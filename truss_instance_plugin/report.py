@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from truss_instance_plugin.catalog import (
     hourly_delta,
     round_half_up,
 )
-from truss_instance_plugin.diagnostics import Diagnostic
+from truss_instance_plugin.diagnostics import Diagnostic, clip
 from truss_instance_plugin.resolve import Resolution, rejection, step_down
 
 if TYPE_CHECKING:
@@ -38,6 +39,12 @@ def per_month(price_per_min: Decimal) -> str:
 def prices(price_per_min: Decimal) -> str:
     """'$0.02012/min  $1.21/h  $881/month'."""
     return f"${price_per_min}/min  {per_hour(price_per_min)}  {per_month(price_per_min)}"
+
+
+def price_delta_text(old_price_per_min: Decimal, new_price_per_min: Decimal) -> str:
+    """'+$1.55/h (+$1,134/month)' for a change of price per replica (730 hours a month)."""
+    sign = "−" if new_price_per_min < old_price_per_min else "+"
+    return f"{hourly_delta(old_price_per_min, new_price_per_min)} ({sign}{per_month(abs(new_price_per_min - old_price_per_min))})"
 
 
 def delta(base: Decimal, other: Decimal) -> str:
@@ -63,16 +70,18 @@ def _pos(path: str, d: Diagnostic) -> str:
     return f"{path}:{d.line}:{d.col}" if d.line else path
 
 
-def diagnostic_lines(path: str, d: Diagnostic, fmt: str) -> list[str]:
-    """One diagnostic in one of the line formats (text has the hint on a second line)."""
+def diagnostic_lines(path: str, d: Diagnostic, fmt: str, chainlet: str = "") -> list[str]:
+    """One diagnostic in one of the line formats (text has the hint on a second line); a chainlet's is marked [NAME]."""
     where = d.file or path or "(what-if)"
+    if chainlet:
+        d = d._replace(message=f"[{clip(chainlet, 60)}] {d.message}")
     if fmt == "parsable":
         return [f"{_pos(where, d)}: [{d.severity}] {d.code} {d.message}"]
     if fmt == "github":
         level = {"info": "notice"}.get(d.severity, d.severity)
         text = f"{d.message}. {d.hint}" if d.hint else d.message
-        loc = f"file={where}" + (f",line={d.line},col={d.col}" if d.line else "")
-        return [f"::{level} {loc},title={d.code}::{_gh_escape(text)}"]
+        loc = f"file={_gh_property(where)}" + (f",line={d.line},col={d.col}" if d.line else "")
+        return [f"::{level} {loc},title={_gh_property(d.code)}::{_gh_escape(text)}"]
     lines = [f"{_pos(where, d)}: {d.severity} {d.code} {d.message}"]
     if d.hint:
         lines.append(f"  {d.hint}")
@@ -80,17 +89,27 @@ def diagnostic_lines(path: str, d: Diagnostic, fmt: str) -> list[str]:
 
 
 def _gh_escape(s: str) -> str:
+    """A workflow command's message, escaped as @actions/core does (so data cannot forge a command)."""
     return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def model_json(model: Model) -> dict[str, object]:
-    """The documented per-model JSON of `check`."""
+def _gh_property(s: str) -> str:
+    """A workflow command's property value: the message escapes plus `:` and `,`."""
+    return _gh_escape(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def model_json(model: Model, chainlet: str | None = None, entrypoint: bool = False) -> dict[str, object]:
+    """The documented per-model JSON of `check` (a chain's chainlet also has "chainlet" and "entrypoint")."""
     chosen = model.chosen
-    return {
+    broken = any(d.severity == "error" and d.code < "TI100" for d in model.diagnostics)  # the resources block or its resolution
+    out: dict[str, object] = {
         "config": model.path,
-        "instance": chosen.as_json() if chosen else None,
+        "instance": chosen.as_json() if chosen and not broken else None,
         "diagnostics": [d.as_json() for d in model.diagnostics],
     }
+    if chainlet is not None:
+        out.update(chainlet=chainlet, entrypoint=entrypoint)
+    return out
 
 
 def dumps(obj: object) -> str:
@@ -137,9 +156,9 @@ def _funnel(res: Resolution) -> list[str]:
     return [s.label if i == 0 else f"{s.survivors} {s.label}" for i, s in enumerate(res.funnel)]
 
 
-def explain_text(model: Model, replicas: int = 1, why_not: str | None = None, top: int = 8) -> list[str]:
-    """The human explanation of one model's resolution."""
-    where = model.path or "(what-if)"
+def explain_text(model: Model, replicas: int = 1, why_not: str | None = None, top: int = 8, chainlet: str = "") -> list[str]:
+    """The human explanation of one model's resolution (a chain's chainlet is named after the path)."""
+    where = (model.path or "(what-if)") + (f" [{chainlet}]" if chainlet else "")
     res = model.resolution
     lines: list[str] = []
     if res is None or res.chosen is None:
@@ -232,15 +251,47 @@ def explain_json(model: Model, replicas: int = 1, why_not: str | None = None) ->
         "catalog": {"name": model.catalog.name, "as_of": model.catalog.as_of, "sha256": model.catalog.sha256},
     }
     if chosen is not None and res is not None:
-        total = chosen.price_per_min * res.nodes * replicas
-        out["cost"] = {
-            "usd_per_min": str(total),
-            "usd_per_hour": str(total * 60),
-            "usd_per_month": str(total * 60 * HOURS_PER_MONTH),
-        }
+        out["cost"] = _cost_json(chosen.price_per_min * res.nodes * replicas)
     if why_not:
         out["why_not"] = why_not_text(model, why_not)
     return out
+
+
+def _cost_json(total: Decimal) -> dict[str, str]:
+    return {"usd_per_min": str(total), "usd_per_hour": str(total * 60), "usd_per_month": str(total * 60 * HOURS_PER_MONTH)}
+
+
+# Chains: one explanation per chainlet, and the chain's total ----------------------------------
+
+
+def chain_cost(models: Sequence[Model], replicas: int = 1) -> Decimal | None:
+    """USD per minute of every chainlet with `replicas` replicas each; None when one has no instance type."""
+    total = Decimal(0)
+    for m in models:
+        res = m.resolution
+        if res is None or res.chosen is None:
+            return None
+        total += res.chosen.price_per_min * res.nodes * replicas
+    return total
+
+
+def chain_total_text(path: str, chainlets: Sequence[tuple[Model, str]], replicas: int = 1) -> str:
+    """'chain.py: chain total  $…/min  $…/h  $…/month  (3 chainlets, 2 replicas each)'."""
+    n = len(chainlets)
+    each = f"{n} chainlet{'s' if n != 1 else ''}" + (f", {replicas} replicas each" if replicas > 1 else "")
+    total = chain_cost([m for m, _ in chainlets], replicas)
+    if total is None:
+        missing = [name for m, name in chainlets if m.chosen is None]
+        verb = "has" if len(missing) == 1 else "have"
+        return f"{path}: chain total unknown: {', '.join(missing)} {verb} no instance type ({each})"
+    return f"{path}: chain total  {prices(total)}  ({each})"
+
+
+def chain_json(path: str, chainlets: Sequence[tuple[Model, str, bool]], replicas: int = 1, why_not: str | None = None) -> dict[str, object]:
+    """`explain --format json` of a chain file: each chainlet's explanation and the chain's cost (null when unknown)."""
+    docs = [{**explain_json(m, replicas, why_not), "chainlet": name, "entrypoint": entry} for m, name, entry in chainlets]
+    total = chain_cost([m for m, _, _ in chainlets], replicas)
+    return {"config": path, "chainlets": docs, "replicas": replicas, "cost": _cost_json(total) if total is not None else None}
 
 
 # Catalog ------------------------------------------------------------------------------------
@@ -251,7 +302,7 @@ def catalog_text(catalog: Catalog, types: list[InstanceType]) -> list[str]:
     lines = [f"{'NAME':<16} {'GPU':<20} {'VCPU':>4} {'MEMORY':>9}  {'$/MIN':>8}  {'$/H':>7}  NOTE"]
     for t in types:
         gpus = f"{t.gpu_count}× {t.gpu_type} {t.vram_gib} GiB" if t.gpu_type else "-"
-        note = "on request" if t.on_request else ""
+        note = t.note
         lines.append(
             f"{t.name:<16} {gpus:<20} {fmt_cpu(t.millicores):>4} {fmt_bytes(t.memory_bytes):>9}  "
             f"{t.price_per_min:>8}  {round_half_up(t.price_per_hour, '0.01'):>7}  {note}".rstrip()
@@ -276,6 +327,6 @@ def catalog_table(catalog: Catalog, types: list[InstanceType]) -> None:
         gpus = f"{t.gpu_count}× {t.gpu_type} {t.vram_gib} GiB" if t.gpu_type else "-"
         table.add_row(
             t.name, gpus, fmt_cpu(t.millicores), fmt_bytes(t.memory_bytes), str(t.price_per_min),
-            str(round_half_up(t.price_per_hour, "0.01")), "on request" if t.on_request else "",
+            str(round_half_up(t.price_per_hour, "0.01")), t.note,
         )  # fmt: skip
     Console().print(table)

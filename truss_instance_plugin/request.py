@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
 from truss_instance_plugin.config import Field
-from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic
+from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
 
 KNOWN_KEYS = ("cpu", "memory", "accelerator", "use_gpu", "instance_type", "node_count", "fabric")
 DEFAULT_CPU = "1"
@@ -34,7 +34,7 @@ _TRUSS_MILLI_RE = re.compile(r"[0-9.]*m")
 _TRUSS_MEM_RE = re.compile(r"[0-9.]*([a-zA-Z]+)?")
 _PLAIN_RE = re.compile(r"[0-9.]*")  # a number truss allows in front of a unit: digits and dots only
 FABRIC_KEYS = ("use_rdma", "preferences")
-MAX_EXPONENT = 10_000  # a number beyond 1e10000 is no size at all (and as an exact int it would cost megabytes)
+MAX_EXPONENT = 1000  # a number beyond 1e1000 is no size at all (and ints of 4300+ digits cannot even be printed)
 
 
 class Request(NamedTuple):
@@ -86,7 +86,9 @@ def _q(v: object) -> str:
         return "a mapping"
     if isinstance(v, list):
         return "a list"
-    return f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+    if isinstance(v, str):
+        return f'"{clip(v)}"'
+    return str(v).lower() if isinstance(v, bool) else clip(str(v)) if not isinstance(v, int) or abs(v) < 10**70 else "a huge number"
 
 
 def _float_ok(s: str) -> bool:
@@ -173,18 +175,26 @@ def _count(c: str) -> int | None:
         return None
 
 
-def _out_of_range(d: Decimal) -> bool:
-    """Beyond 1e10000, or below 1e-30 (no size is that small; shown in full it would be a very long message)."""
-    return not d.is_zero() and not -30 <= d.adjusted() <= MAX_EXPONENT
+def _number(text: str) -> Decimal | None:
+    """The exact value of a number matched by _NUM, or None when it is beyond 1e±1000 (no size at all)."""
+    mantissa, _, exponent = text.lower().partition("e")
+    if exponent and len(exponent.lstrip("+-").lstrip("0")) > 6:  # Decimal() itself refuses exponents past 10**18
+        return None if mantissa.strip("+-.0") else Decimal(0)
+    d = Decimal(text)
+    return None if not d.is_zero() and not -30 <= d.adjusted() <= MAX_EXPONENT else d
 
 
 def _short(s: str) -> str:
-    """A long value shortened for a message: its first and last characters."""
-    return s if len(s) <= 40 else f"{s[:16]}…{s[-8:]} ({len(s)} characters)"
+    """A user's value as quoted in a message: at most about 80 characters."""
+    return clip(s)
+
+
+TRT_LLM_MIN_MEMORY = 10 << 30  # truss's TRTLLM_MIN_MEMORY_REQUEST_GI
 
 
 class _Parser:
-    def __init__(self, res: Field | None) -> None:
+    def __init__(self, res: Field | None, trt_llm: bool = False) -> None:
+        self.trt_llm = trt_llm
         self.diags: list[Diagnostic] = []
         self.raw: dict[str, str] = {}
         self.res = res
@@ -193,10 +203,12 @@ class _Parser:
             self.fields = res.value
 
     def err(self, code: str, f: Field, message: str, hint: str, severity: str = ERROR) -> None:
-        self.diags.append(Diagnostic(code, severity, message, hint, f.line, f.col))
+        self.diags.append(Diagnostic(code, severity, clip(message, 400), clip(hint, 400), f.line, f.col))
 
     def parse(self) -> Parsed:
         res = self.res
+        if res is not None and res.kind == "invalid":
+            return Parsed(None, self.diags, self.raw, {})
         if res is not None and res.kind != "map":
             shown = _q(res.value) if res.kind not in ("map", "seq") else "a list"
             hint = 'write it as a block, e.g. resources: {cpu: "4", memory: 16Gi, accelerator: A10G}; or remove it for the defaults'
@@ -207,15 +219,17 @@ class _Parser:
                 guess = _SYNONYMS.get(key.lower()) or did_you_mean(key, KNOWN_KEYS)
                 hint = f'did you mean "{guess}"? ' if guess else f"known keys: {', '.join(KNOWN_KEYS)}. "
                 hint += "truss accepts unknown keys when it loads the config and rejects them only at push time"
-                self.err("TI001", _at_key(f), f'unknown key "{key}" in resources', hint)
+                self.err("TI001", _at_key(f), f'unknown key "{_short(key)}" in resources', hint)
         millicores = self.cpu()
         memory = self.memory()
+        if memory is not None and self.trt_llm and memory < TRT_LLM_MIN_MEMORY:
+            memory = self.trt_llm_memory(memory)
         gpu = self.accelerator()
         self.use_gpu(gpu)
         node_count = self.node_count()
         pinned = self.instance_type()
         self.fabric()
-        if any(d.severity == ERROR for d in self.diags) or None in (millicores, memory, gpu, node_count):
+        if any(d.severity == ERROR for d in self.diags) or None in (millicores, memory, gpu, node_count) or _has_invalid(self.fields):
             return Parsed(None, self.diags, self.raw, self.fields)
         assert millicores is not None and memory is not None and gpu is not None and node_count is not None
         req = Request(millicores, memory, gpu[0], gpu[1], node_count, pinned)
@@ -223,12 +237,14 @@ class _Parser:
 
     def _string(self, key: str, code: str, example: str) -> tuple[Field, str] | None:
         f = self.fields[key]
+        if f.kind == "invalid":  # reported by the loader (TI026)
+            return None
         if f.kind == "str":
             assert isinstance(f.value, str)
             self.raw[key] = f.value
             return f, f.value
         if f.kind in ("int", "float"):
-            self.err(code, f, f"{key}: {f.value} is a YAML number, not a string (truss rejects it too)", f"quote it: {key}: {example}")
+            self.err(code, f, f"{key}: {_short(str(f.value))} is a YAML number, not a string (truss rejects it too)", f"quote it: {key}: {example}")
         else:
             shown = "empty" if f.kind == "null" else _q(f.value) if f.kind not in ("map", "seq") else f"a {f.kind}"
             self.err(code, f, f"{key} is {shown}; it must be a string", f"e.g. {key}: {example}")
@@ -240,31 +256,32 @@ class _Parser:
             return 1000
         f = self.fields["cpu"]
         finite = f.kind == "int" or (f.kind == "float" and isinstance(f.value, float) and math.isfinite(f.value))
-        got = self._string("cpu", "TI005", f'"{f.value}"' if finite else '"1"')
+        got = self._string("cpu", "TI005", f'"{_short(str(f.value))}"' if finite else '"1"')
         if got is None:
             return None
         f, s = got
         accepted = truss_accepts_cpu(s)
         m = _CPU_RE.fullmatch(s)
         if m is None:
-            self.err("TI004", f, f'cpu "{s}": {_cpu_problem(s)}', _cpu_hint(s, accepted))
+            self.err("TI004", f, f'cpu "{_short(s)}": {_cpu_problem(s)}', _cpu_hint(s, accepted))
             return None
-        if _out_of_range(Decimal(m.group(1))):
+        number = _number(m.group(1))
+        if number is None:
             why = f"{_STRICTER} (Python's float() reads it), but it is no usable size; " if accepted else ""
             self.err("TI004", f, f'cpu "{_short(s)}": out of range', f'{why}write vCPUs ("1", "4", "0.5") or millicores ("500m")')
             return None
-        millis = Decimal(m.group(1)) * (1 if m.group(2) else 1000)
+        millis = number * (1 if m.group(2) else 1000)
         if millis <= 0:
-            why = f"{_STRICTER}, but Baseten would receive cpu {s}; " if accepted else ""
-            self.err("TI003", f, f'cpu "{s}": must be greater than 0', f'{why}use e.g. cpu: "1" or "500m"')
+            why = f"{_STRICTER}, but Baseten would receive cpu {_short(s)}; " if accepted else ""
+            self.err("TI003", f, f'cpu "{_short(s)}": must be greater than 0', f'{why}use e.g. cpu: "1" or "500m"')
             return None
         if not accepted:  # "+500m", "1e3m": truss's millicore pattern allows digits and dots only
-            self.err("TI004", f, f'cpu "{s}": millicores take no sign or exponent', f'write cpu: "{_plain(millis)}m"')
+            self.err("TI004", f, f'cpu "{_short(s)}": millicores take no sign or exponent', f'write cpu: "{_plain(millis)}m"')
             return None
         if millis != millis.to_integral_value():
             whole = max(1, int(millis.to_integral_value(rounding=ROUND_CEILING)))
             hint = f'{_STRICTER}; Kubernetes rounds millicores, so write whole millicores, e.g. "{whole}m"'
-            self.err("TI006", f, f'cpu "{s}": {millis.normalize():f} millicores is not a whole number', hint)
+            self.err("TI006", f, f'cpu "{_short(s)}": {millis.normalize():f} millicores is not a whole number', hint)
             return None
         return int(millis)
 
@@ -279,37 +296,51 @@ class _Parser:
         accepted = truss_accepts_memory(s)
         m = _MEM_RE.fullmatch(s)
         if m is None:
-            self.err("TI007", f, f'memory "{s}": {_mem_problem(s)}', _mem_hint(s, accepted))
+            self.err("TI007", f, f'memory "{_short(s)}": {_mem_problem(s)}', _mem_hint(s, accepted))
             return None
-        number, unit = Decimal(m.group(1)), m.group(2)
-        if _out_of_range(number):
+        unit = m.group(2)
+        number = _number(m.group(1))
+        if number is None:
             why = f"{_STRICTER}, but it is no usable size; " if accepted else ""
             self.err("TI007", f, f'memory "{_short(s)}": out of range', f"{why}write a number with a unit, e.g. memory: 16Gi")
             return None
         if unit and unit not in MEMORY_UNITS:
             shown = m.group(1) if _PLAIN_RE.fullmatch(m.group(1)) else _plain(number)
-            self.err("TI007", f, f'memory "{s}": unknown unit "{unit}"', _unit_hint(shown, unit))
+            self.err("TI007", f, f'memory "{_short(s)}": unknown unit "{_short(unit)}"', _unit_hint(shown, unit))
             return None
         exact = number * MEMORY_UNITS.get(unit, 1)
         if exact <= 0:
-            why = f"{_STRICTER}, but no instance has {s} of memory; " if accepted else ""
-            self.err("TI008", f, f'memory "{s}": must be greater than 0', f"{why}use e.g. memory: 2Gi")
+            why = f"{_STRICTER}, but no instance has {_short(s)} of memory; " if accepted else ""
+            self.err("TI008", f, f'memory "{_short(s)}": must be greater than 0', f"{why}use e.g. memory: 2Gi")
             return None
         if not accepted:  # "+2Gi", "1e3Gi": truss allows digits and dots only before a unit
-            hint = f"write memory: {_plain(number)}{unit}"
-            self.err("TI007", f, f'memory "{s}": a number with a unit takes no sign or exponent', hint)
+            hint = f"write memory: {_short(_plain(number))}{_short(unit)}"
+            self.err("TI007", f, f'memory "{_short(s)}": a number with a unit takes no sign or exponent', hint)
             return None
         n = int(exact.to_integral_value(rounding=ROUND_CEILING))
         if not unit and n < (1 << 20):
             p, size = _plain(number), f"{n} byte{'s' if n != 1 else ''}"
             hint = f"{_STRICTER} and requests {size}; did you mean memory: {p}Gi (or {p}Mi)?"
-            self.err("TI010", f, f'memory "{s}" is {size}: unit missing?', hint, WARNING)
+            self.err("TI010", f, f'memory "{_short(s)}" is {size}: unit missing?', hint, WARNING)
         return n
+
+    def trt_llm_memory(self, memory: int) -> int:
+        """What `truss push` sends for a trt_llm model below 10Gi: 10Gi, after rewriting config.yaml."""
+        f = self.fields.get("memory") or (self.res if self.res is not None else Field(None, "null", 1, 1, 1, 1))
+        hint = (
+            "truss push raises memory to 10Gi for the TRT-LLM builder and rewrites config.yaml with its own serializer "
+            "(losing comments and key order); write memory: 10Gi (or more) yourself"
+        )
+        self.err("TI028", f, f"memory {self.raw.get('memory', DEFAULT_MEMORY)} is below the 10Gi truss sends for a trt_llm model", hint, WARNING)
+        self.raw["memory"] = "10Gi"
+        return TRT_LLM_MIN_MEMORY
 
     def accelerator(self) -> tuple[str | None, int] | None:
         f = self.fields.get("accelerator")
         if f is None or f.kind == "null":
             return (None, 0)
+        if f.kind == "invalid":
+            return None
         if f.kind == "map":
             return self._accelerator_map(f)
         if f.kind != "str":
@@ -323,8 +354,8 @@ class _Parser:
         name = self._accelerator_name(f, s, parts[0])
         if len(parts) > 2:
             example = name or _accelerator_guess(parts[0]) or "A10G"
-            why = f'{_STRICTER} but deploys one {name} and ignores ":{":".join(parts[1:])}"; ' if name else ""
-            message = f'accelerator "{s}": count must be one positive integer (e.g. "{example}:2")'
+            why = f'{_STRICTER} but deploys one {_short(name)} and ignores ":{":".join(parts[1:])}"; ' if name else ""
+            message = f'accelerator "{_short(s)}": count must be one positive integer (e.g. "{example}:2")'
             self.err("TI012", f, message, f'{why}write TYPE or TYPE:COUNT, e.g. "{example}:2"')
             return None
         count = 1
@@ -346,19 +377,21 @@ class _Parser:
     def _accelerator_name(self, f: Field, s: str, name: str) -> str | None:
         if not name:
             hint = f"e.g. accelerator: A10G; known types: {', '.join(TRUSS_ACCELERATORS)}"
-            self.err("TI011", f, f'accelerator "{s}": GPU type is missing', hint)
+            self.err("TI011", f, f'accelerator "{_short(s)}": GPU type is missing', hint)
             return None
         if name in TRUSS_ACCELERATORS:
             return name
         guess = _accelerator_guess(name)
         hint = f'did you mean "{guess}"?' if guess else f"known types: {', '.join(TRUSS_ACCELERATORS)}"
-        self.err("TI011", f, f'accelerator "{s}": unknown GPU type "{name}"', hint)
+        self.err("TI011", f, f'accelerator "{_short(s)}": unknown GPU type "{_short(name)}"', hint)
         return None
 
     def _accelerator_map(self, f: Field) -> tuple[str | None, int] | None:
         assert isinstance(f.value, dict)
         spec: dict[str, Field] = f.value
         t, c = spec.get("accelerator"), spec.get("count")
+        if any(x is not None and x.kind == "invalid" for x in (t, c)):
+            return None
         n = _lax_int(c.value, c.kind) if c is not None else 1
         count_ok = n is not None and n >= 0  # truss's count: pydantic's lax int, ge=0
         named = count_ok and t is not None and t.kind == "str" and str(t.value) in TRUSS_ACCELERATORS  # truss accepts the mapping
@@ -368,7 +401,7 @@ class _Parser:
                 # truss serialises the spec back to "TYPE:N" before its push-time extra-key check, so it never sees these
                 why = f"{_STRICTER} and ignores it; " if named else ""
                 hint = f'{why}write accelerator: "A10G:2" (or a mapping with accelerator and count)'
-                self.err("TI013", _at_key(sub), f'unknown key "{key}" in the accelerator mapping', hint)
+                self.err("TI013", _at_key(sub), f'unknown key "{_short(key)}" in the accelerator mapping', hint)
                 ok = False
         count = 1
         if c is not None:
@@ -404,7 +437,7 @@ class _Parser:
 
     def use_gpu(self, gpu: tuple[str | None, int] | None) -> None:
         f = self.fields.get("use_gpu")
-        if f is None:
+        if f is None or f.kind == "invalid":
             return
         if f.kind != "bool":
             shown = _q(f.value) if f.kind not in ("map", "seq") else f"a {f.kind}"
@@ -424,16 +457,18 @@ class _Parser:
         f = self.fields.get("node_count")
         if f is None or f.kind == "null":
             return 1
+        if f.kind == "invalid":
+            return None
         if f.kind != "int" or not isinstance(f.value, int) or f.value < 1:
             quoted = f.kind == "str" and str(f.value).isascii() and str(f.value).isdigit() and int(str(f.value)) > 0
-            hint = f"write a whole number without quotes: node_count: {f.value}" if quoted else "e.g. node_count: 2 (omit it for one node)"
+            hint = f"write a whole number without quotes: node_count: {_short(str(f.value))}" if quoted else "e.g. node_count: 2 (omit it for one node)"
             self.err("TI019", f, f"node_count {_q(f.value)}: must be an integer ≥ 1 (truss rejects it too)", hint)
             return None
         return f.value
 
     def instance_type(self) -> str | None:
         f = self.fields.get("instance_type")
-        if f is None or f.kind == "null":
+        if f is None or f.kind in ("null", "invalid"):
             return None
         if f.kind != "str":
             hint = 'e.g. instance_type: "L4:4x16" (see `truss-instance catalog`)'
@@ -449,7 +484,7 @@ class _Parser:
 
     def fabric(self) -> None:
         f = self.fields.get("fabric")
-        if f is None or f.kind == "null":
+        if f is None or f.kind in ("null", "invalid"):
             return
         example = "e.g. fabric: {use_rdma: true, preferences: [infiniband]}, or remove it"
         if f.kind != "map":
@@ -461,13 +496,30 @@ class _Parser:
             if key not in FABRIC_KEYS:
                 guess = did_you_mean(key, FABRIC_KEYS)
                 hint = f'did you mean "{guess}"? ' if guess else f"known keys: {', '.join(FABRIC_KEYS)}. "
-                self.err("TI025", _at_key(sub), f'unknown key "{key}" in fabric', hint + "truss rejects unknown keys at push time")
+                self.err("TI025", _at_key(sub), f'unknown key "{_short(key)}" in fabric', hint + "truss rejects unknown keys at push time")
             elif key == "use_rdma" and sub.kind not in ("bool", "null"):
                 why = f"{_STRICTER} (pydantic reads it as a boolean); " if _lax_bool(sub.value, sub.kind) else ""
                 self.err("TI025", sub, f"fabric use_rdma {_q(sub.value)}: must be true or false", f"{why}write use_rdma: true (or false)")
             elif key == "preferences" and sub.kind not in ("seq", "null"):
                 hint = "e.g. preferences: [infiniband]; an empty list [] requires no fabric"
                 self.err("TI025", sub, f"fabric preferences {_q(sub.value)}: must be a list of fabric names", hint)
+
+
+def _has_invalid(fields: dict[str, Field]) -> bool:
+    """Whether a value (or one in a nested mapping) failed to load (TI026, reported by the loader)."""
+    seen: set[int] = set()  # aliases share mappings: visit each once
+    stack = [fields]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for f in current.values():
+            if f.kind == "invalid":
+                return True
+            if isinstance(f.value, dict):
+                stack.append(f.value)
+    return False
 
 
 def _accelerator_guess(name: str) -> str | None:
@@ -540,7 +592,7 @@ def _mem_hint(s: str, accepted: bool) -> str:
     squeezed = s.replace(" ", "")
     m = _MEM_RE.fullmatch(squeezed)
     if m and m.group(2) in MEMORY_UNITS and _PLAIN_RE.fullmatch(m.group(1)):
-        return f"{why}write memory: {squeezed}"
+        return f"{why}write memory: {_short(squeezed)}"
     return f"{why}write a number with a unit, e.g. memory: 16Gi (binary) or 16G (decimal)"
 
 
@@ -558,6 +610,6 @@ def _unit_hint(number: str, unit: str) -> str:
     return "units: k M G T P E (decimal), Ki Mi Gi Ti Pi Ei (binary), e.g. memory: 16Gi"
 
 
-def parse_resources(res: Field | None) -> Parsed:
+def parse_resources(res: Field | None, trt_llm: bool = False) -> Parsed:
     """Validate and normalize a resources block (syntax only; catalog checks come later)."""
-    return _Parser(res).parse()
+    return _Parser(res, trt_llm).parse()

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from truss_instance_plugin.catalog import LEGACY_NAMES, Catalog, InstanceType, fmt_bytes, fmt_cpu, fmt_int
-from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic
+from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
 from truss_instance_plugin.request import Request, did_you_mean
 
 Chooser = Callable[[Request, Sequence[InstanceType]], "InstanceType | None"]
@@ -67,6 +67,14 @@ def rejection(t: InstanceType, req: Request) -> str | None:
     return None
 
 
+def misfit(t: InstanceType, req: Request, catalog: Catalog) -> str | None:
+    """Why resolution could not give `t` for `req` (None when it could): a pinned request takes only its pin."""
+    if req.instance_type is None:
+        return rejection(t, req)
+    pinned = catalog.get(req.instance_type) or catalog.get(req.instance_type.strip())
+    return None if pinned is not None and pinned.name == t.name else f'the request pins instance_type "{clip(req.instance_type)}"'
+
+
 class _Filter(NamedTuple):
     label: str
     attr: str  # the InstanceType attribute compared
@@ -97,7 +105,11 @@ def _show(attr: str, v: int) -> str:
 
 def _no_match(req: Request, catalog: Catalog, survivors: list[InstanceType], f: _Filter, where: Where) -> Diagnostic:
     """Name the constraint that emptied the set, the largest there is, and the nearest relaxation."""
-    assert isinstance(f.want, int)
+    if not isinstance(f.want, int):  # the GPU type: none of this node count (or a catalog without CPU-only types)
+        kinds = ", ".join(sorted({t.gpu_type or "CPU-only" for t in survivors})) or "none"
+        nodes = f" with {req.node_count} nodes" if req.node_count > 1 else ""
+        message = f"no {_scope(req.gpu_type)} type{nodes} in the catalog ({catalog.name}); it has: {kinds}"
+        return _at(Diagnostic("TI030", ERROR, message, "see `truss-instance catalog` for the types there are"), where, "accelerator")
     best = min(survivors, key=lambda t: (-getattr(t, f.attr), *t.sort_key()))  # largest, then the total order
     largest = _show(f.attr, getattr(best, f.attr))
     message = f"no {_scope(req.gpu_type)} type has ≥ {_show(f.attr, f.want)}; largest is {best.name} ({largest})"
@@ -138,15 +150,20 @@ def _pin(req: Request, catalog: Catalog, where: Where) -> Resolution:
             "truss accepts this, deploys the instance_type and ignores accelerator; remove one of the two",
         )  # fmt: skip
         diags.append(_at(d, where, "instance_type"))
-    if t.on_request:
-        diags.append(_at(_on_request(t), where, "instance_type"))
+    diags += [_at(d, where, "instance_type") for d in _availability(t)]
     return Resolution(t, (t,), (), tuple(diags), pinned=True)
 
 
-def _on_request(t: InstanceType) -> Diagnostic:
-    return Diagnostic(
-        "TI023", WARNING, f"{t.name} is available on request only", "ask Baseten to enable it for your organization before pushing"
-    )
+def _availability(t: InstanceType) -> list[Diagnostic]:
+    """TI023 for a type available on request only; TI027 for one a live catalog marks limited_capacity."""
+    out = []
+    if t.on_request:
+        hint = "ask Baseten to enable it for your organization before pushing"
+        out.append(Diagnostic("TI023", WARNING, f"{t.name} is available on request only", hint))
+    if t.limited_capacity:
+        hint = "the account's catalog marks it limited_capacity: a deployment may wait for capacity or not scale up; ask Baseten"
+        out.append(Diagnostic("TI027", WARNING, f"{t.name} has limited capacity", hint))
+    return out
 
 
 def resolve(req: Request, catalog: Catalog, choose: Chooser = cheapest, where: Where = _nowhere) -> Resolution:
@@ -180,8 +197,7 @@ def resolve(req: Request, catalog: Catalog, choose: Chooser = cheapest, where: W
     candidates = tuple(sorted(pool, key=InstanceType.sort_key))
     chosen = choose(req, candidates)
     diags: list[Diagnostic] = []
-    if chosen is not None and chosen.on_request:
-        diags.append(_at(_on_request(chosen), where, "accelerator"))
+    diags += [_at(d, where, "accelerator") for d in (_availability(chosen) if chosen is not None else [])]
     if nodes > 1 and chosen is not None:
         d = Diagnostic(
             "TI024", WARNING,
