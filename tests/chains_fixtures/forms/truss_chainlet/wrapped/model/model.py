@@ -1,0 +1,3 @@
+class Model:
+    def predict(self, model_input: dict) -> dict:
+        return model_input

@@ -1,0 +1,630 @@
+"""A chain's Python files read with `ast`, never imported or run: names, imports, classes and literal values.
+
+What a value is, as far as the code says it without running anything: a literal, a module-level or class-body name,
+simple arithmetic, an f-string, a member of truss's Accelerator enum, a `chains.Compute(...)` or `chains.RemoteConfig(...)`
+call, a class (with its method resolution order over the chain's own files), or Unknown with the reason and position.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import operator
+import os
+import warnings
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
+from truss_instance_plugin.config import MAX_CHAIN_BYTES, read_bounded
+from truss_instance_plugin.diagnostics import ERROR, Diagnostic
+from truss_instance_plugin.request import did_you_mean
+
+MAX_MODULES = 64  # local modules followed from one chain file
+MAX_DEPTH = 48  # names, attributes and calls followed for one value
+
+_ACCEL_MEMBERS = {("_B10" if v == "B10" else v): v for v in TRUSS_ACCELERATORS}  # truss_config.Accelerator member -> value
+
+TRUSS = "truss_chains."
+CANON = {
+    **{f"{TRUSS}{m}{n}": n for n in ("Compute", "RemoteConfig") for m in ("", "public_types.")},
+    **{f"{TRUSS}{m}{n}": n for n in ("ChainletBase", "ModelBase", "TrussChainlet", "EngineBuilderLLMChainlet") for m in ("", "framework.")},
+    **{f"{TRUSS}{m}{n}": n for n in ("mark_entrypoint", "depends") for m in ("", "public_api.")},
+    f"{TRUSS}framework.entrypoint": "mark_entrypoint",
+    "truss.base.truss_config.Accelerator": "Accelerator",
+}
+KINDS = {"ChainletBase": "chainlet", "ModelBase": "model", "TrussChainlet": "truss", "EngineBuilderLLMChainlet": "engine"}
+_ABC = "truss_chains.ABCChainlet"  # where the default `remote_config = RemoteConfig()` lives
+_EXT_MRO = {
+    "EngineBuilderLLMChainlet": ["EngineBuilderLLMChainlet", "truss_chains.EngineBuilderChainlet", _ABC, "abc.ABC", "builtins.object"],
+    **{n: [n, _ABC, "abc.ABC", "builtins.object"] for n in ("ChainletBase", "ModelBase", "TrussChainlet")},
+}
+_HARMLESS = frozenset({"builtins.object", "abc.ABC", "typing.Generic", "typing.Protocol", "truss_chains.EngineBuilderChainlet"})
+_ENV_CALLS = frozenset({"os.getenv", "os.environ.get", "os.environ.__getitem__", "os.getenvb"})
+_PATHS = frozenset({"pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "pathlib.PurePosixPath"})
+
+
+# Values -------------------------------------------------------------------------------------------
+
+
+class Pos(NamedTuple):
+    """Where a node is: its file, 1-based line and column (in characters)."""
+
+    file: str
+    line: int
+    col: int
+
+
+class Unknown(NamedTuple):
+    """A value that cannot be read without running the code, why, and where."""
+
+    reason: str
+    at: Pos
+    error: bool = False  # truss fails on it at import (not merely unreadable here)
+
+
+class Val(NamedTuple):
+    """A literal value (str, int, float, bool, None, ...)."""
+
+    value: object
+
+
+class Ext(NamedTuple):
+    """Something from an installed module, by qualified name."""
+
+    name: str  # a qualified name outside the chain's own files (truss_chains.Compute, os.environ, ...)
+
+
+class ClassRef(NamedTuple):
+    """A class defined in one of the chain's own files."""
+
+    module: Module
+    node: ast.ClassDef
+    stmt: int  # of its statement in the module body
+
+
+class ModRef(NamedTuple):
+    """One of the chain's own modules, imported."""
+
+    module: Module
+
+
+class Scope(NamedTuple):
+    """Where names are looked up: a module before a statement, or a class body first."""
+
+    module: Module
+    stmt: int  # names resolve to bindings before this statement
+    cls: Bindings | None = None  # a class body scope, looked up first
+    cls_stmt: int = 0  # the class statement in the module
+
+
+class Call(NamedTuple):
+    """A `chains.Compute(...)` or `chains.RemoteConfig(...)` call, its arguments read on demand."""
+
+    kind: str  # Compute or RemoteConfig
+    node: ast.Call
+    scope: Scope
+
+
+class Attr(NamedTuple):
+    """A class attribute's assigned expression and the scope it is evaluated in."""
+
+    expr: ast.expr  # a class attribute's value
+    scope: Scope
+
+
+Value = Unknown | Val | Ext | ClassRef | ModRef | Call
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv}
+
+
+class _Bind(NamedTuple):
+    kind: str  # value, class, def, import, from, other
+    node: ast.AST
+    data: object = None  # import: module name; from: (module, level, name); other: why it is unreadable
+
+
+class Bindings:
+    """Names bound by the statements of a module or class body, in order (straight-line code only)."""
+
+    def __init__(self, body: list[ast.stmt]) -> None:
+        self.names: dict[str, list[tuple[int, _Bind]]] = {}
+        self.stars: list[tuple[int, ast.ImportFrom]] = []
+        self.patched: dict[tuple[str, str], ast.AST] = {}  # `Cls.attr = ...` after a class: (class name, attribute) -> where
+        for i, stmt in enumerate(body):
+            self._stmt(i, stmt)
+
+    def _add(self, name: str, i: int, b: _Bind) -> None:
+        self.names.setdefault(name, []).append((i, b))
+
+    def _stmt(self, i: int, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Assign):
+            for t in stmt.targets:
+                if isinstance(t, ast.Name):
+                    self._add(t.id, i, _Bind("value", stmt.value))
+                elif isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name):
+                    self.patched.setdefault((t.value.id, t.attr), t)
+                else:
+                    self._walk(i, t, "assigned by unpacking")
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            if stmt.value is not None:
+                self._add(stmt.target.id, i, _Bind("value", stmt.value))
+        elif isinstance(stmt, ast.ClassDef):
+            self._add(stmt.name, i, _Bind("class", stmt))
+        elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            self._add(stmt.name, i, _Bind("def", stmt, "a function"))
+        elif isinstance(stmt, ast.Import):
+            for a in stmt.names:
+                name = a.asname or a.name.split(".")[0]
+                self._add(name, i, _Bind("import", stmt, a.name if a.asname else name))
+        elif isinstance(stmt, ast.ImportFrom):
+            for a in stmt.names:
+                if a.name == "*":
+                    self.stars.append((i, stmt))
+                else:
+                    self._add(a.asname or a.name, i, _Bind("from", stmt, (stmt.module or "", stmt.level, a.name)))
+        else:
+            self._walk(i, stmt)
+
+    def _walk(self, i: int, node: ast.AST, why: str = "assigned inside a block") -> None:
+        """Imports inside a block still import; any other name bound in a block (if, try, for, with) is unreadable."""
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Import | ast.ImportFrom):
+                self._stmt(i, sub)
+            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store | ast.Del):
+                self._add(sub.id, i, _Bind("other", sub, why))
+            elif isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                self._add(sub.name, i, _Bind("other", sub, "defined inside a block"))
+
+    def get(self, name: str, before: int | None = None) -> tuple[int, _Bind] | None:
+        """The last binding of `name` before statement `before` (None: at the end)."""
+        found = None
+        for i, b in self.names.get(name, ()):
+            if before is not None and i >= before:
+                break
+            found = (i, b)
+        return found
+
+
+class Module:
+    """One parsed .py file."""
+
+    def __init__(self, path: str, tree: ast.Module, data: bytes) -> None:
+        self.path = path
+        self.body = tree.body
+        self.data = data
+        self.bindings = Bindings(tree.body)
+        self._lines: list[str] | None = None
+
+    def pos(self, node: ast.AST) -> Pos:
+        """1-based line and column (in characters; ast counts UTF-8 bytes) of a node."""
+        line, off = getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
+        if self._lines is None:
+            import importlib.util
+
+            self._lines = importlib.util.decode_source(self.data).split("\n")
+        text = self._lines[line - 1] if 0 < line <= len(self._lines) else ""
+        return Pos(self.path, line, len(text.encode("utf-8")[:off].decode("utf-8", "replace")) + 1)
+
+
+# Reading --------------------------------------------------------------------------------------------
+
+
+class Reader:
+    """Everything read for one chain file: its modules and the values followed through them."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.root = os.path.dirname(path)  # truss puts the chain file's folder on sys.path
+        self.modules: dict[str, Module | Diagnostic] = {}
+        self.fatal: list[Diagnostic] = []
+        self.class_bindings: dict[int, Bindings] = {}
+        self.mros: dict[ClassRef, list[ClassRef | str | Unknown]] = {}
+        self.visiting: set[tuple[str, str, int]] = set()
+
+    # files
+
+    def load(self, path: str) -> Module | Diagnostic:
+        """A file of the chain, parsed once; a fatal finding when it cannot be."""
+        key = os.path.realpath(path)
+        if key in self.modules:
+            return self.modules[key]
+        got = parse_py(path, "" if not self.modules else path)
+        self.modules[key] = got
+        if isinstance(got, Diagnostic):
+            self.fatal.append(got)
+        return got
+
+    def local(self, name: str, level: int, frm: Module) -> Module | Unknown | None:
+        """The chain's own module `name` (a file beside the chain, or in a package there), or None for an installed one."""
+        if level:
+            base = os.path.dirname(frm.path)
+            for _ in range(level - 1):
+                base = os.path.dirname(base)
+        else:
+            base = self.root
+        rel = os.path.join(base, *name.split(".")) if name else base
+        for cand in (rel + ".py", os.path.join(rel, "__init__.py")):
+            if os.path.isfile(cand):
+                if len(self.modules) >= MAX_MODULES and os.path.realpath(cand) not in self.modules:
+                    return Unknown(f"more than {MAX_MODULES} local modules", Pos(frm.path, 1, 1))
+                got = self.load(cand)
+                return got if isinstance(got, Module) else Unknown(f"{os.path.basename(cand)} cannot be read", Pos(frm.path, 1, 1))
+        if level:
+            return Unknown(f"relative import of {name or '.'} not found", Pos(frm.path, 1, 1))
+        return None
+
+    # names
+
+    def name(self, name: str, node: ast.AST, scope: Scope, depth: int) -> Value:
+        """A name's value where it is used (class body, then module, then builtins)."""
+        m = scope.module
+        if scope.cls is not None:
+            got = scope.cls.get(name, scope.stmt)
+            if got is not None:
+                return self.bound(name, got, scope._replace(stmt=got[0]), depth)
+            scope = Scope(m, scope.cls_stmt)
+        got = m.bindings.get(name, scope.stmt)
+        if got is None:
+            for i, star in reversed(m.bindings.stars):
+                if i < scope.stmt:
+                    mod = self.local(star.module or "", star.level, m)
+                    if isinstance(mod, Module) and mod.bindings.get(name) is not None:
+                        return self.module_attr(mod, name, node, m, depth)
+                    return Unknown(f"{short(name)} may come from `from {star.module} import *`", m.pos(node))
+            if hasattr(builtins, name):
+                return Ext(f"builtins.{name}")
+            return Unknown(f"{short(name)} is not defined before line {m.pos(node).line} of {os.path.basename(m.path)}", m.pos(node))
+        return self.bound(name, got, Scope(m, got[0]), depth)
+
+    def bound(self, name: str, got: tuple[int, _Bind], scope: Scope, depth: int) -> Value:
+        """The value of one binding of a name (cycles are unreadable)."""
+        i, b = got
+        m = scope.module
+        key = (m.path, name, id(b.node))
+        if key in self.visiting:
+            return Unknown(f"{short(name)} refers to itself", m.pos(b.node))
+        self.visiting.add(key)
+        try:
+            if b.kind == "value":
+                assert isinstance(b.node, ast.expr)
+                return self.eval(b.node, scope, depth + 1)
+            if b.kind == "class":
+                assert isinstance(b.node, ast.ClassDef)
+                return ClassRef(m, b.node, i)
+            if b.kind == "import":
+                assert isinstance(b.data, str)
+                mod = self.local(b.data, 0, m)
+                return mod if isinstance(mod, Unknown) else ModRef(mod) if mod else Ext(b.data)
+            if b.kind == "from":
+                assert isinstance(b.data, tuple)
+                modname, level, attr = b.data
+                mod = self.local(modname, level, m)
+                if isinstance(mod, Module):
+                    return self.module_attr(mod, attr, b.node, m, depth + 1)
+                return mod if isinstance(mod, Unknown) else Ext(f"{modname}.{attr}")
+            return Unknown(f"{short(name)} is {b.data}", m.pos(b.node))
+        finally:
+            self.visiting.discard(key)
+
+    def module_attr(self, mod: Module, attr: str, node: ast.AST, frm: Module, depth: int) -> Value:
+        """`mod.attr` for one of the chain's modules (a submodule of a package too)."""
+        got = mod.bindings.get(attr)
+        if got is not None:
+            return self.bound(attr, got, Scope(mod, got[0]), depth)
+        if os.path.basename(mod.path) == "__init__.py":
+            sub = self.local(attr, 1, mod)
+            if isinstance(sub, Module):
+                return ModRef(sub)
+        return Unknown(f"{short(attr)} is not defined in {os.path.basename(mod.path)}", frm.pos(node), error=True)
+
+    # expressions
+
+    def eval(self, node: ast.expr, scope: Scope, depth: int = 0) -> Value:
+        """What an expression evaluates to, as far as it can be read without running anything."""
+        m = scope.module
+        if depth > MAX_DEPTH:
+            return Unknown("nested too deeply", m.pos(node))
+        if isinstance(node, ast.Constant):
+            return Val(node.value)
+        if isinstance(node, ast.Name):
+            return self.name(node.id, node, scope, depth + 1)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node, scope, depth)
+        if isinstance(node, ast.Call):
+            return self.call(node, scope, depth)
+        if isinstance(node, ast.Subscript):
+            base = self.eval(node.value, scope, depth + 1)
+            if base == Ext("os.environ"):
+                return Unknown(f"reads the environment{_env_name(node.slice)}", m.pos(node))
+            return base if isinstance(base, Unknown) and base.error else Unknown("a subscript", m.pos(node))
+        if isinstance(node, ast.UnaryOp):
+            v = self.eval(node.operand, scope, depth + 1)
+            if isinstance(v, Val) and isinstance(v.value, int | float) and isinstance(node.op, ast.USub | ast.UAdd):
+                return Val(-v.value if isinstance(node.op, ast.USub) else +v.value)
+            return v if isinstance(v, Unknown) else Unknown("an expression", m.pos(node))
+        if isinstance(node, ast.BinOp):
+            return self.binop(node, scope, depth)
+        if isinstance(node, ast.JoinedStr):
+            parts: list[str] = []
+            for part in node.values:
+                v = self.eval(part.value, scope, depth + 1) if isinstance(part, ast.FormattedValue) else self.eval(part, scope, depth + 1)
+                if isinstance(v, Unknown):
+                    return v
+                ok = isinstance(part, ast.Constant) or (part.conversion == -1 and part.format_spec is None)  # type: ignore[attr-defined]
+                if not ok or not isinstance(v, Val) or not isinstance(v.value, str | int) or isinstance(v.value, bool):
+                    return Unknown("an f-string with a format", m.pos(node))
+                parts.append(str(v.value))
+            return Val("".join(parts))
+        return Unknown(f"a {type(node).__name__.lower()} expression", m.pos(node))
+
+    def binop(self, node: ast.BinOp, scope: Scope, depth: int) -> Value:
+        """`+` of strings, `+ - * //` of numbers, bounded."""
+        a, b = self.eval(node.left, scope, depth + 1), self.eval(node.right, scope, depth + 1)
+        for v in (a, b):
+            if isinstance(v, Unknown):
+                return v
+        x, y = getattr(a, "value", None), getattr(b, "value", None)
+        here = scope.module.pos(node)
+        if isinstance(x, str) and isinstance(y, str) and isinstance(node.op, ast.Add) and len(x) + len(y) <= 4096:
+            return Val(x + y)
+        nums = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (x, y))
+        if nums and isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.FloorDiv) and abs(x) < 10**18 and abs(y) < 10**18:  # type: ignore[arg-type]
+            if isinstance(node.op, ast.FloorDiv) and not y:
+                return Unknown("a division by zero", here, error=True)
+            return Val(_OPS[type(node.op)](x, y))
+        return Unknown("an expression", here)
+
+    def attribute(self, node: ast.Attribute, scope: Scope, depth: int) -> Value:
+        """`x.attr`: a qualified name, a module's or class's attribute, an Accelerator member."""
+        base = self.eval(node.value, scope, depth + 1)
+        m = scope.module
+        if isinstance(base, Ext):
+            if CANON.get(base.name) == "Accelerator":
+                if node.attr in _ACCEL_MEMBERS:
+                    return Val(_ACCEL_MEMBERS[node.attr])
+                guess = did_you_mean(node.attr, list(_ACCEL_MEMBERS))
+                why = f'Accelerator has no member "{short(node.attr)}"' + (f", did you mean Accelerator.{guess}?" if guess else "")
+                return Unknown(why, m.pos(node), error=True)
+            return Ext(f"{base.name}.{node.attr}")
+        if isinstance(base, ModRef):
+            return self.module_attr(base.module, node.attr, node, m, depth + 1)
+        if isinstance(base, ClassRef):
+            got = self.lookup(base, node.attr, depth + 1)
+            if isinstance(got, Attr):
+                return self.eval(got.expr, got.scope, depth + 1)
+            return got if isinstance(got, Unknown) else Unknown(f"{short(base.node.name + '.' + node.attr)} is not readable", m.pos(node))
+        return base if isinstance(base, Unknown) else Unknown(f"the attribute .{short(node.attr)} of a value", m.pos(node))
+
+    def call(self, node: ast.Call, scope: Scope, depth: int) -> Value:
+        """Compute/RemoteConfig (read on demand), Accelerator(...) and Path(...); any other call is unreadable."""
+        m = scope.module
+        func = self.eval(node.func, scope, depth + 1)
+        if isinstance(func, Unknown):  # a function of the chain's own: say where it is called
+            return func if func.error else Unknown(f"calls {short(ast.unparse(node.func))}()", m.pos(node))
+        name = func.name if isinstance(func, Ext) else ""
+        canon = CANON.get(name)
+        if canon in ("Compute", "RemoteConfig"):
+            return Call(canon, node, scope)
+        one = node.args[0] if len(node.args) == 1 and not node.keywords else None
+        if canon == "Accelerator" and one is not None:
+            v = self.eval(one, scope, depth + 1)
+            if isinstance(v, Val) and v.value in TRUSS_ACCELERATORS:
+                return v
+            return (
+                v
+                if isinstance(v, Unknown)
+                else Unknown(f"{short(repr(v.value)) if isinstance(v, Val) else 'it'} is not a valid Accelerator", m.pos(node), error=True)
+            )
+        if name in _PATHS and one is not None:
+            v = self.eval(one, scope, depth + 1)
+            return (
+                v
+                if isinstance(v, Unknown) or (isinstance(v, Val) and isinstance(v.value, str))
+                else Unknown("a Path of a non-string", m.pos(node))
+            )
+        if name in _ENV_CALLS:
+            return Unknown(f"reads the environment{_env_name(node.args[0] if node.args else None)}", m.pos(node))
+        return Unknown(f"calls {short(ast.unparse(node.func))}()", m.pos(node))
+
+    # classes
+
+    def class_body(self, cls: ClassRef) -> Bindings:
+        """The names bound in a class body (computed once)."""
+        key = id(cls.node)
+        if key not in self.class_bindings:
+            self.class_bindings[key] = Bindings(cls.node.body)
+        return self.class_bindings[key]
+
+    def bases(self, cls: ClassRef, depth: int) -> list[ClassRef | str | Unknown]:
+        """A class's bases: classes of the chain, qualified names of installed ones, or unreadable."""
+        out: list[ClassRef | str | Unknown] = []
+        scope = Scope(cls.module, cls.stmt)
+        for b in cls.node.bases:
+            expr = b.value if isinstance(b, ast.Subscript) else b  # Generic[T]
+            v = self.eval(expr, scope, depth + 1)
+            if isinstance(v, ClassRef | Unknown):
+                out.append(v)
+            elif isinstance(v, Ext):
+                out.append(CANON.get(v.name, v.name))
+            else:
+                out.append(Unknown("a base class that is not a class", cls.module.pos(b)))
+        return out
+
+    def mro(self, cls: ClassRef, depth: int = 0) -> list[ClassRef | str | Unknown]:
+        """The class's method resolution order (C3, as Python computes it) over what can be read."""
+        if cls in self.mros:
+            return self.mros[cls]
+        if depth > MAX_DEPTH:
+            return [cls, Unknown("base classes nested too deeply", cls.module.pos(cls.node))]
+        bases = self.bases(cls, depth)
+        seqs: list[list[ClassRef | str | Unknown]] = []
+        for b in bases:
+            if isinstance(b, ClassRef):
+                seqs.append(self.mro(b, depth + 1))
+            elif isinstance(b, str):
+                seqs.append(list(_EXT_MRO.get(b, [b, "builtins.object"])))
+            else:
+                seqs.append([b])
+        merged = _c3([*seqs, list(bases)])
+        if merged is None:  # Python refuses this class (TypeError at import); read depth-first
+            merged = [x for s in seqs for x in s]
+        self.mros[cls] = [cls, *dict.fromkeys(merged)]
+        return self.mros[cls]
+
+    def kind(self, cls: ClassRef) -> str | None:
+        """chainlet, model, truss or engine by the truss_chains base class, or None for another class."""
+        for entry in self.mro(cls):
+            if isinstance(entry, str) and entry in KINDS:
+                return KINDS[entry]
+        return None
+
+    def lookup(self, cls: ClassRef, attr: str, depth: int = 0) -> Attr | str | Unknown | None:
+        """A class attribute through the MRO: (its expression, scope), "default" (truss's), unreadable, or None."""
+        for entry in self.mro(cls, depth):
+            if isinstance(entry, Unknown):
+                return Unknown(f"a base class: {entry.reason}", entry.at)
+            if isinstance(entry, str):
+                if entry == _ABC and attr == "remote_config":
+                    return "default"
+                if entry in _HARMLESS or entry.startswith(TRUSS) or entry in KINDS:
+                    continue
+                return Unknown(
+                    f"{short(attr)} may come from the base class {short(entry)}, which is not in a local module", cls.module.pos(cls.node)
+                )
+            patched = entry.module.bindings.patched.get((entry.node.name, attr))
+            if patched is not None:
+                return Unknown(f"{short(entry.node.name + '.' + attr)} is assigned outside the class", entry.module.pos(patched))
+            body = self.class_body(entry)
+            got = body.get(attr)
+            if got is None:
+                continue
+            i, b = got
+            if b.kind == "value":
+                assert isinstance(b.node, ast.expr)
+                return Attr(b.node, Scope(entry.module, i, body, entry.stmt))
+            return Unknown(f"{short(entry.node.name + '.' + attr)} is {b.data or 'not a plain value'}", entry.module.pos(b.node))
+        return None
+
+    def init(self, cls: ClassRef) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, Scope] | None:
+        """The class's __init__ (through the MRO) and its scope."""
+        for entry in self.mro(cls):
+            if isinstance(entry, ClassRef):
+                got = self.class_body(entry).get("__init__")
+                if got is not None and isinstance(got[1].node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    return got[1].node, Scope(entry.module, got[0], self.class_body(entry), entry.stmt)
+        return None
+
+
+def _c3(seqs: list[list[ClassRef | str | Unknown]]) -> list[ClassRef | str | Unknown] | None:
+    seqs = [list(s) for s in seqs if s]
+    out: list[ClassRef | str | Unknown] = []
+    while seqs:
+        for s in seqs:
+            head = s[0]
+            if not any(head in t[1:] for t in seqs):
+                break
+        else:
+            return None
+        out.append(head)
+        seqs = [t[1:] if t[0] == head else t for t in seqs]
+        seqs = [t for t in seqs if t]
+    return out
+
+
+def _env_name(node: ast.AST | None) -> str:
+    return f" variable {node.value}" if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+
+
+def short(s: str) -> str:
+    """A name or expression shortened for a message."""
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
+def parse_py(path: str, file: str) -> Module | Diagnostic:
+    """Read and parse a .py file (bounded); an unreadable one is a fatal finding (`file` set for a local module)."""
+    try:
+        data = read_bounded(path, MAX_CHAIN_BYTES)
+    except OSError as e:
+        return Diagnostic("TI090", ERROR, f"cannot read: {e.strerror or e}", "", 0, 0, file)
+    if len(data) > MAX_CHAIN_BYTES:
+        return Diagnostic("TI090", ERROR, f"file is larger than {MAX_CHAIN_BYTES // 1024} KiB; not read", "", 0, 0, file)
+    hint = "python cannot import it either; fix the file"
+    if b"\0" in data:
+        pos = data.index(b"\0")
+        line, col = data.count(b"\n", 0, pos) + 1, pos - data.rfind(b"\n", 0, pos)
+        return Diagnostic("TI094", ERROR, "invalid Python: contains NUL bytes", hint, line, col, file)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning/DeprecationWarning for odd escapes: not ours to print
+            tree = ast.parse(data, filename=path)
+    except SyntaxError as e:
+        return Diagnostic("TI094", ERROR, f"invalid Python: {e.msg}", hint, e.lineno or 0, e.offset or 0, file)
+    except (RecursionError, MemoryError):
+        return Diagnostic("TI094", ERROR, "invalid Python: nested too deeply to parse", hint, 0, 0, file)
+    except ValueError as e:
+        return Diagnostic("TI094", ERROR, f"invalid Python: {e}", hint, 0, 0, file)
+    return Module(path, tree, data)
+
+
+# The chain ------------------------------------------------------------------------------------------
+
+
+def symbols(r: Reader, m: Module) -> Iterator[Value]:
+    """The module's final bindings that may be classes (what truss scans with dir(module))."""
+    for name, entries in m.bindings.names.items():
+        i, b = entries[-1]
+        if b.kind in ("class", "import", "from") or (b.kind == "value" and isinstance(b.node, ast.Name | ast.Attribute)):
+            yield r.bound(name, (i, b), Scope(m, i), 0)
+
+
+def marked(r: Reader, cls: ClassRef) -> tuple[bool, str | None, ast.AST | None]:
+    """(decorated with mark_entrypoint, its chain name, the decorator)."""
+    scope = Scope(cls.module, cls.stmt)
+    for dec in cls.node.decorator_list:
+        func = dec.func if isinstance(dec, ast.Call) else dec
+        v = r.eval(func, scope)
+        if isinstance(v, Ext) and CANON.get(v.name) == "mark_entrypoint":
+            name = None
+            if isinstance(dec, ast.Call) and dec.args:
+                got = r.eval(dec.args[0], scope)
+                name = got.value if isinstance(got, Val) and isinstance(got.value, str) else None
+            return True, name, dec
+    return False, None, None
+
+
+def dependencies(r: Reader, cls: ClassRef) -> Iterator[ClassRef | Unknown]:
+    """The chainlets named by chains.depends(...) defaults of the class's __init__."""
+    got = r.init(cls)
+    if got is None:
+        return
+    fn, scope = got
+    for d in [*fn.args.defaults, *(x for x in fn.args.kw_defaults if x is not None)]:
+        if not isinstance(d, ast.Call):
+            continue
+        func = r.eval(d.func, scope)
+        if not (isinstance(func, Ext) and CANON.get(func.name) == "depends"):
+            continue
+        target = d.args[0] if d.args else next((k.value for k in d.keywords if k.arg == "chainlet_cls"), None)
+        if target is None:
+            continue
+        v = r.eval(target, scope)
+        yield v if isinstance(v, ClassRef | Unknown) else Unknown("chains.depends() of something that is not a class", scope.module.pos(d))
+
+
+def local_imports(path: str) -> set[str]:
+    """The chain's own modules a .py file imports (absolute imports resolved beside it), by real path."""
+    got = parse_py(path, path)
+    if isinstance(got, Diagnostic):
+        return set()
+    root = os.path.dirname(os.path.abspath(path))
+    out: set[str] = set()
+    for node in ast.walk(ast.Module(body=got.body, type_ignores=[])):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for n in names:
+            rel = os.path.join(root, *n.split("."))
+            for cand in (rel + ".py", os.path.join(rel, "__init__.py")):
+                if os.path.isfile(cand):
+                    out.add(os.path.realpath(cand))
+    return out
