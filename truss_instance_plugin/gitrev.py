@@ -1,0 +1,91 @@
+"""Files at a git revision: paths from `git ls-tree`, contents from one `git cat-file --batch` process.
+
+Nothing here checks anything out or writes the index: every command is read-only.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Sequence
+
+_GIT = ("git", "--no-optional-locks")
+_SHALLOW_HINT = "fetch the history: `git fetch --unshallow` (GitHub Actions: actions/checkout with `fetch-depth: 0`)"
+
+
+class GitError(Exception):
+    """A repository or revision git cannot give us (exit 2)."""
+
+
+def _git(args: Sequence[str], cwd: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run([*_GIT, *args], cwd=cwd, input=stdin, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise GitError("git is not installed (or not on PATH); diff reads the revisions with git") from None
+    except OSError as e:
+        raise GitError(f"cannot run git: {e.strerror or e}") from None
+
+
+def repo_root(cwd: str = ".") -> str:
+    """The top folder of the work tree that contains `cwd`."""
+    run = _git(["rev-parse", "--show-toplevel"], cwd)
+    root = os.fsdecode(run.stdout).rstrip("\n")
+    if run.returncode != 0 or not root:
+        raise GitError(f"{os.path.abspath(cwd)}: not a git repository (diff compares git revisions; run it inside a clone)")
+    return root
+
+
+def resolve(root: str, rev: str) -> str:
+    """The commit id `rev` names; GitError for an unknown revision (with a hint in a shallow clone)."""
+    if not rev or rev.startswith("-"):
+        raise GitError(f"bad revision {rev!r}")
+    run = _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root)
+    if run.returncode == 0:
+        return run.stdout.decode().strip()
+    shallow = _git(["rev-parse", "--is-shallow-repository"], root).stdout.strip() == b"true"
+    if shallow:
+        raise GitError(f"bad revision {rev!r}: it is not in this shallow clone; {_SHALLOW_HINT}")
+    raise GitError(f"bad revision {rev!r}: no such commit in {root}")
+
+
+def tree_files(root: str, commit: str) -> dict[str, str]:
+    """Every regular file at `commit`: repository-relative POSIX path -> blob id (symlinks and submodules left out)."""
+    run = _git(["ls-tree", "-r", "-z", "--full-tree", commit], root)
+    if run.returncode != 0:
+        detail = " ".join(run.stderr.decode(errors="replace").split())
+        raise GitError(f"cannot list the files of {commit[:12]}: {detail or 'git ls-tree failed'}; {_SHALLOW_HINT}")
+    files: dict[str, str] = {}
+    for record in run.stdout.split(b"\0"):
+        meta, _, path = record.partition(b"\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[1] == b"blob" and parts[0] != b"120000":
+            files[os.fsdecode(path)] = parts[2].decode()
+    return files
+
+
+def worktree_files(root: str) -> list[str]:
+    """Files in the work tree git would see: tracked (even if deleted since) and untracked but not ignored."""
+    run = _git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], root)
+    if run.returncode != 0:
+        raise GitError(f"cannot list the work tree: {' '.join(run.stderr.decode(errors='replace').split())}")
+    return sorted({os.fsdecode(p) for p in run.stdout.split(b"\0") if p})
+
+
+def read_blobs(root: str, ids: Iterable[str]) -> dict[str, bytes]:
+    """The contents of blobs, read by one `git cat-file --batch` process."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    run = _git(["cat-file", "--batch"], root, ("\n".join(wanted) + "\n").encode())
+    if run.returncode != 0:
+        raise GitError(f"git cat-file failed: {' '.join(run.stderr.decode(errors='replace').split())}")
+    out, pos, blobs = run.stdout, 0, {}
+    for oid in wanted:
+        end = out.find(b"\n", pos)
+        header = out[pos:end].split() if end >= 0 else []
+        if len(header) != 3 or not header[2].isdigit():
+            raise GitError(f"object {oid} is missing (a shallow or partial clone?); {_SHALLOW_HINT}")
+        size = int(header[2])
+        blobs[oid] = out[end + 1 : end + 1 + size]
+        pos = end + 1 + size + 1  # the content is followed by a newline
+    return blobs
