@@ -1,12 +1,7 @@
 """Shared helpers for the benchmark scripts (stdlib only; never imports truss_instance_plugin).
 
 - `cli_cmd`: run `truss-instance` with the *same* interpreter as the caller (`sys.executable` and
-  the console script next to it).
-- `BytecodeCache`: a throwaway PYTHONPYCACHEPREFIX, pre-seeded with the `.pyc` files that already
-  exist in site-packages and the stdlib, so every measured command runs from cached bytecode
-  (as after `pip install`) without compiling truss from scratch and without writing anything into
-  the source tree. Needed because an editable install under PYTHONDONTWRITEBYTECODE=1 recompiles
-  the whole package on every run.
+  the console script next to it). Install the package (not editable) so every run uses cached bytecode.
 - `make_tree`: a tree of N valid truss directories with varied resources, sized from the embedded
   catalog CSV (read with `csv`, not through the package).
 """
@@ -18,20 +13,12 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "sdxl")
-PACKAGE_NAME = "truss_instance_plugin"
-PACKAGE = os.path.join(ROOT, PACKAGE_NAME)
-CATALOG_CSV = os.path.join(PACKAGE, "data", "baseten-instances.csv")
-FORBIDDEN = ("truss", "pydantic", "rich", "click", "importlib.metadata")
-
-
-# the CLI ----------------------------------------------------------------------------------------
+CATALOG_CSV = os.path.join(ROOT, "truss_instance_plugin", "data", "baseten-instances.csv")
 
 
 def cli_script() -> str:
@@ -62,25 +49,11 @@ def cli_cmd(*args: str, python_flags: Sequence[str] = ()) -> list[str]:
     return [script, *args]
 
 
-def check_flags(env: dict[str, str] | None = None) -> str:
-    """The text of `truss-instance check --help`."""
-    out = subprocess.run(cli_cmd("check", "--help"), capture_output=True, text=True, env=env, check=False)
-    return out.stdout
-
-
-def has_no_lock(env: dict[str, str] | None = None) -> bool:
-    """Whether `check --help` lists --no-lock."""
-    return "--no-lock" in check_flags(env).split()
-
-
 def copy_example(dest_parent: str) -> str:
     """A copy of examples/sdxl (config, model/, lockfile) in `dest_parent`; returns the truss dir."""
     dest = os.path.join(dest_parent, "sdxl")
     shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
-
-
-# environments -----------------------------------------------------------------------------------
 
 
 def base_env() -> dict[str, str]:
@@ -92,115 +65,6 @@ def base_env() -> dict[str, str]:
     env.pop("GITHUB_ACTIONS", None)
     return env
 
-
-def no_cache_env() -> dict[str, str]:
-    """The caller's environment with PYTHONDONTWRITEBYTECODE=1: nothing is written anywhere (existing .pyc are still read)."""
-    env = base_env()
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
-
-
-_DISCOVER = r"""
-import atexit, json, runpy, sys
-_out, _mode, _target = sys.argv[1], sys.argv[2], sys.argv[3]
-def _dump():
-    files = []
-    for m in list(sys.modules.values()):
-        origin = getattr(getattr(m, "__spec__", None), "origin", None)
-        if isinstance(origin, str) and origin.endswith(".py"):
-            files.append(origin)
-    with open(_out, "w") as f:
-        json.dump(files, f)
-atexit.register(_dump)
-if _mode == "-c":
-    sys.argv = ["-c", *sys.argv[4:]]
-    exec(compile(_target, "<string>", "exec"), {"__name__": "__main__"})
-else:
-    sys.argv = [_target, *sys.argv[4:]]
-    runpy.run_path(_target, run_name="__main__")
-"""
-
-
-class BytecodeCache:
-    """A private PYTHONPYCACHEPREFIX seeded with the existing .pyc files of the modules a command imports."""
-
-    def __init__(self, folder: str, name: str = "pycache", *, compile_package: bool = False) -> None:
-        """`compile_package`: never link, read or write the package's own bytecode, so it is compiled from
-        source on every run (what an editable install does under PYTHONDONTWRITEBYTECODE=1 when no
-        __pycache__ exists); everything else still comes from cached bytecode."""
-        self.prefix = os.path.join(folder, name)
-        os.makedirs(self.prefix, exist_ok=True)
-        self.compile_package = compile_package
-        self.seeded = 0
-        self._done: set[str] = set()
-
-    def env(self) -> dict[str, str]:
-        env = base_env()
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        if self.compile_package:
-            env["PYTHONDONTWRITEBYTECODE"] = "1"  # the package's .pyc is neither in the prefix nor written to it
-        env["PYTHONPYCACHEPREFIX"] = self.prefix
-        return env
-
-    def seed_like(self, other: BytecodeCache) -> None:
-        """Link the same modules as `other` (no extra discovery runs)."""
-        for src in sorted(other._done):
-            self._seed(src)
-
-    def discover(self, cmd: Sequence[str], cwd: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Run `cmd` (a [python, -c, code] or [python, script, args...] list) once with the caller's own
-        bytecode settings, record the source files of every module it imported, and link their existing
-        .pyc files into the prefix. Returns the run (stdout/stderr captured) so callers can validate it."""
-        if cmd[0] != sys.executable:
-            raise ValueError("discover needs a command run by sys.executable")
-        rest = list(cmd[1:])
-        mode = "-c" if rest[0] == "-c" else "script"
-        target = rest[1] if mode == "-c" else rest[0]
-        args = rest[2:] if mode == "-c" else rest[1:]
-        fd, out = tempfile.mkstemp(suffix=".json", dir=os.path.dirname(self.prefix))
-        os.close(fd)
-        env = base_env()
-        env["PYTHONDONTWRITEBYTECODE"] = "1"  # discovery must not write into any source tree
-        try:
-            run = subprocess.run(
-                [sys.executable, "-c", _DISCOVER, out, mode, target, *args],
-                capture_output=True, text=True, env=env, cwd=cwd, check=False,
-            )  # fmt: skip
-            with open(out, encoding="utf-8") as f:
-                files = json.load(f) if os.path.getsize(out) else []
-        finally:
-            os.unlink(out)
-        for src in files:
-            self._seed(src)
-        return run
-
-    def _seed(self, src: str) -> None:
-        if src in self._done:
-            return
-        self._done.add(src)
-        if self.compile_package and PACKAGE_NAME in os.path.abspath(src).split(os.sep):
-            return  # the package's own modules, wherever it is installed (source tree or site-packages)
-        head, name = os.path.split(src)
-        stem = name.rsplit(".", 1)[0]
-        pyc = f"{stem}.{sys.implementation.cache_tag}.pyc"
-        legacy = os.path.join(head, "__pycache__", pyc)
-        if not os.path.isfile(legacy):
-            return  # compiled (once) into the prefix by the first warm-up run
-        if not os.path.isabs(head):
-            head = os.path.join(os.getcwd(), head)
-        head = os.path.splitdrive(head)[1].lstrip(os.sep + (os.altsep or ""))
-        dest = os.path.join(self.prefix, head, pyc)
-        if os.path.exists(dest):
-            return
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        try:
-            os.symlink(legacy, dest)
-        except OSError:
-            shutil.copy2(legacy, dest)
-        self.seeded += 1
-
-
-# the generated tree -----------------------------------------------------------------------------
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -315,41 +179,3 @@ def validate_json(stdout: str, expected: int) -> str | None:
     if bad:
         return f"{len(bad)} models did not resolve cleanly, e.g. {bad[0]}"
     return None
-
-
-# -X importtime ----------------------------------------------------------------------------------
-
-
-def parse_importtime(stderr: str) -> list[tuple[str, int, int, int]]:
-    """(module, self µs, cumulative µs, depth) for each `import time:` line, in output order."""
-    rows = []
-    for line in stderr.splitlines():
-        if not line.startswith("import time:") or "[us]" in line:
-            continue
-        parts = line[len("import time:") :].split("|", 2)
-        if len(parts) != 3:
-            continue
-        self_us, cum_us, name = parts
-        try:
-            s, c = int(self_us), int(cum_us)
-        except ValueError:
-            continue
-        depth = (len(name) - len(name.lstrip(" ")) - 1) // 2  # " " + two spaces per nesting level
-        rows.append((name.strip(), s, c, max(depth, 0)))
-    return rows
-
-
-def parents(rows: Sequence[tuple[str, int, int, int]]) -> dict[str, str]:
-    """module -> the module whose import triggered it ("" at top level). A child line comes before its
-    parent, one level deeper, so the parent is the nearest following line one level up."""
-    out: dict[str, str] = {}
-    last_at: dict[int, str] = {}
-    for name, _s, _c, depth in reversed(rows):
-        out[name] = last_at.get(depth - 1, "") if depth else ""
-        last_at[depth] = name
-    return out
-
-
-def forbidden_in(modules: Sequence[str], forbidden: Sequence[str] = FORBIDDEN) -> list[str]:
-    """The modules that are, or live inside, a forbidden package."""
-    return sorted({m for m in modules for f in forbidden if m == f or m.startswith(f + ".")})
