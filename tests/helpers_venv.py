@@ -1,28 +1,38 @@
-"""A throw-away virtualenv with truss-instance-plugin really installed by pip (so its .pth is real).
+"""Throw-away virtualenvs with truss-instance-plugin really installed by pip (so its .pth is real).
 
-Fast recipe: `python -m venv --without-pip` (ensurepip alone takes ~20 s), a `_parent.pth` naming
-the running interpreter's site-packages (truss's dependencies and pip come from there), then
-`<venv>/bin/python -m pip install --no-deps --ignore-installed <project> truss==0.18.36`. pip builds
-the project with hatchling (build isolation), so the wheel's force-included .pth lands at the root
-of the venv's site-packages exactly as in a user's install. `--ignore-installed` is needed because
-pip sees the parent's truss (and our editable install) through `_parent.pth`; it also keeps pip
-from ever touching the parent environment.
+Fast recipe: `python -m venv --without-pip` (ensurepip alone takes seconds), a `_parent.pth` naming a view of
+a parent's site-packages (truss, its dependencies and pip come from there), then `<venv>/bin/python -m pip
+install --no-deps --ignore-installed <wheel or project>`; truss's console script is copied from the parent.
+The wheel's force-included .pth lands at the root of the venv's site-packages exactly as in a user's install.
+`--ignore-installed` is needed because pip sees the parent's copy of the project through `_parent.pth`; it
+also keeps pip from ever touching the parent environment.
+
+Parents: the interpreter running the tests (the newest truss, installed by `pip install '.[test]'`), or
+`truss_venv(TRUSS_OLDEST)`: a complete venv with that truss from the registry, built once per machine in
+a cache folder (`$TRUSS_INSTANCE_TEST_CACHE`, else `$XDG_CACHE_HOME` or `~/.cache`, `/truss-instance-plugin`)
+and reused by later runs.
 
 Also used by benchmarks/bench_pth.py.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 PROJECT = Path(__file__).resolve().parents[1]
-TRUSS_REQ = "truss==0.18.36"
+TRUSS_OLDEST = "0.15.12"  # the lower bound of the `truss` extra in pyproject.toml
 PTH = "truss_instance_plugin.pth"
 START = "truss_instance_plugin.start"
 
@@ -53,28 +63,44 @@ def _purelib_of(python: Path) -> Path:
     return Path(out.stdout.strip())
 
 
-def parent_view(root: Path) -> Path:
-    """The parent's site-packages as symlinks, without truss-instance-plugin itself.
+def _venv_at(root: Path) -> Venv:
+    bindir = root / ("Scripts" if os.name == "nt" else "bin")
+    python = bindir / ("python.exe" if os.name == "nt" else "python")
+    return Venv(root, bindir, python, _purelib_of(python))
+
+
+def running_venv() -> Venv:
+    """The venv of the interpreter running the tests."""
+    bindir = Path(sys.executable).parent
+    return Venv(Path(sys.prefix), bindir, Path(sys.executable), Path(parent_purelib()))
+
+
+def parent_view(root: Path, parent: Path | None = None) -> Path:
+    """A parent's site-packages as symlinks, without truss-instance-plugin itself.
 
     Whether the parent has the project installed (CI: `pip install .`) or editable (a developer),
     the temp venv must see only its own copy, so that removing it there really removes it.
     """
     view = root / "parent-site-packages"
     view.mkdir(parents=True)
-    for entry in Path(parent_purelib()).iterdir():
+    for entry in (parent or Path(parent_purelib())).iterdir():
         if not entry.name.lower().replace("-", "_").lstrip("_").startswith(("truss_instance_plugin", "editable___truss_instance_plugin")):
             (view / entry.name).symlink_to(entry)
     return view
 
 
-def bare_venv(root: Path) -> Venv:
-    """`python -m venv --without-pip` plus `_parent.pth` pointing at (a view of) the parent's site-packages."""
+def bare_venv(root: Path, parent: Path | None = None) -> Venv:
+    """`python -m venv --without-pip` plus `_parent.pth` pointing at (a view of) a parent's site-packages."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, capture_output=True, timeout=120)
-    bindir = root / ("Scripts" if os.name == "nt" else "bin")
-    python = bindir / ("python.exe" if os.name == "nt" else "python")
-    purelib = _purelib_of(python)
-    (purelib / "_parent.pth").write_text(f"{parent_view(root)}\n")
-    return Venv(root, bindir, python, purelib)
+    venv = _venv_at(root)
+    (venv.purelib / "_parent.pth").write_text(f"{parent_view(root, parent)}\n")
+    return venv
+
+
+def empty_venv(root: Path) -> Venv:
+    """`python -m venv --without-pip` and nothing else (install into it with `pip_into`)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, capture_output=True, timeout=120)
+    return _venv_at(root)
 
 
 def pip_env() -> dict[str, str]:
@@ -84,13 +110,35 @@ def pip_env() -> dict[str, str]:
     return env
 
 
-def installed_venv(root: Path, project: Path = PROJECT) -> Venv:
-    """A venv with the project (from its source tree, built by pip) and truss installed, no deps."""
-    venv = bare_venv(root)
-    cmd = [str(venv.python), "-m", "pip", "install", "--quiet", "--no-deps", "--ignore-installed", str(project), TRUSS_REQ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=pip_env(), timeout=600)
+def pip(python: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    """`python -m pip ARGS`; raises RuntimeError with pip's output when it fails."""
+    proc = subprocess.run([str(python), "-m", "pip", *args], capture_output=True, text=True, env=pip_env(), timeout=timeout)
     if proc.returncode != 0:
-        raise RuntimeError(f"pip install failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        raise RuntimeError(f"pip {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def pip_into(venv: Venv, *args: str) -> subprocess.CompletedProcess[str]:
+    """The running interpreter's pip acting on another venv (`pip --python`): that venv needs no pip of its own."""
+    return pip(Path(sys.executable), "--python", str(venv.python), *args)
+
+
+def build_wheel(dest: Path, project: Path = PROJECT) -> Path:
+    """Build the project's wheel into dest with pip (build isolation, as `pip install .` does)."""
+    pip(Path(sys.executable), "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dest), str(project), timeout=600)
+    [wheel] = dest.glob("truss_instance_plugin-*.whl")
+    return wheel
+
+
+def installed_venv(root: Path, project: Path = PROJECT, parent: Venv | None = None) -> Venv:
+    """A venv on top of `parent` (default: the running one) with the project installed by pip, no deps.
+
+    `project` is a source tree or a wheel built from one; truss's console script is the parent's, copied.
+    """
+    parent = parent or running_venv()
+    venv = bare_venv(root, parent.purelib)
+    pip(venv.python, "install", "--quiet", "--no-deps", "--ignore-installed", str(project))
+    copy_script(parent.script("truss"), venv)
     return venv
 
 
@@ -103,3 +151,58 @@ def copy_script(src: Path, dest_venv: Venv) -> Path:
     dest.write_text("".join(lines))
     shutil.copymode(src, dest)
     return dest
+
+
+# A venv with an older truss, cached across runs -----------------------------------------------------
+
+
+def cache_root() -> Path:
+    """Where venvs that outlive a test run are kept (one per truss version, Python and our dependencies)."""
+    explicit = os.environ.get("TRUSS_INSTANCE_TEST_CACHE")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "truss-instance-plugin"
+
+
+def runtime_requirements(project: Path = PROJECT) -> list[str]:
+    """The project's runtime dependencies, as pyproject.toml declares them."""
+    with (project / "pyproject.toml").open("rb") as f:
+        deps: list[str] = tomllib.load(f)["project"]["dependencies"]
+    return sorted(deps)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on path (two test runs never build the same cached venv at once)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def truss_venv(version: str) -> Venv:
+    """A complete venv with truss==version and our runtime dependencies from the registry, built once and reused.
+
+    Its folder name says what is in it; `.complete` is written last, so a build that was interrupted is
+    redone. Tests only read it: the project itself goes into venvs made on top of it (`installed_venv`).
+    """
+    requirements = [f"truss=={version}", *runtime_requirements()]
+    recipe = json.dumps({"python": sys.version.split()[0], "requirements": requirements}, sort_keys=True)
+    key = f"truss-{version}-{sys.implementation.cache_tag}-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
+    root = cache_root() / key
+    marker = root / ".complete"
+    with _locked(cache_root() / f"{key}.lock"):
+        if marker.is_file() and marker.read_text() == recipe:
+            try:
+                return _venv_at(root)
+            except (OSError, subprocess.SubprocessError):
+                pass  # its base interpreter moved: build it again
+        shutil.rmtree(root, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(root)], check=True, capture_output=True, timeout=300)
+        venv = _venv_at(root)
+        pip(venv.python, "install", "--quiet", *requirements)
+        marker.write_text(recipe)
+        return venv

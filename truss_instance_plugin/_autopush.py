@@ -1,7 +1,9 @@
 """Automatic mode: guard plain `truss push` when truss.cli.cli is imported (loaded from a .pth).
 
 Everything here must be cheap and must never raise: it runs during Python start-up, and only
-does anything when the running program is `truss` (the .pth line checks argv[0] first).
+does anything when the running program is `truss` (the .pth line checks argv[0] first). truss is
+an optional dependency: where it is missing nothing imports truss.cli.cli, so the finder stays
+silent (tests/test_packaging.py).
 """
 
 from __future__ import annotations

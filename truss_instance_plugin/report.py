@@ -312,21 +312,3 @@ def catalog_text(catalog: Catalog, types: list[InstanceType]) -> list[str]:
     )
     return lines
 
-
-def catalog_table(catalog: Catalog, types: list[InstanceType]) -> None:
-    """The catalog as a rich table (terminals only; rich is imported here and nowhere else)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{catalog.name} as of {catalog.as_of}", caption=f"{len(types)} of {len(catalog.types)} types · {catalog.source}")
-    right = ("VCPU", "MEMORY", "$/MIN", "$/H")
-    columns = [(c, "right" if c in right else "left") for c in ("NAME", "GPU", "VCPU", "MEMORY", "$/MIN", "$/H", "NOTE")]
-    for col, justify in columns:
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for t in types:
-        gpus = f"{t.gpu_count}× {t.gpu_type} {t.vram_gib} GiB" if t.gpu_type else "-"
-        table.add_row(
-            t.name, gpus, fmt_cpu(t.millicores), fmt_bytes(t.memory_bytes), str(t.price_per_min),
-            str(round_half_up(t.price_per_hour, "0.01")), t.note,
-        )  # fmt: skip
-    Console().print(table)
