@@ -4,12 +4,15 @@ Both modes run every push case:
 - explicit:  `truss-instance push ...` (the console script next to sys.executable);
 - automatic: plain `truss push ...` from a throw-away venv where pip really installed the package,
   so the .pth at the root of site-packages is the one users get (built once per session).
+Both run against two trusses, the ends of the range the `truss` extra allows: the newest (the one this
+interpreter has) and the oldest, TRUSS_OLDEST (modes `explicit@0.15.12`, `automatic@0.15.12`), from a venv
+that is built once per machine and cached (see helpers_venv.truss_venv).
 
 Every truss process pays ~2 s of CPU just to import truss, so the subprocess work of all selected
 tests is started up front on a small thread pool (the venv build runs meanwhile) and each test
 asserts on its own scenario's outcome. Each scenario has its own workspace, HOME and server, so the
 results do not depend on the order or overlap. Nothing leaves 127.0.0.1 except the one-off
-`pip install` that builds the venv.
+`pip install` that builds the venvs.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_baseten import MODEL_PY, FakeBaseten, truss_env
-from helpers_venv import PROJECT, PTH, START, Venv, bare_venv, copy_script, installed_venv
+from helpers_venv import PROJECT, PTH, START, TRUSS_OLDEST, Venv, bare_venv, build_wheel, copy_script, installed_venv, truss_venv
+
+from truss_instance_plugin.locking import FIRST_DEPLOYMENT
 
 PREFIX = "truss-instance: "
 PUSH_OPS = ["teams", "models", "models", "truss_validation", "model_s3_upload_credentials", "s3_put"]
@@ -44,7 +49,12 @@ PREDICT_5 = "truss-instance: models/sdxl → A10Gx8x32 ($0.02424/min), lock up t
 LOCK = "models/sdxl/truss-instance.lock"
 RECORDED_4 = f"truss-instance: recorded deployment of sdxl (A10Gx4x16) in {LOCK}"
 RECORDED_8 = f"truss-instance: recorded deployment of sdxl (A10Gx8x32) in {LOCK}"
+FIRST_4 = "truss-instance: " + FIRST_DEPLOYMENT.format(instance="A10Gx4x16")  # after a push that created the model
+FIRST_8 = "truss-instance: " + FIRST_DEPLOYMENT.format(instance="A10Gx8x32")
 WORKERS = max(2, min(4, (os.cpu_count() or 2) + 1))
+NEWEST = "newest"
+MODES = ["explicit", "automatic"]  # newest truss
+OLD_MODES = [f"{m}@{TRUSS_OLDEST}" for m in MODES]
 
 SDXL = """\
 model_name: sdxl
@@ -171,6 +181,12 @@ def ti(mode: Mode, ws: Path, *args: str, expect: int) -> Proc:
     return proc
 
 
+def write_lock(mode: Mode, ws: Path) -> None:
+    """`truss-instance lock models/sdxl`, which must write the lockfile (its exit code is test_cli's business)."""
+    proc = run([mode.truss_instance, "lock", "models/sdxl"], ws)
+    assert proc.returncode in (0, 1) and any(line.startswith(f"wrote {LOCK} (") for line in proc.stdout.splitlines()), said(proc)
+
+
 def push(mode: Mode, ws: Path, server: FakeBaseten, *args: str, **env: str) -> Proc:
     """`<mode> push <args> --remote fake --non-interactive` in ws against the fake server."""
     return run([*mode.push, *args, "--remote", "fake", "--non-interactive"], ws, server.url, **env)
@@ -183,7 +199,7 @@ def _push_scenario(
     def go(runner: Runner, mode: Mode, root: Path) -> Outcome:
         ws = make_ws(root)
         if lock:
-            ti(mode, ws, "lock", "models/sdxl", expect=1)  # exit 1: it wrote the lockfile
+            write_lock(mode, ws)
         if prepare is not None:
             prepare(mode, ws)
         before = lockfile(ws) if (ws / LOCK).exists() else None
@@ -198,7 +214,7 @@ def _adopt_then_edit(mode: Mode, ws: Path) -> None:
     ti(mode, ws, "adopt", "models/sdxl", expect=0)
     config = ws / "models" / "sdxl" / "config.yaml"
     config.write_text(config.read_text().replace('cpu: "4"', 'cpu: "5"'))
-    ti(mode, ws, "lock", "models/sdxl", expect=1)  # re-resolved for the edit; the adopted record is kept
+    write_lock(mode, ws)  # re-resolved for the edit; the adopted record is kept
 
 
 SCENARIOS.update(
@@ -305,33 +321,47 @@ def uses(name: str | None, mode: str | None = None) -> Callable[[F], F]:
 # -- the runner --------------------------------------------------------------------------------------
 
 
-class Runner:
-    """Runs scenarios on a thread pool, at most once each; builds the automatic-mode venv alongside."""
+def truss_of(mode: str) -> str:
+    """Which truss a mode runs: NEWEST or a version."""
+    return mode.partition("@")[2] or NEWEST
 
-    def __init__(self, base: Path, wanted: list[tuple[str, str]], build_venv: bool) -> None:
+
+class Runner:
+    """Runs scenarios on a thread pool, at most once each; builds the venvs alongside (one at a time)."""
+
+    def __init__(self, base: Path, wanted: list[tuple[str, str]], trusses: list[str]) -> None:
         self.base = base
         self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="e2e")
         self.builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="e2e-venv")
-        self._venv: Future[Venv] | None = None
+        self._wheel: Future[Path] | None = None
+        self._venvs: dict[str, Future[Venv]] = {}
         self._lock = threading.Lock()
         self.futures: dict[tuple[str, str], Future[Any]] = {}
-        if build_venv:
-            self._start_venv()
-        for key in sorted(wanted, key=lambda k: k[1] != "explicit"):  # explicit first: the venv is still building
+        for truss in trusses:
+            self._start_venv(truss)
+        # The newest truss's explicit mode first (it needs no venv), the old truss last (its venv may be built from scratch).
+        for key in sorted(wanted, key=lambda k: (truss_of(k[1]) != NEWEST, not k[1].startswith("explicit"))):
             self.submit(*key)
 
-    def _start_venv(self) -> Future[Venv]:
-        with self._lock:
-            if self._venv is None:
-                self._venv = self.builder.submit(installed_venv, self.base / "auto-venv")
-            return self._venv
+    def _build(self, truss: str) -> Venv:
+        assert self._wheel is not None
+        parent = None if truss == NEWEST else truss_venv(truss)
+        return installed_venv(self.base / f"venv-{truss}", self._wheel.result(), parent)
 
-    def venv(self) -> Venv:
-        """The venv where pip installed the package (waits for the build)."""
+    def _start_venv(self, truss: str) -> Future[Venv]:
+        with self._lock:
+            if self._wheel is None:
+                self._wheel = self.builder.submit(build_wheel, self.base / "wheel")
+            if truss not in self._venvs:
+                self._venvs[truss] = self.builder.submit(self._build, truss)
+            return self._venvs[truss]
+
+    def venv(self, truss: str = NEWEST) -> Venv:
+        """The venv where pip installed the package, on top of this truss (waits for the build)."""
         try:
-            return self._start_venv().result(timeout=900)
+            return self._start_venv(truss).result(timeout=1800)
         except (RuntimeError, subprocess.SubprocessError) as e:
-            pytest.fail(f"cannot build the automatic-mode venv: {e}")
+            pytest.fail(f"cannot build the venv for truss {truss}: {e}")
 
     def mode(self, name: str) -> Mode:
         if name == "explicit":
@@ -339,8 +369,10 @@ class Runner:
             if not exe.exists():
                 pytest.skip("truss-instance is not installed next to this interpreter")
             return Mode(name, (str(exe), "push"), str(exe))
-        venv = self.venv()
-        return Mode(name, (str(venv.script("truss")), "push"), str(venv.script("truss-instance")))
+        venv = self.venv(truss_of(name))
+        ours = str(venv.script("truss-instance"))
+        program = ours if name.startswith("explicit") else str(venv.script("truss"))
+        return Mode(name, (program, "push"), ours)
 
     def _go(self, name: str, mode: str) -> Any:
         return SCENARIOS[name](self, self.mode(mode), self.base / f"{name}-{mode}")
@@ -359,10 +391,9 @@ class Runner:
         self.builder.shutdown(wait=True, cancel_futures=True)
 
 
-def _wanted(items: list[pytest.Item]) -> tuple[list[tuple[str, str]], bool]:
-    """Scenarios of the selected tests of this module, and whether any test needs the venv."""
+def _wanted(items: list[pytest.Item]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Scenarios of the selected tests of this module, and the trusses whose venvs they need."""
     wanted: list[tuple[str, str]] = []
-    needs_venv = False
     for item in items:
         fn = getattr(item, "function", None)
         declared = getattr(fn, "e2e_scenario", None)
@@ -373,29 +404,29 @@ def _wanted(items: list[pytest.Item]) -> tuple[list[tuple[str, str]], bool]:
         name = name or params["scenario"]
         mode = mode or params["mode"]
         wanted.append((name, mode))
-        needs_venv = needs_venv or mode == "automatic"
-    for item in items:
-        needs_venv = needs_venv or (getattr(item, "function", None) is not None and "auto_venv" in getattr(item, "fixturenames", ()))
-    return wanted, needs_venv
+    trusses = {truss_of(mode) for _, mode in wanted if mode != "explicit"}
+    if any(getattr(item, "function", None) is not None and "auto_venv" in getattr(item, "fixturenames", ()) for item in items):
+        trusses.add(NEWEST)
+    return wanted, sorted(trusses, key=lambda t: t != NEWEST)
 
 
 @pytest.fixture(scope="session")
 def runner(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
-    wanted, needs_venv = _wanted(list(request.session.items))
-    r = Runner(tmp_path_factory.mktemp("e2e"), wanted, needs_venv)
+    wanted, trusses = _wanted(list(request.session.items))
+    r = Runner(tmp_path_factory.mktemp("e2e"), wanted, trusses)
     yield r
     r.close()
 
 
 @pytest.fixture(scope="session")
 def auto_venv(runner: Runner) -> Venv:
-    """A venv where pip installed the project (the wheel, with its .pth) and truss."""
+    """A venv where pip installed the project (the wheel, with its .pth), on top of the newest truss."""
     return runner.venv()
 
 
-@pytest.fixture(params=["explicit", "automatic"])
+@pytest.fixture(params=MODES + OLD_MODES)
 def mode(request: pytest.FixtureRequest) -> str:
-    """Both ways of guarding `truss push`."""
+    """Both ways of guarding `truss push`, with the newest and the oldest supported truss."""
     return str(request.param)
 
 
@@ -427,7 +458,7 @@ def test_good_config_is_pushed_and_recorded(runner: Runner, mode: str) -> None:
     assert operations(out) == [*PUSH_OPS, "create_model_from_truss"]
     for op in ("truss_validation", "create_model_from_truss"):
         assert sent_resources(out.server, op) == ("A10G", "4", "16Gi", True)
-    assert ours(out.proc.stderr) == [PREDICT_4, RECORDED_4]
+    assert ours(out.proc.stderr) == [PREDICT_4, RECORDED_4, FIRST_4]
     assert ours(out.proc.stdout) == []
     assert "Deploying truss using A10Gx4x16 instance type." in out.proc.stdout + out.proc.stderr
     before, after = out.before, lockfile(out.ws)
@@ -493,10 +524,11 @@ def test_promote_existing_model_after_resources_edit(runner: Runner, mode: str, 
     )  # fmt: skip
 
 
-# -- 4. --output json: stdout stays machine-readable ----------------------------------------------------
+# -- 4. --output json: stdout stays machine-readable (truss 0.15.12 has no --output) ----------------------
 
 
 @uses("json-blocked")
+@pytest.mark.parametrize("mode", MODES)
 def test_json_output_blocked(runner: Runner, mode: str) -> None:
     out: Outcome = runner.get("json-blocked", mode)
 
@@ -515,6 +547,7 @@ def test_json_output_blocked(runner: Runner, mode: str) -> None:
 
 
 @uses("json-good")
+@pytest.mark.parametrize("mode", MODES)
 def test_json_output_success_is_exactly_truss_json(runner: Runner, mode: str) -> None:
     out: Outcome = runner.get("json-good", mode)
 
@@ -529,7 +562,7 @@ def test_json_output_success_is_exactly_truss_json(runner: Runner, mode: str) ->
         "logs_url": f"{url}/models/fakemodel1/logs/fakedeployment1",
         "is_draft": False,
     }
-    assert ours(out.proc.stderr) == [PREDICT_4, RECORDED_4]
+    assert ours(out.proc.stderr) == [PREDICT_4, RECORDED_4, FIRST_4]
     assert lockfile(out.ws)["deployment"]["deployment_id"] == "fakedeployment1"
 
 
@@ -563,6 +596,7 @@ def test_reported_type_differs_from_prediction(runner: Runner, mode: str) -> Non
         "truss-instance: warning: Baseten chose A10Gx8x32, the prediction was A10Gx4x16; the catalog may be stale "
         "(check `truss-instance catalog` against Baseten's instance list and upgrade truss-instance)",
         RECORDED_8,
+        FIRST_8,
     ]
     dep = lockfile(out.ws)["deployment"]
     assert (dep["instance_type"], dep["predicted_instance_type"]) == ("A10Gx8x32", "A10Gx4x16")
@@ -572,15 +606,17 @@ def test_reported_type_differs_from_prediction(runner: Runner, mode: str) -> Non
 # -- 7. `truss-instance push --help` is truss's help ------------------------------------------------------
 
 
-@uses("help", mode="explicit")
-def test_push_help_shows_truss_options(runner: Runner) -> None:
-    proc: Proc = runner.get("help", "explicit")
+@uses("help")
+@pytest.mark.parametrize("mode", ["explicit", f"explicit@{TRUSS_OLDEST}"])
+def test_push_help_shows_truss_options(runner: Runner, mode: str) -> None:
+    proc: Proc = runner.get("help", mode)
 
     assert proc.returncode == 0, said(proc)
     assert proc.stderr == ""
     assert "Usage: truss-instance push [OPTIONS] [TARGET_DIRECTORY]" in proc.stdout
-    for option in ("--promote", "--environment", "--no-preserve-env-instance-type", "--output", "--non-interactive"):
+    for option in ("--promote", "--environment", "--no-preserve-env-instance-type", "--non-interactive"):
         assert option in proc.stdout, option
+    assert ("--output" in proc.stdout) is (mode == "explicit")  # truss 0.15.12 had no --output
 
 
 # -- 8. the .pth never breaks Python start-up --------------------------------------------------------------
@@ -630,3 +666,15 @@ def test_damaged_install_never_breaks_start_up(runner: Runner, scenario: str) ->
     assert "Usage: truss [OPTIONS] [COMMAND] [ARGS]..." in procs["truss --help"].stdout
     if scenario == "damaged-guard-raises":  # truss still runs, and says why the check is off
         assert procs["truss --help"].stderr == "truss-instance: automatic check disabled: ImportError: half-upgraded\n"
+
+
+@pytest.mark.parametrize(("value", "imported"), [("", True), ("1", False), ("true", False), (" Yes ", False), ("0", True)])
+def test_disable_imports_nothing_of_ours_into_truss(auto_venv: Venv, tmp_path: Path, value: str, imported: bool) -> None:
+    """TRUSS_INSTANCE_DISABLE=1 is checked by the .pth line itself: not even our package is imported."""
+    cwd = workdir(tmp_path)
+    program = tmp_path / "bin" / "truss"  # argv[0] ends with "truss", as for the console script
+    program.parent.mkdir()
+    program.write_text("import sys\nprint(sorted(m for m in sys.modules if m.startswith('truss_instance_plugin')))\n")
+    proc = run([auto_venv.python, str(program)], cwd, TRUSS_INSTANCE_DISABLE=value)
+    expected = "['truss_instance_plugin', 'truss_instance_plugin._autopush']\n" if imported else "[]\n"
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, expected, ""), said(proc)

@@ -28,6 +28,11 @@ from truss_instance_plugin.lockfile import (
 from truss_instance_plugin.pipeline import Model
 from truss_instance_plugin.request import Request
 
+FIRST_DEPLOYMENT = (
+    "first deployment: {instance} is now fixed for its running deployments and promoted environments; later resources: edits "
+    "apply only to new deployments pushed without --promote/--environment (or with --no-preserve-env-instance-type), and the "
+    "Baseten dashboard is the way to change a running deployment's type"
+)
 _LOCK_NOTES = frozenset({"TI102", "TI110"})  # what `lock` repeats from `check` after writing
 BATCH = 64  # folders locked at once; their temp files are made durable with one sync
 

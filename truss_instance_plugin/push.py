@@ -1,7 +1,8 @@
 """The `truss push` guard: check before any network call, record the deployment after.
 
 Both modes use it: `truss-instance push ...` (explicit wrapper) and plain `truss push` (the
-automatic hook installed by the .pth file, see _autopush.py). truss is already imported here.
+automatic hook installed by the .pth file, see _autopush.py). truss is an optional dependency: the
+guard only runs inside truss, and run_truss says in one line (exit 2) when truss is not installed.
 Importing this module and install() cost about a millisecond: the checker itself is imported only
 when `push` runs, so other truss commands (`truss --help`, `truss predict`, ...) do not pay for it.
 """
@@ -14,15 +15,17 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 if TYPE_CHECKING:
+    from truss_instance_plugin.chains import Chainlet
     from truss_instance_plugin.pipeline import Model, PushContext
 
 PREFIX = "truss-instance: "
 _NEEDED = ("target_directory", "config", "promote", "environment", "preserve_env_instance_type", "watch_after_push")
 _MARK = "__truss_instance_guarded__"
 _LOCK_STATE = ("TI100", "TI101", "TI104")  # summarized in one line; they do not block a push
+NO_TRUSS = "truss is not installed: install truss, or truss-instance-plugin[truss]"
 
 
 class GuardError(Exception):
@@ -89,7 +92,7 @@ def _mode_note(model: Model, push: PushContext, dep: dict[str, object] | None) -
     return f"a new deployment on {chosen.name}; running deployments stay on {old}"
 
 
-def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | None:
+def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | ChainPush | None:
     """Validate, resolve and check the lock; print the prediction. Raises SystemExit(1) to block."""
     from truss_instance_plugin.diagnostics import ERROR
     from truss_instance_plugin.drift import lock_diagnostics, read_state, truss_dir
@@ -100,6 +103,8 @@ def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | None:
 
     push = push_context(params)
     path = _config_path(params)
+    if path.endswith(".py") and not params.get("config"):  # a chains.ModelBase file: truss generates its config
+        return check_chain(path, None, push, "truss push")
     if not path.endswith((".yaml", ".yml")):
         return None
     host = get_host()
@@ -162,7 +167,7 @@ def capture_deployment() -> Iterator[dict[str, Any]]:
 
 def after_push(model: Model, push: PushContext, seen: dict[str, Any]) -> None:
     """Record the deployment Baseten reported in the lockfile; warn when it differs from the prediction."""
-    from truss_instance_plugin.drift import record_deployment
+    from truss_instance_plugin.locking import record_deployment
     from truss_instance_plugin.pipeline import PushResult
     from truss_instance_plugin.plugins import get_host
 
@@ -193,6 +198,10 @@ def after_push(model: Model, push: PushContext, seen: dict[str, Any]) -> None:
         return
     shown = reported or (out.new.name if out.new else "?")
     _say(f"recorded deployment of {name} ({shown}) in {out.path}")
+    if result.new_model:  # Baseten created the model: its type is fixed from now on (platform-rules §3)
+        from truss_instance_plugin.locking import FIRST_DEPLOYMENT
+
+        _say(FIRST_DEPLOYMENT.format(instance=shown))
 
 
 def _json_error(message: str, **extra: object) -> None:
@@ -209,8 +218,8 @@ def _stop(params: dict[str, Any], message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def guard(callback: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap truss's push callback with the check before and the record after."""
+def guard(callback: Callable[..., Any], check: Callable[[dict[str, Any]], Any] | None = None) -> Callable[..., Any]:
+    """Wrap truss's push callback (`check`: before_push, or before_chain_push) with the check before and the record after."""
     if getattr(callback, _MARK, False):
         return callback
 
@@ -219,7 +228,7 @@ def guard(callback: Callable[..., Any]) -> Callable[..., Any]:
         from truss_instance_plugin.plugins import PluginError
 
         try:
-            checked = before_push(kwargs)
+            checked = (check or before_push)(kwargs)
         except (GuardError, PluginError) as e:
             _stop(kwargs, str(e))
         except Exception as e:  # a bug in the check must not become a traceback out of `truss push`
@@ -228,6 +237,14 @@ def guard(callback: Callable[..., Any]) -> Callable[..., Any]:
             _stop(kwargs, f"internal error: {type(e).__name__}: {e} (set TRUSS_INSTANCE_DEBUG=1 for the traceback)")
         if checked is None:
             return callback(*args, **kwargs)
+        if isinstance(checked, ChainPush):
+            with capture_deployment() as seen:
+                done = callback(*args, **kwargs)
+            try:
+                after_chain_push(checked, seen)
+            except Exception as e:  # the push itself succeeded; never turn it into a failure
+                _say(f"could not record the deployment: {type(e).__name__}: {e}")
+            return done
         model, push = checked
         with capture_deployment() as seen:
             try:
@@ -245,11 +262,14 @@ def guard(callback: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install(truss_cli: Any) -> None:
-    """Guard the `push` command of truss's click group (idempotent)."""
+    """Guard the `push` and `chains push` commands of truss's click group (idempotent)."""
     cmd = getattr(truss_cli, "commands", {}).get("push")
     if cmd is None or not callable(getattr(cmd, "callback", None)):
         raise GuardError("truss has no `push` command to guard")
     cmd.callback = guard(cmd.callback)
+    chains = getattr(getattr(truss_cli, "commands", {}).get("chains"), "commands", {}).get("push")
+    if chains is not None and callable(getattr(chains, "callback", None)):  # a truss without it cannot push a chain
+        chains.callback = guard(chains.callback, before_chain_push)
 
 
 def run_truss(argv: list[str], prog_name: str = "truss") -> int:
@@ -258,8 +278,9 @@ def run_truss(argv: list[str], prog_name: str = "truss") -> int:
 
     try:
         from truss.cli.cli import truss_cli
-    except Exception as e:  # a broken truss install
-        _say(f"cannot import truss: {type(e).__name__}: {e}")
+    except Exception as e:  # no truss at all (it is an extra), or a broken truss install
+        missing = isinstance(e, ModuleNotFoundError) and e.name == "truss"
+        _say(NO_TRUSS if missing else f"cannot import truss: {type(e).__name__}: {e}")
         return 2
     try:
         if not disabled():  # TRUSS_INSTANCE_DISABLE=1: the same escape hatch as for plain `truss push`
@@ -274,3 +295,132 @@ def run_truss(argv: list[str], prog_name: str = "truss") -> int:
         sys.stderr.write(f"{e.code}\n")  # sys.exit("message"): the interpreter would have printed it
         return 1
     return 0
+
+
+# Chain files: `truss chains push FILE [ENTRYPOINT]` and `truss push FILE.py` ----------------------------
+
+_CHAIN_NEEDED = ("source", "entrypoint", "dryrun", "watch", "promote", "environment")
+NOT_RECORDED = "deployment not recorded in the lock: truss chains push returns no per-chainlet instance types"
+
+
+class ChainPush(NamedTuple):
+    """A checked chain or Python-file model push: its chainlets, the push mode and which truss command runs."""
+
+    units: list[tuple[Model, Chainlet]]
+    push: PushContext
+    command: str  # "truss chains push" or "truss push"
+
+
+def before_chain_push(params: dict[str, Any]) -> ChainPush | None:
+    """The check for `truss chains push` (nothing for --dryrun, which only writes files). Raises SystemExit(1) to block."""
+    from truss_instance_plugin.pipeline import PushContext
+
+    missing = [k for k in _CHAIN_NEEDED if k not in params]
+    if missing:
+        raise GuardError(f"cannot read `truss chains push` option(s) {', '.join(missing)} (truss {_truss_version()} changed them?)")
+    if params["dryrun"]:
+        return None
+    environment = params["environment"] or ("production" if params["promote"] else None)
+    if not isinstance(environment, (str, type(None))):
+        raise GuardError(f"unexpected value for --environment: {environment!r}")
+    # chains push has no --preserve-env-instance-type: what Baseten does with changed compute on a re-push is not known here.
+    push = PushContext(environment, False, bool(params["watch"]), params.get("name"), "text")
+    entrypoint = params["entrypoint"]
+    return check_chain(str(params["source"]), str(entrypoint) if entrypoint else None, push, "truss chains push")
+
+
+def check_chain(path: str, entrypoint: str | None, push: PushContext, command: str) -> ChainPush:
+    """Read the chain file statically, block on errors, print each chainlet's type and price, the total and the lock state."""
+    from decimal import Decimal
+
+    from truss_instance_plugin.chains import analyze_chainlet, load_chain
+    from truss_instance_plugin.diagnostics import ERROR
+    from truss_instance_plugin.drift import lock_diagnostics, read_state
+    from truss_instance_plugin.lockfile import request_hash
+    from truss_instance_plugin.plugins import get_host
+    from truss_instance_plugin.report import diagnostic_lines
+
+    host = get_host()
+    chain = load_chain(path, entrypoint)
+    blocking = [d for d in chain.diagnostics if d.severity == ERROR]
+    for d in chain.diagnostics:
+        for line in diagnostic_lines(path, d, "text"):
+            _say(line)
+    if not chain.chainlets and not blocking:
+        raise GuardError(f"{path}: no chainlet could be read")
+    units = [(analyze_chainlet(c, host), c) for c in chain.chainlets]
+    states = []
+    for model, c in units:
+        state = read_state(model, c.name)
+        states.append(state)
+        diags = list(model.diagnostics) + lock_diagnostics(model, state)
+        vetoes = host.call("truss_instance_before_push", model=model, push=push)
+        assert isinstance(vetoes, list)
+        for batch in vetoes:
+            diags += batch
+        blocking += [d for d in diags if d.severity == ERROR and d.code not in _LOCK_STATE]
+        for d in diags:
+            if d.code not in _LOCK_STATE and d.code != "TI110":
+                for line in diagnostic_lines(path, d, "text", c.name):
+                    _say(line)
+    if blocking:
+        if push.output_format == "json":
+            message = f"truss-instance blocked the push: {len(blocking)} error(s) in {path}"
+            _json_error(message, diagnostics=[d.as_json() for d in blocking])
+        _say("push stopped before any network call; fix the errors above (or set TRUSS_INSTANCE_DISABLE=1 to skip the check)")
+        raise SystemExit(1)
+    total: Decimal | None = Decimal(0)
+    for (model, c), state in zip(units, states, strict=True):
+        chosen, req = model.chosen, model.request
+        role = ", entrypoint" if c.entrypoint else ""
+        if chosen is None or req is None:
+            total = None
+            _say(f"{path} [{c.name}{role}] → no instance type predicted")
+            continue
+        if total is not None:
+            total += chosen.price_per_min
+        if state.lock is not None and state.lock.request_hash == request_hash(req):
+            lock = "chain lock up to date"
+        else:
+            what = "missing" if state.lock is None and state.error is None else "out of date"
+            lock = f"chain lock {what} (run `truss-instance lock {path}`)"
+        _say(f"{path} [{c.name}{role}] → {chosen.name} (${chosen.price_per_min}/min), {lock}")
+    n = len(units)
+    if command == "truss chains push" or n > 1:
+        cost = f"${total}/min" if total is not None else "unknown (a chainlet has no predicted type)"
+        _say(f"{path}: chain total {cost} ({n} chainlet{'s' if n != 1 else ''}, 1 replica each)")
+    return ChainPush(units, push, command)
+
+
+def after_chain_push(checked: ChainPush, seen: dict[str, Any]) -> None:
+    """`truss push FILE.py`: record what Baseten reported for the model; `truss chains push`: say why nothing is recorded."""
+    from truss_instance_plugin.locking import deployment_record, lock_chain
+
+    handle, kwargs = seen.get("handle"), seen.get("kwargs", {})
+    if checked.command != "truss push":
+        _say(NOT_RECORDED)
+        return
+    if handle is None:
+        return
+    push, units = checked.push, checked.units
+    preserved = push.environment is not None and push.preserve_env_instance_type and kwargs.get("model_id") is not None
+    if len(units) != 1 or preserved:
+        why = "the environment keeps its instance type" if preserved else f"{len(units)} model classes in the file"
+        _say(f"deployment not recorded in the lock: {why}")
+        return
+    model, chainlet = units[0]
+    environment = "development" if push.watch else push.environment
+    name = str(kwargs.get("model_name") or push.model_name or chainlet.name)
+    record = deployment_record(
+        model, instance=getattr(handle, "instance_type_name", None), model_name=name, model_id=getattr(handle, "model_id", None),
+        deployment_id=getattr(handle, "version_id", None), environment=environment, source="truss push",
+    )  # fmt: skip
+    if record is None:
+        _say("deployment not recorded in the lock: no instance type was predicted")
+        return
+    outs = lock_chain([(model, chainlet.name)], chainlet.name if chainlet.entrypoint else None, deployment=record, only=chainlet.name)
+    bad = [d for o in outs for d in o.diagnostics if o.status == "error"]
+    for d in bad:
+        _say(f"could not record the deployment: {d.message}")
+    if not bad:
+        _say(f"recorded deployment of {name} ({record['instance_type']}) in {outs[0].path}")
