@@ -6,9 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from support import Run, copy_sdxl, run_cli
 
 from truss_instance_plugin.plugins import DISABLE_ENV, Host, reset_host
+
+# Hypothesis: small and reproducible in CI; `pytest --hypothesis-profile=deep` for 100,000 examples per test.
+settings.register_profile("default", max_examples=60, deadline=None, derandomize=True, database=None)
+settings.register_profile("deep", max_examples=100_000, deadline=None, database=None)
 
 
 @pytest.fixture(autouse=True)

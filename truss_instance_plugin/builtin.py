@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from truss_instance_plugin.catalog import InstanceType, embedded_types
-from truss_instance_plugin.diagnostics import WARNING, Diagnostic
+from truss_instance_plugin.catalog import InstanceType, embedded_types, fmt_int
+from truss_instance_plugin.diagnostics import WARNING, Diagnostic, clip
 from truss_instance_plugin.resolve import cheapest
 
 if TYPE_CHECKING:
@@ -27,12 +27,12 @@ def rules(model: Model) -> list[Diagnostic]:
         if ignored:
             f = fields["instance_type"]
             names = ", ".join(ignored)
-            message = f'instance_type "{req.instance_type}" is set, so truss ignores {names}'
+            message = f'instance_type "{clip(req.instance_type)}" is set, so truss ignores {names}'
             hint = f"remove {names}, or remove instance_type to let Baseten pick from them"
             diags.append(Diagnostic("TI016", WARNING, message, hint, f.line, f.col))
     if req.node_count > 1 and req.gpu_type is None and req.instance_type is None:
         f = fields["node_count"]
-        message = f"node_count {req.node_count} on a CPU-only request"
+        message = f"node_count {fmt_int(req.node_count)} on a CPU-only request"
         hint = (
             "truss accepts this, but Baseten may not: multi-node deployments are for GPU nodes (a node is 8 GPUs); "
             "remove node_count or add an accelerator"

@@ -176,7 +176,7 @@ def _walk_tags(root: yaml.Node) -> Diagnostic | None:
         if node.tag not in _SAFE_TAGS:
             m = node.start_mark
             return Diagnostic(
-                "TI093", ERROR, f"unsupported YAML tag {node.tag!r}",
+                "TI093", ERROR, f"unsupported YAML tag {clip(node.tag)!r}",
                 "truss loads config.yaml with a safe loader, which refuses this tag; remove it",
                 m.line + 1, m.column + 1,
             )  # fmt: skip

@@ -364,8 +364,8 @@ class _Parser:
             example = name or _accelerator_guess(parts[0]) or "A10G"
             n = _count(c)
             if n and not c.isascii():  # int() reads any Unicode decimal digit
-                why = f"{_STRICTER} (reading it as {n}); " if name else ""
-                self.err("TI012", f, f'accelerator "{_short(s)}": count "{_short(c)}" uses non-ASCII digits', f'{why}write "{example}:{n}"')
+                why = f"{_STRICTER} (reading it as {_short(str(n))}); " if name else ""
+                self.err("TI012", f, f'accelerator "{_short(s)}": count "{_short(c)}" uses non-ASCII digits', f'{why}write "{example}:{_short(str(n))}"')
                 return None
             if not (c.isascii() and c.isdigit()) or not n:
                 hint = f'e.g. "{example}:2"; omit the count for one GPU'
@@ -408,8 +408,8 @@ class _Parser:
             if c.kind == "int" and isinstance(c.value, int) and c.value >= 1:
                 count = c.value
             elif n is not None and n >= 1:
-                why = f"{_STRICTER} (reading it as {n}); " if named else ""
-                self.err("TI012", c, f"accelerator count {_q(c.value)} is a YAML {c.kind}, not an integer", f"{why}write count: {n}")
+                why = f"{_STRICTER} (reading it as {_short(str(n))}); " if named else ""
+                self.err("TI012", c, f"accelerator count {_q(c.value)} is a YAML {c.kind}, not an integer", f"{why}write count: {_short(str(n))}")
                 ok = False
             elif n == 0:
                 why = f"{_STRICTER} with count 0 and sends a GPU-less deployment marked use_gpu; " if named else ""
@@ -569,7 +569,7 @@ def _cpu_hint(s: str, accepted: bool) -> str:
 def _mem_example(v: object) -> str:
     if isinstance(v, float) and not math.isfinite(v):
         return "2Gi"
-    return f"{v}Gi" if isinstance(v, int | float) and not isinstance(v, bool) else "2Gi"
+    return f"{_short(str(v))}Gi" if isinstance(v, int | float) and not isinstance(v, bool) else "2Gi"
 
 
 def _mem_problem(s: str) -> str:

@@ -140,7 +140,7 @@ def _pin(req: Request, catalog: Catalog, where: Where) -> Resolution:
         else:
             guess = did_you_mean(name, [x.name for x in catalog.types])
             hint = f'did you mean "{guess}"?' if guess else "see `truss-instance catalog` for the names"
-        msg = f'instance_type "{name}" is not in the catalog ({catalog.name}, {len(catalog.types)} types)'
+        msg = f'instance_type "{clip(name)}" is not in the catalog ({catalog.name}, {len(catalog.types)} types)'
         return Resolution(None, (), (), (_at(Diagnostic("TI015", ERROR, msg, hint), where, "instance_type"),), pinned=True)
     diags = []
     if req.gpu_type is not None and (t.gpu_type != req.gpu_type or t.gpu_count < req.gpu_count):
@@ -201,7 +201,7 @@ def resolve(req: Request, catalog: Catalog, choose: Chooser = cheapest, where: W
     if nodes > 1 and chosen is not None:
         d = Diagnostic(
             "TI024", WARNING,
-            f"the catalog has no {nodes}-node types; predicting {nodes} × {chosen.name} (price per node × {nodes})",
+            f"the catalog has no {fmt_int(nodes)}-node types; predicting {fmt_int(nodes)} × {chosen.name} (price per node × {fmt_int(nodes)})",
             "multi-node types are configured by Baseten; confirm the type and price with them",
         )  # fmt: skip
         diags.append(_at(d, where, "node_count"))
