@@ -9,6 +9,7 @@ import pytest
 from support import Run
 
 from truss_instance_plugin.lockfile import ChainLock, read_lock
+from truss_instance_plugin.locking import FIRST_DEPLOYMENT
 
 CHAIN = '''import truss_chains as chains
 
@@ -92,7 +93,8 @@ def test_an_edit_to_one_chainlet_is_stale_for_that_chainlet_only(run: Run) -> No
 def test_adopt_a_chainlet_then_edits_warn_and_the_record_is_kept(run: Run) -> None:
     run("lock", "chain.py")
     assert run("adopt", "chain.py") == (2, "", "truss-instance: pass --chainlet NAME, one of: Main, Embed\n")
-    assert run("adopt", "chain.py", "--chainlet", "Embed") == (0, "recorded deployment of Embed (A10Gx4x16) in truss-instance.chain.lock\n", "")
+    first = FIRST_DEPLOYMENT.format(instance="A10Gx4x16")
+    assert run("adopt", "chain.py", "--chainlet", "Embed") == (0, f"recorded deployment of Embed (A10Gx4x16) in truss-instance.chain.lock\n{first}\n", "")
     edit('cpu_count=4, memory="16Gi"', 'cpu_count=8, memory="16Gi"')
     code, out, _ = run("check", "chain.py")
     assert code == 0 and out.startswith('chain.py:5:64: warning TI110 [Embed] resources changed after the first deployment (cpu "4" → "8").')

@@ -16,6 +16,7 @@ from truss_instance_plugin import plugins
 from truss_instance_plugin.catalog import GiB, InstanceType
 from truss_instance_plugin.hookspecs import hookimpl
 from truss_instance_plugin.lockfile import read_lock
+from truss_instance_plugin.locking import FIRST_DEPLOYMENT as FIRST
 from truss_instance_plugin.plugins import Host
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,7 +179,7 @@ def test_adopt_options_are_recorded(work: Path, capsys: pytest.CaptureFixture[st
         capsys, "adopt", "models/sdxl", "--instance", "A10Gx8x32", "--model", "sdxl-prod", "--environment", "staging"
     )  # fmt: skip
     assert (code, err) == (0, "")
-    assert out == "recorded deployment of sdxl-prod (A10Gx8x32) in models/sdxl/truss-instance.lock\n"
+    assert out == "recorded deployment of sdxl-prod (A10Gx8x32) in models/sdxl/truss-instance.lock\n" + FIRST.format(instance="A10Gx8x32") + "\n"
     dep = locked()["deployment"]
     assert isinstance(dep, dict)
     assert dep["instance_type"] == "A10Gx8x32"
@@ -191,6 +192,8 @@ def test_adopt_options_are_recorded(work: Path, capsys: pytest.CaptureFixture[st
     edit('cpu: "4"', 'cpu: "5"')
     code, out, _ = run(capsys, "check", "models/sdxl")
     assert code == 0 and "Running deployments stay on A10Gx8x32." in out
+    # a second adopt is not a first deployment: no note
+    assert run(capsys, "adopt", "models/sdxl") == (0, "recorded deployment of sdxl (A10Gx8x32) in models/sdxl/truss-instance.lock\n", "")
 
 
 def test_adopt_unknown_instance_warns_and_records_it(work: Path, capsys: pytest.CaptureFixture[str]) -> None:

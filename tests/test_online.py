@@ -38,6 +38,7 @@ from truss_instance_plugin.catalog import (
     stale_snapshot,
     type_from_record,
 )
+from truss_instance_plugin.locking import FIRST_DEPLOYMENT
 from truss_instance_plugin.online import accelerator_for, map_listed
 
 KEY = "sk-test.0123456789abcdefSECRET"  # distinctive: a test fails if any of it leaks
@@ -415,7 +416,8 @@ def test_adopt_records_what_baseten_runs(online: Online, run: Run, work: Path) -
     model_id, prod = fake.add_deployment("sdxl", "A10Gx8x32")  # promoted: the first one left production
     assert run("lock", "models/sdxl")[0] == 0
     code, out, err = run("adopt", "models/sdxl", "--from-baseten")
-    assert (code, out, err) == (0, "recorded deployment of sdxl (A10Gx8x32) in models/sdxl/truss-instance.lock\n", "")
+    first = FIRST_DEPLOYMENT.format(instance="A10Gx8x32")
+    assert (code, out, err) == (0, f"recorded deployment of sdxl (A10Gx8x32) in models/sdxl/truss-instance.lock\n{first}\n", "")
     assert _record(work / "models" / "sdxl") == {
         "instance_type": "A10Gx8x32", "model_id": model_id, "deployment_id": prod, "environment": "production",
         "source": "baseten", "model_name": "sdxl",
@@ -747,7 +749,7 @@ def test_real_process_fetch_adopt_and_check_online(online: Online, work: Path) -
     assert proc.stdout.splitlines() == [
         MI300X, f"wrote snap.json: 8 types from {online.fake.url} as of {AS_OF}, {sha}", "exit 0",
         f"wrote {lock} (new): A10Gx8x32 $0.02500/min", "exit 0",
-        f"recorded deployment of sdxl (A10Gx4x16) in {lock}", "exit 0",
+        f"recorded deployment of sdxl (A10Gx4x16) in {lock}", FIRST_DEPLOYMENT.format(instance="A10Gx4x16"), "exit 0",
         f"{lock}:10:18: [warning] TI111 changed outside this repo (dashboard?): lock says A10Gx4x16, Baseten runs A10Gx8x32 "
         "(production deployment of sdxl)", "exit 0",
         f"recorded deployment of sdxl (A10Gx8x32) in {lock}", "exit 0",

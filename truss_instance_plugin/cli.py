@@ -69,7 +69,7 @@ def has_truss_keys(text: str) -> bool:
 
 
 def color() -> bool:
-    """Colour and rich tables only on a terminal, and never with NO_COLOR set (https://no-color.org)."""
+    """Colour only on a terminal, and never with NO_COLOR set (https://no-color.org)."""
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
@@ -403,6 +403,10 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
 
         guess = did_you_mean(instance, [t.name for t in model.catalog.types])
         _err(f"warning: {instance} is not in the catalog" + (f' (did you mean "{guess}"?)' if guess else "") + "; recording it as given")
+    from truss_instance_plugin.drift import read_state
+
+    before = read_state(model, next((n for m, n in chain if m is model), ""))
+    first = before.lock is None or before.lock.deployment is None  # nothing recorded yet: this is the first deployment
     how = {"instance": instance, "model_name": name, "model_id": model_id, "deployment_id": deployment_id, "environment": environment}
     source = "baseten" if args.from_baseten else "adopt"
     if chain:
@@ -424,7 +428,12 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
     if out.status == "error":
         _out(lines)
         return 2 if any(d.fatal for d in out.diagnostics) else 1
-    lines.append(f"recorded deployment of {name} ({instance or (out.new.name if out.new else '?')}) in {out.path}")
+    shown = instance or (out.new.name if out.new else "?")
+    lines.append(f"recorded deployment of {name} ({shown}) in {out.path}")
+    if first:
+        from truss_instance_plugin.locking import FIRST_DEPLOYMENT
+
+        lines.append(FIRST_DEPLOYMENT.format(instance=shown))
     _out(lines)
     return 0
 
@@ -451,10 +460,6 @@ def cmd_catalog(args: argparse.Namespace, host: Host) -> int:
         doc = catalog.as_json()
         doc["types"] = [t.as_json() for t in types]
         _out([dumps(doc)])
-    elif color():
-        from truss_instance_plugin.report import catalog_table
-
-        catalog_table(catalog, types)
     else:
         _out(catalog_text(catalog, types))
     return 0
