@@ -110,8 +110,16 @@ def test_permission_denied() -> None:
     finally:
         path.chmod(0o644)
         Path("sealed").chmod(0o755)
-    assert (got.returncode, got.stdout, got.stderr) == (2, "m/config.yaml: error TI090 cannot read: Permission denied\n1 model: 1 error\n", "")
-    assert (sealed.returncode, sealed.stdout, sealed.stderr) == (2, "", "truss-instance: sealed: cannot read this folder: Permission denied\n")
+    assert (got.returncode, got.stdout, got.stderr) == (
+        2,
+        "m/config.yaml: error TI090 cannot read: Permission denied\n1 model: 1 error\n",
+        "",
+    )
+    assert (sealed.returncode, sealed.stdout, sealed.stderr) == (
+        2,
+        "",
+        "truss-instance: sealed: cannot read this folder: Permission denied\n",
+    )
 
 
 # Unreadable bytes ----------------------------------------------------------------------------

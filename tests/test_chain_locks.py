@@ -11,7 +11,7 @@ from support import Run
 from truss_instance_plugin.lockfile import ChainLock, read_lock
 from truss_instance_plugin.locking import FIRST_DEPLOYMENT
 
-CHAIN = '''import truss_chains as chains
+CHAIN = """import truss_chains as chains
 
 
 class Embed(chains.ChainletBase):
@@ -30,7 +30,7 @@ class Main(chains.ChainletBase):
 
     def run_remote(self, text: str) -> str:
         return self._embed.run_remote(text)
-'''
+"""
 LOCK = Path("truss-instance.chain.lock")
 
 
@@ -94,10 +94,16 @@ def test_adopt_a_chainlet_then_edits_warn_and_the_record_is_kept(run: Run) -> No
     run("lock", "chain.py")
     assert run("adopt", "chain.py") == (2, "", "truss-instance: pass --chainlet NAME, one of: Main, Embed\n")
     first = FIRST_DEPLOYMENT.format(instance="A10Gx4x16")
-    assert run("adopt", "chain.py", "--chainlet", "Embed") == (0, f"recorded deployment of Embed (A10Gx4x16) in truss-instance.chain.lock\n{first}\n", "")
+    assert run("adopt", "chain.py", "--chainlet", "Embed") == (
+        0,
+        f"recorded deployment of Embed (A10Gx4x16) in truss-instance.chain.lock\n{first}\n",
+        "",
+    )
     edit('cpu_count=4, memory="16Gi"', 'cpu_count=8, memory="16Gi"')
     code, out, _ = run("check", "chain.py")
-    assert code == 0 and out.startswith('chain.py:5:64: warning TI110 [Embed] resources changed after the first deployment (cpu "4" → "8").')
+    assert code == 0 and out.startswith(
+        'chain.py:5:64: warning TI110 [Embed] resources changed after the first deployment (cpu "4" → "8").'
+    )
     assert run("lock", "chain.py")[0] == 0
     lock = read_lock(str(LOCK))
     assert isinstance(lock, ChainLock)
@@ -136,7 +142,9 @@ def test_a_model_lock_where_a_chain_lock_belongs_is_refused(run: Run) -> None:
     Path("truss-instance.staging.lock").rename(LOCK)
     code, out, _ = run("check", "--format", "json", "chain.py")
     diags = [d for m in json.loads(out)["models"] for d in m["diagnostics"]]
-    assert code == 2 and {d["message"] for d in diags} == {"truss-instance.chain.lock cannot be used: holds a model's lock, not a chain file's"}
+    assert code == 2 and {d["message"] for d in diags} == {
+        "truss-instance.chain.lock cannot be used: holds a model's lock, not a chain file's"
+    }
 
 
 def test_the_hooks_lock_chain_files_and_skip_other_python(run: Run) -> None:

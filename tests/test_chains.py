@@ -670,7 +670,7 @@ def test_remote_config_assigned_after_the_class_is_unreadable(tmp_path: Path, mo
     ]
 
 
-SOURCES = sorted((FIX / "forms").glob("*.py")) + [FIX / "unreadable.py", FIX / "nonsense" / "accepted.py"]
+SOURCES = [*sorted((FIX / "forms").glob("*.py")), FIX / "unreadable.py", FIX / "nonsense" / "accepted.py"]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -29,7 +29,6 @@ BAD = 'model_name: bad\nresources:\n  cpu: "4"\n  memory: 16GB\n  accelerator: A
 WARN = "model_name: warn\nresources:\n  accelerator: H200\n"
 
 
-
 @pytest.fixture
 def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A repo with two trusses, plus config files in places a walk must skip."""

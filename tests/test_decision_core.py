@@ -20,7 +20,8 @@ from truss_instance_plugin.config import load_config
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic
 from truss_instance_plugin.hookspecs import hookimpl
 from truss_instance_plugin.lockfile import LockError, config_for_lock, lock_path, parse_lock, read_lock, render
-from truss_instance_plugin.pipeline import Model, analyze_loaded
+from truss_instance_plugin.model import Model
+from truss_instance_plugin.pipeline import analyze_loaded
 from truss_instance_plugin.plugins import Host
 from truss_instance_plugin.request import Request
 from truss_instance_plugin.resolve import CLIFF_MARGIN, Resolution, misfit, rejection, resolve, step_down

@@ -179,7 +179,10 @@ def test_adopt_options_are_recorded(work: Path, capsys: pytest.CaptureFixture[st
         capsys, "adopt", "models/sdxl", "--instance", "A10Gx8x32", "--model", "sdxl-prod", "--environment", "staging"
     )  # fmt: skip
     assert (code, err) == (0, "")
-    assert out == "recorded deployment of sdxl-prod (A10Gx8x32) in models/sdxl/truss-instance.lock\n" + FIRST.format(instance="A10Gx8x32") + "\n"
+    assert (
+        out
+        == "recorded deployment of sdxl-prod (A10Gx8x32) in models/sdxl/truss-instance.lock\n" + FIRST.format(instance="A10Gx8x32") + "\n"
+    )
     dep = locked()["deployment"]
     assert isinstance(dep, dict)
     assert dep["instance_type"] == "A10Gx8x32"

@@ -59,9 +59,7 @@ def truss_dir(tmp_path: Path) -> Path:
     return root
 
 
-def _push(
-    truss_bin: str, truss_dir: Path, home: Path, fake: FakeBaseten, *extra: str
-) -> subprocess.CompletedProcess[str]:
+def _push(truss_bin: str, truss_dir: Path, home: Path, fake: FakeBaseten, *extra: str) -> subprocess.CompletedProcess[str]:
     """Run `truss push` against the fake server and return the finished process."""
     cmd = [truss_bin, "push", str(truss_dir), "--remote", "fake", "--non-interactive"]
     return subprocess.run(
@@ -82,9 +80,7 @@ def _only(fake: FakeBaseten, operation: str) -> dict[str, Any]:
     return matches[0]
 
 
-def test_push_new_model_creates_model(
-    truss_bin: str, truss_dir: Path, tmp_path: Path
-) -> None:
+def test_push_new_model_creates_model(truss_bin: str, truss_dir: Path, tmp_path: Path) -> None:
     with FakeBaseten() as fake:
         proc = _push(truss_bin, truss_dir, tmp_path / "home", fake)
 
@@ -111,9 +107,7 @@ def test_push_new_model_creates_model(
     assert fake.models == {"fake-model": "fakemodel1"}
 
 
-def test_push_existing_model_promote_creates_version(
-    truss_bin: str, truss_dir: Path, tmp_path: Path
-) -> None:
+def test_push_existing_model_promote_creates_version(truss_bin: str, truss_dir: Path, tmp_path: Path) -> None:
     with FakeBaseten(existing_models={"fake-model": "m123"}) as fake:
         proc = _push(truss_bin, truss_dir, tmp_path / "home", fake, "--promote")
 
@@ -135,9 +129,7 @@ def test_push_existing_model_promote_creates_version(
     assert "Model ID:      m123" in output
 
 
-def test_push_output_json_prints_json_on_stdout(
-    truss_bin: str, truss_dir: Path, tmp_path: Path
-) -> None:
+def test_push_output_json_prints_json_on_stdout(truss_bin: str, truss_dir: Path, tmp_path: Path) -> None:
     with FakeBaseten(instance_type="H100x8") as fake:
         proc = _push(truss_bin, truss_dir, tmp_path / "home", fake, "--output", "json")
 
@@ -170,9 +162,7 @@ def test_unknown_graphql_query_gets_error() -> None:
     assert fake.operations() == ['unknown:{ model(name: "x")']
 
 
-def test_multipart_upload_through_truss_upload_code(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_multipart_upload_through_truss_upload_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     transfer = pytest.importorskip("truss.remote.baseten.utils.transfer")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")

@@ -76,8 +76,8 @@ def test_a_pin_with_as_many_gpus_as_the_accelerator_is_no_contradiction(run: Run
     assert (code, out.splitlines()[:2]) == (
         1,
         [
-            "m/config.yaml:4:18: [warning] TI016 instance_type \"A10Gx4x16\" is set, so truss ignores accelerator",
-            "m/config.yaml:4:18: [error] TI017 instance_type \"A10Gx4x16\" (1× A10G) contradicts accelerator A10G:2",
+            'm/config.yaml:4:18: [warning] TI016 instance_type "A10Gx4x16" is set, so truss ignores accelerator',
+            'm/config.yaml:4:18: [error] TI017 instance_type "A10Gx4x16" (1× A10G) contradicts accelerator A10G:2',
         ],
     )
 
@@ -126,14 +126,21 @@ def test_a_node_count_beyond_int_conversion_is_a_short_finding(run: Run) -> None
     code, out, _ = run("check", "--no-lock", "--format", "json", "m")
     (diag,) = json.loads(out)["models"][0]["diagnostics"]
     assert (code, diag["code"], diag["line"], diag["col"]) == (1, "TI019", 4, 15)
-    assert diag["message"] == 'node_count "' + "9" * 60 + "…" + "9" * 12 + ' (5000 characters)": must be an integer ≥ 1 (truss rejects it too)'
+    assert (
+        diag["message"] == 'node_count "' + "9" * 60 + "…" + "9" * 12 + ' (5000 characters)": must be an integer ≥ 1 (truss rejects it too)'
+    )
 
 
 @pytest.mark.parametrize("argv", [("--cpu", "1e9999999999999999999"), ("--memory", "1e10000Gi"), ("--cpu", "9" * 5000)])
 def test_explain_what_ifs_with_absurd_numbers(run: Run, argv: tuple[str, str]) -> None:
     code, out, err = run("explain", "--format", "json", *argv)
     doc = json.loads(out)
-    assert (code, err, doc["chosen"], [d["code"] for d in doc["diagnostics"]]) == (1, "", None, ["TI004" if argv[0] == "--cpu" else "TI007"])
+    assert (code, err, doc["chosen"], [d["code"] for d in doc["diagnostics"]]) == (
+        1,
+        "",
+        None,
+        ["TI004" if argv[0] == "--cpu" else "TI007"],
+    )
 
 
 def test_a_megabyte_value_gives_a_short_message(run: Run) -> None:
@@ -203,7 +210,8 @@ def test_a_fifo_named_config_yaml_in_a_tree_does_not_hang() -> None:
     assert time.monotonic() - start < 5
     assert (got.returncode, got.stdout) == (
         2,
-        "pipe/config.yaml: error TI090 cannot read: not a regular file\n  point PATH at a truss directory or its config.yaml\n2 models: 1 error\n",
+        "pipe/config.yaml: error TI090 cannot read: not a regular file\n"
+        "  point PATH at a truss directory or its config.yaml\n2 models: 1 error\n",
     )
 
 
@@ -248,9 +256,14 @@ def test_a_huge_sparse_lockfile_is_refused_after_a_bounded_read() -> None:
 def test_an_alias_bomb_lockfile_is_refused_quickly_and_kept() -> None:
     lock = _locked_sdxl()
     bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]\n" for i in range(1, 20)
+        f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]\n"
+        for i in range(1, 20)
     )
-    data = lock.read_bytes().replace(b"deployment: {}\n", b"deployment:\n  model_id: {" + b"k: *a19}\n").replace(b"catalog:\n", bomb.encode() + b"catalog:\n")
+    data = (
+        lock.read_bytes()
+        .replace(b"deployment: {}\n", b"deployment:\n  model_id: {" + b"k: *a19}\n")
+        .replace(b"catalog:\n", bomb.encode() + b"catalog:\n")
+    )
     lock.write_bytes(data)
     assert len(data) < 4096
     start = time.monotonic()
@@ -309,7 +322,7 @@ def test_github_annotations_escape_hostile_names(run: Run, folder: str, file_pro
     code, out, _ = run("check", "--no-lock", "--format", "github", folder)
     assert code == 1
     assert out.splitlines() == [
-        f"::error file={file_property},line=3,col=8,title=TI003::cpu \"-1\": must be greater than 0. "
+        f'::error file={file_property},line=3,col=8,title=TI003::cpu "-1": must be greater than 0. '
         'truss accepts this, but Baseten would receive cpu -1; use e.g. cpu: "1" or "500m"'
     ]
 
@@ -322,7 +335,7 @@ def test_folders_named_like_virtualenvs_are_checked(run: Run, folder: str) -> No
     model("real/m", 'model_name: p\nresources:\n  cpu: "-2"\n')
     Path("real/pyvenv.cfg").write_text("home = /usr\n")
     code, out, _ = run("check", "--no-lock", "--format", "parsable", ".")
-    assert (code, out.splitlines()) == (1, [f"{folder}/m/config.yaml:3:8: [error] TI003 cpu \"-1\": must be greater than 0"])
+    assert (code, out.splitlines()) == (1, [f'{folder}/m/config.yaml:3:8: [error] TI003 cpu "-1": must be greater than 0'])
 
 
 def _git_init(path: Path) -> None:

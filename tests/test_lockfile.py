@@ -159,11 +159,19 @@ def test_second_lock_writes_nothing(work: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_lock_updated_line_and_exit_1_only_as_a_hook(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "lock", "--hook", "models/sdxl/config.yaml") == (1, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
+    assert run(capsys, "lock", "--hook", "models/sdxl/config.yaml") == (
+        1,
+        "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n",
+        "",
+    )
     assert run(capsys, "lock", "--hook", "models/sdxl/config.yaml") == (0, "", "")
     CONFIG.write_text(CONFIG.read_text().replace('cpu: "4"', 'cpu: "5"'))
     code, out, err = run(capsys, "lock", "models/sdxl")
-    assert (code, out, err) == (0, "wrote models/sdxl/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n", "")
+    assert (code, out, err) == (
+        0,
+        "wrote models/sdxl/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n",
+        "",
+    )
     assert read_lock(str(LOCK)) is not None
     assert yaml.safe_load(LOCK.read_bytes())["resolved"]["instance_type"] == "A10Gx8x32"
     assert run(capsys, "lock", "models/sdxl") == (0, "", "")
@@ -185,10 +193,13 @@ def test_lock_several_models_one_line_per_written_file(work: Path, capsys: pytes
     assert code == 0
     assert out == "wrote models/cpu/truss-instance.lock (new): 1x2 $0.00058/min\n"
     code, out, _ = run(capsys, "lock", "-v", "models")
-    assert (code, out.splitlines()) == (0, [
-        "models/cpu/truss-instance.lock is up to date: 1x2  $0.00058/min  $0.03/h  $25/month  (1 vCPU, 2 GiB)",
-        "models/sdxl/truss-instance.lock is up to date: A10Gx4x16  $0.02012/min  $1.21/h  $881/month  (1× A10G 24 GiB, 4 vCPU, 16 GiB)",
-    ])
+    assert (code, out.splitlines()) == (
+        0,
+        [
+            "models/cpu/truss-instance.lock is up to date: 1x2  $0.00058/min  $0.03/h  $25/month  (1 vCPU, 2 GiB)",
+            "models/sdxl/truss-instance.lock is up to date: A10Gx4x16  $0.02012/min  $1.21/h  $881/month  (1× A10G 24 GiB, 4 vCPU, 16 GiB)",
+        ],
+    )
 
 
 # lock --check --------------------------------------------------------------------------------
@@ -316,15 +327,27 @@ DEPLOYMENT = "deployment:\n  instance_type: A10Gx4x16\n  request_hash: sha256:00
         (_edit("lock_version: 1", "lock_version: 2"), "lock_version 2 is newer than this truss-instance understands (1); upgrade", (8, 15)),
         (_edit("lock_version: 1", "lock_version: 0"), "lock_version 0 is not a version truss-instance writes (1)", (8, 15)),
         (_edit("lock_version: 1", "lock_version: one"), "lock_version must be an integer", (8, 15)),
-        (_edit("lock_version: 1", "lock_version: 1.0"), "a value tagged tag:yaml.org,2002:float, which truss-instance never writes", (8, 15)),
+        (
+            _edit("lock_version: 1", "lock_version: 1.0"),
+            "a value tagged tag:yaml.org,2002:float, which truss-instance never writes",
+            (8, 15),
+        ),
         (_edit("lock_version: 1\n", ""), "the lockfile lacks the key 'lock_version'", (3, 1)),
         (_edit("lock_version: 1", "lock_version: 1\nfrobnicate: true"), "unknown key 'frobnicate' in the lockfile", (9, 1)),
         (_edit("  node_count: 1\n", "  node_count: 1\n  zone: us\n"), "unknown key 'zone' in request", (16, 3)),
         (_edit("  millicores: 4000\n  node_count", "  millicores: 3000\n  node_count"), "request_hash does not match", (16, 15)),
-        (_edit("  millicores: 4000\n  node_count", "  millicores: '4000'\n  node_count"), "request.millicores must be an integer", (14, 15)),
+        (
+            _edit("  millicores: 4000\n  node_count", "  millicores: '4000'\n  node_count"),
+            "request.millicores must be an integer",
+            (14, 15),
+        ),
         (_edit("  nodes: 1\n", "  nodes: 1\n  spot: true\n"), "unknown key 'spot' in resolved", (24, 3)),
         (_edit("catalog:\n", "catalog:\n  region: us\n"), "unknown key 'region' in catalog", (4, 3)),
-        (_edit("deployment: {}\n", DEPLOYMENT.replace("  model_name", "  who: me\n  model_name")), "unknown key 'who' in deployment", (10, 3)),
+        (
+            _edit("deployment: {}\n", DEPLOYMENT.replace("  model_name", "  who: me\n  model_name")),
+            "unknown key 'who' in deployment",
+            (10, 3),
+        ),
         (_edit("deployment: {}\n", "deployment:\n  model_name: sdxl\n"), "deployment lacks the key 'instance_type'", (8, 3)),
         (_edit("deployment: {}\n", DEPLOYMENT + "  request: {cpu: 4}\n"), "unknown key 'cpu' in deployment.request", (12, 13)),
         (_edit("deployment: {}\n", DEPLOYMENT + "  resources: [cpu]\n"), "a list, which truss-instance never writes", (12, 14)),

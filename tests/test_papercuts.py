@@ -29,12 +29,16 @@ def test_lock_then_push_chains_with_and(run: Run) -> None:
     assert run("lock", "--check", "m") == (0, "", "")
     Path("m/config.yaml").write_text(Path("m/config.yaml").read_text().replace('cpu: "4"', 'cpu: "5"'))
     assert run("lock", "--check", "m") == (1, "m/truss-instance.lock is out of date; run `truss-instance lock m`\n", "")
-    assert run("lock", "--hook", "m/config.yaml") == (1, "wrote m/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n", "")
+    assert run("lock", "--hook", "m/config.yaml") == (
+        1,
+        "wrote m/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n",
+        "",
+    )
 
 
 def test_check_ends_with_one_count_line_only_when_there_are_findings(run: Run) -> None:
     model("a", 'model_name: a\nresources:\n  cpu: "-1"\n  memory: 2GB\n')
-    model("b", 'model_name: b\nresources:\n  accelerator: H200\n')
+    model("b", "model_name: b\nresources:\n  accelerator: H200\n")
     model("c", 'model_name: c\nresources:\n  cpu: "2"\n')
     code, out, _ = run("check", "--no-lock", ".")
     assert code == 1 and out.splitlines()[-1] == "3 models: 2 errors, 1 warning"

@@ -32,8 +32,9 @@ import truss_instance_plugin
 from truss_instance_plugin import hookimpl, hookspecs, push
 from truss_instance_plugin.catalog import GiB, InstanceType
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
-from truss_instance_plugin.pipeline import Model, PushContext, PushResult
-from truss_instance_plugin.plugins import BUILTIN, DISABLE_ENV, Host, PluginError, get_host, scan_entry_points
+from truss_instance_plugin.errors import PluginError
+from truss_instance_plugin.model import Model, PushContext, PushResult
+from truss_instance_plugin.plugins import BUILTIN, DISABLE_ENV, Host, get_host, scan_entry_points
 from truss_instance_plugin.request import Request
 from truss_instance_plugin.testing import register_plugin
 
@@ -44,7 +45,6 @@ SPEC_NAMES = sorted(n for n in hookspecs.__all__ if n.startswith("truss_instance
 
 A10G = 'model_name: gpu\nresources:\n  accelerator: A10G\n  cpu: "4"\n  memory: 16Gi\n'
 H100 = 'model_name: big\nresources:\n  cpu: "8"\n  memory: 64Gi\n  accelerator: H100\n'
-
 
 
 @pytest.fixture

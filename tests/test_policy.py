@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from support import Run, position
 
-from truss_instance_plugin.policy import Policy, PolicyError, find_policy, parse_policy
+from truss_instance_plugin.errors import PolicyError
+from truss_instance_plugin.policy import Policy, find_policy, parse_policy
 
 # A10Gx4x16: $0.02012/min = $1.2072/h. 4x16 (CPU): $0.00346/min = $0.2076/h.
 GPU = 'model_name: gpu\nresources:\n  cpu: "4"\n  memory: 16Gi\n  accelerator: A10G\n'
 CPU = 'model_name: cpu\nresources:\n  cpu: "4"\n  memory: 16Gi\n'
 PINNED = "model_name: pinned\nresources:\n  instance_type: A10Gx4x16\n"
 NO_RESOURCES = "model_name: defaults\npython_version: py311\n"
-
 
 
 @pytest.fixture

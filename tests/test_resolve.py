@@ -20,7 +20,8 @@ from truss_instance_plugin.catalog import (
     parse_csv,
 )
 from truss_instance_plugin.config import load_config
-from truss_instance_plugin.pipeline import Model, analyze_loaded
+from truss_instance_plugin.model import Model
+from truss_instance_plugin.pipeline import analyze_loaded
 from truss_instance_plugin.plugins import Host
 from truss_instance_plugin.request import Request
 from truss_instance_plugin.resolve import Resolution, cheapest, rejection, resolve

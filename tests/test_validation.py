@@ -17,7 +17,8 @@ import pytest
 from truss_instance_plugin import cli
 from truss_instance_plugin.catalog import GiB
 from truss_instance_plugin.diagnostics import CODES, ERROR, WARNING, exit_code
-from truss_instance_plugin.pipeline import Model, analyze
+from truss_instance_plugin.model import Model
+from truss_instance_plugin.pipeline import analyze
 from truss_instance_plugin.plugins import Host, reset_host
 from truss_instance_plugin.request import Request
 
@@ -92,7 +93,8 @@ CASES = [
     Case("mem=1e10000", R('memory: "1e10000"'), ("TI007 error 3:11",), "reject", "accept", 'memory "1e10000": out of range'),
     Case("cpu=!!int-empty", R('cpu: !!int ""'), ("TI026 error 3:8",), "reject", "reject", "!!int '' is not a valid YAML int"),
     Case("cpu=!!float-empty", R('cpu: !!float ""'), ("TI026 error 3:8",), "reject", "reject", "!!float '' is not a valid YAML float"),
-    Case("gpu=!!bool-maybe", R("use_gpu: !!bool maybe"), ("TI026 error 3:12",), "reject", "reject", "!!bool 'maybe' is not a valid YAML bool"),
+    Case("gpu=!!bool-maybe", R("use_gpu: !!bool maybe"), ("TI026 error 3:12",), "reject", "reject",
+         "!!bool 'maybe' is not a valid YAML bool"),
     Case("gpu=!!bool-2", R("use_gpu: !!bool 2"), ("TI026 error 3:12",), "reject", "reject", "!!bool '2' is not a valid YAML bool"),
     Case("cpu=1e-5000", R('cpu: "1e-5000"'), ("TI004 error 3:8",), "reject", "accept", 'cpu "1e-5000": out of range', "no usable size"),
     Case("cpu=null", R("cpu:"), ("TI005 error 3:7",), "reject", "reject", "cpu is empty"),
@@ -227,6 +229,7 @@ CASES = [
     Case("fabric=ok", R("fabric: {use_rdma: true, preferences: [infiniband]}"), (), "accept", "accept", request=req(), chosen="1x2"),
 ]
 # fmt: on
+
 
 def case_params(cases: list[Case]) -> list[object]:
     return [pytest.param(c, id=c.id) for c in cases]

@@ -10,7 +10,7 @@ from truss_instance_plugin.diagnostics import WARNING, Diagnostic, clip
 from truss_instance_plugin.resolve import cheapest
 
 if TYPE_CHECKING:
-    from truss_instance_plugin.pipeline import Model
+    from truss_instance_plugin.model import Model
     from truss_instance_plugin.request import Request
 
 
@@ -56,16 +56,3 @@ def validate(model: Model) -> list[Diagnostic]:
 def choose_instance(request: Request, candidates: Sequence[InstanceType]) -> InstanceType | None:
     """Cheapest wins (Baseten's rule)."""
     return cheapest(request, candidates)
-
-
-def call(hook: str, **kwargs: object) -> object:
-    """Call a hook when the built-in is the only plugin: exactly what pluggy would return."""
-    if hook == "truss_instance_catalog_entries":
-        return [catalog_entries()]
-    if hook == "truss_instance_validate":
-        return [validate(kwargs["model"])]  # type: ignore[arg-type]
-    if hook == "truss_instance_choose_instance":
-        return choose_instance(kwargs["request"], kwargs["candidates"])  # type: ignore[arg-type]
-    if hook in ("truss_instance_before_push", "truss_instance_after_push"):
-        return []
-    raise AttributeError(f"no hook named {hook!r}")

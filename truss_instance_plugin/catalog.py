@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import NamedTuple
 
 from truss_instance_plugin.diagnostics import INFO, Diagnostic
+from truss_instance_plugin.errors import CatalogError
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -235,10 +236,6 @@ RECORD_KEYS = frozenset(
 UNMAPPED_KEYS = frozenset({"name", "gpu_type", "gpu_count", "reason"})
 _PRICE_RE = r"(?a)[0-9]+(?:\.[0-9]+)?"  # compiled on first use (re caches it): the check path never needs them
 _DATE_RE = r"(?a)[0-9]{4}-[0-9]{2}-[0-9]{2}"
-
-
-class CatalogError(Exception):
-    """A catalog snapshot that cannot be used, or a Baseten account that cannot be asked: exit 2."""
 
 
 class Snapshot(NamedTuple):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
 from truss_instance_plugin.config import CHAIN_MARK, CONFIG_NAME, Field, LoadedConfig, load_config
-from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
+from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, Severity, clip
 from truss_instance_plugin.pyread import (
     CANON,
     TRUSS,
@@ -41,7 +41,7 @@ from truss_instance_plugin.pyread import (
 from truss_instance_plugin.request import _lax_int, did_you_mean, truss_accepts_memory
 
 if TYPE_CHECKING:
-    from truss_instance_plugin.pipeline import Model
+    from truss_instance_plugin.model import Model
     from truss_instance_plugin.plugins import Host
 
 STRICTER = "truss accepts this"
@@ -121,7 +121,7 @@ class _Builder:
         self.truss_ok = True  # whether truss's code gen accepts what was read
         self.at = self.name_at = cls.module.pos(cls.node)  # the class; name_at: where its name is written
 
-    def diag(self, code: str, severity: str, message: str, hint: str, at: Pos) -> None:
+    def diag(self, code: str, severity: Severity, message: str, hint: str, at: Pos) -> None:
         file = "" if at.file == self.r.path else at.file
         self.findings.append(Diagnostic(code, severity, message, hint, at.line, at.col, file))
         if severity == ERROR and code in ("TI041", "TI042", "TI043", "TI044", "TI045", "TI049"):
@@ -529,7 +529,8 @@ def _at(r: Reader, d: Diagnostic, at: Pos) -> Diagnostic:
 
 def analyze_chainlet(chainlet: Chainlet, host: Host) -> Model:
     """Run the pipeline on one chainlet; a blocked one keeps its findings and gets no request."""
-    from truss_instance_plugin.pipeline import Model, analyze_loaded, host_catalog, sort_diagnostics
+    from truss_instance_plugin.model import Model
+    from truss_instance_plugin.pipeline import analyze_loaded, host_catalog, sort_diagnostics
     from truss_instance_plugin.request import parse_resources
 
     config = chainlet.config

@@ -9,16 +9,15 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from truss_instance_plugin.catalog import CatalogError
-from truss_instance_plugin.config import Field, LoadedConfig, PathError, find_configs, is_chain_file
+from truss_instance_plugin.config import Field, LoadedConfig, find_configs, is_chain_file
 from truss_instance_plugin.diagnostics import Diagnostic, clip, exit_code
-from truss_instance_plugin.plugins import Host, PluginError, get_host
-from truss_instance_plugin.policy import PolicyError
+from truss_instance_plugin.errors import CatalogError, PathError, PluginError, PolicyError, UsageError
+from truss_instance_plugin.plugins import Host, get_host
 
 if TYPE_CHECKING:
     from truss_instance_plugin.chains import Chainlet
     from truss_instance_plugin.locking import LockOutcome
-    from truss_instance_plugin.pipeline import Model
+    from truss_instance_plugin.model import Model
 
     Unit = tuple[Model, Chainlet | None]  # a model, or one chainlet of a chain file
 
@@ -28,10 +27,6 @@ TRUSS_COMMANDS = frozenset(
      "model-config", "model-logs", "predict", "push", "run-python", "ssh", "train", "upgrade", "watch", "whoami"}
 )  # fmt: skip
 _TRUSS_KEYS = r"(?m)^(model_name|resources|python_version|docker_server|trt_llm|model_class_name|model_cache|base_image|model_metadata)\s*:"
-
-
-class UsageError(Exception):
-    """Bad arguments: exit 2."""
 
 
 def _out(lines: Sequence[str]) -> None:
@@ -182,13 +177,9 @@ def check_units(path: str, host: Host, lock: bool, walked: bool) -> list[Unit]:
     try:
         units = analyze_chain(path, host, walked=walked)
         if lock:
-            from truss_instance_plugin.drift import lock_diagnostics, read_state
-            from truss_instance_plugin.pipeline import sort_diagnostics
+            from truss_instance_plugin.drift import check_model
 
-            units = [
-                (m._replace(diagnostics=sort_diagnostics([*m.diagnostics, *lock_diagnostics(m, read_state(m, c.name))])), c) if c else (m, c)
-                for m, c in units
-            ]
+            units = [(check_model(m, c.name)[0], c) if c else (m, c) for m, c in units]
         return units
     except (PluginError, PolicyError, CatalogError):
         raise
@@ -200,14 +191,14 @@ def check_units(path: str, host: Host, lock: bool, walked: bool) -> list[Unit]:
 
 def check_one(config: str, host: Host, *, lock: bool = True) -> Model:
     """One model through the pipeline (and its lockfile); an unexpected failure becomes its TI099 finding."""
-    from truss_instance_plugin.pipeline import analyze, failed_model, sort_diagnostics
+    from truss_instance_plugin.pipeline import analyze, failed_model
 
     try:
         model = analyze(config, host)
         if lock:
-            from truss_instance_plugin.drift import lock_diagnostics, read_state
+            from truss_instance_plugin.drift import check_model
 
-            model = model._replace(diagnostics=sort_diagnostics([*model.diagnostics, *lock_diagnostics(model, read_state(model))]))
+            model = check_model(model)[0]
         return model
     except (PluginError, PolicyError, CatalogError):
         raise

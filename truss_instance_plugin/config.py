@@ -10,6 +10,7 @@ from typing import NamedTuple
 import yaml
 
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic, clip
+from truss_instance_plugin.errors import PathError
 
 CONFIG_NAME = "config.yaml"
 MAX_CONFIG_BYTES = 1 << 20  # a truss config is a few KiB; refuse to parse a huge file
@@ -44,16 +45,8 @@ class LoadedConfig(NamedTuple):
     trt_llm: bool = False  # a `trt_llm:` section: `truss push` raises memory to 10Gi (and rewrites the file)
 
 
-class PathError(Exception):
-    """A PATH argument that names nothing we can check (exit 2)."""
-
-
 def _skip_dir(name: str, full: str) -> bool:
-    return (
-        name.startswith(".")
-        or name in SKIP_DIRS
-        or os.path.exists(os.path.join(full, "pyvenv.cfg"))
-    )
+    return name.startswith(".") or name in SKIP_DIRS or os.path.exists(os.path.join(full, "pyvenv.cfg"))
 
 
 def is_chain_file(path: str) -> bool:
@@ -95,8 +88,7 @@ def find_configs(path: str, chains: bool = False) -> list[str]:
         raise PathError(f"{odd[0]}: is a directory, not a config file")
     if not found:
         raise PathError(
-            f"{path}: no {CONFIG_NAME} in this directory or below "
-            "(hidden directories, virtualenvs and node_modules are skipped)"
+            f"{path}: no {CONFIG_NAME} in this directory or below (hidden directories, virtualenvs and node_modules are skipped)"
         )
     return found
 
@@ -316,10 +308,12 @@ class _Builder:
                 first = seen[name]
                 self.diags.append(
                     Diagnostic(
-                        "TI002", ERROR,
+                        "TI002",
+                        ERROR,
                         f"duplicate key {clip(name)!r} (first at line {first.key_line}); truss keeps the last one",
                         f"truss accepts this (it only warns, and uses the last); remove one of the two {clip(name)!r} keys",
-                        k.start_mark.line + 1, k.start_mark.column + 1,
+                        k.start_mark.line + 1,
+                        k.start_mark.column + 1,
                     )
                 )
             out[name] = seen[name] = self.field(v, k, depth + 1)
@@ -390,10 +384,12 @@ def _load_text(path: str, text: str) -> LoadedConfig:
                 if resources is not None:
                     diags.append(
                         Diagnostic(
-                            "TI002", ERROR,
+                            "TI002",
+                            ERROR,
                             f"duplicate key 'resources' (first at line {resources.key_line}); truss keeps the last one",
                             "truss accepts this (it only warns, and uses the last); merge the two resources blocks into one",
-                            k.start_mark.line + 1, k.start_mark.column + 1,
+                            k.start_mark.line + 1,
+                            k.start_mark.column + 1,
                         )
                     )
                 resources = builder.field(v, k, 0)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, Literal, NamedTuple
 
-ERROR = "error"
-WARNING = "warning"
-INFO = "info"
+Severity = Literal["error", "warning", "info"]
+ERROR: Final = "error"
+WARNING: Final = "warning"
+INFO: Final = "info"
 
 # Stable codes. TI0xx: the resources block; TI09x: unreadable input (exit 2);
 # TI1xx: lockfile and drift; TI2xx: policies and plugins.
@@ -88,7 +89,7 @@ class Diagnostic(NamedTuple):
     """One finding at a position (1-based line and column; 0 when the file has no position)."""
 
     code: str
-    severity: str
+    severity: Severity
     message: str
     hint: str = ""
     line: int = 0

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, NamedTuple
 
 from truss_instance_plugin import gitrev
-from truss_instance_plugin.catalog import HOURS_PER_MONTH, hourly_delta, round_half_up
+from truss_instance_plugin.catalog import HOURS_PER_MONTH, round_half_up
 from truss_instance_plugin.config import (
     CONFIG_NAME,
     MAX_CONFIG_BYTES,

@@ -9,7 +9,7 @@ from typing import NamedTuple
 from truss_instance_plugin.catalog import InstanceType, fmt_bytes, hourly_delta
 from truss_instance_plugin.diagnostics import ERROR, INFO, WARNING, Diagnostic
 from truss_instance_plugin.lockfile import ChainLock, Lock, LockError, lock_path, read_lock, request_hash, resolved_section
-from truss_instance_plugin.pipeline import Model
+from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import DEFAULT_CPU, DEFAULT_MEMORY, Request
 from truss_instance_plugin.resolve import misfit, resolve
 
@@ -79,6 +79,14 @@ def read_state(model: Model, chainlet: str = "") -> LockState:
     if isinstance(got, ChainLock):
         return LockState(path, got.chainlets.get(chainlet), None, chainlet, tuple(sorted(set(got.chainlets) - {chainlet})))
     return LockState(path, got, None)
+
+
+def check_model(model: Model, chainlet: str = "") -> tuple[Model, LockState]:
+    """The model with its lockfile's findings added (what `check` and the push guard report), and the lock as read."""
+    from truss_instance_plugin.pipeline import sort_diagnostics
+
+    state = read_state(model, chainlet)
+    return model._replace(diagnostics=sort_diagnostics([*model.diagnostics, *lock_diagnostics(model, state)])), state
 
 
 def bad_lock(state: LockState, model: Model, *, kept_record: bool = False) -> Diagnostic:

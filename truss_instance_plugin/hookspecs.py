@@ -16,7 +16,7 @@ import pluggy
 if TYPE_CHECKING:
     from truss_instance_plugin.catalog import InstanceType
     from truss_instance_plugin.diagnostics import Diagnostic
-    from truss_instance_plugin.pipeline import Model, PushContext, PushResult
+    from truss_instance_plugin.model import Model, PushContext, PushResult
     from truss_instance_plugin.request import Request
 
 PROJECT = "truss_instance"

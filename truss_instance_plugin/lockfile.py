@@ -137,13 +137,20 @@ def render(req: Request, catalog: Catalog, t: InstanceType, nodes: int, deployme
     return (HEADER + body).encode("utf-8")
 
 
-def render_chain(catalog: Catalog, units: dict[str, tuple[Request, InstanceType, int, dict[str, object] | None]], entrypoint: str | None) -> bytes:
+def render_chain(
+    catalog: Catalog, units: dict[str, tuple[Request, InstanceType, int, dict[str, object] | None]], entrypoint: str | None
+) -> bytes:
     """A chain file's lockfile bytes: a `chainlets` mapping name → {request, request_hash, resolved, deployment}."""
     doc = {
         "lock_version": LOCK_VERSION,
         "catalog": {"name": catalog.name, "as_of": catalog.as_of, "sha256": catalog.sha256},
         "chainlets": {
-            name: {"request": req.as_json(), "request_hash": request_hash(req), "resolved": resolved_section(t, nodes), "deployment": dep or {}}
+            name: {
+                "request": req.as_json(),
+                "request_hash": request_hash(req),
+                "resolved": resolved_section(t, nodes),
+                "deployment": dep or {},
+            }
             for name, (req, t, nodes, dep) in units.items()
         },
         "entrypoint": entrypoint,

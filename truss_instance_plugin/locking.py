@@ -6,7 +6,7 @@ import contextlib
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from truss_instance_plugin.catalog import InstanceType
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
@@ -25,7 +25,7 @@ from truss_instance_plugin.lockfile import (
     request_hash,
     write_temp,
 )
-from truss_instance_plugin.pipeline import Model
+from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import Request
 
 FIRST_DEPLOYMENT = (
@@ -37,11 +37,14 @@ _LOCK_NOTES = frozenset({"TI102", "TI110"})  # what `lock` repeats from `check` 
 BATCH = 64  # folders locked at once; their temp files are made durable with one sync
 
 
+Status = Literal["new", "updated", "unchanged", "error"]
+
+
 class LockOutcome(NamedTuple):
     """What `lock` did (or would do) for one model."""
 
     path: str
-    status: str  # "new", "updated", "unchanged", or "error"
+    status: Status
     old: str | None
     new: InstanceType | None
     diagnostics: list[Diagnostic]
@@ -88,7 +91,7 @@ def _decide(
     return chosen, record
 
 
-def _outcome(model: Model, state: LockState, written: Lock, chosen: InstanceType, status: str, check_only: bool) -> LockOutcome:
+def _outcome(model: Model, state: LockState, written: Lock, chosen: InstanceType, status: Status, check_only: bool) -> LockOutcome:
     old = state.lock.instance_type if state.lock is not None else None
     old_price = Decimal(str(state.lock.resolved["price_usd_per_min"])) if state.lock is not None else None
     after = LockState(state.path, written, None, state.chainlet)
@@ -97,13 +100,11 @@ def _outcome(model: Model, state: LockState, written: Lock, chosen: InstanceType
     return LockOutcome(state.path, status, old, chosen, notes, old_price, nodes)
 
 
-def _status(path: str, data: bytes) -> str:
+def _status(path: str, data: bytes) -> Status:
     return "unchanged" if current_bytes(path) == data else "updated" if os.path.lexists(path) else "new"
 
 
-def _plan(
-    model: Model, *, upgrade: bool, check_only: bool, deployment: dict[str, object] | None, keep_baseline: bool
-) -> _Plan:
+def _plan(model: Model, *, upgrade: bool, check_only: bool, deployment: dict[str, object] | None, keep_baseline: bool) -> _Plan:
     """Decide the model's lockfile bytes (call under its folder lock)."""
     state = read_state(model)
     decided = _decide(model, state, upgrade=upgrade, deployment=deployment, keep_baseline=keep_baseline)

@@ -22,11 +22,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
-from truss_instance_plugin.catalog import TRUSS_ACCELERATORS, CatalogError, make_snapshot, render_snapshot, type_from_record
+from truss_instance_plugin.catalog import TRUSS_ACCELERATORS, make_snapshot, render_snapshot, type_from_record
 from truss_instance_plugin.diagnostics import WARNING, Diagnostic
+from truss_instance_plugin.errors import CatalogError
 
 if TYPE_CHECKING:
-    from truss_instance_plugin.pipeline import Model
+    from truss_instance_plugin.model import Model
     from truss_instance_plugin.plugins import Host
 
 ENV_REST_URL = "TRUSS_INSTANCE_REST_URL"

@@ -4,66 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from truss_instance_plugin.catalog import SNAPSHOT_NAME, Catalog, InstanceType, embedded_types, make_catalog, read_snapshot, stale_snapshot
 from truss_instance_plugin.config import LoadedConfig, load_config
 from truss_instance_plugin.diagnostics import Diagnostic
+from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import Parsed, Request, parse_resources
-from truss_instance_plugin.resolve import Resolution, resolve
+from truss_instance_plugin.resolve import resolve
 
 if TYPE_CHECKING:
     from truss_instance_plugin.plugins import Host
-
-
-class Model(NamedTuple):
-    """Everything known about one model (what hooks receive)."""
-
-    path: str  # the config file as the user named it ("" for a what-if request)
-    config: LoadedConfig
-    parsed: Parsed
-    catalog: Catalog
-    resolution: Resolution | None
-    diagnostics: tuple[Diagnostic, ...]
-
-    @property
-    def request(self) -> Request | None:
-        """The normalized request, or None when the resources block has errors."""
-        return self.parsed.request
-
-    def position(self, *keys: str) -> tuple[int, int]:
-        """The value of the first of `keys` present in resources, else the `resources` key, else 1:1."""
-        fields = self.parsed.fields
-        for key in keys:
-            if key in fields:
-                return fields[key].line, fields[key].col
-        res = self.config.resources
-        return (res.key_line, res.key_col) if res is not None else (1, 1)
-
-    @property
-    def chosen(self) -> InstanceType | None:
-        """The predicted instance type, or None."""
-        return self.resolution.chosen if self.resolution else None
-
-
-class PushContext(NamedTuple):
-    """How `truss push` was called, as far as resources are concerned."""
-
-    environment: str | None  # "production" for --promote
-    preserve_env_instance_type: bool
-    watch: bool
-    model_name: str | None
-    output_format: str = "text"
-
-
-class PushResult(NamedTuple):
-    """What Baseten reported for a successful push."""
-
-    model_name: str
-    model_id: str | None
-    deployment_id: str | None
-    instance_type: str | None
-    new_model: bool
 
 
 def host_catalog(host: Host, config_path: str = "") -> Catalog:
@@ -85,8 +36,7 @@ def host_catalog(host: Host, config_path: str = "") -> Catalog:
         cached: Catalog = cache[key]
         return cached
     merged: dict[str, InstanceType] = {}
-    results = host.call("truss_instance_catalog_entries")
-    assert isinstance(results, list)
+    results = host.catalog_entries()
     snap = read_snapshot(*snapshot) if snapshot else None
     embedded = embedded_types() if snap else ()
     for entries in results:
@@ -114,9 +64,9 @@ def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
     if parsed.request is not None and not fatal:
 
         def choose(req: Request, candidates: Sequence[InstanceType]) -> InstanceType | None:
-            got = host.call("truss_instance_choose_instance", request=req, candidates=candidates)
+            got = host.choose_instance(req, candidates)
             if got is not None and got not in candidates:
-                from truss_instance_plugin.plugins import PluginError
+                from truss_instance_plugin.errors import PluginError
 
                 raise PluginError(f"truss_instance_choose_instance returned {getattr(got, 'name', got)!r}, which is not a candidate")
             return got if isinstance(got, InstanceType) else None
@@ -126,8 +76,7 @@ def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
     resolution = model.resolution
     diags = list(config.diagnostics) + list(resolution.diagnostics if resolution else ()) + stale_snapshot(catalog)
     if not fatal:
-        results = host.call("truss_instance_validate", model=model)
-        assert isinstance(results, list)
+        results = host.validate(model)
         for batch in results:
             diags.extend(batch)
     return model._replace(diagnostics=sort_diagnostics(diags))

@@ -9,21 +9,19 @@ import types
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from truss_instance_plugin.errors import PluginError
+
 if TYPE_CHECKING:
     import pluggy
 
     from truss_instance_plugin.catalog import InstanceType
     from truss_instance_plugin.diagnostics import Diagnostic
-    from truss_instance_plugin.pipeline import Model
+    from truss_instance_plugin.model import Model, PushContext, PushResult
     from truss_instance_plugin.request import Request
 
 GROUP = "truss_instance"  # = hookspecs.PROJECT; hookspecs (and pluggy) load only when needed
 BUILTIN = "truss_instance.builtin"
 DISABLE_ENV = "TRUSS_INSTANCE_DISABLE_PLUGINS"
-
-
-class PluginError(Exception):
-    """A plugin failed to load or raised: exit 2, naming the plugin and its distribution."""
 
 
 class EntryPoint(NamedTuple):
@@ -235,12 +233,46 @@ class Host:
         self.origins.pop(name, None)
         self.catalog_cache = None
 
-    def call(self, hook: str, **kwargs: object) -> object:
-        """Call a hook; a plugin that raises, or returns the wrong type, becomes a PluginError naming it."""
-        if self._pm is None:  # the built-in alone: the same results pluggy would give, without pluggy
+    # One method per hook. Without installed plugins the built-in is called directly (pluggy is never imported);
+    # the result is exactly what pluggy would return with the built-in as the only plugin.
+
+    def catalog_entries(self) -> list[Sequence[InstanceType]]:
+        """truss_instance_catalog_entries: every plugin's instance types (the built-in's last)."""
+        if self._pm is None:
             from truss_instance_plugin import builtin
 
-            return builtin.call(hook, **kwargs)
+            return [builtin.catalog_entries()]
+        return self._call("truss_instance_catalog_entries")  # type: ignore[return-value]
+
+    def validate(self, model: Model) -> list[Sequence[Diagnostic]]:
+        """truss_instance_validate: every plugin's findings on a model."""
+        if self._pm is None:
+            from truss_instance_plugin import builtin
+
+            return [builtin.validate(model)]
+        return self._call("truss_instance_validate", model=model)  # type: ignore[return-value]
+
+    def choose_instance(self, request: Request, candidates: Sequence[InstanceType]) -> InstanceType | None:
+        """truss_instance_choose_instance: the first plugin's choice among the fitting types (firstresult)."""
+        if self._pm is None:
+            from truss_instance_plugin import builtin
+
+            return builtin.choose_instance(request, candidates)
+        return self._call("truss_instance_choose_instance", request=request, candidates=candidates)  # type: ignore[return-value]
+
+    def before_push(self, model: Model, push: PushContext) -> list[Sequence[Diagnostic]]:
+        """truss_instance_before_push: findings that block a push (the built-in has none)."""
+        if self._pm is None:
+            return []
+        return self._call("truss_instance_before_push", model=model, push=push)  # type: ignore[return-value]
+
+    def after_push(self, model: Model, push: PushContext, result: PushResult) -> None:
+        """truss_instance_after_push: tell every plugin what Baseten reported."""
+        if self._pm is not None:
+            self._call("truss_instance_after_push", model=model, push=push, result=result)
+
+    def _call(self, hook: str, **kwargs: object) -> object:
+        """Call a hook through pluggy; a plugin that raises, or returns the wrong type, becomes a PluginError naming it."""
         caller = getattr(self.pm.hook, hook)
         try:
             result = caller(**kwargs)

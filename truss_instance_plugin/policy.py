@@ -23,16 +23,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
+from truss_instance_plugin.errors import PolicyError
 
 if TYPE_CHECKING:
-    from truss_instance_plugin.pipeline import Model
+    from truss_instance_plugin.model import Model
 
 TABLE = "[tool.truss-instance]"
 KEYS = ("max-usd-per-hour", "allowed-accelerators", "denied-instance-types", "require-lock", "catalog")
-
-
-class PolicyError(Exception):
-    """A malformed policy table or an unreadable pyproject.toml (exit 2)."""
 
 
 class Policy(NamedTuple):

@@ -17,19 +17,17 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
+from truss_instance_plugin.errors import GuardError
+
 if TYPE_CHECKING:
     from truss_instance_plugin.chains import Chainlet
-    from truss_instance_plugin.pipeline import Model, PushContext
+    from truss_instance_plugin.model import Model, PushContext
 
 PREFIX = "truss-instance: "
 _NEEDED = ("target_directory", "config", "promote", "environment", "preserve_env_instance_type", "watch_after_push")
 _MARK = "__truss_instance_guarded__"
 _LOCK_STATE = ("TI100", "TI101", "TI104")  # summarized in one line; they do not block a push
 NO_TRUSS = "truss is not installed: install truss, or truss-instance-plugin[truss]"
-
-
-class GuardError(Exception):
-    """truss changed its push options in a way we cannot read: fail closed."""
 
 
 def _say(message: str) -> None:
@@ -39,7 +37,7 @@ def _say(message: str) -> None:
 
 def push_context(params: dict[str, Any]) -> PushContext:
     """Repeat truss's own flag handling: --promote means production; preserve defaults to True."""
-    from truss_instance_plugin.pipeline import PushContext
+    from truss_instance_plugin.model import PushContext
 
     missing = [k for k in _NEEDED if k not in params]
     if missing:
@@ -95,7 +93,7 @@ def _mode_note(model: Model, push: PushContext, dep: dict[str, object] | None) -
 def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | ChainPush | None:
     """Validate, resolve and check the lock; print the prediction. Raises SystemExit(1) to block."""
     from truss_instance_plugin.diagnostics import ERROR
-    from truss_instance_plugin.drift import lock_diagnostics, read_state, truss_dir
+    from truss_instance_plugin.drift import check_model, truss_dir
     from truss_instance_plugin.lockfile import request_hash
     from truss_instance_plugin.pipeline import analyze
     from truss_instance_plugin.plugins import get_host
@@ -109,10 +107,9 @@ def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | ChainPush
         return None
     host = get_host()
     model = analyze(path, host)
-    state = read_state(model)
-    diags = list(model.diagnostics) + lock_diagnostics(model, state)
-    vetoes = host.call("truss_instance_before_push", model=model, push=push)
-    assert isinstance(vetoes, list)
+    checked, state = check_model(model)  # `model` itself (without lock findings) is what after_push records
+    diags = list(checked.diagnostics)
+    vetoes = host.before_push(model, push)
     for batch in vetoes:
         diags += batch
     blocking = [d for d in diags if d.severity == ERROR and d.code not in _LOCK_STATE]
@@ -168,7 +165,7 @@ def capture_deployment() -> Iterator[dict[str, Any]]:
 def after_push(model: Model, push: PushContext, seen: dict[str, Any]) -> None:
     """Record the deployment Baseten reported in the lockfile; warn when it differs from the prediction."""
     from truss_instance_plugin.locking import record_deployment
-    from truss_instance_plugin.pipeline import PushResult
+    from truss_instance_plugin.model import PushResult
     from truss_instance_plugin.plugins import get_host
 
     handle, kwargs = seen.get("handle"), seen.get("kwargs", {})
@@ -178,7 +175,7 @@ def after_push(model: Model, push: PushContext, seen: dict[str, Any]) -> None:
     name = str(kwargs.get("model_name") or push.model_name or model.config.model_name or "")
     new_model = kwargs.get("model_id") is None
     result = PushResult(name, getattr(handle, "model_id", None), getattr(handle, "version_id", None), reported, new_model)
-    get_host().call("truss_instance_after_push", model=model, push=push, result=result)
+    get_host().after_push(model, push, result)
     chosen = model.chosen
     preserved = push.environment is not None and push.preserve_env_instance_type and not result.new_model
     if reported and chosen is not None and reported != chosen.name and not preserved:
@@ -225,7 +222,7 @@ def guard(callback: Callable[..., Any], check: Callable[[dict[str, Any]], Any] |
 
     @functools.wraps(callback)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        from truss_instance_plugin.plugins import PluginError
+        from truss_instance_plugin.errors import PluginError
 
         try:
             checked = (check or before_push)(kwargs)
@@ -313,7 +310,7 @@ class ChainPush(NamedTuple):
 
 def before_chain_push(params: dict[str, Any]) -> ChainPush | None:
     """The check for `truss chains push` (nothing for --dryrun, which only writes files). Raises SystemExit(1) to block."""
-    from truss_instance_plugin.pipeline import PushContext
+    from truss_instance_plugin.model import PushContext
 
     missing = [k for k in _CHAIN_NEEDED if k not in params]
     if missing:
@@ -335,7 +332,7 @@ def check_chain(path: str, entrypoint: str | None, push: PushContext, command: s
 
     from truss_instance_plugin.chains import analyze_chainlet, load_chain
     from truss_instance_plugin.diagnostics import ERROR
-    from truss_instance_plugin.drift import lock_diagnostics, read_state
+    from truss_instance_plugin.drift import check_model
     from truss_instance_plugin.lockfile import request_hash
     from truss_instance_plugin.plugins import get_host
     from truss_instance_plugin.report import diagnostic_lines
@@ -351,11 +348,10 @@ def check_chain(path: str, entrypoint: str | None, push: PushContext, command: s
     units = [(analyze_chainlet(c, host), c) for c in chain.chainlets]
     states = []
     for model, c in units:
-        state = read_state(model, c.name)
+        checked, state = check_model(model, c.name)
         states.append(state)
-        diags = list(model.diagnostics) + lock_diagnostics(model, state)
-        vetoes = host.call("truss_instance_before_push", model=model, push=push)
-        assert isinstance(vetoes, list)
+        diags = list(checked.diagnostics)
+        vetoes = host.before_push(model, push)
         for batch in vetoes:
             diags += batch
         blocking += [d for d in diags if d.severity == ERROR and d.code not in _LOCK_STATE]

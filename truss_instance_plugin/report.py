@@ -21,7 +21,7 @@ from truss_instance_plugin.diagnostics import Diagnostic, clip
 from truss_instance_plugin.resolve import Resolution, rejection, step_down
 
 if TYPE_CHECKING:
-    from truss_instance_plugin.pipeline import Model
+    from truss_instance_plugin.model import Model
 
 FORMATS = ("text", "parsable", "json", "github")
 
@@ -130,7 +130,7 @@ def _request_line(model: Model) -> str:
     default = {k: "" if k in fields else " (default)" for k in ("cpu", "memory")}
     parts = [
         f'cpu "{raw["cpu"]}"{default["cpu"]} → {fmt_int(req.millicores)}m',
-        f'memory {raw["memory"]}{default["memory"]} → {fmt_int(req.memory_bytes)} B',
+        f"memory {raw['memory']}{default['memory']} → {fmt_int(req.memory_bytes)} B",
     ]
     if req.gpu_type:
         parts.append(f"accelerator {req.gpu_type} ×{req.gpu_count}")
@@ -181,8 +181,7 @@ def explain_text(model: Model, replicas: int = 1, why_not: str | None = None, to
             if down:
                 lower, limit = down
                 lines.append(
-                    f"  step down: {lower.name} {delta(t.price_per_min, lower.price_per_min)} if {limit} "
-                    f"(the request is just past it)"
+                    f"  step down: {lower.name} {delta(t.price_per_min, lower.price_per_min)} if {limit} (the request is just past it)"
                 )
             if len(res.candidates) > 1 and res.candidates[1].price_per_min == t.price_per_min:
                 lines.append("  tie: equal price; broken by (price, gpu_count, vcpu, memory, name)")
@@ -196,9 +195,7 @@ def explain_text(model: Model, replicas: int = 1, why_not: str | None = None, to
                 mark = "✔" if c == t else " "
                 gpus = f"{c.gpu_count}× {c.gpu_type}" if c.gpu_type else "CPU"
                 cost = per_hour(c.price_per_min) if c == t else delta(t.price_per_min, c.price_per_min)
-                lines.append(
-                    f"    {mark} {c.name:<16} {gpus:<18} {fmt_cpu(c.millicores):>4} vCPU  {fmt_bytes(c.memory_bytes):>9}  {cost}"
-                )
+                lines.append(f"    {mark} {c.name:<16} {gpus:<18} {fmt_cpu(c.millicores):>4} vCPU  {fmt_bytes(c.memory_bytes):>9}  {cost}")
             if len(res.candidates) > top:
                 lines.append(f"      … {len(res.candidates) - top} more (--format json lists all)")
     if why_not:
@@ -311,4 +308,3 @@ def catalog_text(catalog: Catalog, types: list[InstanceType]) -> list[str]:
         f"{len(types)} of {len(catalog.types)} types · {catalog.name} as of {catalog.as_of} · {catalog.source} · {catalog.sha256[:19]}"
     )
     return lines
-

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
 from truss_instance_plugin.config import Field
-from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
+from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, Severity, clip
 
 KNOWN_KEYS = ("cpu", "memory", "accelerator", "use_gpu", "instance_type", "node_count", "fabric")
 DEFAULT_CPU = "1"
@@ -202,7 +202,7 @@ class _Parser:
         if res is not None and isinstance(res.value, dict):
             self.fields = res.value
 
-    def err(self, code: str, f: Field, message: str, hint: str, severity: str = ERROR) -> None:
+    def err(self, code: str, f: Field, message: str, hint: str, severity: Severity = ERROR) -> None:
         self.diags.append(Diagnostic(code, severity, clip(message, 400), clip(hint, 400), f.line, f.col))
 
     def parse(self) -> Parsed:
@@ -244,7 +244,12 @@ class _Parser:
             self.raw[key] = f.value
             return f, f.value
         if f.kind in ("int", "float"):
-            self.err(code, f, f"{key}: {_short(str(f.value))} is a YAML number, not a string (truss rejects it too)", f"quote it: {key}: {example}")
+            self.err(
+                code,
+                f,
+                f"{key}: {_short(str(f.value))} is a YAML number, not a string (truss rejects it too)",
+                f"quote it: {key}: {example}",
+            )
         else:
             shown = "empty" if f.kind == "null" else _q(f.value) if f.kind not in ("map", "seq") else f"a {f.kind}"
             self.err(code, f, f"{key} is {shown}; it must be a string", f"e.g. {key}: {example}")
@@ -331,7 +336,9 @@ class _Parser:
             "truss push raises memory to 10Gi for the TRT-LLM builder and rewrites config.yaml with its own serializer "
             "(losing comments and key order); write memory: 10Gi (or more) yourself"
         )
-        self.err("TI028", f, f"memory {self.raw.get('memory', DEFAULT_MEMORY)} is below the 10Gi truss sends for a trt_llm model", hint, WARNING)
+        self.err(
+            "TI028", f, f"memory {self.raw.get('memory', DEFAULT_MEMORY)} is below the 10Gi truss sends for a trt_llm model", hint, WARNING
+        )
         self.raw["memory"] = "10Gi"
         return TRT_LLM_MIN_MEMORY
 
@@ -365,7 +372,12 @@ class _Parser:
             n = _count(c)
             if n and not c.isascii():  # int() reads any Unicode decimal digit
                 why = f"{_STRICTER} (reading it as {_short(str(n))}); " if name else ""
-                self.err("TI012", f, f'accelerator "{_short(s)}": count "{_short(c)}" uses non-ASCII digits', f'{why}write "{example}:{_short(str(n))}"')
+                self.err(
+                    "TI012",
+                    f,
+                    f'accelerator "{_short(s)}": count "{_short(c)}" uses non-ASCII digits',
+                    f'{why}write "{example}:{_short(str(n))}"',
+                )
                 return None
             if not (c.isascii() and c.isdigit()) or not n:
                 hint = f'e.g. "{example}:2"; omit the count for one GPU'
@@ -409,7 +421,9 @@ class _Parser:
                 count = c.value
             elif n is not None and n >= 1:
                 why = f"{_STRICTER} (reading it as {_short(str(n))}); " if named else ""
-                self.err("TI012", c, f"accelerator count {_q(c.value)} is a YAML {c.kind}, not an integer", f"{why}write count: {_short(str(n))}")
+                self.err(
+                    "TI012", c, f"accelerator count {_q(c.value)} is a YAML {c.kind}, not an integer", f"{why}write count: {_short(str(n))}"
+                )
                 ok = False
             elif n == 0:
                 why = f"{_STRICTER} with count 0 and sends a GPU-less deployment marked use_gpu; " if named else ""
@@ -461,7 +475,11 @@ class _Parser:
             return None
         if f.kind != "int" or not isinstance(f.value, int) or f.value < 1:
             quoted = f.kind == "str" and str(f.value).isascii() and str(f.value).isdigit() and int(str(f.value)) > 0
-            hint = f"write a whole number without quotes: node_count: {_short(str(f.value))}" if quoted else "e.g. node_count: 2 (omit it for one node)"
+            hint = (
+                f"write a whole number without quotes: node_count: {_short(str(f.value))}"
+                if quoted
+                else "e.g. node_count: 2 (omit it for one node)"
+            )
             self.err("TI019", f, f"node_count {_q(f.value)}: must be an integer ≥ 1 (truss rejects it too)", hint)
             return None
         return f.value

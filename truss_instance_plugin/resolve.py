@@ -20,6 +20,8 @@ def _nowhere(key: str) -> tuple[int, int]:
 def _at(d: Diagnostic, where: Where, key: str) -> Diagnostic:
     line, col = where(key)
     return d._replace(line=line, col=col)
+
+
 CLIFF_MARGIN = 4  # a request within 1/4 above a cheaper type's size sits "just past" it
 
 
@@ -201,7 +203,8 @@ def resolve(req: Request, catalog: Catalog, choose: Chooser = cheapest, where: W
     if nodes > 1 and chosen is not None:
         d = Diagnostic(
             "TI024", WARNING,
-            f"the catalog has no {fmt_int(nodes)}-node types; predicting {fmt_int(nodes)} × {chosen.name} (price per node × {fmt_int(nodes)})",
+            f"the catalog has no {fmt_int(nodes)}-node types; predicting {fmt_int(nodes)} × {chosen.name} "
+            f"(price per node × {fmt_int(nodes)})",
             "multi-node types are configured by Baseten; confirm the type and price with them",
         )  # fmt: skip
         diags.append(_at(d, where, "node_count"))

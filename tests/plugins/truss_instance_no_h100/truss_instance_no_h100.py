@@ -14,7 +14,7 @@ from truss_instance_plugin import hookimpl
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 
 if TYPE_CHECKING:
-    from truss_instance_plugin.pipeline import Model
+    from truss_instance_plugin.model import Model
 
 CODE = "NOH100"
 
