@@ -37,7 +37,7 @@ def model(name: str, data: bytes | str) -> Path:
     return path
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str, watch: Path | None = None) -> tuple[int, str, str]:
+def run_checked(capsys: pytest.CaptureFixture[str], *argv: str, watch: Path | None = None) -> tuple[int, str, str]:
     """Run the CLI in-process: fast, no traceback, and `watch` byte-for-byte unchanged."""
     before = watch.read_bytes() if watch is not None and watch.is_file() else None
     start = time.perf_counter()
@@ -56,13 +56,13 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str, watch: Path | None = Non
 
 
 def test_missing_path(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, *CHECK, "nope") == (2, "", "truss-instance: nope: no such file or directory\n")
-    assert run(capsys, "explain", "nope/config.yaml") == (2, "", "truss-instance: nope/config.yaml: no such file or directory\n")
+    assert run_checked(capsys, *CHECK, "nope") == (2, "", "truss-instance: nope: no such file or directory\n")
+    assert run_checked(capsys, "explain", "nope/config.yaml") == (2, "", "truss-instance: nope/config.yaml: no such file or directory\n")
 
 
 def test_directory_without_config(capsys: pytest.CaptureFixture[str]) -> None:
     Path("empty/sub").mkdir(parents=True)
-    code, out, err = run(capsys, *CHECK, "empty")
+    code, out, err = run_checked(capsys, *CHECK, "empty")
     assert (code, out) == (2, "")
     assert err == (
         "truss-instance: empty: no config.yaml in this directory or below (hidden directories, virtualenvs and node_modules are skipped)\n"
@@ -73,18 +73,18 @@ def test_directory_named_config_yaml(capsys: pytest.CaptureFixture[str]) -> None
     """Stands in for "cannot open": a config.yaml that is not a file."""
     Path("m/config.yaml").mkdir(parents=True)
     expected = "truss-instance: m/config.yaml: is a directory, not a config file\n"
-    assert run(capsys, *CHECK, "m") == (2, "", expected)
-    assert run(capsys, *CHECK, "m/config.yaml") == (2, "", expected)
+    assert run_checked(capsys, *CHECK, "m") == (2, "", expected)
+    assert run_checked(capsys, *CHECK, "m/config.yaml") == (2, "", expected)
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs mkfifo")
 def test_fifo_named_config_yaml_is_not_opened(capsys: pytest.CaptureFixture[str]) -> None:
     Path("m").mkdir()
     os.mkfifo("m/config.yaml")  # opening it for reading would block forever
-    code, out, _ = run(capsys, *CHECK, "m")
+    code, out, _ = run_checked(capsys, *CHECK, "m")
     assert code == 2
     assert out.startswith("m/config.yaml: error TI090 cannot read: not a regular file\n")
-    assert run(capsys, *CHECK, "m/config.yaml")[0] == 2
+    assert run_checked(capsys, *CHECK, "m/config.yaml")[0] == 2
 
 
 def _without_root_powers() -> list[str]:
@@ -127,7 +127,7 @@ def test_permission_denied() -> None:
 
 def test_not_utf8(capsys: pytest.CaptureFixture[str]) -> None:
     path = model("m", b'resources:\n  cpu: "\xff"\n')
-    code, out, _ = run(capsys, *CHECK, "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "m", watch=path)
     assert code == 2
     assert out == "m/config.yaml:2:9: error TI090 not UTF-8: byte 0xff at offset 19\n  save the file as UTF-8\n1 model: 1 error\n"
 
@@ -147,7 +147,7 @@ def test_not_utf8(capsys: pytest.CaptureFixture[str]) -> None:
 )  # fmt: skip
 def test_undecodable_files(capsys: pytest.CaptureFixture[str], data: bytes, expected: str) -> None:
     path = model("m", data)
-    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "--format", "parsable", "m", watch=path)
     assert (code, out) == (2, expected)
 
 
@@ -156,7 +156,7 @@ def test_huge_file_is_refused_fast(capsys: pytest.CaptureFixture[str]) -> None:
     with path.open("r+b") as f:
         f.truncate(100 * 1024 * 1024)  # sparse: 100 MB in no time
     stat = path.stat()
-    code, out, _ = run(capsys, *CHECK, "m")
+    code, out, _ = run_checked(capsys, *CHECK, "m")
     assert code == 2
     assert out.startswith("m/config.yaml: error TI090 file is larger than 1024 KiB; not a truss config\n")
     assert (path.stat().st_size, path.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
@@ -167,30 +167,30 @@ def test_huge_file_is_refused_fast(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_bom_and_crlf_work(capsys: pytest.CaptureFixture[str]) -> None:
     path = model("m", b'\xef\xbb\xbfmodel_name: sdxl\r\nresources:\r\n  accelerator: A10G\r\n  cpu: "4"\r\n  memory: 16Gi\r\n')
-    assert run(capsys, *CHECK, "m", watch=path) == (0, "", "")
-    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    assert run_checked(capsys, *CHECK, "m", watch=path) == (0, "", "")
+    code, out, _ = run_checked(capsys, *CHECK, "-v", "m", watch=path)
     assert code == 0 and out.startswith("m/config.yaml: A10Gx4x16  $0.02012/min")
 
 
 def test_bom_and_crlf_positions(capsys: pytest.CaptureFixture[str]) -> None:
     path = model("m", b'\xef\xbb\xbfmodel_name: x\r\nresources:\r\n  cpu: "4"\r\n  memory: 16GB\r\n')
-    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "--format", "parsable", "m", watch=path)
     assert (code, out) == (1, 'm/config.yaml:4:11: [error] TI007 memory "16GB": unknown unit "GB"\n')
     path = model("n", b'\xef\xbb\xbfresources: "4"\r\n')  # the BOM takes no column
-    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "n", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "--format", "parsable", "n", watch=path)
     assert (code, out) == (1, 'n/config.yaml:1:12: [error] TI021 resources is "4", not a mapping\n')
 
 
 def test_crlf_only_and_cr_in_values(capsys: pytest.CaptureFixture[str]) -> None:
     path = model("m", b"model_name: x\r\nresources:\r\n  accelerator: T4\r\n")
-    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "-v", "m", watch=path)
     assert code == 0 and out.startswith("m/config.yaml: T4x4x16  ")
 
 
 def test_bom_config_is_found_by_a_tree_walk(capsys: pytest.CaptureFixture[str]) -> None:
     Path("repo").mkdir()
     model("repo/m", b"\xef\xbb\xbfresources:\r\n  accelerator: A10G\r\n")
-    code, out, _ = run(capsys, *CHECK, "-v", "repo")
+    code, out, _ = run_checked(capsys, *CHECK, "-v", "repo")
     assert code == 0 and out.startswith("repo/m/config.yaml: A10Gx4x16  ")
 
 
@@ -207,7 +207,7 @@ def _laughs(inner: str, levels: int = 10) -> list[str]:
 
 def test_alias_bomb_as_resources(capsys: pytest.CaptureFixture[str]) -> None:
     path = model("m", "\n".join([*_laughs('["lol", "lol"]'), "resources: *l9", ""]))
-    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "--format", "parsable", "m", watch=path)
     assert (code, out) == (1, "m/config.yaml:10:5: [error] TI021 resources is a list, not a mapping\n")  # where *l9 points
 
 
@@ -216,13 +216,13 @@ def test_alias_bomb_of_mappings_inside_resources(capsys: pytest.CaptureFixture[s
     for i in range(1, 10):
         lines.append(f"m{i}: &m{i} {{" + ", ".join(f"k{n}: *m{i - 1}" for n in range(9)) + "}")
     path = model("m", "\n".join([*lines, 'resources: {cpu: "1", extra: *m9}', ""]))
-    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "--format", "parsable", "m", watch=path)
     assert (code, out) == (1, 'm/config.yaml:11:23: [error] TI001 unknown key "extra" in resources\n')
 
 
 def test_alias_bomb_elsewhere_in_the_file(capsys: pytest.CaptureFixture[str]) -> None:
     path = model("m", "\n".join([*_laughs('["lol"]'), "resources: {accelerator: T4}", ""]))
-    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "-v", "m", watch=path)
     assert code == 0 and out.startswith("m/config.yaml: T4x4x16  ")
 
 
@@ -231,22 +231,22 @@ def test_merge_key_bomb(capsys: pytest.CaptureFixture[str]) -> None:
     for i in range(1, 12):
         lines.append(f"b{i}: &b{i} {{<<: [" + ", ".join([f"*b{i - 1}"] * 9) + "]}")
     path = model("m", "\n".join([*lines, "resources: {<<: *b11, accelerator: T4}", ""]))
-    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "-v", "m", watch=path)
     assert code == 0 and out.startswith("m/config.yaml: T4x4x16  ")
 
 
 def test_recursive_anchor(capsys: pytest.CaptureFixture[str]) -> None:
     path = model("m", 'resources: &r {cpu: "1", self: *r}\n')
-    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "--format", "parsable", "m", watch=path)
     assert (code, out) == (1, 'm/config.yaml:1:26: [error] TI001 unknown key "self" in resources\n')
 
 
 def test_merge_keys_are_applied_like_safe_load(capsys: pytest.CaptureFixture[str]) -> None:
     path = model("m", 'defaults: &d {cpu: "2", memory: 1Gi}\nresources:\n  <<: *d\n  memory: 8Gi\n')
-    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "-v", "m", watch=path)
     assert code == 0 and out.startswith("m/config.yaml: 2x8  ")
     path = model("n", "resources:\n  <<: 5\n")
-    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "n", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "--format", "parsable", "n", watch=path)
     assert (code, out) == (2, "n/config.yaml:2:3: [error] TI091 invalid YAML: expected a mapping or list of mappings for merging\n")
 
 
@@ -263,20 +263,20 @@ def test_merge_keys_are_applied_like_safe_load(capsys: pytest.CaptureFixture[str
 )
 def test_merge_key_semantics(capsys: pytest.CaptureFixture[str], text: str, expected: str) -> None:
     path = model("m", text)
-    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "-v", "m", watch=path)
     assert (code, out.split()[1]) == (0, expected)
 
 
 def test_quoted_merge_key_is_a_literal_key(capsys: pytest.CaptureFixture[str]) -> None:
     path = model("m", "resources:\n  '<<': {cpu: '2'}\n")
-    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "--format", "parsable", "m", watch=path)
     assert (code, out) == (1, 'm/config.yaml:2:3: [error] TI001 unknown key "<<" in resources\n')
 
 
 @pytest.mark.parametrize(("opening", "closing"), [("{a: ", "}"), ("[", "]")])
 def test_10k_deep_nesting(capsys: pytest.CaptureFixture[str], opening: str, closing: str) -> None:
     path = model("m", "resources: " + opening * 10_000 + "1" + closing * 10_000 + "\n")
-    code, out, _ = run(capsys, *CHECK, "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "m", watch=path)
     assert code == 2
     assert "error TI091 invalid YAML: exceeded maximum nesting depth" in out.splitlines()[0]
     assert out.startswith("m/config.yaml:1:")
@@ -285,7 +285,7 @@ def test_10k_deep_nesting(capsys: pytest.CaptureFixture[str], opening: str, clos
 def test_deep_block_nesting_inside_resources(capsys: pytest.CaptureFixture[str]) -> None:
     depth = 900  # just below libyaml's limit; deeper than Python's recursion limit allows for naive recursion
     path = model("m", "resources:\n" + "".join("  " * (i + 1) + "a:\n" for i in range(depth)))
-    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "--format", "parsable", "m", watch=path)
     assert (code, out) == (1, 'm/config.yaml:2:3: [error] TI001 unknown key "a" in resources\n')
 
 
@@ -300,7 +300,7 @@ def test_deep_block_nesting_inside_resources(capsys: pytest.CaptureFixture[str])
 )
 def test_unsafe_tags_are_refused_not_run(capsys: pytest.CaptureFixture[str], text: str, position: str, tag: str) -> None:
     path = model("m", text)
-    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "--format", "parsable", "m", watch=path)
     assert (code, out) == (2, f"m/config.yaml:{position}: [error] TI093 unsupported YAML tag {tag!r}\n")
 
 
@@ -314,9 +314,9 @@ def test_unsafe_tags_are_refused_not_run(capsys: pytest.CaptureFixture[str], tex
 )
 def test_resources_not_a_mapping(capsys: pytest.CaptureFixture[str], text: str, expected: str) -> None:
     path = model("m", text)
-    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "--format", "parsable", "m", watch=path)
     assert (code, out) == (1, expected + "\n")
-    code, out, _ = run(capsys, *CHECK, "--format", "json", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "--format", "json", "m", watch=path)
     (doc,) = json.loads(out)["models"]
     assert code == 1 and doc["instance"] is None and doc["diagnostics"][0]["code"] == "TI021"
 
@@ -333,24 +333,24 @@ def test_resources_not_a_mapping(capsys: pytest.CaptureFixture[str], text: str, 
 )
 def test_invalid_yaml(capsys: pytest.CaptureFixture[str], text: str, expected: str) -> None:
     path = model("m", text)
-    code, out, _ = run(capsys, *CHECK, "--format", "parsable", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "--format", "parsable", "m", watch=path)
     assert (code, out) == (2, expected + "\n")
 
 
 @pytest.mark.parametrize("text", ["", "# just a comment\n", "model_name: x\n"])
 def test_no_resources_means_truss_defaults(capsys: pytest.CaptureFixture[str], text: str) -> None:
     path = model("m", text)
-    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "-v", "m", watch=path)
     assert (code, out) == (0, "m/config.yaml: 1x2  $0.00058/min  $0.03/h  $25/month  (1 vCPU, 2 GiB)\n")
 
 
 def test_unreadable_config_predicts_no_instance(capsys: pytest.CaptureFixture[str]) -> None:
     path = model("m", b"\x00\x01binary")
-    code, out, _ = run(capsys, *CHECK, "--format", "json", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "--format", "json", "m", watch=path)
     assert code == 2 and json.loads(out)["models"][0]["instance"] is None
-    code, out, _ = run(capsys, *CHECK, "-v", "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "-v", "m", watch=path)
     assert code == 2 and "1x2" not in out
-    code, out, _ = run(capsys, "explain", "m", watch=path)
+    code, out, _ = run_checked(capsys, "explain", "m", watch=path)
     assert code == 2 and out.startswith("m/config.yaml: no instance type\n")
 
 
@@ -364,16 +364,16 @@ def test_unreadable_config_predicts_no_instance(capsys: pytest.CaptureFixture[st
     ],
 )
 def test_absurd_sizes_are_explained_not_crashed(capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], line: str) -> None:
-    code, out, _ = run(capsys, "explain", *argv)
+    code, out, _ = run_checked(capsys, "explain", *argv)
     assert code == 1 and line in out.splitlines()
     assert "error TI030 no CPU-only type has ≥ " in out
 
 
 def test_absurd_node_count(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "explain", "--accelerator", "A10G", "--node-count", "99999999999999999999999999")
+    code, out, _ = run_checked(capsys, "explain", "--accelerator", "A10G", "--node-count", "99999999999999999999999999")
     assert code == 0 and out.startswith("(what-if): 99999999999999999999999999 × A10Gx4x16  ")
     path = model("m", "resources:\n  accelerator: A10G\n  node_count: " + "9" * 5000 + "\n")  # too long for int()
-    code, out, _ = run(capsys, *CHECK, "m", watch=path)
+    code, out, _ = run_checked(capsys, *CHECK, "m", watch=path)
     assert code == 1 and out.startswith('m/config.yaml:3:15: error TI019 node_count "999')
 
 
@@ -381,7 +381,7 @@ def test_absurd_node_count(capsys: pytest.CaptureFixture[str]) -> None:
     "argv", [("--cpu", "1e999999"), ("--cpu", "1e9999999999"), ("--memory", "1e999999"), ("--accelerator", "A10G:" + "9" * 5000)]
 )
 def test_absurd_numbers_in_request_parsing(capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]) -> None:
-    code, out, _ = run(capsys, "explain", *argv)
+    code, out, _ = run_checked(capsys, "explain", *argv)
     assert code == 1 and out.startswith("(what-if): no instance type\n")
 
 
@@ -395,7 +395,7 @@ def test_every_command_survives_bad_input(capsys: pytest.CaptureFixture[str]) ->
         ("explain", "m", "--format", "json"),
         ("explain", "m", "--why-not", "1x2"),
     ):
-        code, _, _ = run(capsys, *argv, watch=path)
+        code, _, _ = run_checked(capsys, *argv, watch=path)
         assert code == 2, argv
 
 

@@ -851,3 +851,51 @@ def test_the_temp_file_is_written_beside_the_lock(cwd: Path, monkeypatch: pytest
         (str(cwd), "truss-instance.lock"),
     ]
     assert (Path("m/truss-instance.lock").read_bytes(), Path("truss-instance.lock").read_bytes()) == (b"a\n", b"b\n")
+
+
+# 14. The canonical-layout fast path reads exactly what the full parse reads --------------------------------------------
+
+
+def _outcome(read: object, data: bytes) -> object:
+    try:
+        return read(data)  # type: ignore[operator]
+    except LockError as e:
+        return ("LockError", str(e), e.line, e.col)
+
+
+@pytest.mark.parametrize(
+    ("line", "value"),
+    [
+        ("  name: ", "baseten-embedded'"),  # a quote only at the end is part of a plain string
+        ("  name: ", "'baseten-embedded"),  # unterminated
+        ("  name: ", "'"),
+        ("  name: ", "''"),
+        ("  name: ", "''x'"),  # '' is an escaped quote: unterminated
+        ("  name: ", "'a''"),
+        ("  name: ", "&anchor"),
+        ("  name: ", "embedded:"),
+        ("  name: ", "null"),
+        ("  name: ", "~"),
+        ("  name: ", "a #comment"),
+        ("  name: ", "x\x85y"),
+        ("  as_of: ", "2026-09-19"),  # unquoted: a YAML date, not a string
+        ("  millicores: ", "04000"),  # YAML 1.1 reads a leading zero as octal (2048)
+        ("  millicores: ", "4e3"),
+        ("  millicores: ", "4000x"),
+        ("  millicores: ", "0"),
+        ("  millicores: ", "4_000"),
+        ("  gpu_count: ", "01"),
+        ("  gpu_type: ", "1.5"),  # a float where a string or null belongs
+        ("  gpu_type: ", "~"),
+    ],
+)
+def test_the_fast_path_agrees_with_the_full_parse(line: str, value: str) -> None:
+    from truss_instance_plugin import lockfile
+
+    text = GOLDEN.decode()
+    starts = [i for i in range(len(text)) if text.startswith(line, i) and (i == 0 or text[i - 1] == "\n")]
+    assert starts, line
+    for at in starts:  # the key in each section that has it (request and resolved both have millicores)
+        end = text.index("\n", at)
+        data = (text[:at] + line + value + text[end:]).encode()
+        assert _outcome(lockfile.parse_lock, data) == _outcome(lambda d: lockfile.parse_lock_text(d.decode()), data), (line, value, at)

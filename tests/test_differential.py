@@ -107,17 +107,17 @@ def truss_verdict(truss: Truss, text: str) -> Verdict:
 
 
 @pytest.fixture(scope="module")
-def host() -> Host:
+def module_host() -> Host:
     return Host(load_entry_points=False)
 
 
 @pytest.fixture(scope="module")
-def ours(tmp_path_factory: pytest.TempPathFactory, host: Host) -> Ours:
+def ours(tmp_path_factory: pytest.TempPathFactory, module_host: Host) -> Ours:
     path = tmp_path_factory.mktemp("truss") / "config.yaml"  # one file, rewritten per case
 
     def go(text: str) -> Model:
         path.write_text(text, encoding="utf-8")
-        return analyze(str(path), host)
+        return analyze(str(path), module_host)
 
     return go
 

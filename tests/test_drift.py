@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import run_cli as run
+from support import run_cli
 
 from truss_instance_plugin import plugins
 from truss_instance_plugin.catalog import GiB, InstanceType
@@ -76,30 +76,30 @@ def locked() -> dict[str, object]:
 
 
 def test_what_a_user_gets_before_deployment(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "lock", "models/sdxl") == (0, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
+    assert run_cli(capsys, "lock", "models/sdxl") == (0, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
     os.utime(LOCK, (OLD, OLD))
-    assert run(capsys, "lock", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "lock", "models/sdxl") == (0, "", "")
     assert LOCK.stat().st_mtime == OLD
     edit('cpu: "4"', 'cpu: "5"')
-    assert run(capsys, "check", "models/sdxl") == (1, TI101 + "1 model: 1 error\n", "")
+    assert run_cli(capsys, "check", "models/sdxl") == (1, TI101 + "1 model: 1 error\n", "")
     assert LOCK.read_bytes() == GOLDEN  # check never writes
 
 
 def test_what_a_user_gets_after_deployment(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "lock", "models/sdxl")
-    code, out, _ = run(capsys, "adopt", "models/sdxl")
+    run_cli(capsys, "lock", "models/sdxl")
+    code, out, _ = run_cli(capsys, "adopt", "models/sdxl")
     assert code == 0 and "recorded deployment of sdxl (A10Gx4x16)" in out
-    assert run(capsys, "check", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "check", "models/sdxl") == (0, "", "")
     edit('cpu: "4"', 'cpu: "5"')
-    assert run(capsys, "check", "models/sdxl") == (0, TI110 + "1 model: 1 warning\n", "")
-    assert run(capsys, "check", "--strict", "models/sdxl") == (1, TI110 + "1 model: 1 warning\n", "")
+    assert run_cli(capsys, "check", "models/sdxl") == (0, TI110 + "1 model: 1 warning\n", "")
+    assert run_cli(capsys, "check", "--strict", "models/sdxl") == (1, TI110 + "1 model: 1 warning\n", "")
 
 
 def test_parsable_format_of_the_warning(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "lock", "models/sdxl")
-    run(capsys, "adopt", "models/sdxl")
+    run_cli(capsys, "lock", "models/sdxl")
+    run_cli(capsys, "adopt", "models/sdxl")
     edit('cpu: "4"', 'cpu: "5"')
-    code, out, _ = run(capsys, "check", "--format", "parsable", "models/sdxl")
+    code, out, _ = run_cli(capsys, "check", "--format", "parsable", "models/sdxl")
     assert code == 0
     assert out.startswith('models/sdxl/config.yaml:5:8: [warning] TI110 resources changed after the first deployment (cpu "4" → "5").')
 
@@ -108,18 +108,18 @@ def test_parsable_format_of_the_warning(work: Path, capsys: pytest.CaptureFixtur
 
 
 def test_missing_lock_is_TI100_and_no_lock_skips(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "check", "models/sdxl")
+    code, out, _ = run_cli(capsys, "check", "models/sdxl")
     assert code == 1
     assert out == (
         "models/sdxl/config.yaml:3:1: error TI100 truss-instance.lock is missing\n"
         "  run `truss-instance lock models/sdxl` (or pass --no-lock)\n"
         "1 model: 1 error\n"
     )
-    assert run(capsys, "check", "--no-lock", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "check", "--no-lock", "models/sdxl") == (0, "", "")
     edit('cpu: "4"', 'cpu: "5"')
-    run(capsys, "lock", "models/sdxl")
+    run_cli(capsys, "lock", "models/sdxl")
     edit('cpu: "5"', 'cpu: "4"')
-    assert run(capsys, "check", "--no-lock", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "check", "--no-lock", "models/sdxl") == (0, "", "")
 
 
 @pytest.mark.parametrize(
@@ -133,49 +133,49 @@ def test_missing_lock_is_TI100_and_no_lock_skips(work: Path, capsys: pytest.Capt
 def test_stale_lock_points_at_the_changed_key(
     work: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, position: str, shown: str
 ) -> None:
-    run(capsys, "lock", "models/sdxl")
+    run_cli(capsys, "lock", "models/sdxl")
     edit(old, new)
-    code, out, _ = run(capsys, "check", "models/sdxl")
+    code, out, _ = run_cli(capsys, "check", "models/sdxl")
     assert code == 1
     assert out.startswith(f"models/sdxl/config.yaml:{position}: error TI101 truss-instance.lock is out of date ({shown}")
     assert out.endswith("; run `truss-instance lock models/sdxl`\n1 model: 1 error\n")
-    assert run(capsys, "lock", "models/sdxl")[0] == 0
-    assert run(capsys, "check", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "lock", "models/sdxl")[0] == 0
+    assert run_cli(capsys, "check", "models/sdxl") == (0, "", "")
 
 
 def test_check_with_a_fresh_lock_is_quiet(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     LOCK.write_bytes(GOLDEN)
-    assert run(capsys, "check", "models/sdxl") == (0, "", "")
-    assert run(capsys, "check", "--strict", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "check", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "check", "--strict", "models/sdxl") == (0, "", "")
 
 
 # adopt ---------------------------------------------------------------------------------------
 
 
 def test_lock_keeps_the_deployment_record_and_keeps_warning(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "lock", "models/sdxl")
-    run(capsys, "adopt", "models/sdxl")
+    run_cli(capsys, "lock", "models/sdxl")
+    run_cli(capsys, "adopt", "models/sdxl")
     record = locked()["deployment"]
     assert isinstance(record, dict) and record["instance_type"] == "A10Gx4x16" and record["source"] == "adopt"
     edit('cpu: "4"', 'cpu: "5"')
-    code, out, _ = run(capsys, "lock", "models/sdxl")
+    code, out, _ = run_cli(capsys, "lock", "models/sdxl")
     assert code == 0
     assert out == TI110 + "wrote models/sdxl/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n"
     assert locked()["deployment"] == record  # never dropped or rewritten
     assert locked()["resolved"]["instance_type"] == "A10Gx8x32"  # type: ignore[index]
     # lock keeps warning (and writes nothing more); check keeps warning
-    assert run(capsys, "lock", "models/sdxl") == (0, TI110, "")
-    assert run(capsys, "check", "models/sdxl") == (0, TI110 + "1 model: 1 warning\n", "")
+    assert run_cli(capsys, "lock", "models/sdxl") == (0, TI110, "")
+    assert run_cli(capsys, "check", "models/sdxl") == (0, TI110 + "1 model: 1 warning\n", "")
     assert locked()["deployment"] == record
     # adopting again moves the baseline: then check is clean
-    code, out, _ = run(capsys, "adopt", "models/sdxl")
+    code, out, _ = run_cli(capsys, "adopt", "models/sdxl")
     assert code == 0 and "(A10Gx8x32)" in out
-    assert run(capsys, "check", "--strict", "models/sdxl") == (0, "", "")
-    assert run(capsys, "lock", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "check", "--strict", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "lock", "models/sdxl") == (0, "", "")
 
 
 def test_adopt_options_are_recorded(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(
+    code, out, err = run_cli(
         capsys, "adopt", "models/sdxl", "--instance", "A10Gx8x32", "--model", "sdxl-prod", "--environment", "staging"
     )  # fmt: skip
     assert (code, err) == (0, "")
@@ -193,14 +193,18 @@ def test_adopt_options_are_recorded(work: Path, capsys: pytest.CaptureFixture[st
     assert locked()["resolved"]["instance_type"] == "A10Gx4x16"  # type: ignore[index]
     # the running type is what the warning names
     edit('cpu: "4"', 'cpu: "5"')
-    code, out, _ = run(capsys, "check", "models/sdxl")
+    code, out, _ = run_cli(capsys, "check", "models/sdxl")
     assert code == 0 and "Running deployments stay on A10Gx8x32." in out
     # a second adopt is not a first deployment: no note
-    assert run(capsys, "adopt", "models/sdxl") == (0, "recorded deployment of sdxl (A10Gx8x32) in models/sdxl/truss-instance.lock\n", "")
+    assert run_cli(capsys, "adopt", "models/sdxl") == (
+        0,
+        "recorded deployment of sdxl (A10Gx8x32) in models/sdxl/truss-instance.lock\n",
+        "",
+    )
 
 
 def test_adopt_unknown_instance_warns_and_records_it(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "adopt", "models/sdxl", "--instance", "A10Gx4x61")
+    code, _, err = run_cli(capsys, "adopt", "models/sdxl", "--instance", "A10Gx4x61")
     assert code == 0
     assert "A10Gx4x61 is not in the catalog" in err and 'did you mean "A10Gx4x16"' in err
     dep = locked()["deployment"]
@@ -208,9 +212,9 @@ def test_adopt_unknown_instance_warns_and_records_it(work: Path, capsys: pytest.
 
 
 def test_adopt_without_a_lock_creates_it(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "adopt", "models/sdxl")[0] == 0
+    assert run_cli(capsys, "adopt", "models/sdxl")[0] == 0
     assert read_lock(str(LOCK)) is not None
-    assert run(capsys, "check", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "check", "models/sdxl") == (0, "", "")
 
 
 # Catalog changes -----------------------------------------------------------------------------
@@ -219,7 +223,7 @@ def test_adopt_without_a_lock_creates_it(work: Path, capsys: pytest.CaptureFixtu
 def test_cheaper_type_is_reported_not_picked(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     LOCK.write_bytes(GOLDEN)
     with_entries(a10g("A10G-lite:4x16", 4, 16, "0.015"))
-    code, out, _ = run(capsys, "check", "models/sdxl")
+    code, out, _ = run_cli(capsys, "check", "models/sdxl")
     assert code == 0
     assert out == (
         "models/sdxl/config.yaml:3:1: info TI102 A10G-lite:4x16 is now cheaper than the locked A10Gx4x16 (−$0.31/h)\n"
@@ -227,17 +231,17 @@ def test_cheaper_type_is_reported_not_picked(work: Path, capsys: pytest.CaptureF
         "1 model: 1 info\n"
     )
     # lock keeps the locked type (it records the new catalog) and repeats the note
-    code, out, _ = run(capsys, "lock", "models/sdxl")
+    code, out, _ = run_cli(capsys, "lock", "models/sdxl")
     assert code == 0 and "TI102" in out
     assert "wrote models/sdxl/truss-instance.lock (updated): A10Gx4x16 $0.02012/min (request or catalog changed, same type)" in out
     assert locked()["resolved"]["instance_type"] == "A10Gx4x16"  # type: ignore[index]
     assert locked()["catalog"]["sha256"] != yaml.safe_load(GOLDEN)["catalog"]["sha256"]  # type: ignore[index]
-    code, out, _ = run(capsys, "lock", "models/sdxl")
+    code, out, _ = run_cli(capsys, "lock", "models/sdxl")
     assert code == 0 and "TI102" in out
     # --upgrade re-resolves
-    code, out, _ = run(capsys, "lock", "--upgrade", "models/sdxl")
+    code, out, _ = run_cli(capsys, "lock", "--upgrade", "models/sdxl")
     assert code == 0 and "(updated): A10Gx4x16 → A10G-lite:4x16 $0.015/min" in out
-    assert run(capsys, "check", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "check", "models/sdxl") == (0, "", "")
 
 
 def test_prewritten_lock_from_another_catalog_with_a_dearer_fitting_type_is_kept(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -246,18 +250,18 @@ def test_prewritten_lock_from_another_catalog_with_a_dearer_fitting_type_is_kept
     text = text.replace("instance_type: A10Gx4x16", "instance_type: A10Gx8x32")
     text = text.replace("millicores: 4000\n  nodes", "millicores: 8000\n  nodes")
     LOCK.write_text(text)
-    code, out, _ = run(capsys, "check", "models/sdxl")
+    code, out, _ = run_cli(capsys, "check", "models/sdxl")
     assert code == 0
     assert out.startswith("models/sdxl/config.yaml:3:1: info TI102 A10Gx4x16 is now cheaper than the locked A10Gx8x32 (−$0.25/h)\n")
-    code, out, _ = run(capsys, "lock", "models/sdxl")
+    code, out, _ = run_cli(capsys, "lock", "models/sdxl")
     assert code == 0 and locked()["resolved"]["instance_type"] == "A10Gx8x32"  # type: ignore[index]
-    run(capsys, "lock", "--upgrade", "models/sdxl")
+    run_cli(capsys, "lock", "--upgrade", "models/sdxl")
     assert LOCK.read_bytes() == GOLDEN
 
 
 def test_locked_type_gone_from_the_catalog_is_TI103(work: Path, capsys: pytest.CaptureFixture[str], host: Host) -> None:
     with_entries(a10g("A10G-lite:4x16", 4, 16, "0.015"))
-    assert run(capsys, "lock", "models/sdxl")[0] == 0
+    assert run_cli(capsys, "lock", "models/sdxl")[0] == 0
     assert locked()["resolved"]["instance_type"] == "A10G-lite:4x16"  # type: ignore[index]
     before = LOCK.read_bytes()
     plugins.reset_host(host)  # the type is withdrawn
@@ -265,11 +269,11 @@ def test_locked_type_gone_from_the_catalog_is_TI103(work: Path, capsys: pytest.C
         "models/sdxl/config.yaml:3:1: error TI103 locked instance type A10G-lite:4x16 is no longer in the catalog\n"
         "  run `truss-instance lock --upgrade models/sdxl` to re-resolve\n"
     )
-    assert run(capsys, "check", "models/sdxl") == (1, expected + "1 model: 1 error\n", "")
-    assert run(capsys, "lock", "models/sdxl") == (1, expected, "")
-    assert run(capsys, "lock", "--check", "models/sdxl")[0] == 1
+    assert run_cli(capsys, "check", "models/sdxl") == (1, expected + "1 model: 1 error\n", "")
+    assert run_cli(capsys, "lock", "models/sdxl") == (1, expected, "")
+    assert run_cli(capsys, "lock", "--check", "models/sdxl")[0] == 1
     assert LOCK.read_bytes() == before
-    code, out, _ = run(capsys, "lock", "--upgrade", "models/sdxl")
+    code, out, _ = run_cli(capsys, "lock", "--upgrade", "models/sdxl")
     assert code == 0 and "A10G-lite:4x16 → A10Gx4x16" in out
     assert LOCK.read_bytes() == GOLDEN
 
@@ -277,22 +281,22 @@ def test_locked_type_gone_from_the_catalog_is_TI103(work: Path, capsys: pytest.C
 def test_locked_type_that_no_longer_fits_is_TI103(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     LOCK.write_bytes(GOLDEN)
     with_entries(a10g("A10Gx4x16", 2, 16, "0.02012"))  # same name, now 2 vCPU
-    code, out, _ = run(capsys, "check", "models/sdxl")
+    code, out, _ = run_cli(capsys, "check", "models/sdxl")
     assert code == 1
     assert "error TI103 locked instance type A10Gx4x16 no longer fits the request: it has 2 vCPU < 4 requested" in out
-    assert run(capsys, "lock", "models/sdxl")[0] == 1
+    assert run_cli(capsys, "lock", "models/sdxl")[0] == 1
     assert LOCK.read_bytes() == GOLDEN
-    code, out, _ = run(capsys, "lock", "--upgrade", "models/sdxl")
+    code, out, _ = run_cli(capsys, "lock", "--upgrade", "models/sdxl")
     assert code == 0 and "A10Gx4x16 → A10Gx8x32" in out
 
 
 def test_price_change_of_the_locked_type_keeps_it(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     LOCK.write_bytes(GOLDEN)
     with_entries(a10g("A10Gx4x16", 4, 16, "0.021"))
-    assert run(capsys, "check", "models/sdxl") == (0, "", "")
-    assert run(capsys, "lock", "models/sdxl")[0] == 0
+    assert run_cli(capsys, "check", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "lock", "models/sdxl")[0] == 0
     assert locked()["resolved"]["price_usd_per_min"] == "0.021"  # type: ignore[index]
-    assert run(capsys, "lock", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "lock", "models/sdxl") == (0, "", "")
 
 
 # Bad lockfiles -------------------------------------------------------------------------------
@@ -318,7 +322,7 @@ def _golden_edit(old: str, new: str) -> bytes:
 )
 def test_check_exits_2_on_a_bad_lockfile(work: Path, capsys: pytest.CaptureFixture[str], data: bytes, message: str) -> None:
     LOCK.write_bytes(data)
-    code, out, err = run(capsys, "check", "models/sdxl")
+    code, out, err = run_cli(capsys, "check", "models/sdxl")
     assert code == 2
     assert message in out
     assert out.startswith("models/sdxl/truss-instance.lock:")
@@ -337,7 +341,7 @@ def test_check_exits_2_on_a_bad_lockfile(work: Path, capsys: pytest.CaptureFixtu
 )
 def test_lock_never_rewrites_an_invalid_lock(work: Path, capsys: pytest.CaptureFixture[str], data: bytes) -> None:
     LOCK.write_bytes(data)
-    code, out, _ = run(capsys, "lock", "models/sdxl")
+    code, out, _ = run_cli(capsys, "lock", "models/sdxl")
     assert code == 2 and out.startswith("models/sdxl/truss-instance.lock:")
     assert "error TI104 truss-instance.lock cannot be used: " in out
     assert "restore it with `git checkout -- models/sdxl/truss-instance.lock`" in out
@@ -346,13 +350,13 @@ def test_lock_never_rewrites_an_invalid_lock(work: Path, capsys: pytest.CaptureF
 
 def test_lock_regenerates_a_valid_but_hand_edited_lock(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     LOCK.write_bytes(_golden_edit("instance_type: A10Gx4x16", "instance_type: A10Gx8x32"))
-    code, out, _ = run(capsys, "lock", "models/sdxl")
+    code, out, _ = run_cli(capsys, "lock", "models/sdxl")
     assert (code, out) == (0, "wrote models/sdxl/truss-instance.lock (updated): A10Gx8x32 → A10Gx4x16 $0.02012/min\n")
     assert LOCK.read_bytes() == GOLDEN
 
 
 def _adopted(work: Path, capsys: pytest.CaptureFixture[str]) -> bytes:
-    run(capsys, "adopt", "models/sdxl", "--model", "sdxl-prod")
+    run_cli(capsys, "adopt", "models/sdxl", "--model", "sdxl-prod")
     data = LOCK.read_bytes()
     assert b"sdxl-prod" in data
     return data
@@ -384,7 +388,7 @@ def test_lock_refuses_to_overwrite_an_unreadable_deployment_record(
         data = text.replace(old, new, 1).encode()
     LOCK.write_bytes(data)
     for argv in (["lock", "models/sdxl"], ["lock", "--upgrade", "models/sdxl"], ["adopt", "models/sdxl"], ["check", "models/sdxl"]):
-        code, out, err = run(capsys, *argv)
+        code, out, err = run_cli(capsys, *argv)
         assert code == 2, argv
         assert f"error TI104 truss-instance.lock cannot be used: {message}" in out
         assert (
@@ -400,11 +404,11 @@ def test_lock_regenerates_a_hand_edited_lock_but_keeps_a_readable_deployment(wor
     text = _adopted(work, capsys).decode()
     head, _, tail = text.rpartition("instance_type: A10Gx4x16")  # the resolved section's
     LOCK.write_text(head + "instance_type: T4x4x16" + tail)
-    code, out, _ = run(capsys, "check", "models/sdxl")
+    code, out, _ = run_cli(capsys, "check", "models/sdxl")
     assert code == 2 and "does not match catalog entry T4x4x16" in out and "(its deployment record is kept)" in out
-    assert run(capsys, "lock", "models/sdxl")[0] == 0
+    assert run_cli(capsys, "lock", "models/sdxl")[0] == 0
     assert LOCK.read_text() == text
-    assert run(capsys, "check", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "check", "models/sdxl") == (0, "", "")
 
 
 # require-lock policy: `lock` is the fix, so it must not be blocked by it ----------------------
@@ -412,10 +416,10 @@ def test_lock_regenerates_a_hand_edited_lock_but_keeps_a_readable_deployment(wor
 
 def test_require_lock_policy_does_not_block_lock(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (work / "pyproject.toml").write_text("[tool.truss-instance]\nrequire-lock = true\n")
-    code, out, _ = run(capsys, "check", "models/sdxl")
+    code, out, _ = run_cli(capsys, "check", "models/sdxl")
     assert code == 1 and "TI203" in out
-    assert run(capsys, "lock", "models/sdxl") == (0, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
-    assert run(capsys, "check", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "lock", "models/sdxl") == (0, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
+    assert run_cli(capsys, "check", "models/sdxl") == (0, "", "")
 
 
 # --hook: pre-commit passes file names -------------------------------------------------------
@@ -429,22 +433,22 @@ def test_hook_mode_maps_file_names_to_trusses(work: Path, capsys: pytest.Capture
     docs.mkdir()
     (docs / "config.yaml").write_text("site_name: docs\ntheme: material\n")  # another tool's config.yaml
     argv = ["lock", "--hook", "a/config.yaml", "a/truss-instance.lock", "b/config.yaml", "docs/config.yaml"]
-    code, out, err = run(capsys, *argv)
+    code, out, err = run_cli(capsys, *argv)
     assert (code, err) == (1, "")
     assert out == ("wrote a/truss-instance.lock (new): A10Gx4x16 $0.02012/min\nwrote b/truss-instance.lock (new): 1x2 $0.00058/min\n")
     assert not (docs / "truss-instance.lock").exists()
     assert (a / "truss-instance.lock").read_bytes() == GOLDEN
-    assert run(capsys, *argv) == (0, "", "")
+    assert run_cli(capsys, *argv) == (0, "", "")
     # a lockfile alone maps to its config; one whose config is gone is skipped
     edit('cpu: "4"', 'cpu: "5"', a / "config.yaml")
-    code, out, _ = run(capsys, "lock", "--hook", "a/truss-instance.lock", "gone/truss-instance.lock")
+    code, out, _ = run_cli(capsys, "lock", "--hook", "a/truss-instance.lock", "gone/truss-instance.lock")
     assert code == 1 and out == "wrote a/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n"
     # check --hook reads the same mapping
-    assert run(capsys, "check", "--hook", "a/truss-instance.lock", "b/config.yaml", "docs/config.yaml") == (0, "", "")
+    assert run_cli(capsys, "check", "--hook", "a/truss-instance.lock", "b/config.yaml", "docs/config.yaml") == (0, "", "")
 
 
 def test_hook_mode_keeps_a_truss_with_a_model_dir(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (work / "m" / "model").mkdir(parents=True)
     (work / "m" / "config.yaml").write_text("python_version: py311\n")  # no model_name/resources, but a model/ dir
-    code, out, _ = run(capsys, "lock", "--hook", "m/config.yaml")
+    code, out, _ = run_cli(capsys, "lock", "--hook", "m/config.yaml")
     assert code == 1 and out == "wrote m/truss-instance.lock (new): 1x2 $0.00058/min\n"

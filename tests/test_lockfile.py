@@ -14,7 +14,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import run_cli as run
+from support import run_cli
 
 from truss_instance_plugin import lockfile, plugins
 from truss_instance_plugin.catalog import embedded_types, make_catalog
@@ -54,7 +54,7 @@ def age(path: Path) -> None:
 
 
 def test_lock_writes_the_committed_golden_bytes(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "lock", "models/sdxl")
+    code, out, err = run_cli(capsys, "lock", "models/sdxl")
     assert (code, out, err) == (0, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
     assert LOCK.read_bytes() == GOLDEN
 
@@ -136,37 +136,37 @@ python_version: py311
 
 
 def test_reformatting_config_leaves_the_lock_bytes_identical(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "lock", "models/sdxl")[0] == 0
+    assert run_cli(capsys, "lock", "models/sdxl")[0] == 0
     age(LOCK)
     CONFIG.write_text(REFORMATTED)
-    assert run(capsys, "lock", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "lock", "models/sdxl") == (0, "", "")
     assert LOCK.read_bytes() == GOLDEN
     assert LOCK.stat().st_mtime == OLD
-    assert run(capsys, "check", "models/sdxl") == (0, "", "")
-    assert run(capsys, "lock", "--check", "models/sdxl")[0] == 0
+    assert run_cli(capsys, "check", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "lock", "--check", "models/sdxl")[0] == 0
 
 
 # lock: writes only when bytes change --------------------------------------------------------
 
 
 def test_second_lock_writes_nothing(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "lock", "models/sdxl")[0] == 0
+    assert run_cli(capsys, "lock", "models/sdxl")[0] == 0
     age(LOCK)
     inode = LOCK.stat().st_ino
-    assert run(capsys, "lock", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "lock", "models/sdxl") == (0, "", "")
     assert LOCK.stat().st_mtime == OLD and LOCK.stat().st_ino == inode
     assert leftovers(LOCK.parent) == []
 
 
 def test_lock_updated_line_and_exit_1_only_as_a_hook(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "lock", "--hook", "models/sdxl/config.yaml") == (
+    assert run_cli(capsys, "lock", "--hook", "models/sdxl/config.yaml") == (
         1,
         "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n",
         "",
     )
-    assert run(capsys, "lock", "--hook", "models/sdxl/config.yaml") == (0, "", "")
+    assert run_cli(capsys, "lock", "--hook", "models/sdxl/config.yaml") == (0, "", "")
     CONFIG.write_text(CONFIG.read_text().replace('cpu: "4"', 'cpu: "5"'))
-    code, out, err = run(capsys, "lock", "models/sdxl")
+    code, out, err = run_cli(capsys, "lock", "models/sdxl")
     assert (code, out, err) == (
         0,
         "wrote models/sdxl/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n",
@@ -174,13 +174,13 @@ def test_lock_updated_line_and_exit_1_only_as_a_hook(work: Path, capsys: pytest.
     )
     assert read_lock(str(LOCK)) is not None
     assert yaml.safe_load(LOCK.read_bytes())["resolved"]["instance_type"] == "A10Gx8x32"
-    assert run(capsys, "lock", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "lock", "models/sdxl") == (0, "", "")
 
 
 def test_lock_accepts_the_config_file_and_the_lockfile_as_path(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "lock", "models/sdxl/config.yaml")[0] == 0
-    assert run(capsys, "lock", "models/sdxl/truss-instance.lock") == (0, "", "")
-    assert run(capsys, "lock", "models") == (0, "", "")  # a tree
+    assert run_cli(capsys, "lock", "models/sdxl/config.yaml")[0] == 0
+    assert run_cli(capsys, "lock", "models/sdxl/truss-instance.lock") == (0, "", "")
+    assert run_cli(capsys, "lock", "models") == (0, "", "")  # a tree
     assert LOCK.read_bytes() == GOLDEN
 
 
@@ -188,11 +188,11 @@ def test_lock_several_models_one_line_per_written_file(work: Path, capsys: pytes
     cpu = work / "models" / "cpu"
     cpu.mkdir()
     (cpu / "config.yaml").write_text('model_name: cpu\nresources:\n  cpu: "1"\n  memory: 2Gi\n')
-    run(capsys, "lock", "models/sdxl")
-    code, out, _ = run(capsys, "lock", "models/sdxl", "models/cpu", "models/sdxl")
+    run_cli(capsys, "lock", "models/sdxl")
+    code, out, _ = run_cli(capsys, "lock", "models/sdxl", "models/cpu", "models/sdxl")
     assert code == 0
     assert out == "wrote models/cpu/truss-instance.lock (new): 1x2 $0.00058/min\n"
-    code, out, _ = run(capsys, "lock", "-v", "models")
+    code, out, _ = run_cli(capsys, "lock", "-v", "models")
     assert (code, out.splitlines()) == (
         0,
         [
@@ -207,14 +207,14 @@ def test_lock_several_models_one_line_per_written_file(work: Path, capsys: pytes
 
 def test_lock_check_never_writes(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = "models/sdxl/truss-instance.lock is missing; run `truss-instance lock models/sdxl`\n"
-    assert run(capsys, "lock", "--check", "models/sdxl") == (1, missing, "")
+    assert run_cli(capsys, "lock", "--check", "models/sdxl") == (1, missing, "")
     assert not LOCK.exists()
-    run(capsys, "lock", "models/sdxl")
+    run_cli(capsys, "lock", "models/sdxl")
     age(LOCK)
-    assert run(capsys, "lock", "--check", "models/sdxl") == (0, "", "")
+    assert run_cli(capsys, "lock", "--check", "models/sdxl") == (0, "", "")
     CONFIG.write_text(CONFIG.read_text().replace("memory: 16Gi", "memory: 32Gi"))
     stale = "models/sdxl/truss-instance.lock is out of date; run `truss-instance lock models/sdxl`\n"
-    assert run(capsys, "lock", "--check", "models/sdxl") == (1, stale, "")
+    assert run_cli(capsys, "lock", "--check", "models/sdxl") == (1, stale, "")
     assert LOCK.read_bytes() == GOLDEN and LOCK.stat().st_mtime == OLD
     assert leftovers(LOCK.parent) == []
 
@@ -284,11 +284,11 @@ def _umask() -> int:
 def test_lock_command_write_failure_is_reported_and_keeps_the_old_lock(
     work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run(capsys, "lock", "models/sdxl")
+    run_cli(capsys, "lock", "models/sdxl")
     CONFIG.write_text(CONFIG.read_text().replace('cpu: "4"', 'cpu: "5"'))
     monkeypatch.setattr(lockfile.os, "replace", _boom)
     message = "cannot write truss-instance.lock: No space left on device; the previous file (if any) is unchanged"
-    assert run(capsys, "lock", "models/sdxl") == (2, f"models/sdxl/truss-instance.lock: error TI105 {message}\n", "")
+    assert run_cli(capsys, "lock", "models/sdxl") == (2, f"models/sdxl/truss-instance.lock: error TI105 {message}\n", "")
     assert LOCK.read_bytes() == GOLDEN
     assert leftovers(LOCK.parent) == []
 
@@ -458,10 +458,10 @@ def test_the_lock_fast_path_agrees_with_parse_lock(
 
 
 def test_the_lock_fast_path_reads_a_written_lock(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "lock", "models/sdxl")
+    run_cli(capsys, "lock", "models/sdxl")
     data = LOCK.read_bytes()
     assert _fast(data) == parse_lock(data) != None  # noqa: E711
-    assert run(capsys, "adopt", "models/sdxl")[0] == 0  # a deployment record: not the canonical layout, parse_lock reads it
+    assert run_cli(capsys, "adopt", "models/sdxl")[0] == 0  # a deployment record: not the canonical layout, parse_lock reads it
     data = LOCK.read_bytes()
     assert (_fast(data), parse_lock(data).deployment is not None) == (None, True)
 

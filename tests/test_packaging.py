@@ -28,7 +28,7 @@ LIST = "import importlib.metadata as m; print(sorted(d.metadata['Name'].lower() 
 VERSION = "import importlib.metadata as m, truss; print(m.version('truss'), truss.__file__)"
 
 
-def run(argv: list[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_process(argv: list[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "LC_ALL": "C.UTF-8"}  # nothing of ours, no truss on PATH
     return subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
 
@@ -55,7 +55,7 @@ def cwd(tmp_path: Path) -> Path:
 
 
 def test_plain_install_pulls_no_truss(plain: Venv, cwd: Path) -> None:
-    listed = run([plain.python, "-c", LIST], cwd)
+    listed = run_process([plain.python, "-c", LIST], cwd)
     assert (listed.returncode, listed.stderr) == (0, ""), listed.stderr
     assert listed.stdout == f"{PLAIN}\n"
     for name in (PTH, START):
@@ -64,16 +64,16 @@ def test_plain_install_pulls_no_truss(plain: Venv, cwd: Path) -> None:
 
 def test_the_offline_job_runs_without_truss(plain: Venv, cwd: Path) -> None:
     for argv in (["lock", "models/sdxl"], ["check", "models/sdxl"]):
-        proc = run([plain.script("truss-instance"), *argv], cwd)
+        proc = run_process([plain.script("truss-instance"), *argv], cwd)
         assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", ""), (argv, proc.stdout, proc.stderr)
-    proc = run([plain.script("truss-instance"), "explain", "models/sdxl"], cwd)
+    proc = run_process([plain.script("truss-instance"), "explain", "models/sdxl"], cwd)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("models/sdxl/config.yaml: A10Gx4x16 "), proc.stdout
 
 
 @pytest.mark.parametrize("argv", [["push", "models/sdxl"], ["push", "--help"], ["predict", "--help"]])
 def test_commands_that_need_truss_say_so(plain: Venv, cwd: Path, argv: list[str]) -> None:
-    proc = run([plain.script("truss-instance"), *argv], cwd)
+    proc = run_process([plain.script("truss-instance"), *argv], cwd)
     assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", NO_TRUSS)
 
 
@@ -90,10 +90,10 @@ print(sys.argv[0].rsplit("/", 1)[-1], sum(type(f).__name__ == "_Finder" for f in
 def test_pth_is_silent_without_truss(plain: Venv, cwd: Path) -> None:
     program = cwd / "truss"  # argv[0] is `truss`: the .pth acts, and there is no truss to guard
     program.write_text(PROGRAM)
-    proc = run([plain.python, program], cwd)
+    proc = run_process([plain.python, program], cwd)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "no truss\ntruss 1\n", "")
     for argv in (["-c", "pass"], ["-S", "-c", "pass"]):
-        proc = run([plain.python, *argv], cwd)
+        proc = run_process([plain.python, *argv], cwd)
         assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
 
 
@@ -102,13 +102,13 @@ def test_install_keeps_the_users_truss(tmp_path: Path, wheel: Path, requirement:
     """A venv that already has truss 0.15.12 (and its dependencies): pip installs the wheel and nothing else."""
     users = truss_venv(TRUSS_OLDEST)
     venv = bare_venv(tmp_path / "venv", users.purelib)  # the user's truss, seen through _parent.pth
-    before = run([venv.python, "-c", VERSION], tmp_path)
+    before = run_process([venv.python, "-c", VERSION], tmp_path)
     assert before.stdout.split()[0] == TRUSS_OLDEST, before.stderr
 
     # --no-index: pip could not fetch another truss even if it wanted one; it must find nothing to do.
     proc = pip(venv.python, "install", "--no-index", "--find-links", str(wheel.parent), requirement)
     assert proc.stdout.splitlines()[-1] == f"Successfully installed truss-instance-plugin-{__version__}", proc.stdout
 
-    after = run([venv.python, "-c", VERSION], tmp_path)
+    after = run_process([venv.python, "-c", VERSION], tmp_path)
     assert after.stdout == before.stdout  # same version, same files: pip neither replaced nor shadowed it
     assert not list(venv.purelib.glob("truss-*.dist-info"))

@@ -521,7 +521,7 @@ def _quirk(body: str) -> str:
     return f"model_name: q\nresources:\n{body}\n" if not body.startswith("resources") else f"model_name: q\n{body}\n"
 
 
-QUIRKS = [  # every row of /work/shared/reference/truss-resources-quirks.md, one value each
+QUIRKS = [  # every row of the quirks table (test_validation.py has them all), one value each
     *(f'  cpu: "{v}"' for v in ("-1", "0", "0m", "m", "..m", "1.5m", "nan", "inf", "1_000", " 2 ", "1e3", "100000", "2 cores", "500M", "")),
     "  cpu: 2", "  cpu: 2.5",
     *(f'  memory: "{v}"' for v in ("Gi", "1.5.5Gi", "0", "0Gi", "-1", "nan", "inf", "1", "1Ei", "2gi", "2GB", "2g", "1m", "2 Gi")),

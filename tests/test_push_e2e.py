@@ -99,7 +99,7 @@ class Outcome(NamedTuple):
 # -- processes ------------------------------------------------------------------------------------
 
 
-def run(argv: list[str | Path], cwd: Path, server_url: str = "http://127.0.0.1:9", **env: str) -> Proc:
+def run_process(argv: list[str | Path], cwd: Path, server_url: str = "http://127.0.0.1:9", **env: str) -> Proc:
     """One subprocess with a private HOME (next to cwd) that can reach only `server_url` on loopback."""
     environ = {k: v for k, v in truss_env(cwd.parent / "home", server_url).items() if not k.startswith("PYTHON")}
     environ.update(env)  # after truss_env, which drops every TRUSS_* variable
@@ -176,20 +176,20 @@ def scenario(name: str) -> Callable[[Scenario], Scenario]:
 
 def ti(mode: Mode, ws: Path, *args: str, expect: int) -> Proc:
     """One of our own commands (lock, adopt); it never needs the network."""
-    proc = run([mode.truss_instance, *args], ws)
+    proc = run_process([mode.truss_instance, *args], ws)
     assert proc.returncode == expect, said(proc)
     return proc
 
 
 def write_lock(mode: Mode, ws: Path) -> None:
     """`truss-instance lock models/sdxl`, which must write the lockfile (its exit code is test_cli's business)."""
-    proc = run([mode.truss_instance, "lock", "models/sdxl"], ws)
+    proc = run_process([mode.truss_instance, "lock", "models/sdxl"], ws)
     assert proc.returncode in (0, 1) and any(line.startswith(f"wrote {LOCK} (") for line in proc.stdout.splitlines()), said(proc)
 
 
 def push(mode: Mode, ws: Path, server: FakeBaseten, *args: str, **env: str) -> Proc:
     """`<mode> push <args> --remote fake --non-interactive` in ws against the fake server."""
-    return run([*mode.push, *args, "--remote", "fake", "--non-interactive"], ws, server.url, **env)
+    return run_process([*mode.push, *args, "--remote", "fake", "--non-interactive"], ws, server.url, **env)
 
 
 def _push_scenario(
@@ -239,7 +239,7 @@ SCENARIOS.update(
 
 @scenario("help")
 def _help(runner: Runner, mode: Mode, root: Path) -> Proc:
-    return run([*mode.push, "--help"], workdir(root))
+    return run_process([*mode.push, "--help"], workdir(root))
 
 
 RERUN = """\
@@ -272,7 +272,7 @@ def _pth_twice(runner: Runner, mode: Mode, root: Path) -> Proc:
     cwd = workdir(root)
     script = cwd / "truss"  # argv[0] ends in `truss`: the .pth acts
     script.write_text(RERUN)
-    return run([runner.venv().python, script], cwd)
+    return run_process([runner.venv().python, script], cwd)
 
 
 def _damaged_venv(how: str) -> Scenario:
@@ -295,10 +295,10 @@ def _damaged_venv(how: str) -> Scenario:
         find = "import importlib.util as u; print(u.find_spec('truss_instance_plugin') is not None)"
         cwd = workdir(root)
         return {
-            "importable": run([small.python, "-c", find], cwd),
-            "python -c pass": run([small.python, "-c", "pass"], cwd),
-            "python -S -c pass": run([small.python, "-S", "-c", "pass"], cwd),
-            "truss --help": run([truss, "--help"], cwd),
+            "importable": run_process([small.python, "-c", find], cwd),
+            "python -c pass": run_process([small.python, "-c", "pass"], cwd),
+            "python -S -c pass": run_process([small.python, "-S", "-c", "pass"], cwd),
+            "truss --help": run_process([truss, "--help"], cwd),
         }
 
     return go
@@ -632,10 +632,10 @@ def test_wheel_puts_pth_and_start_at_site_packages_root(auto_venv: Venv) -> None
 def test_pth_is_inert_outside_truss(auto_venv: Venv, tmp_path: Path) -> None:
     cwd = workdir(tmp_path)
     probe = "import sys; print(sorted(m for m in sys.modules if m.startswith('truss')))"
-    proc = run([auto_venv.python, "-c", probe], cwd)
+    proc = run_process([auto_venv.python, "-c", probe], cwd)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "[]\n", ""), said(proc)
     for argv in (("-c", "pass"), ("-S", "-c", "pass"), ("-I", "-c", "pass")):
-        proc = run([auto_venv.python, *argv], cwd)
+        proc = run_process([auto_venv.python, *argv], cwd)
         assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", ""), said(proc)
 
 
@@ -675,6 +675,6 @@ def test_disable_imports_nothing_of_ours_into_truss(auto_venv: Venv, tmp_path: P
     program = tmp_path / "bin" / "truss"  # argv[0] ends with "truss", as for the console script
     program.parent.mkdir()
     program.write_text("import sys\nprint(sorted(m for m in sys.modules if m.startswith('truss_instance_plugin')))\n")
-    proc = run([auto_venv.python, str(program)], cwd, TRUSS_INSTANCE_DISABLE=value)
+    proc = run_process([auto_venv.python, str(program)], cwd, TRUSS_INSTANCE_DISABLE=value)
     expected = "['truss_instance_plugin', 'truss_instance_plugin._autopush']\n" if imported else "[]\n"
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, expected, ""), said(proc)

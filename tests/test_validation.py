@@ -1,4 +1,5 @@
-"""Validation of the `resources:` block: one test case per row of truss-resources-quirks.md, end to end.
+"""Validation of the `resources:` block: one test case per row of the quirks table
+(the reference truss-resources-quirks.md, kept beside the project, not in it), end to end.
 
 Every case is a whole config.yaml (so positions are known) run through the real pipeline. It pins the exact
 diagnostics (code, severity, line, col), our verdict, truss 0.18.36's verdict (checked against truss itself in
@@ -250,7 +251,7 @@ def verdict(m: Model) -> str:
 
 
 @pytest.fixture(scope="module")
-def host() -> Host:
+def module_host() -> Host:
     return Host(load_entry_points=False)
 
 
@@ -261,10 +262,10 @@ def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def run(config_path: Path, host: Host) -> Run:
+def analyzed(config_path: Path, module_host: Host) -> Run:
     def go(text: str) -> tuple[Path, Model]:
         config_path.write_text(text, encoding="utf-8")
-        return config_path, analyze(str(config_path), host)
+        return config_path, analyze(str(config_path), module_host)
 
     return go
 
@@ -292,8 +293,8 @@ def test_table_is_well_formed() -> None:
 
 
 @pytest.mark.parametrize("case", case_params(CASES))
-def test_row(case: Case, run: Run) -> None:
-    _, m = run(case.text)
+def test_row(case: Case, analyzed: Run) -> None:
+    _, m = analyzed(case.text)
     got = sorted((d.code, d.severity, d.line, d.col) for d in m.diagnostics)
     assert got == sorted(parse_diag(d) for d in case.diags)
     assert verdict(m) == case.ours
@@ -313,9 +314,9 @@ def test_row(case: Case, run: Run) -> None:
 
 
 @pytest.mark.parametrize("case", case_params([c for c in CASES if c.stricter]))
-def test_stricter_than_truss_says_so(case: Case, run: Run) -> None:
+def test_stricter_than_truss_says_so(case: Case, analyzed: Run) -> None:
     """Where truss accepts what we reject or warn about, the row's own hint starts with "truss accepts this"."""
-    _, m = run(case.text)
+    _, m = analyzed(case.text)
     code = parse_diag(case.diags[0])[0]
     hints = [d.hint for d in m.diagnostics if d.code == code]
     assert hints and all(h.startswith(STRICTER) for h in hints), hints
@@ -389,8 +390,8 @@ def test_unreadable_input_exits_2(
     assert capsys.readouterr().out.startswith(f"{config_path}{pos}")
 
 
-def test_issue_example_negative_cpu(run: Run) -> None:
-    _, m = run(R('cpu: "-1"'))
+def test_issue_example_negative_cpu(analyzed: Run) -> None:
+    _, m = analyzed(R('cpu: "-1"'))
     (d,) = m.diagnostics
     assert (d.code, d.severity, d.message, d.line, d.col) == ("TI003", "error", 'cpu "-1": must be greater than 0', 3, 8)
     assert d.hint.startswith("truss accepts this, but Baseten would receive cpu -1")
@@ -417,8 +418,8 @@ def test_issue_example_negative_cpu(run: Run) -> None:
         ("16", 16_000),
     ],
 )
-def test_cpu_normalizes_to_millicores(cpu: str, millicores: int, run: Run) -> None:
-    _, m = run(R(f'cpu: "{cpu}"'))
+def test_cpu_normalizes_to_millicores(cpu: str, millicores: int, analyzed: Run) -> None:
+    _, m = analyzed(R(f'cpu: "{cpu}"'))
     assert m.request is not None and m.request.millicores == millicores
     assert type(m.request.millicores) is int
 
@@ -440,8 +441,8 @@ def test_cpu_normalizes_to_millicores(cpu: str, millicores: int, run: Run) -> No
         ("1.Gi", 1 << 30),
     ],
 )
-def test_memory_normalizes_to_bytes(memory: str, nbytes: int, run: Run) -> None:
-    _, m = run(R(f'memory: "{memory}"'))
+def test_memory_normalizes_to_bytes(memory: str, nbytes: int, analyzed: Run) -> None:
+    _, m = analyzed(R(f'memory: "{memory}"'))
     assert m.request is not None and m.request.memory_bytes == nbytes
     assert type(m.request.memory_bytes) is int
 
@@ -459,32 +460,32 @@ def test_memory_normalizes_to_bytes(memory: str, nbytes: int, run: Run) -> None:
         ("null", (None, 0)),
     ],
 )
-def test_accelerator_normalizes_to_type_and_count(accelerator: str, gpu: tuple[str | None, int], run: Run) -> None:
-    _, m = run(R(f"accelerator: {accelerator}"))
+def test_accelerator_normalizes_to_type_and_count(accelerator: str, gpu: tuple[str | None, int], analyzed: Run) -> None:
+    _, m = analyzed(R(f"accelerator: {accelerator}"))
     assert m.request is not None and (m.request.gpu_type, m.request.gpu_count) == gpu
 
 
-def test_node_count_and_pin_normalize(run: Run) -> None:
-    _, m = run(R("accelerator: H100:8", "node_count: 2"))
+def test_node_count_and_pin_normalize(analyzed: Run) -> None:
+    _, m = analyzed(R("accelerator: H100:8", "node_count: 2"))
     assert m.request == req(gpu="H100", count=8, nodes=2)
-    _, m = run(R("node_count: null"))
+    _, m = analyzed(R("node_count: null"))
     assert m.request == req()
-    _, m = run(R('cpu: "4"', "memory: 16Gi", "instance_type: A10Gx4x16"))
+    _, m = analyzed(R('cpu: "4"', "memory: 16Gi", "instance_type: A10Gx4x16"))
     assert m.request == req(cpu=4000, mem=16 * GiB, pin="A10Gx4x16")
     assert m.chosen is not None and m.chosen.name == "A10Gx4x16"
 
 
-def test_defaults_without_resources(run: Run) -> None:
-    _, m = run("model_name: m\npython_version: py311\n")
+def test_defaults_without_resources(analyzed: Run) -> None:
+    _, m = analyzed("model_name: m\npython_version: py311\n")
     assert m.diagnostics == ()
     assert m.request == Request(1000, 2 * GiB, None, 0, 1, None)
     assert m.parsed.raw == {"cpu": "1", "memory": "2Gi"}
-    _, empty = run("model_name: m\nresources: {}\n")
+    _, empty = analyzed("model_name: m\nresources: {}\n")
     assert empty.request == m.request and empty.diagnostics == ()
 
 
-def test_full_request_as_json(run: Run) -> None:
-    _, m = run(R('cpu: "3500m"', "memory: 15500Mi", 'accelerator: "A10G"'))
+def test_full_request_as_json(analyzed: Run) -> None:
+    _, m = analyzed(R('cpu: "3500m"', "memory: 15500Mi", 'accelerator: "A10G"'))
     assert m.request is not None
     assert m.request.as_json() == {
         "millicores": 3500,
@@ -500,9 +501,9 @@ def test_full_request_as_json(run: Run) -> None:
 # Several findings at once: each at its own value, in file order -----------------------------------------------
 
 
-def test_many_findings_each_at_its_value(run: Run) -> None:
+def test_many_findings_each_at_its_value(analyzed: Run) -> None:
     text = R('cpu: "-1"', "memory: 16GB", "accelerator: a10g", "gpu_count: 2", "use_gpu: maybe", "node_count: 0")
-    _, m = run(text)
+    _, m = analyzed(text)
     assert [(d.code, d.line, d.col) for d in m.diagnostics] == [
         ("TI003", 3, 8),
         ("TI007", 4, 11),
