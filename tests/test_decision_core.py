@@ -252,15 +252,24 @@ def test_old_cpu_prefix_names(pin: str, hint: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("types", "request_"),
+    ("types", "request_", "message"),
     [
-        ((TWO_NODE, *[t for t in CATALOG.types if t.gpu_type is None]), req(gpu="H200", count=8)),  # H200 only as a 2-node type
-        (tuple(t for t in CATALOG.types if t.gpu_type), req()),  # a catalog without CPU-only types
+        (  # H200 only as a 2-node type
+            (TWO_NODE, *[t for t in CATALOG.types if t.gpu_type is None]),
+            req(gpu="H200", count=8),
+            "no H200 type in the catalog (baseten-embedded); it has: CPU-only",
+        ),
+        (  # a catalog without CPU-only types
+            tuple(t for t in CATALOG.types if t.gpu_type),
+            req(),
+            "no CPU-only type in the catalog (baseten-embedded); it has: A100, A10G, B200, H100, H100_40GB, H200, L4, RTX_PRO_6000, T4",
+        ),
     ],
 )
-def test_a_gpu_type_filter_that_empties_the_pool_is_TI030(types: tuple[InstanceType, ...], request_: Request) -> None:
+def test_a_gpu_type_filter_that_empties_the_pool_is_TI030(types: tuple[InstanceType, ...], request_: Request, message: str) -> None:
     res = resolve(request_, make_catalog(types))
-    assert res.chosen is None and [d.code for d in res.diagnostics] == ["TI030"]
+    assert res.chosen is None and res.candidates == ()
+    assert res.diagnostics == (Diagnostic("TI030", ERROR, message, "see `truss-instance catalog` for the types there are"),)
 
 
 # 5. explain's one step down -------------------------------------------------------------------------------------
@@ -427,8 +436,17 @@ def test_a_hand_edited_lock_is_refused_then_regenerated(
 def test_a_lock_claiming_two_nodes_for_a_single_node_request_is_refused(work: Path, run: Run) -> None:
     """resolved.nodes 2 (and the doubled price) for node_count 1: `lock --check` calls it stale, `check` must not pass it."""
     LOCK.write_bytes(render(SDXL_REQUEST, host_catalog(), get("A10Gx4x16"), 2, None))
-    assert run("lock", "--check", "models/sdxl")[0] == 1
-    assert run("check", "models/sdxl")[0] != 0
+    stale = "models/sdxl/truss-instance.lock is out of date; run `truss-instance lock models/sdxl`\n"
+    assert run("lock", "--check", "models/sdxl") == (1, stale, "")
+    expected = (
+        "models/sdxl/truss-instance.lock: error TI104 truss-instance.lock cannot be used: "
+        "resolved.nodes 2 does not match the locked request's node_count 1 (hand-edited?)\n"
+        "  run `truss-instance lock models/sdxl` to regenerate it (its deployment record is kept)\n"
+    )
+    assert run("check", "models/sdxl") == (2, expected + "1 model: 1 error\n", "")
+    wrote = "A10Gx4x16 $0.02012/min (request or catalog changed, same type)  −$1.21/h (−$881/month)"
+    assert run("lock", "models/sdxl") == (0, f"wrote models/sdxl/truss-instance.lock (updated): {wrote}\n", "")
+    assert LOCK.read_bytes() == GOLDEN
 
 
 def test_a_lock_from_another_catalog_naming_a_type_this_one_lacks_is_TI103(work: Path, run: Run) -> None:
@@ -550,8 +568,9 @@ def test_lock_at_the_size_bound_and_valid_spellings_are_read(tmp_path: Path) -> 
 def test_a_superscript_integer_is_a_bad_lock_not_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "truss-instance.lock"
     path.write_bytes(_edit("lock_version: 1", "lock_version: !!int ²"))
-    with pytest.raises(LockError):
+    with pytest.raises(LockError) as info:
         read_lock(str(path))
+    assert (str(info.value), info.value.line, info.value.col) == ("an invalid int '²'", 8, 15)
 
 
 def test_an_unreadable_lock_is_TI104_and_never_replaced(work: Path, run: Run) -> None:

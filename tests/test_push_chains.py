@@ -115,6 +115,9 @@ def _run(argv: list[str], ws: Path, parent_bin: Path) -> Outcome:
     with FakeBaseten() as server:
         env = {k: v for k, v in truss_env(ws.parent / "home", server.url).items() if not k.startswith("PYTHON")}
         env["PATH"] = f"{parent_bin}{os.pathsep}{env.get('PATH', '')}"  # truss's code gen runs `ruff` from PATH
+        tmp = ws.parent / "tmp"  # truss generates chainlet code in $TMPDIR/.chains_generated: one per run, or parallel runs race
+        tmp.mkdir(exist_ok=True)
+        env["TMPDIR"] = str(tmp)
         proc = subprocess.run(
             [*argv, "--remote", "fake", "--non-interactive"], cwd=ws, env=env, capture_output=True, text=True, timeout=180,
             stdin=subprocess.DEVNULL, check=False,
