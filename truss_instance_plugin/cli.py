@@ -649,6 +649,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         host = get_host()
         host.catalog_file = getattr(args, "catalog_file", None)
         host.catalog_cache = None  # each command reads the catalogs (and the pyproject.toml naming one) afresh
+        from truss_instance_plugin.policy import clear_cache
+
+        clear_cache()
         return func(args, host)
     except UsageError as e:
         _err(str(e))

@@ -11,7 +11,7 @@ from truss_instance_plugin.diagnostics import ERROR, INFO, WARNING, Diagnostic
 from truss_instance_plugin.lockfile import ChainLock, Lock, LockError, lock_path, read_lock, request_hash, resolved_section
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import DEFAULT_CPU, DEFAULT_MEMORY, Request
-from truss_instance_plugin.resolve import misfit, resolve
+from truss_instance_plugin.resolve import misfit, priced_nodes
 
 _KEYS = (  # request field -> the resources key it comes from
     ("millicores", "cpu"),
@@ -200,7 +200,7 @@ def tampered(model: Model, lock: Lock) -> str | None:
     nodes = lock.resolved.get("nodes", 1)
     if not isinstance(nodes, int) or resolved_section(t, nodes) != lock.resolved:
         return f"resolved section does not match catalog entry {t.name} (hand-edited?)"
-    if nodes != resolve(lock.request, model.catalog).nodes:
+    if nodes != priced_nodes(lock.request, model.catalog):
         return f"resolved.nodes {nodes} does not match the locked request's node_count {lock.request.node_count} (hand-edited?)"
     if misfit(t, lock.request, model.catalog) is not None:
         return f"resolved type {t.name} does not satisfy the locked request (hand-edited?)"

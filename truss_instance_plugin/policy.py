@@ -121,8 +121,22 @@ def policy_name(path: str) -> str:
     return _display(path)
 
 
+_NEAREST: dict[str, str | None] = {}  # folder -> its nearest pyproject.toml, for one command (cli.main clears it)
+
+
+def clear_cache() -> None:
+    """Forget the pyproject.toml search results (each command starts afresh)."""
+    _NEAREST.clear()
+
+
 def _nearest_pyproject(folder: str) -> str | None:
     """The nearest pyproject.toml at or above `folder`, never above the repository root (the folder with .git)."""
+    if folder not in _NEAREST:
+        _NEAREST[folder] = _search_pyproject(folder)
+    return _NEAREST[folder]
+
+
+def _search_pyproject(folder: str) -> str | None:
     while True:
         path = os.path.join(folder, "pyproject.toml")
         if os.path.isfile(path):

@@ -168,6 +168,13 @@ def _availability(t: InstanceType) -> list[Diagnostic]:
     return out
 
 
+def priced_nodes(req: Request, catalog: Catalog) -> int:
+    """The node count a request is priced by: node_count when the catalog has no type with that many nodes, else 1."""
+    if req.instance_type is not None or req.node_count <= 1 or (req.gpu_type is not None and req.gpu_type not in catalog.gpu_types()):
+        return 1
+    return 1 if any(t.node_count == req.node_count for t in catalog.types) else req.node_count
+
+
 def resolve(req: Request, catalog: Catalog, choose: Chooser = cheapest, where: Where = _nowhere) -> Resolution:
     """Filter the catalog by the request (meets or exceeds), then choose (cheapest by default)."""
     if req.instance_type is not None:
@@ -181,12 +188,8 @@ def resolve(req: Request, catalog: Catalog, choose: Chooser = cheapest, where: W
             "or pin an instance_type that Baseten enabled for your organization",
         )  # fmt: skip
         return Resolution(None, (), (Step(f"{len(catalog.types)} types", len(catalog.types)),), (_at(d, where, "accelerator"),))
-    nodes = req.node_count
-    pool = [t for t in catalog.types if t.node_count == nodes]
-    if not pool and nodes > 1:  # no multi-node entries: price per node
-        pool = [t for t in catalog.types if t.node_count == 1]
-    else:
-        nodes = 1
+    nodes = priced_nodes(req, catalog)
+    pool = [t for t in catalog.types if t.node_count == (1 if nodes > 1 else req.node_count)]
     funnel = [Step(f"{len(catalog.types)} types", len(catalog.types))]
     if len(pool) != len(catalog.types):
         funnel.append(Step(f"with {req.node_count} node{'s' if req.node_count > 1 else ''}", len(pool)))
