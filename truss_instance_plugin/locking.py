@@ -34,7 +34,7 @@ FIRST_DEPLOYMENT = (
     "Baseten dashboard is the way to change a running deployment's type"
 )
 _LOCK_NOTES = frozenset({"TI102", "TI110"})  # what `lock` repeats from `check` after writing
-BATCH = 64  # folders locked at once; their temp files are made durable with one sync
+BATCH = 256  # models whose folders are locked at once; their temp files are made durable with one sync
 
 
 Status = Literal["new", "updated", "unchanged", "error"]
@@ -157,7 +157,7 @@ def _plan_chain(
     return _Plan(outcomes, None if check_only or status == "unchanged" else data)
 
 
-def _commit(plans: Sequence[_Plan]) -> list[LockOutcome]:
+def _commit(plans: Sequence[_Plan], *, sync_renames: bool = True) -> list[LockOutcome]:
     """Write the planned files: temp files, made durable, then renamed over the locks, then the renames made durable."""
     out = [list(p.outcomes) for p in plans]
     temps: list[tuple[int, str]] = []
@@ -177,29 +177,37 @@ def _commit(plans: Sequence[_Plan]) -> list[LockOutcome]:
             out[i] = [o._replace(status="error", new=None, diagnostics=[_cannot_write(path, e.strerror or e)]) for o in out[i]]
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-    if temps:
-        os.sync()  # the renames are durable before `lock` exits
+    if temps and sync_renames:
+        os.sync()  # the renames are durable before `lock` exits (lock_models syncs once at its end instead)
     return [o for group in out for o in group]
 
 
 def lock_models(models: Iterable[Model], *, upgrade: bool = False, check_only: bool = False) -> Iterator[LockOutcome]:
     """Write (or with check_only, compare) the lockfiles of many models, in batches of BATCH folders."""
     batch: list[Model] = []
+    wrote = False
     for m in models:
         batch.append(m)
         if len(batch) == BATCH:
-            yield from _lock_batch(batch, upgrade=upgrade, check_only=check_only)
+            done = _lock_batch(batch, upgrade=upgrade, check_only=check_only, sync_renames=False)
+            wrote = wrote or any(o.status in ("new", "updated") for o in done)
+            yield from done
             batch = []
     if batch:
-        yield from _lock_batch(batch, upgrade=upgrade, check_only=check_only)
+        done = _lock_batch(batch, upgrade=upgrade, check_only=check_only, sync_renames=False)
+        wrote = wrote or any(o.status in ("new", "updated") for o in done)
+        yield from done
+    if wrote and not check_only:
+        os.sync()  # every rename is durable before `lock` exits: one sync for the whole run
 
 
 def _lock_batch(
-    models: Sequence[Model], *, upgrade: bool, check_only: bool, deployment: dict[str, object] | None = None, keep_baseline: bool = False
-) -> list[LockOutcome]:
+    models: Sequence[Model], *, upgrade: bool, check_only: bool, deployment: dict[str, object] | None = None,
+    keep_baseline: bool = False, sync_renames: bool = True,
+) -> list[LockOutcome]:  # fmt: skip
     with folder_locks(os.path.dirname(lock_path(m.path)) for m in models):
         plans = [_safe_plan(m, upgrade=upgrade, check_only=check_only, deployment=deployment, keep_baseline=keep_baseline) for m in models]
-        return _commit(plans)
+        return _commit(plans, sync_renames=sync_renames)
 
 
 def lock_chain(
