@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from truss_instance_plugin.plugins import DISABLE_ENV, Host, reset_host
 
 # Hypothesis: small and reproducible in CI; `pytest --hypothesis-profile=deep` for 100,000 examples per test.
 settings.register_profile("default", max_examples=60, deadline=None, derandomize=True, database=None)
-settings.register_profile("deep", max_examples=100_000, deadline=None, database=None)
+settings.register_profile(  # 100,000 examples per property; TRUSS_INSTANCE_DEEP_EXAMPLES runs fewer (or more)
+    "deep", max_examples=int(os.environ.get("TRUSS_INSTANCE_DEEP_EXAMPLES", "100000")), deadline=None, database=None
+)
 
 
 @pytest.fixture(autouse=True)

@@ -259,6 +259,16 @@ def test_old_cpu_prefix_names(pin: str, hint: str) -> None:
             req(gpu="H200", count=8),
             "no H200 type in the catalog (baseten-embedded); it has: CPU-only",
         ),
+        (  # two nodes: the catalog has 2-node types, but none with H100
+            (TWO_NODE, get("H100")),
+            req(gpu="H100", nodes=2),
+            "no H100 type with 2 nodes in the catalog (baseten-embedded); it has: H200",
+        ),
+        (  # three nodes: no 3-node type, and per node no single-node H200 either
+            (TWO_NODE, *[t for t in CATALOG.types if t.gpu_type is None]),
+            req(gpu="H200", count=8, nodes=3),
+            "no H200 type with 3 nodes in the catalog (baseten-embedded); it has: CPU-only",
+        ),
         (  # a catalog without CPU-only types
             tuple(t for t in CATALOG.types if t.gpu_type),
             req(),
@@ -449,6 +459,34 @@ def test_a_lock_claiming_two_nodes_for_a_single_node_request_is_refused(work: Pa
     assert LOCK.read_bytes() == GOLDEN
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "finding"),
+    [
+        (
+            "accelerator: A10G",
+            "accelerator: L40S",
+            "models/sdxl/config.yaml:4:16: error TI022 accelerator L40S has no public instance type: truss accepts it, "
+            "but the catalog (baseten-embedded) has no L40S type",
+        ),
+        (
+            "memory: 16Gi",
+            "memory: 2Ti",
+            "models/sdxl/config.yaml:6:11: error TI030 no A10G type has ≥ 2 TiB; largest is A10G:8x192x768 (750 GiB)",
+        ),
+    ],
+)
+def test_a_model_that_resolves_to_nothing_gets_no_lock_findings(work: Path, run: Run, old: str, new: str, finding: str) -> None:
+    """With no type chosen there is nothing to compare the lock with: only the resolution's own error, and lock keeps the file."""
+    LOCK.write_bytes(GOLDEN)
+    CONFIG.write_text(CONFIG.read_text().replace(old, new))
+    code, out, err = run("check", "models/sdxl")
+    assert (code, out.splitlines()[0], out.splitlines()[-1], err) == (1, finding, "1 model: 1 error", "")
+    assert len(out.splitlines()) == 3
+    code, out, _ = run("lock", "models/sdxl")
+    assert (code, out.splitlines()[0]) == (1, finding)
+    assert LOCK.read_bytes() == GOLDEN
+
+
 def test_a_lock_from_another_catalog_naming_a_type_this_one_lacks_is_TI103(work: Path, run: Run) -> None:
     other = make_catalog((InstanceType("A10G-old", 4000, 16 * GiB, "A10G", 1, 24, Decimal("0.02")),))
     LOCK.write_bytes(render(SDXL_REQUEST, other, other.types[0], 1, None))
@@ -534,6 +572,7 @@ RECORD = "deployment:\n  instance_type: A10Gx4x16\n  model_name: m\n  request_ha
         ),
         (_edit("lock_version: 1", "lock_version: 1:00"), "lock_version 60 is newer than this truss-instance understands (1)", (8, 15)),
         (_edit("lock_version: 1", "lock_version: !!bool maybe"), "an invalid bool 'maybe'", (8, 15)),
+        (_edit("lock_version: 1", "lock_version: !!bool 1"), "an invalid bool '1'", (8, 15)),  # digits, but not an int
         # the size bound: one byte past 64 KiB
         (
             _edit("lock_version: 1", "lock_version: 1" + " " * ((64 << 10) - len(GOLDEN) + 1)),
@@ -911,10 +950,11 @@ def _outcome(read: object, data: bytes) -> object:
 def test_the_fast_path_agrees_with_the_full_parse(line: str, value: str) -> None:
     from truss_instance_plugin import lockfile
 
-    text = GOLDEN.decode()
-    starts = [i for i in range(len(text)) if text.startswith(line, i) and (i == 0 or text[i - 1] == "\n")]
-    assert starts, line
-    for at in starts:  # the key in each section that has it (request and resolved both have millicores)
-        end = text.index("\n", at)
-        data = (text[:at] + line + value + text[end:]).encode()
-        assert _outcome(lockfile.parse_lock, data) == _outcome(lambda d: lockfile.parse_lock_text(d.decode()), data), (line, value, at)
+    pinned = render(req(4000, 16 * GiB, "A10G", pin="A10Gx4x16"), CATALOG, get("A10Gx4x16"), 1, None)  # no null in its request
+    for text in (GOLDEN.decode(), pinned.decode()):
+        starts = [i for i in range(len(text)) if text.startswith(line, i) and (i == 0 or text[i - 1] == "\n")]
+        assert starts, line
+        for at in starts:  # the key in each section that has it (request and resolved both have millicores)
+            end = text.index("\n", at)
+            data = (text[:at] + line + value + text[end:]).encode()
+            assert _outcome(lockfile.parse_lock, data) == _outcome(lambda d: lockfile.parse_lock_text(d.decode()), data), (line, value, at)
