@@ -664,9 +664,12 @@ def test_TI101_for_a_node_count_change(cwd: Path, run: Run) -> None:
     code, out, _ = run("check", "n")
     assert (code, out.splitlines()[2:]) == (
         1,
-        ["n/config.yaml:4:15: error TI101 truss-instance.lock is out of date (node_count 1 → 2 still H100:8); run `truss-instance lock n`",
-         "1 model: 1 error, 1 warning"],
-    )  # fmt: skip
+        [
+            "n/config.yaml:4:15: error TI101 truss-instance.lock is out of date "
+            "(node_count 1 → 2 still H100:8, +$52.00/h); run `truss-instance lock n`",
+            "1 model: 1 error, 1 warning",
+        ],
+    )
 
 
 def test_TI101_for_an_instance_type_change(cwd: Path, run: Run) -> None:
@@ -958,3 +961,11 @@ def test_the_fast_path_agrees_with_the_full_parse(line: str, value: str) -> None
             end = text.index("\n", at)
             data = (text[:at] + line + value + text[end:]).encode()
             assert _outcome(lockfile.parse_lock, data) == _outcome(lambda d: lockfile.parse_lock_text(d.decode()), data), (line, value, at)
+
+
+def test_a_leading_zero_in_a_locked_integer_is_octal_as_yaml_reads_it(tmp_path: Path) -> None:
+    """`millicores: 04000` is 2048 to any YAML reader; the lock is then inconsistent, not silently 4000."""
+    path = tmp_path / "truss-instance.lock"
+    path.write_bytes(_edit("  millicores: 4000\n  node_count", "  millicores: 04000\n  node_count"))
+    with pytest.raises(LockError, match="request_hash does not match"):
+        read_lock(str(path))

@@ -174,6 +174,8 @@ def lock_diagnostics(model: Model, state: LockState) -> list[Diagnostic]:
         old_price = Decimal(str(lock.resolved.get("price_usd_per_min", "0")))
         new_price = res.chosen.price_per_min * res.nodes
         move = f"would move {old_t} → {new_t}, {hourly_delta(old_price, new_price)}" if old_t != new_t else f"still {new_t}"
+        if old_t == new_t and old_price != new_price:  # the same type on more (or fewer) nodes
+            move += f", {hourly_delta(old_price, new_price)}"
         line, col = model.position(*keys)
         return [Diagnostic("TI101", ERROR, f"{name} is out of date ({shown} {move}); run `truss-instance lock {where}`", "", line, col)]
     kept = kept_type(model, lock)

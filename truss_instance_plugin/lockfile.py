@@ -225,7 +225,8 @@ def _plain(node: yaml.Node, seen: set[int], depth: int) -> _Node:
         text = node.value
         if node.tag == _STD + "str":
             return _Node(text, line, col)
-        if node.tag == _STD + "int" and text.isascii() and text.isdigit() and len(text) < 100:  # what truss-instance writes
+        plain = text.isascii() and text.isdigit() and len(text) < 100 and (text == "0" or text[0] != "0")  # no octal
+        if node.tag == _STD + "int" and plain:  # what truss-instance writes
             return _Node(int(text), line, col)
         try:
             value = _CONSTRUCTOR.construct_object(node)
