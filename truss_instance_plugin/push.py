@@ -21,6 +21,7 @@ from truss_instance_plugin.errors import GuardError
 
 if TYPE_CHECKING:
     from truss_instance_plugin.chains import Chainlet
+    from truss_instance_plugin.diagnostics import Diagnostic
     from truss_instance_plugin.model import Model, PushContext
 
 PREFIX = "truss-instance: "
@@ -92,12 +93,10 @@ def _mode_note(model: Model, push: PushContext, dep: dict[str, object] | None) -
 
 def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | ChainPush | None:
     """Validate, resolve and check the lock; print the prediction. Raises SystemExit(1) to block."""
-    from truss_instance_plugin.diagnostics import ERROR
     from truss_instance_plugin.drift import check_model, truss_dir
     from truss_instance_plugin.lockfile import request_hash
     from truss_instance_plugin.pipeline import analyze
     from truss_instance_plugin.plugins import get_host
-    from truss_instance_plugin.report import diagnostic_lines
 
     push = push_context(params)
     path = _config_path(params)
@@ -109,21 +108,7 @@ def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | ChainPush
     model = analyze(path, host)
     checked, state = check_model(model)  # `model` itself (without lock findings) is what after_push records
     diags = list(checked.diagnostics)
-    vetoes = host.before_push(model, push)
-    for batch in vetoes:
-        diags += batch
-    blocking = [d for d in diags if d.severity == ERROR and d.code not in _LOCK_STATE]
-    for d in diags:
-        if d.code in _LOCK_STATE or d.code == "TI110":
-            continue  # said below, in terms of this push
-        for line in diagnostic_lines(model.path, d, "text"):
-            _say(line)
-    if blocking:
-        if push.output_format == "json":
-            message = f"truss-instance blocked the push: {len(blocking)} error(s) in {model.path}"
-            _json_error(message, diagnostics=[d.as_json() for d in blocking])
-        _say("push stopped before any network call; fix the errors above (or set TRUSS_INSTANCE_DISABLE=1 to skip the check)")
-        raise SystemExit(1)
+    _stop_on(_findings(model, diags, push), model.path, push)
     chosen, req = model.chosen, model.request
     if chosen is not None and req is not None:
         if state.lock is not None and state.lock.request_hash == request_hash(req):
@@ -199,6 +184,32 @@ def after_push(model: Model, push: PushContext, seen: dict[str, Any]) -> None:
         from truss_instance_plugin.locking import FIRST_DEPLOYMENT
 
         _say(FIRST_DEPLOYMENT.format(instance=shown))
+
+
+def _findings(model: Model, diags: list[Diagnostic], push: PushContext, path: str = "", chainlet: str = "") -> list[Diagnostic]:
+    """Add the plugins' vetoes, print what this push should know (lock state is said later), return what blocks it."""
+    from truss_instance_plugin.diagnostics import ERROR
+    from truss_instance_plugin.plugins import get_host
+    from truss_instance_plugin.report import diagnostic_lines
+
+    for batch in get_host().before_push(model, push):
+        diags = [*diags, *batch]
+    for d in diags:
+        if d.code not in _LOCK_STATE and d.code != "TI110":
+            for line in diagnostic_lines(path or model.path, d, "text", chainlet):
+                _say(line)
+    return [d for d in diags if d.severity == ERROR and d.code not in _LOCK_STATE]
+
+
+def _stop_on(blocking: list[Diagnostic], path: str, push: PushContext) -> None:
+    """Block the push (exit 1) when there are errors, in truss's JSON error shape with --output json."""
+    if not blocking:
+        return
+    if push.output_format == "json":
+        message = f"truss-instance blocked the push: {len(blocking)} error(s) in {path}"
+        _json_error(message, diagnostics=[d.as_json() for d in blocking])
+    _say("push stopped before any network call; fix the errors above (or set TRUSS_INSTANCE_DISABLE=1 to skip the check)")
+    raise SystemExit(1)
 
 
 def _json_error(message: str, **extra: object) -> None:
@@ -351,20 +362,8 @@ def check_chain(path: str, entrypoint: str | None, push: PushContext, command: s
         checked, state = check_model(model, c.name)
         states.append(state)
         diags = list(checked.diagnostics)
-        vetoes = host.before_push(model, push)
-        for batch in vetoes:
-            diags += batch
-        blocking += [d for d in diags if d.severity == ERROR and d.code not in _LOCK_STATE]
-        for d in diags:
-            if d.code not in _LOCK_STATE and d.code != "TI110":
-                for line in diagnostic_lines(path, d, "text", c.name):
-                    _say(line)
-    if blocking:
-        if push.output_format == "json":
-            message = f"truss-instance blocked the push: {len(blocking)} error(s) in {path}"
-            _json_error(message, diagnostics=[d.as_json() for d in blocking])
-        _say("push stopped before any network call; fix the errors above (or set TRUSS_INSTANCE_DISABLE=1 to skip the check)")
-        raise SystemExit(1)
+        blocking += _findings(model, diags, push, path, c.name)
+    _stop_on(blocking, path, push)
     total: Decimal | None = Decimal(0)
     for (model, c), state in zip(units, states, strict=True):
         chosen, req = model.chosen, model.request
