@@ -11,6 +11,7 @@ from hypothesis import settings
 from support import Run, copy_sdxl, run_cli
 
 from truss_instance_plugin.plugins import DISABLE_ENV, Host, reset_host
+from truss_instance_plugin.policy import clear_cache
 
 # Hypothesis: small and reproducible in CI; `pytest --hypothesis-profile=deep` for 100,000 examples per test.
 settings.register_profile("default", max_examples=60, deadline=None, derandomize=True, database=None)
@@ -26,6 +27,7 @@ def host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
         monkeypatch.delenv(var, raising=False)
     h = Host(load_entry_points=False)
     reset_host(h)
+    clear_cache()  # what find_policy remembers is per command; tests call it directly
     yield h
     reset_host()
 

@@ -646,13 +646,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         func: Callable[[argparse.Namespace, Host], int] = args.func
-        host = get_host()
-        host.catalog_file = getattr(args, "catalog_file", None)
-        host.catalog_cache = None  # each command reads the catalogs (and the pyproject.toml naming one) afresh
-        from truss_instance_plugin.policy import clear_cache
+        from truss_instance_plugin.pipeline import begin
 
-        clear_cache()
-        return func(args, host)
+        return func(args, begin(get_host(), getattr(args, "catalog_file", None)))
     except UsageError as e:
         _err(str(e))
         return 2

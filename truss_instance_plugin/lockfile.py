@@ -91,6 +91,7 @@ def config_for_lock(path: str) -> str | None:
     return chain if not os.path.exists(config) and os.path.exists(chain) else config
 
 
+@functools.lru_cache(maxsize=1024)  # a tree's requests repeat, and check, lock and drift each hash the same one
 def request_hash(req: Request) -> str:
     """sha256 of the canonical JSON of the normalized request (16Gi and 16384Mi hash the same).
 

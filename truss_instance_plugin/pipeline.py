@@ -11,10 +11,20 @@ from truss_instance_plugin.config import LoadedConfig, load_config
 from truss_instance_plugin.diagnostics import Diagnostic
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import Parsed, Request, parse_resources
-from truss_instance_plugin.resolve import resolve
+from truss_instance_plugin.resolve import Chooser, Resolution, Where, resolve
 
 if TYPE_CHECKING:
     from truss_instance_plugin.plugins import Host
+
+
+def begin(host: Host, catalog_file: str | None = None) -> Host:
+    """Start a command on `host`: forget what the last one remembered (catalogs, resolutions, pyproject.toml files)."""
+    from truss_instance_plugin.policy import clear_cache
+
+    host.catalog_file = catalog_file
+    host.catalog_cache = None
+    clear_cache()
+    return host
 
 
 def host_catalog(host: Host, config_path: str = "") -> Catalog:
@@ -72,7 +82,7 @@ def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
             return got if isinstance(got, InstanceType) else None
 
         where = model.position if config.path else lambda key: (0, 0)  # a what-if has no file positions
-        model = model._replace(resolution=resolve(parsed.request, catalog, choose, where))
+        model = model._replace(resolution=_resolve(host, parsed.request, catalog, choose, where))
     resolution = model.resolution
     diags = list(config.diagnostics) + list(resolution.diagnostics if resolution else ()) + stale_snapshot(catalog)
     if not fatal:
@@ -80,6 +90,23 @@ def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
         for batch in results:
             diags.extend(batch)
     return model._replace(diagnostics=sort_diagnostics(diags))
+
+
+def _resolve(host: Host, req: Request, catalog: Catalog, choose: Chooser, where: Where) -> Resolution:
+    """resolve(), remembered per request for the command when only the built-in chooses (a plugin may not be pure).
+
+    Only a resolution without findings is remembered: findings carry this config's positions."""
+    if host.has_plugins():
+        return resolve(req, catalog, choose, where)
+    cache = host.catalog_cache
+    assert isinstance(cache, dict)  # host_catalog made it
+    key = ("resolution", req, id(catalog))  # the catalog stays in the same cache, so its id is not reused
+    got: Resolution | None = cache.get(key)
+    if got is None:
+        got = resolve(req, catalog, choose, where)
+        if not got.diagnostics:
+            cache[key] = got
+    return got
 
 
 def failed_model(path: str, error: BaseException) -> Model:

@@ -233,6 +233,10 @@ class Host:
         self.origins.pop(name, None)
         self.catalog_cache = None
 
+    def has_plugins(self) -> bool:
+        """Whether anything but the built-in may answer a hook (pluggy is in use)."""
+        return self._pm is not None
+
     # One method per hook. Without installed plugins the built-in is called directly (pluggy is never imported);
     # the result is exactly what pluggy would return with the built-in as the only plugin.
 

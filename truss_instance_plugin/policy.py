@@ -122,43 +122,50 @@ def policy_name(path: str) -> str:
 
 
 _NEAREST: dict[str, str | None] = {}  # folder -> its nearest pyproject.toml, for one command (cli.main clears it)
+_POLICIES: dict[str, Policy | None] = {}  # pyproject.toml -> its policy, for one command
 
 
 def clear_cache() -> None:
     """Forget the pyproject.toml search results (each command starts afresh)."""
     _NEAREST.clear()
+    _POLICIES.clear()
 
 
 def _nearest_pyproject(folder: str) -> str | None:
     """The nearest pyproject.toml at or above `folder`, never above the repository root (the folder with .git)."""
-    if folder not in _NEAREST:
-        _NEAREST[folder] = _search_pyproject(folder)
-    return _NEAREST[folder]
-
-
-def _search_pyproject(folder: str) -> str | None:
-    while True:
+    climbed: list[str] = []  # folders answered by the same search (siblings then share their parent's answer)
+    found: str | None = None
+    while folder not in _NEAREST:
+        climbed.append(folder)
         path = os.path.join(folder, "pyproject.toml")
         if os.path.isfile(path):
-            return path
+            found = path
+            break
         if os.path.exists(os.path.join(folder, ".git")):  # an outer project's policy does not govern this repository
-            return None
+            break
         parent = os.path.dirname(folder)
         if parent == folder:
-            return None
+            break
         folder = parent
+    else:
+        found = _NEAREST[folder]
+    _NEAREST.update(dict.fromkeys(climbed, found))
+    return found
 
 
 def find_policy(config_path: str) -> Policy | None:
     """The policy of the nearest pyproject.toml above a config file (None: no table there)."""
-    path = _nearest_pyproject(os.path.dirname(os.path.abspath(config_path)))
+    folder = os.path.dirname(config_path)  # as given: a relative key saves a getcwd() per model
+    path = _NEAREST[folder] if folder in _NEAREST else _NEAREST.setdefault(folder, _nearest_pyproject(os.path.abspath(folder)))
     if path is None:
         return None
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        raise PolicyError(f"{_display(path)}: cannot read it: {e.strerror or e}") from None
-    return _read(path, st.st_mtime_ns, st.st_size)
+    if path not in _POLICIES:  # read once per command
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            raise PolicyError(f"{_display(path)}: cannot read it: {e.strerror or e}") from None
+        _POLICIES[path] = _read(path, st.st_mtime_ns, st.st_size)
+    return _POLICIES[path]
 
 
 def catalog_setting(config_path: str) -> tuple[str, str] | None:

@@ -95,7 +95,7 @@ def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | ChainPush
     """Validate, resolve and check the lock; print the prediction. Raises SystemExit(1) to block."""
     from truss_instance_plugin.drift import check_model, truss_dir
     from truss_instance_plugin.lockfile import request_hash
-    from truss_instance_plugin.pipeline import analyze
+    from truss_instance_plugin.pipeline import analyze, begin
     from truss_instance_plugin.plugins import get_host
 
     push = push_context(params)
@@ -104,7 +104,7 @@ def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | ChainPush
         return check_chain(path, None, push, "truss push")
     if not path.endswith((".yaml", ".yml")):
         return None
-    host = get_host()
+    host = begin(get_host())  # a process may push more than once: read catalogs and policies afresh
     model = analyze(path, host)
     checked, state = check_model(model)  # `model` itself (without lock findings) is what after_push records
     diags = list(checked.diagnostics)
@@ -345,10 +345,11 @@ def check_chain(path: str, entrypoint: str | None, push: PushContext, command: s
     from truss_instance_plugin.diagnostics import ERROR
     from truss_instance_plugin.drift import check_model
     from truss_instance_plugin.lockfile import request_hash
+    from truss_instance_plugin.pipeline import begin
     from truss_instance_plugin.plugins import get_host
     from truss_instance_plugin.report import diagnostic_lines
 
-    host = get_host()
+    host = begin(get_host())  # a process may push more than once: read catalogs and policies afresh
     chain = load_chain(path, entrypoint)
     blocking = [d for d in chain.diagnostics if d.severity == ERROR]
     for d in chain.diagnostics:
