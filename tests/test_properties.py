@@ -613,3 +613,34 @@ def test_messages_quote_a_bounded_part_of_any_value(capsys: pytest.CaptureFixtur
             assert len(d["hint"]) < 400, (d["code"], d["hint"][:200], len(d["hint"]))
         code, out = lock(capsys, folder)
         assert len(out) < 10_000, (code, out[:300], len(out))
+
+
+# 5. Tags resolved on first use are the tags the safe loader gives ----------------------------------
+
+
+def _nodes(root: yaml.Node | None) -> list[yaml.Node]:
+    out, stack, seen = [], [root] if root is not None else [], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        out.append(node)
+        if isinstance(node, yaml.MappingNode):
+            stack += [x for pair in node.value for x in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+    return out
+
+
+@given(data=config_bytes())
+@example(data=b"a: !<?> x\nb: <<\n<<: {c: 1}\nd: [yes, ~, 0x1f, 1e3, .inf, 2001-12-14, '1', =]\n")
+def test_lazily_resolved_tags_are_the_safe_loaders(data: bytes) -> None:
+    from truss_instance_plugin.config import _Loader, tag_of
+
+    try:
+        text = data.decode("utf-8-sig")
+        expected = [n.tag for n in _nodes(yaml.compose(text, Loader=yaml.CSafeLoader))]
+    except (UnicodeDecodeError, yaml.YAMLError):
+        return
+    assert [tag_of(n) for n in _nodes(yaml.compose(text, Loader=_Loader))] == expected
