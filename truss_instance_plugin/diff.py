@@ -208,7 +208,7 @@ def candidates(files: Collection[str]) -> list[Candidate]:
             model_dirs.update("/".join(dirs[: i + 1]) for i, d in enumerate(dirs) if d == "model")
         if name == CONFIG_NAME:
             configs.append(p)
-        elif name.startswith("truss-instance.") and name.endswith(".lock") and (c := config_for_lock(p)) is not None:
+        elif name.startswith("truss-instance.") and name.endswith(".lock") and (c := config_for_lock(p, lambda c: _posix(c) in present)):
             named = _posix(c)
             if named in present and posixpath.basename(named) != CONFIG_NAME:
                 configs.append(named)

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from truss_instance_plugin.catalog import InstanceType, fmt_bytes, hourly_delta
 from truss_instance_plugin.diagnostics import ERROR, INFO, WARNING, Diagnostic
-from truss_instance_plugin.lockfile import ChainLock, Lock, LockError, lock_path, read_lock, request_hash, resolved_section
+from truss_instance_plugin.lockfile import ChainLock, Lock, LockError, lock_path, lock_sharers, read_lock, request_hash, resolved_section
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import DEFAULT_CPU, DEFAULT_MEMORY, Request
 from truss_instance_plugin.resolve import misfit, priced_nodes
@@ -69,6 +69,11 @@ class LockState(NamedTuple):
 def read_state(model: Model, chainlet: str = "") -> LockState:
     """Read the model's lockfile (for a chain file: its entry for `chainlet`) without raising."""
     path = lock_path(model.path)
+    sharers = lock_sharers(model.path)
+    if sharers:  # writing one would overwrite the other's (and its deployment record)
+        names = " and ".join(os.path.basename(s) for s in sharers)
+        hint = f"rename {os.path.basename(model.path)} or {names}: each config needs a lockfile of its own"
+        return LockState(path, None, LockError(f"{names} beside it would use the same lockfile", hint=hint), chainlet)
     try:
         got = read_lock(path)
     except LockError as e:
@@ -99,7 +104,9 @@ def bad_lock(state: LockState, model: Model, *, kept_record: bool = False) -> Di
     assert e is not None
     where = truss_dir(model)
     name = os.path.basename(state.path)
-    if kept_record:
+    if e.hint:
+        hint = e.hint
+    elif kept_record:
         hint = f"run `truss-instance lock {where}` to regenerate it (its deployment record is kept)"
     else:
         hint = (

@@ -7,7 +7,7 @@ import functools
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
 import yaml
@@ -44,9 +44,9 @@ _LOCK_RE = re.compile(r"^truss-instance(?:\.(.+))?\.lock$")
 class LockError(Exception):
     """A lockfile we cannot trust: never rewritten (it may hold a deployment record), exit 2."""
 
-    def __init__(self, message: str, line: int = 0, col: int = 0) -> None:
+    def __init__(self, message: str, line: int = 0, col: int = 0, hint: str = "") -> None:
         super().__init__(message)
-        self.line, self.col = line, col
+        self.line, self.col, self.hint = line, col, hint  # hint: how to recover, when not the usual restore-or-regenerate
 
 
 class Lock(NamedTuple):
@@ -79,16 +79,31 @@ def lock_path(config_path: str) -> str:
     return os.path.join(folder, LOCK_NAME if name == "config.yaml" else f"truss-instance.{stem}.lock")
 
 
-def config_for_lock(path: str) -> str | None:
-    """The config file a lockfile belongs to (None when `path` is not a lockfile name)."""
+_CONFIG_EXTS = (".yaml", ".yml", ".py")  # what a named lockfile's config may be: NAME.yaml, NAME.yml, a chain file NAME.py
+
+
+def config_for_lock(path: str, exists: Callable[[str], bool] = os.path.exists) -> str | None:
+    """The config file a lockfile belongs to (None when `path` is not a lockfile name); `exists` looks in a git tree."""
     folder, name = os.path.split(path)
     m = _LOCK_RE.match(name)
     if m is None:
         return None
     if not m.group(1):
         return os.path.join(folder, "config.yaml")
-    config, chain = (os.path.join(folder, f"{m.group(1)}{ext}") for ext in (".yaml", ".py"))
-    return chain if not os.path.exists(config) and os.path.exists(chain) else config
+    found = [c for c in (os.path.join(folder, m.group(1) + ext) for ext in _CONFIG_EXTS) if os.path.basename(c) != "config.yaml"]
+    return next((c for c in found if exists(c)), found[0])
+
+
+def lock_sharers(config_path: str) -> list[str]:
+    """Other files in the folder whose lockfile would be this config's (NAME.yaml beside NAME.yml or a chain NAME.py)."""
+    folder, name = os.path.split(config_path)
+    if name == "config.yaml":
+        return []
+    from truss_instance_plugin.config import is_chain_file
+
+    stem = name.rsplit(".", 1)[0]
+    others = (os.path.join(folder, stem + ext) for ext in _CONFIG_EXTS if stem + ext not in (name, "config.yaml"))
+    return [o for o in others if os.path.isfile(o) and (not o.endswith(".py") or is_chain_file(o))]
 
 
 @functools.lru_cache(maxsize=1024)  # a tree's requests repeat, and check, lock and drift each hash the same one
