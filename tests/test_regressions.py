@@ -54,3 +54,24 @@ def test_a_named_lockfile_maps_to_its_yml_config(run: Run) -> None:
     assert run("lock", "prod.yml")[0] == 0
     assert run("check", "truss-instance.prod.lock") == (0, "", "")
     assert run("check", "--hook", "truss-instance.prod.lock") == (0, "", "")
+
+
+# Removing a pinned instance_type showed `instance_type 4x16 → None` (TI101) and `"4x16" → "none"` (TI110).
+def test_a_removed_instance_type_shows_as_not_set(run: Run) -> None:
+    Path("config.yaml").write_text('model_name: a\nresources:\n  instance_type: "4x16"\n')
+    assert run("lock", ".")[0] == 0
+    Path("config.yaml").write_text('model_name: a\nresources:\n  cpu: "1"\n')
+    assert run("check", ".") == (
+        1,
+        "config.yaml:2:1: error TI101 truss-instance.lock is out of date (instance_type 4x16 → (not set) would move 4x16 → 1x2, "
+        "−$0.17/h); run `truss-instance lock .`\n1 model: 1 error\n",
+        "",
+    )
+    Path("config.yaml").write_text('model_name: a\nresources:\n  instance_type: "4x16"\n')
+    assert run("adopt", ".", "--model-id", "abc")[0] == 0
+    Path("config.yaml").write_text('model_name: a\nresources:\n  cpu: "1"\n')
+    code, out, _ = run("check", ".")
+    assert (code, out.splitlines()[0]) == (
+        0,
+        'config.yaml:2:1: warning TI110 resources changed after the first deployment (instance_type "4x16" → (not set)).',
+    )

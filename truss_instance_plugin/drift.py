@@ -21,7 +21,8 @@ _KEYS = (  # request field -> the resources key it comes from
     ("node_count", "node_count"),
     ("instance_type", "instance_type"),
 )
-_DEFAULT_RAW = {"cpu": DEFAULT_CPU, "memory": DEFAULT_MEMORY}
+_DEFAULT_RAW = {"cpu": DEFAULT_CPU, "memory": DEFAULT_MEMORY, "accelerator": "none", "node_count": "1"}
+NOT_SET = "(not set)"  # how a change shows a key that is absent (instance_type "4x16" → (not set))
 
 
 def truss_dir(model: Model) -> str:
@@ -46,13 +47,17 @@ def _show(req: Request, key: str) -> str:
         return fmt_bytes(req.memory_bytes)
     if key == "accelerator":
         return f"{req.gpu_type} ×{req.gpu_count}" if req.gpu_type else "none"
+    if key == "instance_type":
+        return req.instance_type if req.instance_type is not None else NOT_SET
     return str(getattr(req, key))
 
 
 def _raw(resources: dict[str, object], key: str) -> str:
     value = resources.get(key)
     if value is None:
-        value = _DEFAULT_RAW.get(key, "none")
+        value = _DEFAULT_RAW.get(key)
+        if value is None:
+            return NOT_SET
     return f'"{value}"' if key in ("cpu", "instance_type") else str(value)
 
 
