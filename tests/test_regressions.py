@@ -75,3 +75,12 @@ def test_a_removed_instance_type_shows_as_not_set(run: Run) -> None:
         0,
         'config.yaml:2:1: warning TI110 resources changed after the first deployment (instance_type "4x16" → (not set)).',
     )
+
+
+# `adopt` on a config it cannot read said "no model_name in config.yaml; pass --model NAME" (exit 2).
+def test_adopt_reports_why_a_config_cannot_be_read(run: Run) -> None:
+    Path("config.yaml").write_text("model_name: a\nresources: [\n")
+    assert run("adopt", ".") == (1, "config.yaml:3:1: error TI091 invalid YAML: did not find expected node content\n  fix the YAML syntax\n", "")
+    Path("prod.yaml").write_text('resources: {cpu: "1"}\n')
+    assert run("adopt", "prod.yaml") == (2, "", "truss-instance: no model_name in prod.yaml; pass --model NAME\n")
+    assert not list(Path().glob("*.lock"))

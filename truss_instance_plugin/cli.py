@@ -376,7 +376,11 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
         model = analyze(configs[0], host)
         name = args.model or model.config.model_name
     if not name:
-        raise UsageError("no model_name in config.yaml; pass --model NAME")
+        errors = [d for d in model.diagnostics if d.severity == "error"]
+        if errors:  # e.g. invalid YAML: the model_name could not be read, and that is not the user's usage error
+            _out([line for d in errors for line in diagnostic_lines(model.path, d, "text")])
+            return 1
+        raise UsageError(f"no model_name in {os.path.basename(configs[0])}; pass --model NAME")
     given = (("--model", name), ("--instance", args.instance), ("--model-id", args.model_id), ("--environment", args.environment))
     for flag, value in (*given, ("--deployment-id", args.deployment_id)):
         if value is not None and not _recordable(value):
