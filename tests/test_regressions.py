@@ -80,7 +80,23 @@ def test_a_removed_instance_type_shows_as_not_set(run: Run) -> None:
 # `adopt` on a config it cannot read said "no model_name in config.yaml; pass --model NAME" (exit 2).
 def test_adopt_reports_why_a_config_cannot_be_read(run: Run) -> None:
     Path("config.yaml").write_text("model_name: a\nresources: [\n")
-    assert run("adopt", ".") == (1, "config.yaml:3:1: error TI091 invalid YAML: did not find expected node content\n  fix the YAML syntax\n", "")
+    out = "config.yaml:3:1: error TI091 invalid YAML: did not find expected node content\n  fix the YAML syntax\n"
+    assert run("adopt", ".") == (1, out, "")
     Path("prod.yaml").write_text('resources: {cpu: "1"}\n')
     assert run("adopt", "prod.yaml") == (2, "", "truss-instance: no model_name in prod.yaml; pass --model NAME\n")
     assert not list(Path().glob("*.lock"))
+
+
+# The unit hint showed bytes as Decimal text: "1.5Gi" (1610612736.0 B); a fraction of a byte rounds up, as requests do.
+@pytest.mark.parametrize(
+    ("memory", "hint"),
+    [
+        ("1.5GB", '  use "1.5Gi" (1610612736 B) or "1.5G" (1500000000 B); units: k M G T P E, Ki Mi Gi Ti Pi Ei'),
+        ("1.3gb", '  use "1.3Gi" (1395864372 B) or "1.3G" (1300000000 B); units: k M G T P E, Ki Mi Gi Ti Pi Ei'),
+        ("1e50GB", f'  use "1{"0" * 50}Gi" (~1e59 B) or "1{"0" * 50}G" (~1e59 B); units: k M G T P E, Ki Mi Gi Ti Pi Ei'),
+    ],
+)
+def test_unit_hints_show_whole_bytes(run: Run, memory: str, hint: str) -> None:
+    Path("config.yaml").write_text(f"model_name: a\nresources:\n  memory: {memory}\n")
+    code, out, _ = run("check", ".")
+    assert (code, out.splitlines()[1]) == (1, hint)

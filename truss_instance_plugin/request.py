@@ -7,7 +7,7 @@ import re
 from decimal import ROUND_CEILING, Decimal
 from typing import NamedTuple
 
-from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
+from truss_instance_plugin.catalog import TRUSS_ACCELERATORS, fmt_int
 from truss_instance_plugin.config import Field
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, Severity, clip
 
@@ -614,6 +614,11 @@ def _mem_hint(s: str, accepted: bool) -> str:
     return f"{why}write a number with a unit, e.g. memory: 16Gi (binary) or 16G (decimal)"
 
 
+def _whole_bytes(size: Decimal) -> str:
+    """A byte count as the request counts it (a fraction rounds up); ~1eN past any instance."""
+    return fmt_int(int(size.to_integral_value(rounding=ROUND_CEILING))) if size.adjusted() < 40 else f"~1e{size.adjusted()}"
+
+
 def _unit_hint(number: str, unit: str) -> str:
     base = unit.rstrip("bB") or unit
     letter = base[0].upper() if base[0].lower() != "k" else "k"
@@ -624,7 +629,7 @@ def _unit_hint(number: str, unit: str) -> str:
         size_d = Decimal(number) * MEMORY_UNITS[decimal[len(number) :]]
         if base.endswith("i") or base.endswith("I"):
             return f"did you mean {binary}? units are case-sensitive: k M G T P E (decimal), Ki Mi Gi Ti Pi Ei (binary)"
-        return f'use "{binary}" ({size_b:f} B) or "{decimal}" ({size_d:f} B); units: k M G T P E, Ki Mi Gi Ti Pi Ei'
+        return f'use "{binary}" ({_whole_bytes(size_b)} B) or "{decimal}" ({_whole_bytes(size_d)} B); units: k M G T P E, Ki Mi Gi Ti Pi Ei'
     return "units: k M G T P E (decimal), Ki Mi Gi Ti Pi Ei (binary), e.g. memory: 16Gi"
 
 
