@@ -252,34 +252,46 @@ def test_old_cpu_prefix_names(pin: str, hint: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("types", "request_", "message"),
+    ("types", "request_", "message", "hint"),
     [
-        (  # H200 only as a 2-node type
+        (  # H200 only as a 2-node type (this said "no H200 type in the catalog")
             (TWO_NODE, *[t for t in CATALOG.types if t.gpu_type is None]),
             req(gpu="H200", count=8),
-            "no H200 type in the catalog (baseten-embedded); it has: CPU-only",
+            "no single-node H200 type in the catalog (baseten-embedded); its H200 types have 2 nodes",
+            "set node_count: 2, or see `truss-instance catalog` for the types there are",
         ),
         (  # two nodes: the catalog has 2-node types, but none with H100
             (TWO_NODE, get("H100")),
             req(gpu="H100", nodes=2),
-            "no H100 type with 2 nodes in the catalog (baseten-embedded); it has: H200",
+            "no H100 type with 2 nodes in the catalog (baseten-embedded); its H100 types have 1 node",
+            "set node_count: 1, or see `truss-instance catalog` for the types there are",
         ),
         (  # three nodes: no 3-node type, and per node no single-node H200 either
             (TWO_NODE, *[t for t in CATALOG.types if t.gpu_type is None]),
             req(gpu="H200", count=8, nodes=3),
-            "no H200 type with 3 nodes in the catalog (baseten-embedded); it has: CPU-only",
+            "no H200 type with 3 nodes in the catalog (baseten-embedded); its H200 types have 2 nodes",
+            "set node_count: 2, or see `truss-instance catalog` for the types there are",
+        ),
+        (  # H200 on 2 and on 4 nodes
+            (TWO_NODE, TWO_NODE._replace(name="H200:4x8", node_count=4), *[t for t in CATALOG.types if t.gpu_type is None]),
+            req(gpu="H200", count=8),
+            "no single-node H200 type in the catalog (baseten-embedded); its H200 types have 2 or 4 nodes",
+            "set node_count: 2 or 4, or see `truss-instance catalog` for the types there are",
         ),
         (  # a catalog without CPU-only types
             tuple(t for t in CATALOG.types if t.gpu_type),
             req(),
             "no CPU-only type in the catalog (baseten-embedded); it has: A100, A10G, B200, H100, H100_40GB, H200, L4, RTX_PRO_6000, T4",
+            "see `truss-instance catalog` for the types there are",
         ),
     ],
 )
-def test_a_gpu_type_filter_that_empties_the_pool_is_TI030(types: tuple[InstanceType, ...], request_: Request, message: str) -> None:
+def test_a_gpu_type_filter_that_empties_the_pool_is_TI030(
+    types: tuple[InstanceType, ...], request_: Request, message: str, hint: str
+) -> None:
     res = resolve(request_, make_catalog(types))
     assert res.chosen is None and res.candidates == ()
-    assert res.diagnostics == (Diagnostic("TI030", ERROR, message, "see `truss-instance catalog` for the types there are"),)
+    assert res.diagnostics == (Diagnostic("TI030", ERROR, message, hint),)
 
 
 # 5. explain's one step down -------------------------------------------------------------------------------------

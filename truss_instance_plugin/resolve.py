@@ -108,10 +108,19 @@ def _show(attr: str, v: int) -> str:
 def _no_match(req: Request, catalog: Catalog, survivors: list[InstanceType], f: _Filter, where: Where) -> Diagnostic:
     """Name the constraint that emptied the set, the largest there is, and the nearest relaxation."""
     if not isinstance(f.want, int):  # the GPU type: none of this node count (or a catalog without CPU-only types)
-        kinds = ", ".join(sorted({t.gpu_type or "CPU-only" for t in survivors})) or "none"
-        nodes = f" with {req.node_count} nodes" if req.node_count > 1 else ""
-        message = f"no {_scope(req.gpu_type)} type{nodes} in the catalog ({catalog.name}); it has: {kinds}"
-        return _at(Diagnostic("TI030", ERROR, message, "see `truss-instance catalog` for the types there are"), where, "accelerator")
+        scope = _scope(req.gpu_type)
+        counts = sorted({t.node_count for t in catalog.types if t.gpu_type == req.gpu_type})  # other node counts
+        hint = "see `truss-instance catalog` for the types there are"
+        if counts:
+            have = " or ".join(fmt_int(n) for n in counts)
+            what = f"{scope} type with {fmt_int(req.node_count)} nodes" if req.node_count > 1 else f"single-node {scope} type"
+            message = f"no {what} in the catalog ({catalog.name}); its {scope} types have {have} node{'s' if counts != [1] else ''}"
+            hint = f"set node_count: {have}, or {hint}"
+        else:
+            kinds = ", ".join(sorted({t.gpu_type or "CPU-only" for t in survivors})) or "none"
+            nodes = f" with {req.node_count} nodes" if req.node_count > 1 else ""
+            message = f"no {scope} type{nodes} in the catalog ({catalog.name}); it has: {kinds}"
+        return _at(Diagnostic("TI030", ERROR, message, hint), where, "accelerator")
     best = min(survivors, key=lambda t: (-getattr(t, f.attr), *t.sort_key()))  # largest, then the total order
     largest = _show(f.attr, getattr(best, f.attr))
     message = f"no {_scope(req.gpu_type)} type has ≥ {_show(f.attr, f.want)}; largest is {best.name} ({largest})"
