@@ -243,6 +243,7 @@ def test_no_match_names_the_largest_and_the_nearest_relaxation(request_: Request
     [
         ("CPU:4x16", '"CPU:4x16" is an old name; it is called "4x16" now'),
         ("CPU:nonsense", "see `truss-instance catalog` for the names"),  # the prefix alone makes no old name
+        ("CPU:A10Gx4x16", 'did you mean "A10Gx4x16"?'),  # a GPU type never had the CPU: prefix (this said "an old name")
         ("xxx:4x16", 'did you mean "T4x4x16"?'),  # only "CPU:" is an old prefix
     ],
 )

@@ -145,7 +145,8 @@ def _pin(req: Request, catalog: Catalog, where: Where) -> Resolution:
     assert name is not None
     t = catalog.get(name) or catalog.get(name.strip())
     if t is None:
-        modern = LEGACY_NAMES.get(name) or (name[4:] if name.startswith("CPU:") and catalog.get(name[4:]) else None)
+        bare = catalog.get(name[4:]) if name.startswith("CPU:") else None  # "CPU:4x16" was a CPU-only type's old name
+        modern = LEGACY_NAMES.get(name) or (bare.name if bare is not None and bare.gpu_type is None else None)
         if modern:
             hint = f'"{name}" is an old name; it is called "{modern}" now'
         else:
