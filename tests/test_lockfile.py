@@ -473,3 +473,32 @@ def test_the_embedded_catalog_hash_constant_is_the_computed_one() -> None:
     types = embedded_types()
     assert compute_hash(types) == EMBEDDED_SHA256 == content_hash(tuple(reversed(types)))
     assert content_hash(types[1:]) == compute_hash(types[1:]) != EMBEDDED_SHA256
+
+
+# Lockfiles are written without PyYAML's representer when every value is simple; the text must be yaml.dump's.
+
+_TRICKY = st.text(alphabet="aeEx019._:+-/ #'\"~!é\t", max_size=12)
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(min_value=10**29, max_value=10**31), _TRICKY,
+    st.sampled_from(["0.10833", "2026-09-19", "1x2", "H100:8", "sha256:ab12", "yes", "null", "1_000", "0x1f", "1e3", "a:", ".5"]),
+)  # fmt: skip
+_DOCS = st.recursive(st.dictionaries(_TRICKY | st.sampled_from(["a", "b2", "gpu_type"]), _SCALARS, max_size=4),
+                     lambda inner: st.dictionaries(st.sampled_from(["request", "z", "x1"]), inner, max_size=3), max_leaves=12)  # fmt: skip
+
+
+@settings(max_examples=max(300, settings.default.max_examples))
+@given(doc=_DOCS)
+def test_lock_text_is_what_yaml_dump_writes(doc: dict[str, object]) -> None:
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    expected = yaml.dump(doc, Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1000)
+    assert lockfile._dump(doc) == expected
+
+
+def test_every_catalog_type_is_written_without_the_representer() -> None:
+    """The fast path covers every embedded type's lock (what `lock` writes for a tree)."""
+    catalog = make_catalog(embedded_types())
+    for t in catalog.types:
+        req = Request(t.millicores, t.memory_bytes, t.gpu_type, t.gpu_count)
+        doc = yaml.safe_load(render(req, catalog, t, 1, None))
+        lines: list[str] = []
+        assert lockfile._simple_lines(doc, "", lines), t.name

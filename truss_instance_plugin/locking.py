@@ -116,11 +116,13 @@ def _plan(model: Model, *, upgrade: bool, check_only: bool, deployment: dict[str
     assert model.request is not None and model.resolution is not None
     try:
         data = render(model.request, model.catalog, chosen, model.resolution.nodes, record)
-        written = parse_lock(data)  # never write a lock that the next run would refuse
+        current = current_bytes(state.path)
+        # never write a lock that the next run would refuse (the current one was just read back)
+        written = state.lock if current == data and state.lock is not None else parse_lock(data)
     except (LockError, UnicodeError) as e:
         return _Plan([_error(state.path, [_cannot_write(state.path, f"it would not read back ({e})")])], None)
     assert isinstance(written, Lock)
-    status = _status(state.path, data)
+    status: Status = "unchanged" if current == data else "updated" if os.path.lexists(state.path) else "new"
     return _Plan([_outcome(model, state, written, chosen, status, check_only)], None if check_only or status == "unchanged" else data)
 
 
