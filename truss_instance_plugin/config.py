@@ -294,7 +294,7 @@ class _Builder:
         merged: dict[str, Pair] = {}
         own: list[Pair] = []
         for k, v in node.value:
-            if tag_of(k) != _MERGE:
+            if k.tag != _MERGE and (k.tag != _LAZY or k.value != "<<" or tag_of(k) != _MERGE):  # only "<<" resolves to merge
                 own.append((k, v))
                 continue
             if isinstance(v, yaml.MappingNode):
