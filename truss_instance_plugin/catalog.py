@@ -1,7 +1,5 @@
 """The instance catalog: Baseten's published instance types with exact prices."""
 
-from __future__ import annotations
-
 import functools
 import math
 import os

@@ -1,7 +1,5 @@
 """Finding and loading config.yaml: the `resources` block with a position for every value."""
 
-from __future__ import annotations
-
 import os
 import stat
 import sys

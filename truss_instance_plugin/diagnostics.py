@@ -1,7 +1,5 @@
 """Diagnostics: one record per finding, with a stable code, a position and a fix."""
 
-from __future__ import annotations
-
 from typing import Final, Literal, NamedTuple
 
 Severity = Literal["error", "warning", "info"]

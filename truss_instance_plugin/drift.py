@@ -1,7 +1,5 @@
 """Drift: compare a model with its lockfile (stale lock, catalog changes, edits after deployment); pure reads."""
 
-from __future__ import annotations
-
 import os
 from decimal import Decimal
 from typing import NamedTuple

@@ -1,7 +1,5 @@
 """From a `resources` block to a normalized request: exact millicores, bytes, GPU type and count."""
 
-from __future__ import annotations
-
 import math
 import re
 from decimal import ROUND_CEILING, Decimal

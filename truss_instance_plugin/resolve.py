@@ -1,7 +1,5 @@
 """Baseten's placement rule, offline: filter the catalog, then take the cheapest."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
