@@ -182,6 +182,7 @@ def test_json_is_stable_with_exact_decimal_strings(pr: tuple[str, str], run: Run
     llm = by_path["models/llm/config.yaml"]
     assert llm == {
         "config": "models/llm/config.yaml",
+        "chainlet": None,
         "previous_config": None,
         "status": "changed",
         "cost_changed": True,
@@ -645,3 +646,89 @@ def test_price_delta_text() -> None:
     assert price_delta_text(Decimal("0.01414"), Decimal("0.04002")) == "+$1.55/h (+$1,134/month)"
     assert price_delta_text(Decimal("0.04002"), Decimal("0.01414")) == "−$1.55/h (−$1,134/month)"
     assert price_delta_text(Decimal("0.02012"), Decimal("0.02012")) == "+$0.00/h (+$0/month)"
+
+
+# Chain files: each chainlet is a unit, priced from the chain's lock or from its Compute -----------------
+
+CHAIN = """import truss_chains as chains
+
+from helper import Worker
+
+
+@chains.mark_entrypoint
+class Front(chains.ChainletBase):
+    remote_config = chains.RemoteConfig(compute=chains.Compute(cpu_count=1, memory="2Gi"))
+
+    def __init__(self, worker=chains.depends(Worker)) -> None:
+        self._worker = worker
+
+    def run_remote(self) -> None:
+        pass
+"""
+HELPER = """import truss_chains as chains
+
+
+class Worker(chains.ChainletBase):
+    remote_config = chains.RemoteConfig(compute=chains.Compute(cpu_count=CPU, memory="16Gi", gpu="A10G"))
+
+    def run_remote(self) -> None:
+        pass
+"""
+
+
+def chain(cpu: int = 4) -> None:
+    Path("chains").mkdir(exist_ok=True)
+    Path("chains/app.py").write_text(CHAIN)
+    Path("chains/helper.py").write_text(HELPER.replace("CPU", str(cpu)))
+
+
+def test_each_chainlet_is_a_unit(repo: Path, run: Run) -> None:
+    """A chainlet defined in a local module is priced at each revision from that revision's files (this was
+    "cannot price HEAD:chains/app.py: TI091 invalid YAML" and exit 2)."""
+    model("models/cls", SMALL)
+    chain(cpu=4)
+    locked(run, "models/cls", "chains/app.py")
+    commit("base")
+    chain(cpu=8)  # only the imported module changes
+    assert run("lock", "chains/app.py")[0] == 0
+    commit("head")
+    expected = [
+        f"HEAD~1 ({sha('HEAD~1')}) → HEAD ({sha()})",
+        "chains/app.py [Worker]: A10Gx4x16 → A10Gx8x32  +$0.25/h (+$180/month, +20%)  resources edit (cpu)",
+        "  before  $0.02012/min  $1.21/h  $881/month",
+        "  after   $0.02424/min  $1.45/h  $1,062/month",
+        "total: $932/month → $1,113/month  +$0.25/h (+$180/month, +19%) across 1 model; 2 unchanged",
+    ]
+    code, out, err = run("diff", "HEAD~1", "HEAD")
+    assert (code, out.splitlines(), err) == (0, expected, "")
+    assert run("diff", "HEAD~1")[1].splitlines()[1:] == expected[1:]  # the working tree side reads the files in place
+    code, out, _ = run("diff", "HEAD~1", "HEAD", "--format", "json")
+    units = {(u["config"], u["chainlet"]): (u["status"], u["after"]["source"]) for u in json.loads(out)["units"]}
+    assert units == {
+        ("chains/app.py", "Front"): ("unchanged", "lock"),
+        ("chains/app.py", "Worker"): ("changed", "lock"),
+        ("models/cls/config.yaml", None): ("unchanged", "lock"),
+    }
+
+
+def test_a_broken_and_a_removed_chain(repo: Path, run: Run) -> None:
+    Path("util.py").write_text("x = 1\n")
+    Path("truss-instance.util.lock").write_text("a stray lock beside a module that is no chain file\n")
+    chain(cpu=4)
+    locked(run, "chains/app.py")
+    commit("base")
+    Path("chains/helper.py").write_text(HELPER.replace("CPU", '"many"'))
+    error = 'TI041 cpu_count="many": must be a whole number of vCPUs (truss rejects it too)'
+    code, out, err = run("diff")
+    assert (code, out.splitlines()[1]) == (2, f"chains/app.py [Worker]: cannot price chains/helper.py:5:64: {error}")
+    assert err.splitlines()[0] == f"chains/helper.py:5:64: error TI041 [Worker] {error.removeprefix('TI041 ')}"
+    commit("broken")
+    code, out, err = run("diff", "HEAD~1", "HEAD")
+    assert (code, out.splitlines()[1]) == (2, f"chains/app.py [Worker]: cannot price HEAD:chains/helper.py:5:64: {error}")
+    assert err.splitlines()[0] == f"HEAD:chains/helper.py:5:64: error TI041 [Worker] {error.removeprefix('TI041 ')}"
+    shutil.rmtree("chains")
+    code, out, _ = run("diff")
+    assert (code, out.splitlines()[1:3]) == (
+        0,
+        ["chains/app.py [Front]: removed, was 1x2  −$0.03/h (−$25/month)", "  before  $0.00058/min  $0.03/h  $25/month"],
+    )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin import gitrev
 from truss_instance_plugin.catalog import HOURS_PER_MONTH, round_half_up
 from truss_instance_plugin.config import (
+    CHAIN_MARK,
     CONFIG_NAME,
     MAX_CONFIG_BYTES,
     SKIP_DIRS,
@@ -24,6 +25,7 @@ from truss_instance_plugin.config import (
 )
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.lockfile import (
+    ChainLock,
     Lock,
     LockError,
     config_for_lock,
@@ -83,10 +85,11 @@ class Priced(NamedTuple):
 class Side(NamedTuple):
     """One unit at one revision: priced, or the errors that kept it from being priced."""
 
-    config: str  # repository-relative POSIX path of the config file
+    config: str  # repository-relative POSIX path of the config file (a chain file for a chainlet)
     data: bytes | None  # the config bytes (None when unreadable)
     priced: Priced | None
     errors: tuple[Diagnostic, ...]
+    chainlet: str = ""  # the chainlet's name, for a unit of a chain file
 
 
 class Change(NamedTuple):
@@ -99,6 +102,7 @@ class Change(NamedTuple):
     after: Side | None
     reasons: tuple[tuple[str, str], ...]  # (code, text)
     deployed: str | None  # the recorded deployment's type when resources changed after it (TI110)
+    chainlet: str = ""  # the chainlet's name, for a unit of a chain file
 
     @property
     def old(self) -> Priced | None:
@@ -241,6 +245,12 @@ class Snapshot(NamedTuple):
 
     revision: Revision
     units: dict[str, tuple[Content, bytes | None]]
+    chain_files: dict[str, bytes]  # at a commit: the Python files and truss configs in chain files' folders
+
+    def files_for(self, chain: str) -> dict[str, bytes]:
+        """The files a chain file at this commit may read: those in its folder and below."""
+        folder = posixpath.dirname(chain)
+        return {p: b for p, b in self.chain_files.items() if not folder or p.startswith(folder + "/")}
 
 
 def _read_worktree(root: str, path: str) -> Content | None:
@@ -260,6 +270,8 @@ def snapshots(root: str, base: Revision, head: Revision) -> tuple[Snapshot, Snap
     trees = {rev: gitrev.tree_files(root, rev.commit) for rev in (base, head) if rev.commit}
     found = {rev: candidates(trees[rev] if rev.commit else gitrev.worktree_files(root)) for rev in (base, head)}
     wanted = [trees[rev][p] for rev in trees for c in found[rev] for p in (c.config, c.lock) if p]
+    chain_files = {rev: _chain_folder_files(trees[rev], [c.config for c in found[rev] if c.config.endswith(".py")]) for rev in trees}
+    wanted += [trees[rev][p] for rev in chain_files for p in chain_files[rev]]
     blobs = gitrev.read_blobs(root, wanted)
 
     def read(rev: Revision, path: str) -> Content | None:
@@ -272,23 +284,37 @@ def snapshots(root: str, base: Revision, head: Revision) -> tuple[Snapshot, Snap
             data = read(rev, c.config)
             if data is None or (not c.sure and isinstance(data, bytes) and not _looks_like_truss(data)):
                 continue  # deleted from the work tree, or another tool's config.yaml
+            if c.config.endswith(".py") and isinstance(data, bytes) and CHAIN_MARK not in data:
+                continue  # a stray lock's name matches a module that is no chain file
             lock = read(rev, c.lock) if c.lock else None
             units[c.config] = (data, lock if isinstance(lock, bytes) else None)
-        out.append(Snapshot(rev, units))
+        extra = {p: blobs[trees[rev][p]] for p in chain_files.get(rev, ())}
+        out.append(Snapshot(rev, units, extra))
     return out[0], out[1]
+
+
+def _chain_folder_files(tree: dict[str, str], chains: list[str]) -> list[str]:
+    """The .py files and truss configs in (and below) the folders of `chains`, in a commit's tree."""
+    folders = {posixpath.dirname(c) for c in chains}
+    if not folders:
+        return []
+    return [
+        p for p in tree
+        if (p.endswith(".py") or posixpath.basename(p) == CONFIG_NAME)
+        and any(not f or p.startswith(f + "/") for f in folders)
+    ]  # fmt: skip
 
 
 # Pricing ------------------------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=4096)  # models with the same resources have the same lock bytes
-def _parse_lock(data: bytes) -> Lock | None:
+def _parse_lock(data: bytes) -> Lock | ChainLock | None:
     """The lock in `data`, None when it cannot be used (the unit is then priced from its config)."""
     try:
-        lock = parse_lock(data)
+        return parse_lock(data)
     except LockError:
         return None
-    return lock if isinstance(lock, Lock) else None  # a chain file's lock: chainlets are not priced by diff (yet)
 
 
 def _from_lock(lock: Lock, req: Request) -> Priced | None:
@@ -310,7 +336,8 @@ def price_side(root: str, path: str, content: Content, lock_data: bytes | None, 
     full = os.path.join(root, path)
     loaded: LoadedConfig = load_config(full) if isinstance(content, OSError) else load_config_bytes(full, content)
     data = content if isinstance(content, bytes) else None
-    lock = _parse_lock(lock_data) if lock_data is not None else None
+    got = _parse_lock(lock_data) if lock_data is not None else None
+    lock = got if isinstance(got, Lock) else None
     req = None if any(d.fatal for d in loaded.diagnostics) else parse_resources(loaded.resources).request
     if req is not None and lock is not None and (priced := _from_lock(lock, req)) is not None:
         return Side(path, data, priced, ())  # the lock decides: no need to resolve
@@ -323,6 +350,57 @@ def price_side(root: str, path: str, content: Content, lock_data: bytes | None, 
         return Side(path, data, None, errors or (Diagnostic("TI030", ERROR, "no instance type was chosen"),))
     deployment = lock.deployment if lock else None
     return Side(path, data, Priced(res.chosen.name, res.nodes, res.chosen.price_per_min * res.nodes, req, False, deployment), ())
+
+
+def price_chain(base: str, path: str, content: Content, lock_data: bytes | None, host: Host) -> list[Side]:
+    """Price each chainlet of the chain file `path` (repository-relative) in the folder `base` (the work tree, or the
+    revision's files written to a temporary folder), like a model: its entry in the chain's lock when current, else its
+    compute resolved; one Side with the errors when the file cannot be read. Findings name repository paths."""
+    from truss_instance_plugin.chains import analyze_chain
+
+    data = content if isinstance(content, bytes) else None
+    got = _parse_lock(lock_data) if lock_data is not None else None
+    entries = got.chainlets if isinstance(got, ChainLock) else {}
+
+    prefix = os.path.join(base, "")
+
+    def clean(d: Diagnostic) -> Diagnostic:
+        where = _posix(os.path.relpath(d.file, base)) if d.file else ""
+        return d._replace(message=d.message.replace(prefix, ""), hint=d.hint.replace(prefix, ""), file=where)
+
+    sides: list[Side] = []
+    for model, chainlet in analyze_chain(os.path.join(base, *path.split("/")), host):
+        name = chainlet.name if chainlet is not None else ""
+        req, res = model.request, model.resolution
+        entry = entries.get(name)
+        if req is not None and entry is not None and (priced := _from_lock(entry, req)) is not None:
+            sides.append(Side(path, data, priced, (), name))
+        elif req is not None and res is not None and res.chosen is not None:
+            price = res.chosen.price_per_min * res.nodes
+            sides.append(
+                Side(path, data, Priced(res.chosen.name, res.nodes, price, req, False, entry.deployment if entry else None), (), name)
+            )
+        else:
+            errors = tuple(clean(d) for d in model.diagnostics if d.severity == ERROR)
+            sides.append(Side(path, data, None, errors or (Diagnostic("TI030", ERROR, "no instance type was chosen"),), name))
+    return sides
+
+
+def _chain_at(root: str, path: str, files: dict[str, bytes], host: Host, content: Content, lock: bytes | None) -> list[Side]:
+    """Price a chain file at a commit: its folder's Python files and truss configs written to a temporary folder."""
+    import shutil
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="truss-instance-diff-")
+    try:
+        for rel, data in files.items():
+            full = os.path.join(tmp, *rel.split("/"))
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "wb") as f:
+                f.write(data)
+        return price_chain(tmp, path, content, lock, host)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # Comparing ----------------------------------------------------------------------------------
@@ -359,9 +437,11 @@ def compare(base: Revision, head: Revision, before: dict[str, Side], after: dict
     removed = [p for p in sorted(before) if p not in after]
     renamed: dict[str, str] = {}  # new path -> old path
     for p in sorted(after):
-        if p in before:
+        if p in before or after[p].chainlet:  # a chainlet is matched by its chain file and name only
             continue
-        match = next((r for r in removed if before[r].data is not None and before[r].data == after[p].data), None)
+        match = next(
+            (r for r in removed if not before[r].chainlet and before[r].data is not None and before[r].data == after[p].data), None
+        )
         if match is not None:
             renamed[p] = match
             removed.remove(match)
@@ -383,7 +463,9 @@ def compare(base: Revision, head: Revision, before: dict[str, Side], after: dict
             if not b.priced.same_cost(a.priced):
                 reasons = _reasons(b.priced, a.priced, base, head)
                 deployed = _deployed(b.priced, a.priced)
-        changes.append(Change(path, prev, status, b, a, reasons, deployed))
+        unit = a if a is not None else b
+        assert unit is not None
+        changes.append(Change(unit.config, prev, status, b, a, reasons, deployed, unit.chainlet))
     return Diff(base, head, tuple(changes))
 
 
@@ -395,25 +477,36 @@ def diff_revisions(base_rev: str, head_rev: str | None, host: Host, cwd: str = "
     snap_b, snap_h = snapshots(root, base, head)
     cache: dict[tuple[str, object, bytes | None], Side] = {}  # an unchanged unit is analysed once
 
-    def side(snap: Snapshot, path: str) -> Side:
+    def sides(snap: Snapshot, path: str) -> list[Side]:
         content, lock = snap.units[path]
+        if path.endswith(".py"):  # a chain file: its modules may differ between revisions, so it is not cached
+            if isinstance(content, OSError):
+                return [Side(path, None, None, (Diagnostic("TI090", ERROR, f"cannot read: {content.strerror or content}"),))]
+            if snap.revision.commit:
+                return _chain_at(root, path, snap.files_for(path), host, content, lock)
+            return price_chain(root, path, content, lock, host)
         key = (path, content if isinstance(content, bytes) else id(content), lock)
         if key not in cache:
             cache[key] = price_side(root, path, content, lock, host)
-        return cache[key]
+        return [cache[key]]
 
-    before = {p: side(snap_b, p) for p in snap_b.units}
-    after = {p: side(snap_h, p) for p in snap_h.units}
+    before = {unit_id(s): s for p in snap_b.units for s in sides(snap_b, p)}
+    after = {unit_id(s): s for p in snap_h.units for s in sides(snap_h, p)}
     return compare(base, head, before, after)
+
+
+def unit_id(s: Side) -> str:
+    """How units are matched across revisions: the config path, and a chainlet's name after its chain file's."""
+    return f"{s.config} [{s.chainlet}]" if s.chainlet else s.config
 
 
 # Rendering ----------------------------------------------------------------------------------
 
 
-def unit_name(config: str) -> str:
-    """How a unit is named: its folder for config.yaml, else the config file."""
+def unit_name(config: str, chainlet: str = "") -> str:
+    """How a unit is named: its folder for config.yaml, else the config file; a chainlet: `chain.py [Name]`."""
     folder, name = posixpath.split(config)
-    return (folder or ".") if name == CONFIG_NAME else config
+    return f"{config} [{chainlet}]" if chainlet else (folder or ".") if name == CONFIG_NAME else config
 
 
 def _plural(n: int, word: str = "model") -> str:
@@ -434,7 +527,7 @@ def _first_error(c: Change, d: Diff) -> tuple[str, Diagnostic]:
     rev, s = (d.base, c.before) if c.before is not None and c.before.errors else (d.head, c.after)
     assert s is not None
     e = s.errors[0]
-    return rev.where(s.config) + (f":{e.line}:{e.col}" if e.line else ""), e
+    return rev.where(e.file or s.config) + (f":{e.line}:{e.col}" if e.line else ""), e
 
 
 def _error_brief(c: Change, d: Diff) -> str:
@@ -450,12 +543,13 @@ def error_lines(d: Diff) -> list[str]:
             continue
         for rev, s in ((d.base, c.before), (d.head, c.after)):
             if s is not None:
-                lines += [line for e in s.errors for line in diagnostic_lines(rev.where(s.config), e, "text")]
+                for e in s.errors:
+                    lines += diagnostic_lines(rev.where(s.config), e._replace(file=rev.where(e.file)) if e.file else e, "text", s.chainlet)
     return lines
 
 
 def _headline(c: Change, d: Diff) -> str:
-    name = unit_name(c.config)
+    name = unit_name(c.config, c.chainlet)
     old, new = c.old, c.new
     if c.status == "error":
         return f"{name}: {_error_brief(c, d)}"
@@ -523,6 +617,7 @@ def render_json(d: Diff) -> list[str]:
         units.append(
             {
                 "config": c.config,
+                "chainlet": c.chainlet or None,
                 "previous_config": c.previous,
                 "status": c.status,
                 "cost_changed": c.cost_changed,
@@ -567,7 +662,7 @@ def _md_rev(rev: Revision) -> str:
 
 
 def _md_row(c: Change, d: Diff) -> str:
-    name = _md(unit_name(c.config)) + (f" (was {_md(unit_name(c.previous))})" if c.previous else "")
+    name = _md(unit_name(c.config, c.chainlet)) + (f" (was {_md(unit_name(c.previous))})" if c.previous else "")
     if c.status == "error":
         where, e = _first_error(c, d)
         return f"| {name} | ⚠ not priced | | | | | {e.code} at {_md(where)}: {_cell(e.message)} |"
@@ -601,14 +696,14 @@ def render_markdown(d: Diff) -> list[str]:
     ]
     for c in shown:
         if c.deployed:
-            lines += ["", f"> **Note** {_md(unit_name(c.config))}: {_deployed_text(c)}."]
+            lines += ["", f"> **Note** {_md(unit_name(c.config, c.chainlet))}: {_deployed_text(c)}."]
     quiet = [c for c in d.changes if c not in shown]
     if quiet:
         total = sum((c.new.price_per_min for c in quiet if c.new), Decimal(0))
         lines += ["", f"<details><summary>{_plural(len(quiet), 'unchanged model')} ({per_month(total)})</summary>", ""]
         lines += ["| model | instance type | $/h | $/month |", "|---|---|--:|--:|"]
         for c in quiet:
-            name = _md(unit_name(c.config)) + (f" (was {_md(unit_name(c.previous))})" if c.previous else "")
+            name = _md(unit_name(c.config, c.chainlet)) + (f" (was {_md(unit_name(c.previous))})" if c.previous else "")
             p = c.new
             cells = f"{p.type_text()} | {per_hour(p.price_per_min)[:-2]} | {per_month(p.price_per_min)[:-6]}" if p else "not priced | |"
             lines.append(f"| {name} | {cells} |")
