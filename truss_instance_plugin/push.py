@@ -22,7 +22,9 @@ from truss_instance_plugin.errors import GuardError
 if TYPE_CHECKING:
     from truss_instance_plugin.chains import Chainlet
     from truss_instance_plugin.diagnostics import Diagnostic
+    from truss_instance_plugin.drift import LockState
     from truss_instance_plugin.model import Model, PushContext
+    from truss_instance_plugin.request import Request
 
 PREFIX = "truss-instance: "
 _NEEDED = ("target_directory", "config", "promote", "environment", "preserve_env_instance_type", "watch_after_push")
@@ -94,7 +96,6 @@ def _mode_note(model: Model, push: PushContext, dep: dict[str, object] | None) -
 def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | ChainPush | None:
     """Validate, resolve and check the lock; print the prediction. Raises SystemExit(1) to block."""
     from truss_instance_plugin.drift import check_model, truss_dir
-    from truss_instance_plugin.lockfile import request_hash
     from truss_instance_plugin.pipeline import analyze, begin
     from truss_instance_plugin.plugins import get_host
 
@@ -111,11 +112,7 @@ def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | ChainPush
     _stop_on(_findings(model, diags, push), model.path, push)
     chosen, req = model.chosen, model.request
     if chosen is not None and req is not None:
-        if state.lock is not None and state.lock.request_hash == request_hash(req):
-            lock = "lock up to date"
-        else:
-            what = "missing" if state.lock is None and state.error is None else "out of date"
-            lock = f"lock {what} (run `truss-instance lock {truss_dir(model)}`)"
+        lock = _lock_note(state, req, "lock", truss_dir(model))
         _say(f"{truss_dir(model)} → {chosen.name} (${chosen.price_per_min}/min), {lock}")
     note = _mode_note(model, push, state.lock.deployment if state.lock else None)
     if note:
@@ -184,6 +181,16 @@ def after_push(model: Model, push: PushContext, seen: dict[str, Any]) -> None:
         from truss_instance_plugin.locking import FIRST_DEPLOYMENT
 
         _say(FIRST_DEPLOYMENT.format(instance=shown))
+
+
+def _lock_note(state: LockState, req: Request, lock: str, where: str) -> str:
+    """'lock up to date', or 'lock missing (run `truss-instance lock WHERE`)' / 'lock out of date (...)'."""
+    from truss_instance_plugin.lockfile import request_hash
+
+    if state.lock is not None and state.lock.request_hash == request_hash(req):
+        return f"{lock} up to date"
+    what = "missing" if state.lock is None and state.error is None else "out of date"
+    return f"{lock} {what} (run `truss-instance lock {where}`)"
 
 
 def _findings(model: Model, diags: list[Diagnostic], push: PushContext, path: str = "", chainlet: str = "") -> list[Diagnostic]:
@@ -344,7 +351,6 @@ def check_chain(path: str, entrypoint: str | None, push: PushContext, command: s
     from truss_instance_plugin.chains import analyze_chainlet, load_chain
     from truss_instance_plugin.diagnostics import ERROR
     from truss_instance_plugin.drift import check_model
-    from truss_instance_plugin.lockfile import request_hash
     from truss_instance_plugin.pipeline import begin
     from truss_instance_plugin.plugins import get_host
     from truss_instance_plugin.report import diagnostic_lines
@@ -375,11 +381,7 @@ def check_chain(path: str, entrypoint: str | None, push: PushContext, command: s
             continue
         if total is not None:
             total += chosen.price_per_min
-        if state.lock is not None and state.lock.request_hash == request_hash(req):
-            lock = "chain lock up to date"
-        else:
-            what = "missing" if state.lock is None and state.error is None else "out of date"
-            lock = f"chain lock {what} (run `truss-instance lock {path}`)"
+        lock = _lock_note(state, req, "chain lock", path)
         _say(f"{path} [{c.name}{role}] → {chosen.name} (${chosen.price_per_min}/min), {lock}")
     n = len(units)
     if command == "truss chains push" or n > 1:
