@@ -37,6 +37,7 @@ from truss_instance_plugin.report import diagnostic_lines, dumps, per_hour, per_
 from truss_instance_plugin.request import Request, parse_resources
 
 if TYPE_CHECKING:
+    from truss_instance_plugin.model import Model
     from truss_instance_plugin.plugins import Host
 
 FORMATS = ("text", "json", "markdown")
@@ -343,13 +344,19 @@ def price_side(root: str, path: str, content: Content, lock_data: bytes | None, 
         return Side(path, data, priced, ())  # the lock decides: no need to resolve
     from truss_instance_plugin.pipeline import analyze_loaded
 
-    model = analyze_loaded(loaded, host)
+    return _side(path, data, analyze_loaded(loaded, host), lock)
+
+
+def _side(path: str, data: bytes | None, model: Model, lock: Lock | None, chainlet: str = "") -> Side:
+    """An analysed unit priced: its lock's recorded type when the lock is current, else the resolution, else its errors."""
     req, res = model.request, model.resolution
+    if req is not None and lock is not None and (priced := _from_lock(lock, req)) is not None:
+        return Side(path, data, priced, (), chainlet)
     if req is None or res is None or res.chosen is None:
         errors = tuple(d for d in model.diagnostics if d.severity == ERROR)
-        return Side(path, data, None, errors or (Diagnostic("TI030", ERROR, "no instance type was chosen"),))
-    deployment = lock.deployment if lock else None
-    return Side(path, data, Priced(res.chosen.name, res.nodes, res.chosen.price_per_min * res.nodes, req, False, deployment), ())
+        return Side(path, data, None, errors or (Diagnostic("TI030", ERROR, "no instance type was chosen"),), chainlet)
+    price = res.chosen.price_per_min * res.nodes
+    return Side(path, data, Priced(res.chosen.name, res.nodes, price, req, False, lock.deployment if lock else None), (), chainlet)
 
 
 def price_chain(base: str, path: str, content: Content, lock_data: bytes | None, host: Host) -> list[Side]:
@@ -371,18 +378,8 @@ def price_chain(base: str, path: str, content: Content, lock_data: bytes | None,
     sides: list[Side] = []
     for model, chainlet in analyze_chain(os.path.join(base, *path.split("/")), host):
         name = chainlet.name if chainlet is not None else ""
-        req, res = model.request, model.resolution
-        entry = entries.get(name)
-        if req is not None and entry is not None and (priced := _from_lock(entry, req)) is not None:
-            sides.append(Side(path, data, priced, (), name))
-        elif req is not None and res is not None and res.chosen is not None:
-            price = res.chosen.price_per_min * res.nodes
-            sides.append(
-                Side(path, data, Priced(res.chosen.name, res.nodes, price, req, False, entry.deployment if entry else None), (), name)
-            )
-        else:
-            errors = tuple(clean(d) for d in model.diagnostics if d.severity == ERROR)
-            sides.append(Side(path, data, None, errors or (Diagnostic("TI030", ERROR, "no instance type was chosen"),), name))
+        side = _side(path, data, model, entries.get(name), name)
+        sides.append(side._replace(errors=tuple(clean(d) for d in side.errors)))
     return sides
 
 
