@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
@@ -100,8 +101,9 @@ def _outcome(model: Model, state: LockState, written: Lock, chosen: InstanceType
     return LockOutcome(state.path, status, old, chosen, notes, old_price, nodes)
 
 
-def _status(path: str, data: bytes) -> Status:
-    return "unchanged" if current_bytes(path) == data else "updated" if os.path.lexists(path) else "new"
+def _status(path: str, data: bytes, current: bytes | None) -> Status:
+    """How writing `data` changes the file whose bytes are `current` (None: missing or unreadable)."""
+    return "unchanged" if current == data else "updated" if os.path.lexists(path) else "new"
 
 
 def _plan(model: Model, *, upgrade: bool, check_only: bool, deployment: dict[str, object] | None, keep_baseline: bool) -> _Plan:
@@ -122,7 +124,7 @@ def _plan(model: Model, *, upgrade: bool, check_only: bool, deployment: dict[str
     except (LockError, UnicodeError) as e:
         return _Plan([_error(state.path, [_cannot_write(state.path, f"it would not read back ({e})")])], None)
     assert isinstance(written, Lock)
-    status: Status = "unchanged" if current == data else "updated" if os.path.lexists(state.path) else "new"
+    status = _status(state.path, data, current)
     return _Plan([_outcome(model, state, written, chosen, status, check_only)], None if check_only or status == "unchanged" else data)
 
 
@@ -151,7 +153,7 @@ def _plan_chain(
     except (LockError, UnicodeError) as e:
         return _Plan([_error(path, [_cannot_write(path, f"it would not read back ({e})")]) for _ in units], None)
     assert isinstance(written, ChainLock)
-    status = _status(path, data)
+    status = _status(path, data, current_bytes(path))
     outcomes = [  # a chainlet whose entry is the same as before is unchanged, even when the file changes for another
         _outcome(m, st, written.chainlets[name], parts[name][1], "unchanged" if st.lock == written.chainlets[name] else status, check_only)
         for (m, name), st in zip(units, states, strict=True)
@@ -186,16 +188,9 @@ def _commit(plans: Sequence[_Plan], *, sync_renames: bool = True) -> list[LockOu
 
 def lock_models(models: Iterable[Model], *, upgrade: bool = False, check_only: bool = False) -> Iterator[LockOutcome]:
     """Write (or with check_only, compare) the lockfiles of many models, in batches of BATCH folders."""
-    batch: list[Model] = []
     wrote = False
-    for m in models:
-        batch.append(m)
-        if len(batch) == BATCH:
-            done = _lock_batch(batch, upgrade=upgrade, check_only=check_only, sync_renames=False)
-            wrote = wrote or any(o.status in ("new", "updated") for o in done)
-            yield from done
-            batch = []
-    if batch:
+    todo = iter(models)
+    while batch := list(itertools.islice(todo, BATCH)):
         done = _lock_batch(batch, upgrade=upgrade, check_only=check_only, sync_renames=False)
         wrote = wrote or any(o.status in ("new", "updated") for o in done)
         yield from done
