@@ -502,3 +502,19 @@ def test_every_catalog_type_is_written_without_the_representer() -> None:
         doc = yaml.safe_load(render(req, catalog, t, 1, None))
         lines: list[str] = []
         assert lockfile._simple_lines(doc, "", lines), t.name
+
+
+def test_lock_goes_through_every_batch_in_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Models are locked BATCH folders at a time: full batches, then the rest, outcomes in the order of the models."""
+    from truss_instance_plugin import locking
+
+    monkeypatch.setattr(locking, "BATCH", 2)
+    for i in range(5):
+        (tmp_path / f"m{i}" / "model").mkdir(parents=True)
+        (tmp_path / f"m{i}" / "config.yaml").write_text(f'model_name: m{i}\nresources:\n  cpu: "{i + 1}"\n')
+    code, out, _ = run_cli(capsys, "lock", str(tmp_path))
+    assert code == 0
+    assert [line.split(" (new)")[0] for line in out.splitlines()] == [f"wrote {tmp_path}/m{i}/truss-instance.lock" for i in range(5)]
+    assert run_cli(capsys, "check", str(tmp_path)) == (0, "", "")
