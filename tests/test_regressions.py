@@ -100,3 +100,14 @@ def test_unit_hints_show_whole_bytes(run: Run, memory: str, hint: str) -> None:
     Path("config.yaml").write_text(f"model_name: a\nresources:\n  memory: {memory}\n")
     code, out, _ = run("check", ".")
     assert (code, out.splitlines()[1]) == (1, hint)
+
+
+# Merge keys while tags are resolved lazily: a plain << and an explicit !!merge key merge; a quoted "<<" is a key.
+@pytest.mark.parametrize(
+    ("key", "code", "summary"),
+    [("<<", 0, "2x8  "), ("!!merge x", 0, "2x8  "), ('"<<"', 1, 'no instance type\n  config.yaml:3:3: error TI001 unknown key "<<"')],
+)
+def test_merge_keys_with_lazily_resolved_tags(run: Run, key: str, code: int, summary: str) -> None:
+    Path("config.yaml").write_text(f'model_name: a\nresources:\n  {key}: {{cpu: "2"}}\n')
+    got, out, _ = run("explain", ".")
+    assert got == code and out.startswith(f"config.yaml: {summary}"), out

@@ -51,10 +51,16 @@ else:  # pragma: no cover
         pass
 
 
+def implicit_tag(text: str) -> str:
+    """The tag the safe loader gives `text` written as a plain scalar (str, int, float, bool, null, timestamp, ...)."""
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    return tag
+
+
 def tag_of(node: yaml.Node) -> str:
     """A node's tag, resolving a plain scalar's implicit tag on first use (as the safe loader would have)."""
     if node.tag == _LAZY:
-        node.tag = _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False))  # type: ignore[no-untyped-call]
+        node.tag = implicit_tag(node.value)
     tag: str = node.tag
     return tag
 
@@ -292,7 +298,7 @@ class _Builder:
         merged: dict[str, Pair] = {}
         own: list[Pair] = []
         for k, v in node.value:
-            if k.tag != _MERGE and (k.tag != _LAZY or k.value != "<<" or tag_of(k) != _MERGE):  # only "<<" resolves to merge
+            if (tag_of(k) if k.value == "<<" else k.tag) != _MERGE:  # an implicit merge key is "<<": others stay unresolved
                 own.append((k, v))
                 continue
             if isinstance(v, yaml.MappingNode):

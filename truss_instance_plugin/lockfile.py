@@ -11,6 +11,7 @@ from typing import NamedTuple
 import yaml
 
 from truss_instance_plugin.catalog import Catalog, InstanceType
+from truss_instance_plugin.config import implicit_tag
 from truss_instance_plugin.diagnostics import clip
 from truss_instance_plugin.request import Request
 
@@ -29,7 +30,6 @@ except ImportError:  # pragma: no cover - a Python built without its own hash mo
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STD = "tag:yaml.org,2002:"
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
-_RESOLVER = yaml.resolver.Resolver()
 LOCK_NAME = "truss-instance.lock"
 LOCK_VERSION = 1
 HEADER = (
@@ -213,8 +213,7 @@ def _scalar_text(value: str | int | None) -> str | None:
         return str(value) if abs(value) < 10**30 else None
     if type(value) is not str or not _simple_text().fullmatch(value):
         return None
-    tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
-    return value if tag == _STD + "str" else f"'{value}'"
+    return value if implicit_tag(value) == _STD + "str" else f"'{value}'"
 
 
 MAX_LOCK_BYTES = 64 << 10  # a lockfile is under 2 KiB
@@ -357,8 +356,7 @@ def _scalar(raw: str, field: str) -> object:
         return raw[1:-1]
     if not raw or raw[0] in _NOT_PLAIN_START or raw[-1] == ":" or not raw.isprintable() or any(c in raw for c in " #{}[],"):
         return _NO
-    first: dict[str | None, object] = _RESOLVER.yaml_implicit_resolvers
-    tag = _RESOLVER.resolve(yaml.ScalarNode, raw, (True, False)) if raw[0] in first else _STD + "str"  # type: ignore[no-untyped-call]
+    tag = implicit_tag(raw)
     nullable = key in ("gpu_type", "instance_type") and field != "r_instance_type"
     if tag == _STD + "str":
         return raw
