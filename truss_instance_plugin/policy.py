@@ -156,7 +156,9 @@ def _nearest_pyproject(folder: str) -> str | None:
 def find_policy(config_path: str) -> Policy | None:
     """The policy of the nearest pyproject.toml above a config file (None: no table there)."""
     folder = os.path.dirname(config_path)  # as given: a relative key saves a getcwd() per model
-    path = _NEAREST[folder] if folder in _NEAREST else _NEAREST.setdefault(folder, _nearest_pyproject(os.path.abspath(folder)))
+    if folder not in _NEAREST:
+        _NEAREST[folder] = _nearest_pyproject(os.path.abspath(folder))
+    path = _NEAREST[folder]
     if path is None:
         return None
     if path not in _POLICIES:  # read once per command
