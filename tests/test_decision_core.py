@@ -6,19 +6,17 @@ moved by one, a `return None`, a negated condition): the boundary itself and the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
-from support import Run
+from support import GOLDEN, Run, golden, with_entries
 
 from truss_instance_plugin import plugins
 from truss_instance_plugin.catalog import Catalog, GiB, InstanceType, embedded_types, make_catalog
 from truss_instance_plugin.config import load_config
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic
-from truss_instance_plugin.hookspecs import hookimpl
 from truss_instance_plugin.lockfile import LockError, config_for_lock, lock_path, parse_lock, read_lock, render
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.pipeline import analyze_loaded
@@ -28,7 +26,6 @@ from truss_instance_plugin.resolve import CLIFF_MARGIN, Resolution, misfit, reje
 
 CATALOG = make_catalog(embedded_types())
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = (ROOT / "examples" / "sdxl" / "truss-instance.lock").read_bytes()
 LOCK = Path("models/sdxl/truss-instance.lock")
 CONFIG = Path("models/sdxl/config.yaml")
 TI017_HINT = "truss accepts this, deploys the instance_type and ignores accelerator; remove one of the two"
@@ -54,24 +51,6 @@ def cpu_type(name: str, vcpu: int, gib: int, price: str, nodes: int = 1) -> Inst
 
 # Two nodes of eight H200 each: the catalog Baseten configures for multi-node customers.
 TWO_NODE = InstanceType("H200:2x8", 256_000, 3200 * GiB, "H200", 8, 141, Decimal("2.00000"), True, 2)
-
-
-class Entries:
-    """A catalog plugin: contributes (or, by name, replaces) instance types."""
-
-    def __init__(self, types: Sequence[InstanceType]) -> None:
-        self.types = list(types)
-
-    @hookimpl
-    def truss_instance_catalog_entries(self) -> Sequence[InstanceType]:
-        return self.types
-
-
-def with_entries(*types: InstanceType) -> None:
-    """From now on the CLI's catalog has these types too (a fresh host; conftest restores the default)."""
-    h = Host(load_entry_points=False)
-    h.register(Entries(types), name="catalog-change")
-    plugins.reset_host(h)
 
 
 def truss(name: str, resources: str) -> Path:
@@ -513,12 +492,6 @@ def test_a_lock_from_another_catalog_naming_a_type_this_one_lacks_is_TI103(work:
 # 8. Malformed locks: each branch, with its position ------------------------------------------------------------
 
 
-def _edit(old: str, new: str) -> bytes:
-    text = GOLDEN.decode()
-    assert old in text
-    return text.replace(old, new, 1).encode()
-
-
 def _section(name: str, value: str) -> bytes:
     """The golden lock with the block `name:` replaced by `name: value`."""
     lines = GOLDEN.decode().splitlines(keepends=True)
@@ -539,56 +512,60 @@ RECORD = "deployment:\n  instance_type: A10Gx4x16\n  model_name: m\n  request_ha
         (_section("catalog", "baseten-embedded"), "catalog must be a mapping", (3, 10)),
         (_section("request", "4"), "request must be a mapping", (9, 10)),
         (_section("resolved", "A10Gx4x16"), "resolved must be a mapping", (17, 11)),
-        (_edit("deployment: {}\n", "deployment: !!omap []\n"), "a list, which truss-instance never writes (hand-edited?)", (7, 13)),
-        (_edit("deployment: {}\n", "deployment: !!set {}\n"), "a mapping tagged tag:yaml.org,2002:set", (7, 13)),
+        (golden("deployment: {}\n", "deployment: !!omap []\n"), "a list, which truss-instance never writes (hand-edited?)", (7, 13)),
+        (golden("deployment: {}\n", "deployment: !!set {}\n"), "a mapping tagged tag:yaml.org,2002:set", (7, 13)),
         # an incomplete request, a deployment without its required keys
-        (_edit("  gpu_count: 1\n  gpu_type: A10G\n", "  gpu_type: A10G\n"), "request lacks the key 'gpu_count'", (10, 3)),
-        (_edit("deployment: {}\n", RECORD + "  request: {}\n"), "deployment.request lacks the key 'gpu_count'", (12, 12)),
-        (_edit("deployment: {}\n", RECORD.replace("  source: adopt\n", "")), "deployment lacks the key 'source'", (8, 3)),
+        (golden("  gpu_count: 1\n  gpu_type: A10G\n", "  gpu_type: A10G\n"), "request lacks the key 'gpu_count'", (10, 3)),
+        (golden("deployment: {}\n", RECORD + "  request: {}\n"), "deployment.request lacks the key 'gpu_count'", (12, 12)),
+        (golden("deployment: {}\n", RECORD.replace("  source: adopt\n", "")), "deployment lacks the key 'source'", (8, 3)),
         # wrong types: a non-string gpu_type, a bool for an int
         (
-            _edit("  gpu_type: A10G\n  instance_type: null\n", "  gpu_type: 10\n  instance_type: null\n"),
+            golden("  gpu_type: A10G\n  instance_type: null\n", "  gpu_type: 10\n  instance_type: null\n"),
             "request.gpu_type must be a string or null",
             (11, 13),
         ),
         (
-            _edit("  gpu_type: A10G\n  instance_type: A10G", "  gpu_type: 10\n  instance_type: A10G"),
+            golden("  gpu_type: A10G\n  instance_type: A10G", "  gpu_type: 10\n  instance_type: A10G"),
             "resolved.gpu_type must be a string or null",
             (19, 13),
         ),
         (
-            _edit("  gpu_count: 1\n  gpu_type: A10G\n  instance_type: null", "  gpu_count: true\n  gpu_type: A10G\n  instance_type: null"),
+            golden("  gpu_count: 1\n  gpu_type: A10G\n  instance_type: null", "  gpu_count: true\n  gpu_type: A10G\n  instance_type: null"),
             "request.gpu_count must be an integer",
             (10, 14),
         ),
-        (_edit("lock_version: 1", "lock_version: true"), "lock_version must be an integer", (8, 15)),
+        (golden("lock_version: 1", "lock_version: true"), "lock_version must be an integer", (8, 15)),
         # no resolved.instance_type
-        (_edit("  instance_type: A10Gx4x16\n", ""), "resolved lacks the key 'instance_type'", (18, 3)),
+        (golden("  instance_type: A10Gx4x16\n", ""), "resolved lacks the key 'instance_type'", (18, 3)),
         # keys and nesting
-        (_edit("deployment: {}\n", "deployment: {1: a}\n"), "a key that is not a string", (7, 14)),
+        (golden("deployment: {}\n", "deployment: {1: a}\n"), "a key that is not a string", (7, 14)),
         # nesting: six levels below the top are read (a chain's lock needs them), the seventh is refused
         (
-            _edit("deployment: {}\n", RECORD + "  resources: {cpu: {a: {b: {c: 1}}}}\n"),
+            golden("deployment: {}\n", RECORD + "  resources: {cpu: {a: {b: {c: 1}}}}\n"),
             "deployment.resources.cpu must be a string",
             (12, 20),
         ),
         (
-            _edit("deployment: {}\n", RECORD + "  resources: {cpu: {a: {b: {c: {d: 1}}}}}\n"),
+            golden("deployment: {}\n", RECORD + "  resources: {cpu: {a: {b: {c: {d: 1}}}}}\n"),
             "nested deeper than a truss-instance lockfile",
             (12, 36),
         ),
         # integers as YAML reads them; a version is compared as a number
         (
-            _edit("lock_version: 1", "lock_version: 0x2"),
+            golden("lock_version: 1", "lock_version: 0x2"),
             "lock_version 2 is newer than this truss-instance understands (1); upgrade truss-instance",
             (8, 15),
         ),
-        (_edit("lock_version: 1", "lock_version: 1:00"), "lock_version 60 is newer than this truss-instance understands (1)", (8, 15)),
-        (_edit("lock_version: 1", "lock_version: !!bool maybe"), "an invalid bool 'maybe'", (8, 15)),
-        (_edit("lock_version: 1", "lock_version: !!bool 1"), "an invalid bool '1'", (8, 15)),  # digits, but not an int
+        (
+            golden("lock_version: 1", "lock_version: 1:00"),
+            "lock_version 60 is newer than this truss-instance understands (1)",
+            (8, 15),
+        ),
+        (golden("lock_version: 1", "lock_version: !!bool maybe"), "an invalid bool 'maybe'", (8, 15)),
+        (golden("lock_version: 1", "lock_version: !!bool 1"), "an invalid bool '1'", (8, 15)),  # digits, but not an int
         # the size bound: one byte past 64 KiB
         (
-            _edit("lock_version: 1", "lock_version: 1" + " " * ((64 << 10) - len(GOLDEN) + 1)),
+            golden("lock_version: 1", "lock_version: 1" + " " * ((64 << 10) - len(GOLDEN) + 1)),
             "larger than 64 KiB; not a truss-instance lockfile",
             (0, 0),
         ),
@@ -604,13 +581,13 @@ def test_malformed_lock(tmp_path: Path, data: bytes, message: str, position: tup
 
 def test_lock_at_the_size_bound_and_valid_spellings_are_read(tmp_path: Path) -> None:
     path = tmp_path / "truss-instance.lock"
-    padded = _edit("lock_version: 1", "lock_version: 1" + " " * ((64 << 10) - len(GOLDEN)))
+    padded = golden("lock_version: 1", "lock_version: 1" + " " * ((64 << 10) - len(GOLDEN)))
     assert len(padded) == 64 << 10
-    for data in (padded, _edit("lock_version: 1", "lock_version: 01"), _edit("deployment: {}", "deployment: !!map {}"), GOLDEN):
+    for data in (padded, golden("lock_version: 1", "lock_version: 01"), golden("deployment: {}", "deployment: !!map {}"), GOLDEN):
         path.write_bytes(data)
         lock = read_lock(str(path))
         assert lock is not None and (lock.request, lock.instance_type, lock.deployment) == (SDXL_REQUEST, "A10Gx4x16", None)
-    path.write_bytes(_edit("deployment: {}\n", RECORD + "  request: null\n  resources: null\n"))
+    path.write_bytes(golden("deployment: {}\n", RECORD + "  request: null\n  resources: null\n"))
     lock = read_lock(str(path))
     assert lock is not None and lock.deployment == {
         "instance_type": "A10Gx4x16", "model_name": "m", "request_hash": "x", "source": "adopt", "request": None, "resources": None,
@@ -619,7 +596,7 @@ def test_lock_at_the_size_bound_and_valid_spellings_are_read(tmp_path: Path) -> 
 
 def test_a_superscript_integer_is_a_bad_lock_not_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "truss-instance.lock"
-    path.write_bytes(_edit("lock_version: 1", "lock_version: !!int ²"))
+    path.write_bytes(golden("lock_version: 1", "lock_version: !!int ²"))
     with pytest.raises(LockError) as info:
         read_lock(str(path))
     assert (str(info.value), info.value.line, info.value.col) == ("an invalid int '²'", 8, 15)
@@ -979,6 +956,6 @@ def test_the_fast_path_agrees_with_the_full_parse(line: str, value: str) -> None
 def test_a_leading_zero_in_a_locked_integer_is_octal_as_yaml_reads_it(tmp_path: Path) -> None:
     """`millicores: 04000` is 2048 to any YAML reader; the lock is then inconsistent, not silently 4000."""
     path = tmp_path / "truss-instance.lock"
-    path.write_bytes(_edit("  millicores: 4000\n  node_count", "  millicores: 04000\n  node_count"))
+    path.write_bytes(golden("  millicores: 4000\n  node_count", "  millicores: 04000\n  node_count"))
     with pytest.raises(LockError, match="request_hash does not match"):
         read_lock(str(path))

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
-from support import run_cli
+from support import GOLDEN, run_cli, with_entries
 
 from truss_instance_plugin import plugins
 from truss_instance_plugin.catalog import GiB, InstanceType
-from truss_instance_plugin.hookspecs import hookimpl
 from truss_instance_plugin.lockfile import read_lock
 from truss_instance_plugin.locking import FIRST_DEPLOYMENT as FIRST
 from truss_instance_plugin.plugins import Host
 
 ROOT = Path(__file__).resolve().parents[1]
 SDXL = ROOT / "examples" / "sdxl"
-GOLDEN = (SDXL / "truss-instance.lock").read_bytes()
 LOCK = Path("models/sdxl/truss-instance.lock")
 CONFIG = Path("models/sdxl/config.yaml")
 OLD = 1_000_000_000
@@ -45,25 +42,6 @@ def edit(old: str, new: str, path: Path = CONFIG) -> None:
 
 def a10g(name: str, cpu: int, mem: int, price: str) -> InstanceType:
     return InstanceType(name, cpu * 1000, mem * GiB, "A10G", 1, 24, Decimal(price))
-
-
-class Entries:
-    """A catalog plugin: contributes (or, by name, replaces) instance types."""
-
-    def __init__(self, types: Sequence[InstanceType]) -> None:
-        self.types = list(types)
-
-    @hookimpl
-    def truss_instance_catalog_entries(self) -> Sequence[InstanceType]:
-        return self.types
-
-
-def with_entries(*types: InstanceType) -> Host:
-    """Make the catalog change: a fresh host whose plugin contributes `types`."""
-    h = Host(load_entry_points=False)
-    h.register(Entries(types), name="catalog-change")
-    plugins.reset_host(h)
-    return h
 
 
 def locked() -> dict[str, object]:

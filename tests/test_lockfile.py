@@ -14,7 +14,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import run_cli
+from support import GOLDEN, golden, run_cli
 
 from truss_instance_plugin import lockfile, plugins
 from truss_instance_plugin.catalog import embedded_types, make_catalog
@@ -35,7 +35,6 @@ from truss_instance_plugin.request import Request
 
 ROOT = Path(__file__).resolve().parents[1]
 SDXL = ROOT / "examples" / "sdxl"
-GOLDEN = (SDXL / "truss-instance.lock").read_bytes()
 LOCK = Path("models/sdxl/truss-instance.lock")
 CONFIG = Path("models/sdxl/config.yaml")
 OLD = 1_000_000_000  # an mtime far in the past: any write would move it
@@ -308,12 +307,6 @@ def test_read_lock_round_trip(tmp_path: Path) -> None:
     assert Decimal(str(lock.resolved["price_usd_per_min"])) == Decimal("0.02012")
 
 
-def _edit(old: str, new: str) -> bytes:
-    text = GOLDEN.decode()
-    assert old in text
-    return text.replace(old, new, 1).encode()
-
-
 DEPLOYMENT = "deployment:\n  instance_type: A10Gx4x16\n  request_hash: sha256:00\n  model_name: sdxl\n  source: adopt\n"
 
 
@@ -324,44 +317,56 @@ DEPLOYMENT = "deployment:\n  instance_type: A10Gx4x16\n  request_hash: sha256:00
         (b"\xff\xfe garbage", "not UTF-8 (byte 0xff at offset 0)", (0, 0)),
         (b"- a\n- b\n", "top level is not a mapping", (0, 0)),
         (b"", "top level is not a mapping", (0, 0)),
-        (_edit("lock_version: 1", "lock_version: 2"), "lock_version 2 is newer than this truss-instance understands (1); upgrade", (8, 15)),
-        (_edit("lock_version: 1", "lock_version: 0"), "lock_version 0 is not a version truss-instance writes (1)", (8, 15)),
-        (_edit("lock_version: 1", "lock_version: one"), "lock_version must be an integer", (8, 15)),
         (
-            _edit("lock_version: 1", "lock_version: 1.0"),
+            golden("lock_version: 1", "lock_version: 2"),
+            "lock_version 2 is newer than this truss-instance understands (1); upgrade",
+            (8, 15),
+        ),
+        (golden("lock_version: 1", "lock_version: 0"), "lock_version 0 is not a version truss-instance writes (1)", (8, 15)),
+        (golden("lock_version: 1", "lock_version: one"), "lock_version must be an integer", (8, 15)),
+        (
+            golden("lock_version: 1", "lock_version: 1.0"),
             "a value tagged tag:yaml.org,2002:float, which truss-instance never writes",
             (8, 15),
         ),
-        (_edit("lock_version: 1\n", ""), "the lockfile lacks the key 'lock_version'", (3, 1)),
-        (_edit("lock_version: 1", "lock_version: 1\nfrobnicate: true"), "unknown key 'frobnicate' in the lockfile", (9, 1)),
-        (_edit("  node_count: 1\n", "  node_count: 1\n  zone: us\n"), "unknown key 'zone' in request", (16, 3)),
-        (_edit("  millicores: 4000\n  node_count", "  millicores: 3000\n  node_count"), "request_hash does not match", (16, 15)),
+        (golden("lock_version: 1\n", ""), "the lockfile lacks the key 'lock_version'", (3, 1)),
+        (golden("lock_version: 1", "lock_version: 1\nfrobnicate: true"), "unknown key 'frobnicate' in the lockfile", (9, 1)),
+        (golden("  node_count: 1\n", "  node_count: 1\n  zone: us\n"), "unknown key 'zone' in request", (16, 3)),
+        (golden("  millicores: 4000\n  node_count", "  millicores: 3000\n  node_count"), "request_hash does not match", (16, 15)),
         (
-            _edit("  millicores: 4000\n  node_count", "  millicores: '4000'\n  node_count"),
+            golden("  millicores: 4000\n  node_count", "  millicores: '4000'\n  node_count"),
             "request.millicores must be an integer",
             (14, 15),
         ),
-        (_edit("  nodes: 1\n", "  nodes: 1\n  spot: true\n"), "unknown key 'spot' in resolved", (24, 3)),
-        (_edit("catalog:\n", "catalog:\n  region: us\n"), "unknown key 'region' in catalog", (4, 3)),
+        (golden("  nodes: 1\n", "  nodes: 1\n  spot: true\n"), "unknown key 'spot' in resolved", (24, 3)),
+        (golden("catalog:\n", "catalog:\n  region: us\n"), "unknown key 'region' in catalog", (4, 3)),
         (
-            _edit("deployment: {}\n", DEPLOYMENT.replace("  model_name", "  who: me\n  model_name")),
+            golden("deployment: {}\n", DEPLOYMENT.replace("  model_name", "  who: me\n  model_name")),
             "unknown key 'who' in deployment",
             (10, 3),
         ),
-        (_edit("deployment: {}\n", "deployment:\n  model_name: sdxl\n"), "deployment lacks the key 'instance_type'", (8, 3)),
-        (_edit("deployment: {}\n", DEPLOYMENT + "  request: {cpu: 4}\n"), "unknown key 'cpu' in deployment.request", (12, 13)),
-        (_edit("deployment: {}\n", DEPLOYMENT + "  resources: [cpu]\n"), "a list, which truss-instance never writes", (12, 14)),
-        (_edit("deployment: {}\n", DEPLOYMENT + "  model_id: [unclosed\n"), "invalid YAML", (13, 13)),
+        (golden("deployment: {}\n", "deployment:\n  model_name: sdxl\n"), "deployment lacks the key 'instance_type'", (8, 3)),
+        (golden("deployment: {}\n", DEPLOYMENT + "  request: {cpu: 4}\n"), "unknown key 'cpu' in deployment.request", (12, 13)),
+        (golden("deployment: {}\n", DEPLOYMENT + "  resources: [cpu]\n"), "a list, which truss-instance never writes", (12, 14)),
+        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: [unclosed\n"), "invalid YAML", (13, 13)),
         # a bad merge, a one-byte edit of the key, a deleted key: the record would be lost by a rewrite
-        (_edit("deployment: {}\n", DEPLOYMENT + "deployment: {}\n"), "duplicate key 'deployment' (first at line 7; a bad merge?)", (12, 1)),
-        (_edit("deployment: {}\n", DEPLOYMENT.replace("deployment:", "deploymen:")), "unknown key 'deploymen' in the lockfile", (7, 1)),
-        (_edit("deployment: {}\n", ""), "the lockfile lacks the key 'deployment'", (3, 1)),
-        (_edit("deployment: {}\n", "deployment: null\n"), "deployment must be a mapping", (7, 13)),
-        (_edit("deployment: {}\n", DEPLOYMENT.replace("sdxl", "&a sdxl") + "  environment: *a\n"), "a YAML alias", (10, 15)),
-        (_edit("deployment: {}\n", DEPLOYMENT + "  model_id: !!binary aGk=\n"), "a value tagged tag:yaml.org,2002:binary", (12, 13)),
-        (_edit("deployment: {}\n", DEPLOYMENT + "  model_id: 12\n"), "deployment.model_id must be a string or null", (12, 13)),
-        (_edit("deployment: {}\n", DEPLOYMENT + "  resources: {cpu: 4}\n"), "deployment.resources.cpu must be a string", (12, 20)),
-        (_edit("deployment: {}\n", DEPLOYMENT + "  model_id: !!int x\n"), "an invalid int 'x'", (12, 13)),
+        (
+            golden("deployment: {}\n", DEPLOYMENT + "deployment: {}\n"),
+            "duplicate key 'deployment' (first at line 7; a bad merge?)",
+            (12, 1),
+        ),
+        (
+            golden("deployment: {}\n", DEPLOYMENT.replace("deployment:", "deploymen:")),
+            "unknown key 'deploymen' in the lockfile",
+            (7, 1),
+        ),
+        (golden("deployment: {}\n", ""), "the lockfile lacks the key 'deployment'", (3, 1)),
+        (golden("deployment: {}\n", "deployment: null\n"), "deployment must be a mapping", (7, 13)),
+        (golden("deployment: {}\n", DEPLOYMENT.replace("sdxl", "&a sdxl") + "  environment: *a\n"), "a YAML alias", (10, 15)),
+        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: !!binary aGk=\n"), "a value tagged tag:yaml.org,2002:binary", (12, 13)),
+        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: 12\n"), "deployment.model_id must be a string or null", (12, 13)),
+        (golden("deployment: {}\n", DEPLOYMENT + "  resources: {cpu: 4}\n"), "deployment.resources.cpu must be a string", (12, 20)),
+        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: !!int x\n"), "an invalid int 'x'", (12, 13)),
         (b"a: " + b"[" * 20 + b"]" * 20 + b"\n", "a list", (1, 4)),
         (b"lock_version: 1\n" + b"x" * (64 << 10), "larger than 64 KiB", (0, 0)),
     ],
