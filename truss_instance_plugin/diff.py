@@ -251,7 +251,7 @@ class Snapshot(NamedTuple):
     def files_for(self, chain: str) -> dict[str, bytes]:
         """The files a chain file at this commit may read: those in its folder and below."""
         folder = posixpath.dirname(chain)
-        return {p: b for p, b in self.chain_files.items() if not folder or p.startswith(folder + "/")}
+        return {p: b for p, b in self.chain_files.items() if _under(p, folder)}
 
 
 def _read_worktree(root: str, path: str) -> Content | None:
@@ -302,8 +302,13 @@ def _chain_folder_files(tree: dict[str, str], chains: list[str]) -> list[str]:
     return [
         p for p in tree
         if (p.endswith(".py") or posixpath.basename(p) == CONFIG_NAME)
-        and any(not f or p.startswith(f + "/") for f in folders)
+        and any(_under(p, f) for f in folders)
     ]  # fmt: skip
+
+
+def _under(path: str, folder: str) -> bool:
+    """Whether a repository path is in `folder` or below ("" is the repository root)."""
+    return not folder or path.startswith(folder + "/")
 
 
 # Pricing ------------------------------------------------------------------------------------
