@@ -656,11 +656,11 @@ def test_real_plugin_is_listed_with_its_distribution(plugin_venv: Path, tmp_path
     assert all(ep.name != "no_h100" for ep in scan_entry_points()), "installed into the parent environment"
 
 
-HEAVY = ("truss", "pydantic", "rich", "click", "pluggy", "importlib.metadata")
+HEAVY = ("truss", "pydantic", "rich", "click", "pluggy", "importlib.metadata", "typing")
 
 
 def test_the_check_path_imports_nothing_heavy_without_plugins(tmp_path: Path) -> None:
-    """With only the built-in plugin, hooks are called directly: not even pluggy is imported."""
+    """With only the built-in plugin, hooks are called directly: not even pluggy (or typing) is imported."""
     shutil.copytree(Path(__file__).parents[1] / "examples" / "sdxl", tmp_path / "sdxl")
     code = (
         "import sys; from truss_instance_plugin.cli import main; rc = main(['check', 'sdxl']); "
@@ -669,3 +669,49 @@ def test_the_check_path_imports_nothing_heavy_without_plugins(tmp_path: Path) ->
     environ = {k: v for k, v in os.environ.items() if k not in (DISABLE_ENV, "PYTHONPATH")}
     got = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=60, check=False)
     assert (got.returncode, got.stdout, got.stderr) == (0, "0 []\n", "")
+
+
+def test_named_tuples_are_built_as_typing_builds_them() -> None:
+    """truss_instance_plugin._typing.NamedTuple: same fields, defaults, methods, docstring, repr and pickling."""
+    import pickle
+
+    from truss_instance_plugin.model import Model, PushContext
+
+    for cls in (Model, PushContext):
+        assert issubclass(cls, tuple) and cls.__module__ == "truss_instance_plugin.model"
+        assert tuple(cls.__annotations__) == cls._fields
+    assert Model.__doc__ == "Everything known about one model (what hooks receive)."
+    ctx = PushContext(*(None for _ in PushContext._fields))
+    assert pickle.loads(pickle.dumps(ctx)) == ctx
+    assert repr(ctx).startswith("PushContext(environment=None, ")
+    import typing
+
+    from truss_instance_plugin._typing import NamedTuple
+
+    class Ours(NamedTuple):
+        """Doc."""
+
+        a: int
+        b: str = "x"
+
+        def twice(self) -> int:
+            return self.a * 2
+
+    class Theirs(typing.NamedTuple):
+        """Doc."""
+
+        a: int
+        b: str = "x"
+
+        def twice(self) -> int:
+            return self.a * 2
+
+    for c in (Ours, Theirs):
+        assert (c._fields, c._field_defaults, c.__doc__, c(2).twice(), c(1)._replace(b="y")) == (
+            ("a", "b"),
+            {"b": "x"},
+            "Doc.",
+            4,
+            c(1, "y"),
+        )
+        assert repr(c(1)) == f"{c.__name__}(a=1, b='x')"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # not `from typing import ...`: the automatic check's start-up imports nothing more
 
 if TYPE_CHECKING:
     from truss_instance_plugin.hookspecs import hookimpl

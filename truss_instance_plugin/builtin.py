@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.catalog import InstanceType, embedded_types, fmt_int
 from truss_instance_plugin.diagnostics import WARNING, Diagnostic, clip
 from truss_instance_plugin.resolve import cheapest

@@ -1,13 +1,15 @@
 """The instance catalog: Baseten's published instance types with exact prices."""
 
+from __future__ import annotations
+
 import functools
 import math
 import os
 import re
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Context, Decimal
-from typing import NamedTuple
 
+from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.diagnostics import INFO, Diagnostic
 from truss_instance_plugin.errors import CatalogError
 

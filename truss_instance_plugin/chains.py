@@ -13,11 +13,11 @@ import json
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
 
+from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
 from truss_instance_plugin.config import CHAIN_MARK, CONFIG_NAME, Field, LoadedConfig, load_config
-from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, Severity, clip
+from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
 from truss_instance_plugin.pyread import (
     CANON,
     TRUSS,
@@ -41,6 +41,7 @@ from truss_instance_plugin.pyread import (
 from truss_instance_plugin.request import _lax_int, did_you_mean, truss_accepts_memory
 
 if TYPE_CHECKING:
+    from truss_instance_plugin.diagnostics import Severity
     from truss_instance_plugin.model import Model
     from truss_instance_plugin.plugins import Host
 

@@ -7,8 +7,8 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
+from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.config import Field, LoadedConfig, find_configs, is_chain_file
 from truss_instance_plugin.diagnostics import Diagnostic, clip, exit_code
 from truss_instance_plugin.errors import CatalogError, PathError, PluginError, PolicyError, UsageError

@@ -1,12 +1,14 @@
 """Finding and loading config.yaml: the `resources` block with a position for every value."""
 
+from __future__ import annotations
+
 import os
 import stat
 import sys
-from typing import NamedTuple
 
 import yaml
 
+from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic, clip
 from truss_instance_plugin.errors import PathError
 

@@ -1,8 +1,14 @@
 """Diagnostics: one record per finding, with a stable code, a position and a fix."""
 
-from typing import Final, Literal, NamedTuple
+from __future__ import annotations
 
-Severity = Literal["error", "warning", "info"]
+from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Final, Literal
+
+    Severity = Literal["error", "warning", "info"]
+
 ERROR: Final = "error"
 WARNING: Final = "warning"
 INFO: Final = "info"

@@ -9,9 +9,9 @@ import posixpath
 import sys
 from collections.abc import Collection
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, NamedTuple
 
 from truss_instance_plugin import gitrev
+from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import HOURS_PER_MONTH, round_half_up
 from truss_instance_plugin.config import (
     CHAIN_MARK,

@@ -1,9 +1,11 @@
 """Drift: compare a model with its lockfile (stale lock, catalog changes, edits after deployment); pure reads."""
 
+from __future__ import annotations
+
 import os
 from decimal import Decimal
-from typing import NamedTuple
 
+from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.catalog import InstanceType, fmt_bytes, hourly_delta
 from truss_instance_plugin.diagnostics import ERROR, INFO, WARNING, Diagnostic
 from truss_instance_plugin.lockfile import ChainLock, Lock, LockError, lock_path, lock_sharers, read_lock, request_hash, resolved_section

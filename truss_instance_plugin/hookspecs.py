@@ -9,9 +9,10 @@ only ever grow by new arguments. docs/hooks.md documents each hook; a test keeps
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import pluggy
+
+from truss_instance_plugin._typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from truss_instance_plugin.catalog import InstanceType

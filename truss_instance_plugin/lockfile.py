@@ -1,15 +1,17 @@
 """truss-instance.lock: read, render (deterministic bytes) and write (atomic, only on change)."""
 
+from __future__ import annotations
+
 import contextlib
 import functools
 import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple
 
 import yaml
 
+from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.catalog import Catalog, InstanceType
 from truss_instance_plugin.config import implicit_tag
 from truss_instance_plugin.diagnostics import clip

@@ -7,8 +7,8 @@ import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
-from typing import Literal, NamedTuple
 
+from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import InstanceType
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.drift import LockState, bad_lock, kept_type, lock_diagnostics, read_state, tampered
@@ -29,6 +29,11 @@ from truss_instance_plugin.lockfile import (
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import Request
 
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Status = Literal["new", "updated", "unchanged", "error"]
+
 FIRST_DEPLOYMENT = (
     "first deployment: {instance} is now fixed for its running deployments and promoted environments; later resources: edits "
     "apply only to new deployments pushed without --promote/--environment (or with --no-preserve-env-instance-type), and the "
@@ -36,9 +41,6 @@ FIRST_DEPLOYMENT = (
 )
 _LOCK_NOTES = frozenset({"TI102", "TI110"})  # what `lock` repeats from `check` after writing
 BATCH = 256  # models whose folders are locked at once; their temp files are made durable with one sync
-
-
-Status = Literal["new", "updated", "unchanged", "error"]
 
 
 class LockOutcome(NamedTuple):

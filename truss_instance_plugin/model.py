@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from truss_instance_plugin.catalog import Catalog, InstanceType

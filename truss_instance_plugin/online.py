@@ -19,14 +19,16 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
+from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS, make_snapshot, render_snapshot, type_from_record
 from truss_instance_plugin.diagnostics import WARNING, Diagnostic
 from truss_instance_plugin.errors import CatalogError
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from truss_instance_plugin.model import Model
     from truss_instance_plugin.plugins import Host
 

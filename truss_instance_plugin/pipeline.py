@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
+from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.catalog import SNAPSHOT_NAME, Catalog, InstanceType, embedded_types, make_catalog, read_snapshot, stale_snapshot
 from truss_instance_plugin.config import LoadedConfig, load_config
 from truss_instance_plugin.diagnostics import Diagnostic
@@ -14,6 +14,8 @@ from truss_instance_plugin.request import Parsed, Request, parse_resources
 from truss_instance_plugin.resolve import Chooser, Resolution, Where, resolve
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from truss_instance_plugin.plugins import Host
 
 

@@ -7,8 +7,8 @@ import re
 import sys
 import types
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
 
+from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.errors import PluginError
 
 if TYPE_CHECKING:

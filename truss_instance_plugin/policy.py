@@ -20,8 +20,8 @@ import functools
 import math
 import os
 from decimal import Decimal
-from typing import TYPE_CHECKING, NamedTuple
 
+from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.errors import PolicyError
 

@@ -15,11 +15,13 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
+from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.errors import GuardError
 
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     from truss_instance_plugin.chains import Chainlet
     from truss_instance_plugin.diagnostics import Diagnostic
     from truss_instance_plugin.drift import LockState

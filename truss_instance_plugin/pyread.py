@@ -13,8 +13,8 @@ import operator
 import os
 import warnings
 from collections.abc import Iterator
-from typing import NamedTuple
 
+from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
 from truss_instance_plugin.config import MAX_CHAIN_BYTES, read_bounded
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic

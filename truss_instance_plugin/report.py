@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
+from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.catalog import (
     HOURS_PER_MONTH,
     Catalog,

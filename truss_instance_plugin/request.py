@@ -1,13 +1,18 @@
 """From a `resources` block to a normalized request: exact millicores, bytes, GPU type and count."""
 
+from __future__ import annotations
+
 import math
 import re
 from decimal import ROUND_CEILING, Decimal
-from typing import NamedTuple
 
+from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS, fmt_int
 from truss_instance_plugin.config import Field
-from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, Severity, clip
+from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
+
+if TYPE_CHECKING:
+    from truss_instance_plugin.diagnostics import Severity
 
 KNOWN_KEYS = ("cpu", "memory", "accelerator", "use_gpu", "instance_type", "node_count", "fabric")
 DEFAULT_CPU = "1"

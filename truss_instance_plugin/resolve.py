@@ -1,8 +1,10 @@
 """Baseten's placement rule, offline: filter the catalog, then take the cheapest."""
 
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
+from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.catalog import LEGACY_NAMES, Catalog, InstanceType, fmt_bytes, fmt_cpu, fmt_int
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
 from truss_instance_plugin.request import Request, did_you_mean
