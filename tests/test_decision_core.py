@@ -863,7 +863,7 @@ def test_folder_locks_lock_each_folder_itself(cwd: Path) -> None:
     import fcntl
     import os
 
-    from truss_instance_plugin.lockfile import folder_locks
+    from truss_instance_plugin.atomic import folder_locks
 
     Path("a").mkdir()
 
@@ -889,7 +889,7 @@ def test_the_temp_file_is_written_beside_the_lock(cwd: Path, monkeypatch: pytest
     import os
 
     from truss_instance_plugin import lockfile
-    from truss_instance_plugin.lockfile import write_if_changed
+    from truss_instance_plugin.atomic import write_if_changed
 
     Path("m").mkdir()
     renames: list[tuple[str, str]] = []

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from support import GOLDEN, golden, run_cli
 
 from truss_instance_plugin import lockfile, plugins
+from truss_instance_plugin.atomic import write_if_changed
 from truss_instance_plugin.catalog import embedded_types, make_catalog
 from truss_instance_plugin.lockfile import (
     HEADER,
@@ -29,7 +30,6 @@ from truss_instance_plugin.lockfile import (
     read_lock,
     render,
     request_hash,
-    write_if_changed,
 )
 from truss_instance_plugin.request import Request
 

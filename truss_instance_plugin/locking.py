@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
+from truss_instance_plugin.atomic import clean_temp_files, current_bytes, folder_locks, write_temp
 from truss_instance_plugin.catalog import InstanceType
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.drift import LockState, bad_lock, kept_type, lock_diagnostics, read_state, tampered
@@ -16,15 +17,11 @@ from truss_instance_plugin.lockfile import (
     ChainLock,
     Lock,
     LockError,
-    clean_temp_files,
-    current_bytes,
-    folder_locks,
     lock_path,
     parse_lock,
     render,
     render_chain,
     request_hash,
-    write_temp,
 )
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import Request

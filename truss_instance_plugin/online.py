@@ -371,7 +371,7 @@ def cmd_catalog_fetch(args: argparse.Namespace, host: Host) -> int:
         sys.stdout.write(data.decode("utf-8"))
         say.write(f"truss-instance: {summary}\n")
         return 0
-    from truss_instance_plugin.lockfile import write_if_changed
+    from truss_instance_plugin.atomic import write_if_changed
 
     try:
         written = write_if_changed(target, data)
