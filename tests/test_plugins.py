@@ -656,7 +656,18 @@ def test_real_plugin_is_listed_with_its_distribution(plugin_venv: Path, tmp_path
     assert all(ep.name != "no_h100" for ep in scan_entry_points()), "installed into the parent environment"
 
 
-HEAVY = ("truss", "pydantic", "rich", "click", "pluggy", "importlib.metadata", "typing", "contextlib", "truss_instance_plugin.atomic")
+HEAVY = (
+    "truss",
+    "pydantic",
+    "rich",
+    "click",
+    "pluggy",
+    "importlib.metadata",
+    "typing",
+    "contextlib",
+    "truss_instance_plugin.atomic",
+    "truss_instance_plugin.parallel",
+)
 
 
 def test_the_check_path_imports_nothing_heavy_without_plugins(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from truss_instance_plugin.model import Model
 
     Unit = tuple[Model, Chainlet | None]  # a model, or one chainlet of a chain file
+    Found = tuple[str, str, tuple[Diagnostic, ...]]  # a unit's path, chainlet name and findings
 
 # truss 0.18.36's commands (forwarded unchanged); kept here so did-you-mean never shadows one.
 TRUSS_COMMANDS = frozenset(
@@ -118,43 +119,57 @@ def collect_configs(paths: Sequence[str], hook: bool = False, chains: bool = Fal
 def cmd_check(args: argparse.Namespace, host: Host) -> int:
     """Validate and resolve every model; quiet when all is well."""
     fmt = _format(args)
-    named = {os.path.normpath(p) for p in args.paths}
-    units = [u for c in collect_configs(args.paths, args.hook, chains=True) for u in check_units(c, host, not args.no_lock, c not in named)]
+    named = frozenset(os.path.normpath(p) for p in args.paths)
+    configs = collect_configs(args.paths, args.hook, chains=True)
+    units: list[Unit] = []
+    if fmt == "json" or args.verbose or args.online:  # these need each whole model
+        units = [u for c in configs for u in check_units(c, host, not args.no_lock, c not in named)]
+        found = [(m.path, c.name if c else "", m.diagnostics) for m, c in units]
+    elif len(configs) == 1 or args.hook or host.has_plugins():  # pre-commit runs --hook batches in parallel itself
+        found = _findings((host, not args.no_lock, named), configs)  # and a plugin may not expect other processes
+    else:  # only findings: many models are checked on every CPU
+        from truss_instance_plugin.parallel import jobs, ordered_map
+
+        found = ordered_map(_findings, (host, not args.no_lock, named), configs, jobs(len(configs)))
     if args.online:  # chainlets have no lockfile (yet), so no recorded deployment to compare
         from truss_instance_plugin.online import check_online
 
         plain = [i for i, (_, chainlet) in enumerate(units) if chainlet is None]
         for i, checked in zip(plain, check_online([units[i][0] for i in plain], args), strict=True):
             units[i] = (checked, None)
-    models = [m for m, _ in units]
-    if fmt == "text" and not args.verbose and not any(m.diagnostics for m in models):
+            found[i] = (checked.path, "", checked.diagnostics)
+    if fmt == "text" and not args.verbose and not any(diags for _, _, diags in found):
         return 0  # quiet when all is well (and no renderer to import)
     from truss_instance_plugin.report import diagnostic_lines, dumps, model_json, summary
 
-    all_diags: list[Diagnostic] = []
+    all_diags = [d for _, _, diags in found for d in diags]
     lines: list[str] = []
-    for m, chainlet in units:
-        all_diags.extend(m.diagnostics)
-        if fmt == "json":
-            continue
-        name = chainlet.name if chainlet else ""
-        if args.verbose and m.chosen is not None and fmt == "text":
-            from truss_instance_plugin.policy import find_policy, policy_name
-
-            policy = find_policy(m.path) if m.path else None
-            applied = f"  (policy: {policy_name(policy.source)})" if policy is not None else ""
-            lines.append(f"{m.path}{f' [{name}]' if name else ''}: {summary(m)}{applied}")
-        paint = fmt == "text" and color()
-        for d in m.diagnostics:
-            got = diagnostic_lines(m.path, d, fmt, name)
-            lines += [_paint(got[0], d), *got[1:]] if paint else got
     if fmt == "json":
         docs = [model_json(m, c.name, c.entrypoint) if c else model_json(m) for m, c in units]
         lines = [dumps({"models": docs})]
-    elif fmt == "text" and all_diags:
-        lines.append(counts(len(models), all_diags))
+    else:
+        paint = fmt == "text" and color()
+        for i, (path, name, diags) in enumerate(found):
+            m = units[i][0] if units else None
+            if m is not None and args.verbose and m.chosen is not None and fmt == "text":
+                from truss_instance_plugin.policy import find_policy, policy_name
+
+                policy = find_policy(m.path) if m.path else None
+                applied = f"  (policy: {policy_name(policy.source)})" if policy is not None else ""
+                lines.append(f"{m.path}{f' [{name}]' if name else ''}: {summary(m)}{applied}")
+            for d in diags:
+                got = diagnostic_lines(path, d, fmt, name)
+                lines += [_paint(got[0], d), *got[1:]] if paint else got
+        if fmt == "text" and all_diags:
+            lines.append(counts(len(found), all_diags))
     _out(lines)
     return exit_code(all_diags, strict=args.strict)
+
+
+def _findings(state: tuple[Host, bool, frozenset[str]], configs: Sequence[str]) -> list[Found]:
+    """Each unit's path, chainlet name ("" for a model) and findings, for `configs` (what `check` prints)."""
+    host, lock, named = state
+    return [(m.path, c.name if c else "", m.diagnostics) for p in configs for m, c in check_units(p, host, lock, p not in named)]
 
 
 def counts(n_models: int, diags: Sequence[Diagnostic]) -> str:

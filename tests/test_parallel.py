@@ -1,0 +1,157 @@
+"""`check` on many models in several processes: the same bytes and exit code as in one; chunks stay in order."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from support import GOLDEN, Run, copy_sdxl
+
+from truss_instance_plugin.parallel import JOBS_ENV, jobs, ordered_map
+
+SDXL_CONFIG = (Path(__file__).resolve().parents[1] / "examples" / "sdxl" / "config.yaml").read_text()
+VARIANTS = (  # (edit of the example's config, keep the example's lock)
+    ('cpu: "4"', True),  # clean
+    ('cpu: "-1"', False),  # TI003, error
+    ("memory: 16Gi", False),  # no lock: TI100
+    ("accelerator: A10G", True),  # the example's own lock: clean
+    ("memory: 15Gi", True),  # the request changed: the lock is stale (TI101)
+    ("accelerator: A100", False),  # no lock: TI100
+)
+
+
+def make_tree(root: Path, n: int) -> None:
+    """`n` trusses under root/team-K/model-NNN (K = NNN mod 4), cycling through VARIANTS."""
+    for i in range(n):
+        edit, keep_lock = VARIANTS[i % len(VARIANTS)]
+        folder = copy_sdxl(root / f"team-{i % 4}" / f"model-{i:03d}")
+        old = edit.split(":")[0] + ":" + SDXL_CONFIG.split(edit.split(":")[0] + ":", 1)[1].split("\n", 1)[0]
+        (folder / "config.yaml").write_text(SDXL_CONFIG.replace(old, edit, 1))
+        if keep_lock:
+            (folder / "truss-instance.lock").write_bytes(GOLDEN)
+
+
+@pytest.mark.parametrize("fmt", ["text", "github"])
+def test_several_processes_print_what_one_prints(tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    make_tree(tmp_path / "tree", 40)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(JOBS_ENV, "1")
+    one = run("check", "--format", fmt, "tree")
+    monkeypatch.setenv(JOBS_ENV, "3")  # 12 chunks of 4 models, each team folder split across chunks
+    assert run("check", "--format", fmt, "tree") == one
+    code, out, err = one
+    assert (code, err) == (1, "")
+    assert (out.count("TI003"), out.count("TI100"), out.count("TI101")) == (7, 13, 6)
+    paths = re.findall(r"(tree/team-\d/model-\d+)/config\.yaml[:,]", out)  # each finding's first line
+    assert paths == sorted(paths) and len(paths) == 26 and {p.split("/")[1] for p in paths} == {f"team-{k}" for k in range(4)}
+    if fmt == "text":
+        assert out.endswith("40 models: 26 errors\n"), out[-200:]
+
+
+def test_a_policy_error_in_a_worker_is_the_same_exit_2(tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_tree(tmp_path / "tree", 12)
+    (tmp_path / "tree" / "team-2" / "pyproject.toml").write_text("[tool.truss-instance]\nmax-usd-per-hour = 'lots'\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(JOBS_ENV, "1")
+    one = run("check", "tree")
+    monkeypatch.setenv(JOBS_ENV, "4")
+    assert run("check", "tree") == one
+    assert one[0] == 2 and "tree/team-2/pyproject.toml" in one[2], one
+
+
+def test_jobs_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(JOBS_ENV, "3")
+    assert (jobs(1000), jobs(2), jobs(0)) == (3, 2, 1)
+    monkeypatch.setenv("TRUSS_INSTANCE_DEBUG", "1")  # tracebacks come from one process
+    assert jobs(1000) == 1
+    monkeypatch.delenv("TRUSS_INSTANCE_DEBUG")
+    monkeypatch.delenv(JOBS_ENV)
+    assert jobs(255) == 1  # too few to pay for a process
+    assert jobs(100_000) == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5", "٣"])
+def test_a_bad_jobs_setting_is_exit_2(tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    copy_sdxl(tmp_path / "a" / "m", with_lock=True)
+    copy_sdxl(tmp_path / "b" / "m", with_lock=True)
+    monkeypatch.setenv(JOBS_ENV, value)
+    assert run("check", str(tmp_path)) == (
+        2, "", f"truss-instance: {JOBS_ENV}={value!r}: expected a whole number of processes, at least 1\n"
+    )  # fmt: skip
+
+
+def _pids(parent: int, chunk: Sequence[int]) -> list[tuple[int, int]]:
+    return [(i, os.getpid()) for i in chunk]
+
+
+def test_chunks_run_in_other_processes_and_come_back_in_order() -> None:
+    got = ordered_map(_pids, os.getpid(), list(range(50)), 3)
+    assert [i for i, _ in got] == list(range(50))
+    pids = [pid for _, pid in got]
+    assert pids[:16] == [os.getpid()] * 16  # the first chunk here, each other one in a process of its own
+    assert len(set(pids[16:33])) == len(set(pids[33:])) == 1 and len(set(pids)) == 3
+
+
+def _fail_at(bad: frozenset[int], chunk: Sequence[int]) -> list[int]:
+    for i in chunk:
+        if i in bad:
+            raise ValueError(f"item {i}")
+    return list(chunk)
+
+
+def test_the_first_failure_in_order_is_raised() -> None:
+    with pytest.raises(ValueError, match=r"^item 17$"):
+        ordered_map(_fail_at, frozenset({17, 3_000, 40}), list(range(60)), 3)
+
+
+def _die_elsewhere(parent: int, chunk: Sequence[int]) -> list[int]:
+    if os.getpid() != parent and 30 in chunk:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
+    return [i * 2 for i in chunk]
+
+
+def test_a_killed_process_means_the_work_is_done_here() -> None:
+    assert ordered_map(_die_elsewhere, os.getpid(), list(range(60)), 3) == [i * 2 for i in range(60)]
+
+
+def _slow_elsewhere(parent: int, chunk: Sequence[int]) -> list[int]:
+    if os.getpid() != parent:
+        time.sleep(60)
+        return list(chunk)
+    raise KeyboardInterrupt  # Ctrl-C here while the other processes work
+
+
+def test_an_interrupt_kills_the_processes_at_once() -> None:
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        ordered_map(_slow_elsewhere, os.getpid(), list(range(9)), 3)
+    assert time.monotonic() - start < 30, "waited for the other processes"
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # every process was reaped
+
+
+def test_ctrl_c_during_a_parallel_check_is_exit_130_without_a_traceback(tmp_path: Path) -> None:
+    make_tree(tmp_path / "tree", 1200)
+    environ = {**os.environ, JOBS_ENV: "2"}
+    environ.pop("TRUSS_INSTANCE_DEBUG", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "truss_instance_plugin", "check", "tree"], cwd=tmp_path, env=environ,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0,
+    )  # fmt: skip
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 30
+    while not children.read_text().split() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    forked = children.read_text().split()
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C: every process of the group
+    out, err = proc.communicate(timeout=60)
+    assert forked, "the check ended before it forked"
+    assert (proc.returncode, out, err) == (130, b"", b"")
+    assert not any(Path(f"/proc/{pid}").exists() for pid in forked)
