@@ -389,6 +389,7 @@ def _canonical(text: str) -> Lock | None:
     return Lock(req, str(values["hash"]), catalog, {k: values[f"r_{k}"] for k in _RESOLVED_ORDER}, None)
 
 
+@functools.lru_cache(maxsize=4096)  # models with the same resources have the same lock, byte for byte
 def parse_lock(data: bytes) -> Lock | ChainLock:
     """A lockfile's bytes, validated exactly; LockError (with line:col) for anything truss-instance would not write."""
     if len(data) > MAX_LOCK_BYTES:
