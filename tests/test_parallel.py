@@ -155,3 +155,25 @@ def test_ctrl_c_during_a_parallel_check_is_exit_130_without_a_traceback(tmp_path
     assert forked, "the check ended before it forked"
     assert (proc.returncode, out, err) == (130, b"", b"")
     assert not any(Path(f"/proc/{pid}").exists() for pid in forked)
+
+
+@pytest.mark.parametrize("flags", [(), ("--check",), ("--verbose",), ("--hook",)])
+def test_lock_in_several_processes_writes_and_prints_what_one_does(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch, flags: tuple[str, ...]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    got = {}
+    for n in ("1", "3"):
+        tree = tmp_path / f"jobs{n}"
+        make_tree(tree, 30)
+        monkeypatch.setenv(JOBS_ENV, n)
+        code, out, err = run("lock", *flags, tree.name)
+        files = {p.relative_to(tree): p.read_bytes() for p in sorted(tree.rglob("truss-instance.lock"))}
+        got[n] = (code, out.replace(f"{tree.name}/", "TREE/"), err, files)
+    assert got["3"] == got["1"]
+    code, out, err, files = got["1"]
+    check = "--check" in flags  # of 30 models, 10 have a lock that is kept, 5 a stale one, 10 none and 5 cannot be locked
+    assert (code, err, out.count("TI003"), len(files)) == (1, "", 5, 15 if check else 25)
+    assert (out.count(" is missing; run"), out.count(" is out of date; run")) == ((10, 5) if check else (0, 0))
+    assert (out.count(" (new): "), out.count(" (updated): ")) == ((0, 0) if check else (10, 5))
+    assert out.count(" is up to date: A10Gx4x16 ") == (10 if "--verbose" in flags else 0)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     Unit = tuple[Model, Chainlet | None]  # a model, or one chainlet of a chain file
     Found = tuple[str, str, tuple[Diagnostic, ...]]  # a unit's path, chainlet name and findings
+    Locked = tuple[str, str, str, str | None, LockOutcome]  # path, chainlet, truss dir, summary (--verbose), outcome
 
 # truss 0.18.36's commands (forwarded unchanged); kept here so did-you-mean never shadows one.
 TRUSS_COMMANDS = frozenset(
@@ -301,29 +302,30 @@ def _explain_one(config: LoadedConfig, args: argparse.Namespace, host: Host) -> 
 
 def cmd_lock(args: argparse.Namespace, host: Host) -> int:
     """Write each model's lockfile when its bytes change (exit 1 when one was written only with --hook or --check)."""
-    from truss_instance_plugin.drift import truss_dir
-    from truss_instance_plugin.locking import lock_models
-    from truss_instance_plugin.report import diagnostic_lines, price_delta_text, summary
+    from truss_instance_plugin.report import diagnostic_lines, price_delta_text
 
     lines: list[str] = []
     codes = [0]
     configs = collect_configs(args.paths, args.hook, chains=True)
     named = {os.path.normpath(p) for p in args.paths}
-    models = [check_one(c, host, lock=False) for c in configs if not c.endswith(".py")]
-    results: list[tuple[Model, str, LockOutcome]] = [
-        (m, "", out) for m, out in zip(models, lock_models(models, upgrade=args.upgrade, check_only=args.check), strict=True)
-    ]
+    trusses = [c for c in configs if not c.endswith(".py")]
+    if len(trusses) > 1 and not host.has_plugins():  # a plugin may not expect other processes
+        from truss_instance_plugin.parallel import jobs, ordered_map
+
+        results = ordered_map(_lock_trusses, (host, args), trusses, jobs(len(trusses)))
+    else:
+        results = _lock_trusses((host, args), trusses)
     for c in configs:
         if c.endswith(".py"):
             results += _lock_chain_file(c, host, args, walked=c not in named)
-    for model, chainlet, out in results:
+    for path, chainlet, where, summary, out in results:
         for d in out.diagnostics:
-            lines += diagnostic_lines(model.path, d, "text", chainlet)
+            lines += diagnostic_lines(path, d, "text", chainlet)
         if out.status == "error":
             codes.append(2 if any(d.fatal for d in out.diagnostics) else 1)
         elif out.status == "unchanged":
-            if args.verbose and model.chosen is not None:
-                lines.append(f"{out.path} is up to date: {f'[{chainlet}] ' if chainlet else ''}{summary(model)}")
+            if summary is not None:
+                lines.append(f"{out.path} is up to date: {f'[{chainlet}] ' if chainlet else ''}{summary}")
         else:
             assert out.new is not None
             codes.append(1 if args.hook or args.check else 0)
@@ -333,7 +335,7 @@ def cmd_lock(args: argparse.Namespace, host: Host) -> int:
             unit = f"[{chainlet}] " if chainlet else ""
             if args.check:
                 state = "missing" if out.status == "new" else "out of date"
-                line = f"{out.path} is {state}; run `truss-instance lock {truss_dir(model)}`"
+                line = f"{out.path} is {state}; run `truss-instance lock {where}`"
                 lines += [] if line in lines else [line]
             elif out.status == "new":
                 lines.append(f"wrote {out.path} (new): {unit}{out.new.name} {price}")
@@ -345,12 +347,30 @@ def cmd_lock(args: argparse.Namespace, host: Host) -> int:
     return max(codes)
 
 
+def _locked(model: Model, chainlet: str, out: LockOutcome, verbose: bool) -> Locked:
+    """What `lock` prints about one unit: its path, chainlet, folder, summary (--verbose) and what was done."""
+    from truss_instance_plugin.drift import truss_dir
+    from truss_instance_plugin.report import summary
+
+    return model.path, chainlet, truss_dir(model), summary(model) if verbose and model.chosen is not None else None, out
+
+
+def _lock_trusses(state: tuple[Host, argparse.Namespace], configs: Sequence[str]) -> list[Locked]:
+    """Analyze and lock the models of `configs` (config files, no chain files)."""
+    from truss_instance_plugin.locking import lock_models
+
+    host, args = state
+    models = [check_one(c, host, lock=False) for c in configs]
+    outs = lock_models(models, upgrade=args.upgrade, check_only=args.check)
+    return [_locked(m, "", out, args.verbose) for m, out in zip(models, outs, strict=True)]
+
+
 def _recordable(value: str) -> bool:
     """Text a lockfile can hold and read back: printable, encodable as UTF-8, not too long."""
     return 0 < len(value) <= 200 and value.isprintable() and not any("\ud800" <= c <= "\udfff" for c in value)
 
 
-def _lock_chain_file(path: str, host: Host, args: argparse.Namespace, walked: bool) -> list[tuple[Model, str, LockOutcome]]:
+def _lock_chain_file(path: str, host: Host, args: argparse.Namespace, walked: bool) -> list[Locked]:
     """Lock every chainlet of a chain file into its one lockfile (nothing is written while one has errors)."""
     from truss_instance_plugin.lockfile import lock_path
     from truss_instance_plugin.locking import LockOutcome, lock_chain
@@ -358,10 +378,10 @@ def _lock_chain_file(path: str, host: Host, args: argparse.Namespace, walked: bo
     units = check_units(path, host, lock=False, walked=walked)
     chainlets = [(m, c) for m, c in units if c is not None]
     if len(chainlets) != len(units) or not units:  # the file itself cannot be read
-        return [(m, "", LockOutcome(lock_path(path), "error", None, None, list(m.diagnostics))) for m, _ in units]
+        return [_locked(m, "", LockOutcome(lock_path(path), "error", None, None, list(m.diagnostics)), args.verbose) for m, _ in units]
     entry = next((c.name for _, c in chainlets if c.entrypoint), None)
     outs = lock_chain([(m, c.name) for m, c in chainlets], entry, upgrade=args.upgrade, check_only=args.check)
-    return [(m, c.name, out) for (m, c), out in zip(chainlets, outs, strict=True)]
+    return [_locked(m, c.name, out, args.verbose) for (m, c), out in zip(chainlets, outs, strict=True)]
 
 
 def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
