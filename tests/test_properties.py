@@ -644,3 +644,87 @@ def test_lazily_resolved_tags_are_the_safe_loaders(data: bytes) -> None:
     except (UnicodeDecodeError, yaml.YAMLError):
         return
     assert [tag_of(n) for n in _nodes(yaml.compose(text, Loader=_Loader))] == expected
+
+
+# Discovery -----------------------------------------------------------------------------------
+
+
+def os_walk_find_configs(path: str, chains: bool) -> list[str]:
+    """find_configs as it was written on os.walk (it now lists only folders without a config.yaml)."""
+    import os
+
+    from truss_instance_plugin.config import CONFIG_NAME, _skip_dir, is_chain_file
+    from truss_instance_plugin.errors import PathError
+
+    found: list[str] = []
+    errors: list[OSError] = []
+    odd: list[str] = []
+    for root, dirs, files in os.walk(path, onerror=errors.append):
+        if CONFIG_NAME in files:
+            found.append(os.path.join(root, CONFIG_NAME))
+            dirs[:] = []
+            continue
+        if CONFIG_NAME in dirs:
+            odd.append(os.path.join(root, CONFIG_NAME))
+        if chains:
+            found += [os.path.join(root, f) for f in sorted(files) if f.endswith(".py") and is_chain_file(os.path.join(root, f))]
+        dirs[:] = sorted(d for d in dirs if d != CONFIG_NAME and not _skip_dir(d, os.path.join(root, d)))
+    if errors:
+        raise PathError(f"{errors[0].filename}: cannot read this folder: {errors[0].strerror}")
+    if not found and odd:
+        raise PathError(f"{odd[0]}: is a directory, not a config file")
+    if not found:
+        raise PathError(
+            f"{path}: no {CONFIG_NAME} in this directory or below (hidden directories, virtualenvs and node_modules are skipped)"
+        )
+    return found
+
+
+TREE_NAMES = ("a", "b", "config.yaml", "x.py", ".hidden", "node_modules", "pyvenv.cfg", "model")
+LEAVES = ("file", "chain", "link-up", "link-file", "link-dir", "dangling", "fifo")
+
+
+def make_entries(root: Path, tree: dict[str, object], outside: Path) -> None:
+    """Create `tree` (name -> subtree or leaf kind) under root; links point up, to a file or folder outside, or nowhere."""
+    import os
+
+    for name, sub in tree.items():
+        p = root / name
+        if isinstance(sub, dict):
+            p.mkdir()
+            make_entries(p, sub, outside)
+        elif sub in ("file", "chain"):
+            p.write_text("import truss_chains\n" if sub == "chain" else "model_name: x\n")
+        elif sub == "fifo":
+            os.mkfifo(p)
+        else:
+            p.symlink_to({"link-up": "..", "link-file": str(outside / "f.yaml"), "link-dir": str(outside), "dangling": "nowhere"}[str(sub)])
+
+
+@settings(max_examples=max(200, settings.default.max_examples))  # each example is a few milliseconds
+@given(
+    tree=st.recursive(st.sampled_from(LEAVES), lambda sub: st.dictionaries(st.sampled_from(TREE_NAMES), sub, max_size=4), max_leaves=12),
+    chains=st.booleans(),
+)
+def test_discovery_finds_what_os_walk_finds(tree: object, chains: bool) -> None:
+    from truss_instance_plugin.config import find_configs
+    from truss_instance_plugin.errors import PathError
+
+    with tempfile.TemporaryDirectory() as tmp:
+        top, outside = Path(tmp) / "top", Path(tmp) / "outside"
+        outside.mkdir()
+        (outside / "f.yaml").write_text("x: 1\n")
+        (outside / "config.yaml").write_text("model_name: outside\n")
+        top.mkdir()
+        make_entries(top, tree if isinstance(tree, dict) else {"leaf": tree}, outside)
+        got: list[str] | str
+        want: list[str] | str
+        try:
+            got = find_configs(str(top), chains)
+        except PathError as e:
+            got = str(e)
+        try:
+            want = os_walk_find_configs(str(top), chains)
+        except PathError as e:
+            want = str(e)
+        assert got == want

@@ -8,9 +8,12 @@ import sys
 
 import yaml
 
-from truss_instance_plugin._typing import NamedTuple
+from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic, clip
 from truss_instance_plugin.errors import PathError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 CONFIG_NAME = "config.yaml"
 MAX_CONFIG_BYTES = 1 << 20  # a truss config is a few KiB; refuse to parse a huge file
@@ -92,6 +95,31 @@ def _skip_dir(name: str, full: str) -> bool:
     return name.startswith(".") or name in SKIP_DIRS or os.path.exists(os.path.join(full, "pyvenv.cfg"))
 
 
+def _entry_kind(path: str) -> str | None:
+    """ "file" or "dir" as os.walk would list `path` (symlinks followed; a dangling one is a file); "" when there is
+    nothing there; None when it cannot be told without listing the folder."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return ""
+    except OSError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            st = os.stat(path)
+        except OSError:
+            return "file"
+    return "dir" if stat.S_ISDIR(st.st_mode) else "file"
+
+
+def _entry_is(test: Callable[[], bool]) -> bool:
+    """entry.is_dir() or entry.is_symlink(), False when the entry cannot be examined (as os.walk treats it)."""
+    try:
+        return test()
+    except OSError:
+        return False
+
+
 def is_chain_file(path: str) -> bool:
     """A .py file that mentions truss_chains (a byte check on at most MAX_CHAIN_BYTES; nothing is parsed)."""
     try:
@@ -115,16 +143,35 @@ def find_configs(path: str, chains: bool = False) -> list[str]:
     found: list[str] = []
     errors: list[OSError] = []
     odd: list[str] = []  # directories called config.yaml
-    for root, dirs, files in os.walk(path, onerror=errors.append):
-        if CONFIG_NAME in files:
-            found.append(os.path.join(root, CONFIG_NAME))
-            dirs[:] = []  # a truss's own subfolders (data/, packages/) are not trusses
+    folders = [path]  # depth first, in sorted order: what os.walk gives, without listing each truss's own folder
+    while folders:
+        root = folders.pop()
+        config = os.path.join(root, CONFIG_NAME)
+        kind = _entry_kind(config)
+        if kind == "file":
+            found.append(config)
+            continue  # a truss's own subfolders (data/, packages/) are not trusses
+        try:
+            with os.scandir(root) as listing:
+                entries = list(listing)
+        except OSError as e:
+            errors.append(e)  # an unreadable folder may hold a model: never skip it silently
             continue
-        if CONFIG_NAME in dirs:
-            odd.append(os.path.join(root, CONFIG_NAME))
+        files: list[str] = []
+        walk: list[str] = []  # subfolders, not followed when they are symlinks (as os.walk)
+        for entry in entries:
+            if not _entry_is(entry.is_dir):
+                files.append(entry.name)
+            elif entry.name == CONFIG_NAME:
+                odd.append(config)
+            elif not _entry_is(entry.is_symlink):
+                walk.append(entry.name)
+        if kind is None and CONFIG_NAME in files:  # listed, but not stat-able (a folder without search permission)
+            found.append(config)
+            continue
         if chains:
             found += [os.path.join(root, f) for f in sorted(files) if f.endswith(".py") and is_chain_file(os.path.join(root, f))]
-        dirs[:] = sorted(d for d in dirs if d != CONFIG_NAME and not _skip_dir(d, os.path.join(root, d)))
+        folders += [os.path.join(root, d) for d in sorted(walk, reverse=True) if not _skip_dir(d, os.path.join(root, d))]
     if errors:  # an unreadable folder may hold a model: never skip it silently
         raise PathError(f"{errors[0].filename}: cannot read this folder: {errors[0].strerror}")
     if not found and odd:
