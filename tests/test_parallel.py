@@ -177,3 +177,21 @@ def test_lock_in_several_processes_writes_and_prints_what_one_does(
     assert (out.count(" is missing; run"), out.count(" is out of date; run")) == ((10, 5) if check else (0, 0))
     assert (out.count(" (new): "), out.count(" (updated): ")) == ((0, 0) if check else (10, 5))
     assert out.count(" is up to date: A10Gx4x16 ") == (10 if "--verbose" in flags else 0)
+
+
+def test_lock_writes_nothing_when_a_policy_is_malformed(tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in one process: the exit-2 error comes before any lockfile is written, whichever chunk meets it."""
+    monkeypatch.chdir(tmp_path)
+    got = {}
+    for n in ("1", "3"):
+        tree = tmp_path / f"jobs{n}"
+        make_tree(tree, 30)
+        (tree / "team-3" / "pyproject.toml").write_text("[tool.truss-instance]\nmax-usd-per-hour = 'lots'\n")
+        before = {p: p.read_bytes() for p in tree.rglob("truss-instance.lock")}
+        monkeypatch.setenv(JOBS_ENV, n)
+        code, out, err = run("lock", tree.name)
+        assert {p: p.read_bytes() for p in tree.rglob("truss-instance.lock")} == before
+        assert not [p for p in tree.rglob("*") if p.name.startswith(".truss-instance.")], "temp files left"
+        got[n] = (code, out, err.replace(tree.name, "TREE"))
+    assert got["3"] == got["1"]
+    assert got["1"][0] == 2 and "TREE/team-3/pyproject.toml" in got["1"][2]

@@ -311,7 +311,12 @@ def cmd_lock(args: argparse.Namespace, host: Host) -> int:
     trusses = [c for c in configs if not c.endswith(".py")]
     if len(trusses) > 1 and not host.has_plugins():  # a plugin may not expect other processes
         from truss_instance_plugin.parallel import jobs, ordered_map
+        from truss_instance_plugin.pipeline import host_catalog
+        from truss_instance_plugin.policy import find_policy
 
+        for c in trusses:  # a malformed policy or catalog snapshot stops `lock` here, before any process writes (as in one)
+            find_policy(c)  # each folder's policy and catalog, remembered for the processes
+            host_catalog(host, c)
         results = ordered_map(_lock_trusses, (host, args), trusses, jobs(len(trusses)))
     else:
         results = _lock_trusses((host, args), trusses)
