@@ -122,23 +122,23 @@ def cmd_check(args: argparse.Namespace, host: Host) -> int:
     fmt = _format(args)
     named = frozenset(os.path.normpath(p) for p in args.paths)
     configs = collect_configs(args.paths, args.hook, chains=True)
+    state = (host, not args.no_lock, named)
     units: list[Unit] = []
     if fmt == "json" or args.verbose or args.online:  # these need each whole model
         units = [u for c in configs for u in check_units(c, host, not args.no_lock, c not in named)]
-        found = [(m.path, c.name if c else "", m.diagnostics) for m, c in units]
+        if args.online:  # chainlets have no lockfile (yet), so no recorded deployment to compare
+            from truss_instance_plugin.online import check_online
+
+            plain = [i for i, (_, chainlet) in enumerate(units) if chainlet is None]
+            for i, checked in zip(plain, check_online([units[i][0] for i in plain], args), strict=True):
+                units[i] = (checked, None)
+        found = [_found(m, c) for m, c in units]
     elif len(configs) == 1 or args.hook or host.has_plugins():  # pre-commit runs --hook batches in parallel itself
-        found = _findings((host, not args.no_lock, named), configs)  # and a plugin may not expect other processes
+        found = _findings(state, configs)  # and a plugin may not expect other processes
     else:  # only findings: many models are checked on every CPU
         from truss_instance_plugin.parallel import jobs, ordered_map
 
-        found = ordered_map(_findings, (host, not args.no_lock, named), configs, jobs(len(configs)))
-    if args.online:  # chainlets have no lockfile (yet), so no recorded deployment to compare
-        from truss_instance_plugin.online import check_online
-
-        plain = [i for i, (_, chainlet) in enumerate(units) if chainlet is None]
-        for i, checked in zip(plain, check_online([units[i][0] for i in plain], args), strict=True):
-            units[i] = (checked, None)
-            found[i] = (checked.path, "", checked.diagnostics)
+        found = ordered_map(_findings, state, configs, jobs(len(configs)))
     if fmt == "text" and not args.verbose and not any(diags for _, _, diags in found):
         return 0  # quiet when all is well (and no renderer to import)
     from truss_instance_plugin.report import diagnostic_lines, dumps, model_json, summary
@@ -170,7 +170,12 @@ def cmd_check(args: argparse.Namespace, host: Host) -> int:
 def _findings(state: tuple[Host, bool, frozenset[str]], configs: Sequence[str]) -> list[Found]:
     """Each unit's path, chainlet name ("" for a model) and findings, for `configs` (what `check` prints)."""
     host, lock, named = state
-    return [(m.path, c.name if c else "", m.diagnostics) for p in configs for m, c in check_units(p, host, lock, p not in named)]
+    return [_found(m, c) for p in configs for m, c in check_units(p, host, lock, p not in named)]
+
+
+def _found(model: Model, chainlet: Chainlet | None) -> Found:
+    """What `check` prints about one unit: its path, chainlet name ("" for a model) and findings."""
+    return model.path, chainlet.name if chainlet else "", model.diagnostics
 
 
 def counts(n_models: int, diags: Sequence[Diagnostic]) -> str:
