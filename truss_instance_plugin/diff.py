@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import posixpath
 import sys
@@ -314,7 +313,6 @@ def _under(path: str, folder: str) -> bool:
 # Pricing ------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=4096)  # models with the same resources have the same lock bytes
 def _parse_lock(data: bytes) -> Lock | ChainLock | None:
     """The lock in `data`, None when it cannot be used (the unit is then priced from its config)."""
     try:
