@@ -100,9 +100,9 @@ def _outcome(model: Model, state: LockState, written: Lock, chosen: InstanceType
     return LockOutcome(state.path, status, old, chosen, notes, old_price, nodes)
 
 
-def _status(path: str, data: bytes, current: bytes | None) -> Status:
-    """How writing `data` changes the file whose bytes are `current` (None: missing or unreadable)."""
-    return "unchanged" if current == data else "updated" if os.path.lexists(path) else "new"
+def _status(path: str, data: bytes) -> Status:
+    """How writing `data` changes the file at `path`."""
+    return "unchanged" if current_bytes(path) == data else "updated" if os.path.lexists(path) else "new"
 
 
 def _plan(model: Model, *, upgrade: bool, check_only: bool, deployment: dict[str, object] | None, keep_baseline: bool) -> _Plan:
@@ -117,13 +117,11 @@ def _plan(model: Model, *, upgrade: bool, check_only: bool, deployment: dict[str
     assert model.request is not None and model.resolution is not None
     try:
         data = render(model.request, model.catalog, chosen, model.resolution.nodes, record)
-        current = current_bytes(state.path)
-        # never write a lock that the next run would refuse (the current one was just read back)
-        written = state.lock if current == data and state.lock is not None else parse_lock(data)
+        written = parse_lock(data)  # never write a lock that the next run would refuse (unchanged bytes: remembered)
     except (LockError, UnicodeError) as e:
         return _Plan([_error(state.path, [_cannot_write(state.path, f"it would not read back ({e})")])], None)
     assert isinstance(written, Lock)
-    status = _status(state.path, data, current)
+    status = _status(state.path, data)
     return _Plan([_outcome(model, state, written, chosen, status, check_only)], None if check_only or status == "unchanged" else data)
 
 
@@ -152,7 +150,7 @@ def _plan_chain(
     except (LockError, UnicodeError) as e:
         return _Plan([_error(path, [_cannot_write(path, f"it would not read back ({e})")]) for _ in units], None)
     assert isinstance(written, ChainLock)
-    status = _status(path, data, current_bytes(path))
+    status = _status(path, data)
     outcomes = [  # a chainlet whose entry is the same as before is unchanged, even when the file changes for another
         _outcome(m, st, written.chainlets[name], parts[name][1], "unchanged" if st.lock == written.chainlets[name] else status, check_only)
         for (m, name), st in zip(units, states, strict=True)
