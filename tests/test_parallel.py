@@ -32,8 +32,8 @@ def make_tree(root: Path, n: int) -> None:
     for i in range(n):
         edit, keep_lock = VARIANTS[i % len(VARIANTS)]
         folder = copy_sdxl(root / f"team-{i % 4}" / f"model-{i:03d}")
-        old = edit.split(":")[0] + ":" + SDXL_CONFIG.split(edit.split(":")[0] + ":", 1)[1].split("\n", 1)[0]
-        (folder / "config.yaml").write_text(SDXL_CONFIG.replace(old, edit, 1))
+        key = edit.split(":")[0]
+        (folder / "config.yaml").write_text(re.sub(rf"(?m)^  {key}: .*$", f"  {edit}", SDXL_CONFIG, count=1))
         if keep_lock:
             (folder / "truss-instance.lock").write_bytes(GOLDEN)
 
