@@ -3,7 +3,7 @@
 Fast recipe: `python -m venv --without-pip` (ensurepip alone takes seconds), a `_parent.pth` naming a view of
 a parent's site-packages (truss, its dependencies and pip come from there), then `<venv>/bin/python -m pip
 install --no-deps --ignore-installed <wheel or project>`; truss's console script is copied from the parent.
-The wheel's force-included .pth lands at the root of the venv's site-packages exactly as in a user's install.
+The .pth the wheel carries at its root lands at the root of the venv's site-packages exactly as in a user's install.
 `--ignore-installed` is needed because pip sees the parent's copy of the project through `_parent.pth`; it
 also keeps pip from ever touching the parent environment.
 
