@@ -21,10 +21,10 @@ SKIP_DIRS = frozenset({"node_modules", "__pycache__"})  # and hidden folders, an
 CHAIN_MARK = b"truss_chains"  # a chain or Python-file model imports it; cheaper than parsing every .py file
 MAX_CHAIN_BYTES = 1 << 20  # a chain file is a few KiB
 
-_STD = "tag:yaml.org,2002:"
+YAML_TAG = "tag:yaml.org,2002:"  # the prefix of the standard tags (str, int, map...)
 _LAZY = " implicit"  # a plain scalar's tag until tag_of() resolves it (no scanned tag has a space)
 _SAFE_TAG_NAMES = ("str", "int", "float", "bool", "null", "map", "seq", "binary", "timestamp", "omap", "pairs", "set", "merge", "value")
-_SAFE_TAGS = frozenset([_LAZY, *(_STD + t for t in _SAFE_TAG_NAMES)])  # implicit tags are all safe ones
+_SAFE_TAGS = frozenset([_LAZY, *(YAML_TAG + t for t in _SAFE_TAG_NAMES)])  # implicit tags are all safe ones
 _RESOLVER = yaml.resolver.Resolver()
 
 
@@ -35,8 +35,8 @@ class _LazyTags:
 
     def resolve(self, kind: type[yaml.Node], value: object, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode:
-            return _LAZY if implicit[0] else _STD + "str"
-        return _STD + "seq" if kind is yaml.SequenceNode else _STD + "map"
+            return _LAZY if implicit[0] else YAML_TAG + "str"
+        return YAML_TAG + "seq" if kind is yaml.SequenceNode else YAML_TAG + "map"
 
     def descend_resolver(self, current_node: object, current_index: object) -> None:
         pass
@@ -272,7 +272,7 @@ def _walk_tags(root: yaml.Node) -> Diagnostic | None:
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
-_MERGE = _STD + "merge"
+_MERGE = YAML_TAG + "merge"
 _MAP_KINDS = frozenset({"map", "set"})
 _SEQ_KINDS = frozenset({"seq", "omap", "pairs"})
 MAX_DEPTH = 32  # resources needs two levels (accelerator: {accelerator, count}); deeper content is only ever an error
@@ -483,10 +483,10 @@ def _load_text(path: str, text: str) -> LoadedConfig:
                         )
                     )
                 resources = builder.field(v, k, 0)
-            elif name == "model_name" and isinstance(v, yaml.ScalarNode) and tag_of(v) == _STD + "str":
+            elif name == "model_name" and isinstance(v, yaml.ScalarNode) and tag_of(v) == YAML_TAG + "str":
                 model_name = v.value
             elif name == "trt_llm":
-                trt_llm = not (isinstance(v, yaml.ScalarNode) and tag_of(v) == _STD + "null")
+                trt_llm = not (isinstance(v, yaml.ScalarNode) and tag_of(v) == YAML_TAG + "null")
     except _BadMerge as e:
         m = e.key.start_mark
         return _fatal(path, "TI091", f"invalid YAML: {e}", e.hint, m.line + 1, m.column + 1)

@@ -12,7 +12,7 @@ import yaml
 
 from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.catalog import Catalog, InstanceType
-from truss_instance_plugin.config import implicit_tag
+from truss_instance_plugin.config import YAML_TAG, implicit_tag
 from truss_instance_plugin.diagnostics import clip
 from truss_instance_plugin.request import Request
 
@@ -29,7 +29,6 @@ except ImportError:  # pragma: no cover - a Python built without its own hash mo
     from hashlib import sha256 as _sha256
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_STD = "tag:yaml.org,2002:"
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 LOCK_NAME = "truss-instance.lock"
 LOCK_VERSION = 1
@@ -214,11 +213,11 @@ def _scalar_text(value: str | int | None) -> str | None:
         return str(value) if abs(value) < 10**30 else None
     if type(value) is not str or not _simple_text().fullmatch(value):
         return None
-    return value if implicit_tag(value) == _STD + "str" else f"'{value}'"
+    return value if implicit_tag(value) == YAML_TAG + "str" else f"'{value}'"
 
 
 MAX_LOCK_BYTES = 64 << 10  # a lockfile is under 2 KiB
-_SCALARS = {_STD + "str": str, _STD + "int": int, _STD + "bool": bool, _STD + "null": type(None)}
+_SCALARS = {YAML_TAG + "str": str, YAML_TAG + "int": int, YAML_TAG + "bool": bool, YAML_TAG + "null": type(None)}
 _OPTIONAL_STR = (str, type(None))
 _REQUEST_TYPES: dict[str, tuple[type, ...]] = {
     "millicores": (int,), "memory_bytes": (int,), "gpu_type": _OPTIONAL_STR, "gpu_count": (int,),
@@ -265,11 +264,11 @@ def _plain(node: yaml.Node, seen: set[int], depth: int) -> _Node:
     if depth > 6:
         raise LockError("nested deeper than a truss-instance lockfile", line, col)
     if isinstance(node, yaml.MappingNode):
-        if node.tag != _STD + "map":
+        if node.tag != YAML_TAG + "map":
             raise LockError(f"a mapping tagged {clip(node.tag)}", line, col)
         out: dict[str, _Node] = {}
         for k, v in node.value:
-            if not isinstance(k, yaml.ScalarNode) or k.tag != _STD + "str":
+            if not isinstance(k, yaml.ScalarNode) or k.tag != YAML_TAG + "str":
                 raise LockError("a key that is not a string", k.start_mark.line + 1, k.start_mark.column + 1)
             if k.value in out:
                 first = out[k.value].key_line
@@ -280,10 +279,10 @@ def _plain(node: yaml.Node, seen: set[int], depth: int) -> _Node:
         return _Node(out, line, col)
     if isinstance(node, yaml.ScalarNode) and node.tag in _SCALARS:
         text = node.value
-        if node.tag == _STD + "str":
+        if node.tag == YAML_TAG + "str":
             return _Node(text, line, col)
         plain = text.isascii() and text.isdigit() and len(text) < 100 and (text == "0" or text[0] != "0")  # no octal
-        if node.tag == _STD + "int" and plain:  # what truss-instance writes
+        if node.tag == YAML_TAG + "int" and plain:  # what truss-instance writes
             return _Node(int(text), line, col)
         try:
             value = _CONSTRUCTOR.construct_object(node)
@@ -359,9 +358,9 @@ def _scalar(raw: str, field: str) -> object:
         return _NO
     tag = implicit_tag(raw)
     nullable = key in ("gpu_type", "instance_type") and field != "r_instance_type"
-    if tag == _STD + "str":
+    if tag == YAML_TAG + "str":
         return raw
-    return None if tag == _STD + "null" and nullable else _NO
+    return None if tag == YAML_TAG + "null" and nullable else _NO
 
 
 def _canonical(text: str) -> Lock | None:
