@@ -288,7 +288,8 @@ def test_git_runs_read_only_commands_and_one_cat_file_process(
     monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
     assert run("diff", "HEAD~1")[0] == 0
     calls = [line.split()[1] for line in log.read_text().splitlines()]  # after --no-optional-locks
-    assert sorted(calls) == ["cat-file", "ls-files", "ls-tree", "rev-parse", "rev-parse"]
+    # a grep per side finds the chain files (.py files that mention truss_chains)
+    assert sorted(calls) == ["cat-file", "grep", "grep", "ls-files", "ls-tree", "rev-parse", "rev-parse"]
 
 
 class _Counter:
@@ -346,8 +347,12 @@ _NAMES = st.sampled_from(["a", "b", ".h", "node_modules", "venv", "model", "conf
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(_NAMES, min_size=1, max_size=4), min_size=1, max_size=8))
-def test_discovery_of_config_yaml_matches_the_file_system_walk(tmp_path_factory: pytest.TempPathFactory, paths: list[list[str]]) -> None:
+@given(st.lists(st.lists(_NAMES, min_size=1, max_size=4), min_size=1, max_size=8), st.booleans())
+def test_discovery_of_config_yaml_matches_the_file_system_walk(
+    tmp_path_factory: pytest.TempPathFactory, paths: list[list[str]], chains: bool
+) -> None:
+    """What diff finds in a revision's file list is what check's walk finds on disk; with `chains`, every x.py is a
+    chain file (it mentions truss_chains, as `git grep` would report)."""
     assume(all("pyvenv.cfg" not in parts[:-1] for parts in paths))  # a folder named pyvenv.cfg: no git side to compare
     root = tmp_path_factory.mktemp("tree")
     files: set[str] = set()
@@ -356,13 +361,64 @@ def test_discovery_of_config_yaml_matches_the_file_system_walk(tmp_path_factory:
         if any(p.is_file() for p in [*target.parents, target] if root in p.parents) or target.is_dir():
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text("model_name: m\n")
+        target.write_text("import truss_chains\n" if chains and target.suffix == ".py" else "model_name: m\n")
         files.add("/".join(parts))
     try:
-        walked = sorted(os.path.relpath(p, root).replace(os.sep, "/") for p in find_configs(str(root)))
+        walked = sorted(os.path.relpath(p, root).replace(os.sep, "/") for p in find_configs(str(root), chains))
     except Exception:
         walked = []
-    assert sorted(c.config for c in candidates(files)) == walked
+    marked = {f for f in files if f.endswith(".py")} if chains else set()
+    assert sorted(c.config for c in candidates(files, marked)) == walked
+
+
+def test_a_chain_file_without_a_lock_is_found_like_check_finds_it(repo: Path, run: Run) -> None:
+    """Chain files are found as `check` walks: .py files that mention truss_chains, outside trusses, less the modules
+    another chain file imports; a lock is not needed (this was: a chain file without a lock was not a unit)."""
+    model("models/cls", SMALL)
+    chain(cpu=4)
+    Path("chains/util.py").write_text("import truss_chains as chains\n\nTIMEOUT = 30\n")  # no chainlet: no unit
+    Path("tools").mkdir()
+    Path("tools/notes.py").write_text("# truss_chains is mentioned, nothing is defined\n")
+    commit("base")
+    chain(cpu=8)
+    expected = [
+        f"HEAD ({sha()}) → working tree",
+        "chains/app.py [Worker]: A10Gx4x16 → A10Gx8x32  +$0.25/h (+$180/month, +20%)  resources edit (cpu)",
+        "  before  $0.02012/min  $1.21/h  $881/month",
+        "  after   $0.02424/min  $1.45/h  $1,062/month",
+        "total: $932/month → $1,113/month  +$0.25/h (+$180/month, +19%) across 1 model; 2 unchanged",
+    ]
+    code, out, err = run("diff")
+    assert (code, out.splitlines(), err) == (0, expected, "")
+    commit("head")
+    code, out, err = run("diff", "HEAD~1", "HEAD")
+    assert (code, out.splitlines()[1:], err) == (0, expected[1:], "")
+    code, out, _ = run("diff", "HEAD~1", "HEAD", "--format", "json")
+    units = {(u["config"], u["chainlet"]): (u["status"], u["after"]["source"]) for u in json.loads(out)["units"]}
+    assert units == {
+        ("chains/app.py", "Front"): ("unchanged", "config"),
+        ("chains/app.py", "Worker"): ("changed", "config"),
+        ("models/cls/config.yaml", None): ("unchanged", "config"),
+    }
+
+
+def test_a_new_chain_file_without_a_lock_is_added(repo: Path, run: Run) -> None:
+    model("models/cls", SMALL)
+    commit("base")
+    chain(cpu=4)
+    Path("chains/.hidden").mkdir()
+    Path("chains/.hidden/copy.py").write_text(CHAIN.replace("Front", "Hidden"))  # skipped, as check skips it
+    assert run("diff") == (
+        0,
+        f"""HEAD ({sha()}) → working tree
+chains/app.py [Front]: added, 1x2  +$0.03/h (+$25/month)
+  after   $0.00058/min  $0.03/h  $25/month
+chains/app.py [Worker]: added, A10Gx4x16  +$1.21/h (+$881/month)
+  after   $0.02012/min  $1.21/h  $881/month
+total: $25/month → $932/month  +$1.24/h (+$907/month, +3569%) across 2 models; 1 unchanged
+""",
+        "",
+    )
 
 
 # Reasons: catalog price changes recorded in locks, lock --upgrade, a lock on one side --------------

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import posixpath
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from decimal import Decimal, InvalidOperation
 
 from truss_instance_plugin import gitrev
@@ -15,6 +16,7 @@ from truss_instance_plugin.catalog import HOURS_PER_MONTH, round_half_up
 from truss_instance_plugin.config import (
     CHAIN_MARK,
     CONFIG_NAME,
+    MAX_CHAIN_BYTES,
     MAX_CONFIG_BYTES,
     SKIP_DIRS,
     LoadedConfig,
@@ -195,9 +197,10 @@ class Candidate(NamedTuple):
     sure: bool  # a named config with a lock, a sibling lock, or a model/ folder: a truss without reading it
 
 
-def candidates(files: Collection[str]) -> list[Candidate]:
-    """config.yaml files (not inside another truss) and NAME.yaml files with a truss-instance.NAME.lock beside them,
-    skipping what config.find_configs skips: hidden folders, node_modules, virtualenvs (pyvenv.cfg), ..."""
+def candidates(files: Collection[str], chains: Collection[str] = ()) -> list[Candidate]:
+    """config.yaml files (not inside another truss), NAME.yaml files with a truss-instance.NAME.lock beside them, and
+    the .py files among `chains` (those that mention truss_chains), skipping what config.find_configs skips: hidden
+    folders, node_modules, virtualenvs (pyvenv.cfg), ..."""
     present = set(files)
     venvs = {p[: -len("/pyvenv.cfg")] for p in present if p.endswith("/pyvenv.cfg")}
     configs: list[str] = []
@@ -210,7 +213,7 @@ def candidates(files: Collection[str]) -> list[Candidate]:
             continue
         if "model" in dirs:
             model_dirs.update("/".join(dirs[: i + 1]) for i, d in enumerate(dirs) if d == "model")
-        if name == CONFIG_NAME:
+        if name == CONFIG_NAME or (name.endswith(".py") and p in chains):
             configs.append(p)
         elif name.startswith("truss-instance.") and name.endswith(".lock") and (c := config_for_lock(p, lambda c: _posix(c) in present)):
             named = _posix(c)
@@ -223,9 +226,12 @@ def candidates(files: Collection[str]) -> list[Candidate]:
         parents = folder.split("/")[:-1] if folder else []
         if ("" in trusses and folder) or any("/".join(parents[: i + 1]) in trusses for i in range(len(parents))):
             continue  # a truss's own subfolders (data/, packages/) are not trusses
+        if config.endswith(".py") and folder in trusses:
+            continue  # nor are its Python files: a walk stops at a truss's folder
         lock = _posix(lock_path(config))
         has_lock = lock in present
-        out.append(Candidate(config, lock if has_lock else None, has_lock or posixpath.join(folder, "model") in model_dirs))
+        sure = has_lock or config.endswith(".py") or posixpath.join(folder, "model") in model_dirs
+        out.append(Candidate(config, lock if has_lock else None, sure))
     return out
 
 
@@ -268,7 +274,8 @@ def _read_worktree(root: str, path: str) -> Content | None:
 def snapshots(root: str, base: Revision, head: Revision) -> tuple[Snapshot, Snapshot]:
     """Both revisions' units, the git objects read by one `git cat-file --batch` process."""
     trees = {rev: gitrev.tree_files(root, rev.commit) for rev in (base, head) if rev.commit}
-    found = {rev: candidates(trees[rev] if rev.commit else gitrev.worktree_files(root)) for rev in (base, head)}
+    marked = {rev: gitrev.grep_files(root, rev.commit, CHAIN_MARK.decode(), "*.py") for rev in (base, head)}
+    found = {rev: candidates(trees[rev] if rev.commit else gitrev.worktree_files(root), marked[rev]) for rev in (base, head)}
     wanted = [trees[rev][p] for rev in trees for c in found[rev] for p in (c.config, c.lock) if p]
     chain_files = {rev: _chain_folder_files(trees[rev], [c.config for c in found[rev] if c.config.endswith(".py")]) for rev in trees}
     wanted += [trees[rev][p] for rev in chain_files for p in chain_files[rev]]
@@ -284,13 +291,26 @@ def snapshots(root: str, base: Revision, head: Revision) -> tuple[Snapshot, Snap
             data = read(rev, c.config)
             if data is None or (not c.sure and isinstance(data, bytes) and not _looks_like_truss(data)):
                 continue  # deleted from the work tree, or another tool's config.yaml
-            if c.config.endswith(".py") and isinstance(data, bytes) and CHAIN_MARK not in data:
-                continue  # a stray lock's name matches a module that is no chain file
+            if c.config.endswith(".py") and isinstance(data, bytes) and CHAIN_MARK not in data[: MAX_CHAIN_BYTES + 1]:
+                continue  # a stray lock's name matches a module that is no chain file (the byte check of is_chain_file)
             lock = read(rev, c.lock) if c.lock else None
             units[c.config] = (data, lock if isinstance(lock, bytes) else None)
+        imported = _imported_chains({p: data for p, (data, _) in units.items() if p.endswith(".py") and isinstance(data, bytes)})
+        units = {p: unit for p, unit in units.items() if p not in imported}
         extra = {p: blobs[trees[rev][p]] for p in chain_files.get(rev, ())}
         out.append(Snapshot(rev, units, extra))
     return out[0], out[1]
+
+
+def _imported_chains(chains: dict[str, bytes]) -> set[str]:
+    """The chain files another one imports as a local module: their chainlets are priced there (as `check` walks)."""
+    if len(chains) < 2:
+        return set()
+    from truss_instance_plugin.chains import chain_roots
+
+    with _written(chains) as tmp:
+        full = {os.path.join(tmp, *p.split("/")): p for p in chains}
+        return set(chains) - {full[f] for f in chain_roots(list(full))}
 
 
 def _chain_folder_files(tree: dict[str, str], chains: list[str]) -> list[str]:
@@ -379,7 +399,8 @@ def price_chain(base: str, path: str, content: Content, lock_data: bytes | None,
         return d._replace(message=d.message.replace(prefix, ""), hint=d.hint.replace(prefix, ""), file=where)
 
     sides: list[Side] = []
-    for model, chainlet in analyze_chain(os.path.join(base, *path.split("/")), host):
+    # walked: a file that defines no chainlet (a helper that imports truss_chains) is no unit, as in check's walk
+    for model, chainlet in analyze_chain(os.path.join(base, *path.split("/")), host, walked=True):
         name = chainlet.name if chainlet is not None else ""
         side = _side(path, data, model, entries.get(name), name)
         sides.append(side._replace(errors=tuple(clean(d) for d in side.errors)))
@@ -388,6 +409,13 @@ def price_chain(base: str, path: str, content: Content, lock_data: bytes | None,
 
 def _chain_at(root: str, path: str, files: dict[str, bytes], host: Host, content: Content, lock: bytes | None) -> list[Side]:
     """Price a chain file at a commit: its folder's Python files and truss configs written to a temporary folder."""
+    with _written(files) as tmp:
+        return price_chain(tmp, path, content, lock, host)
+
+
+@contextlib.contextmanager
+def _written(files: dict[str, bytes]) -> Iterator[str]:
+    """A temporary folder holding `files` (repository-relative paths), removed afterwards."""
     import shutil
     import tempfile
 
@@ -398,7 +426,7 @@ def _chain_at(root: str, path: str, files: dict[str, bytes], host: Host, content
             os.makedirs(os.path.dirname(full), exist_ok=True)
             with open(full, "wb") as f:
                 f.write(data)
-        return price_chain(tmp, path, content, lock, host)
+        yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

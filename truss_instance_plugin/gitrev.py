@@ -89,3 +89,13 @@ def read_blobs(root: str, ids: Iterable[str]) -> dict[str, bytes]:
         blobs[oid] = out[end + 1 : end + 1 + size]
         pos = end + 1 + size + 1  # the content is followed by a newline
     return blobs
+
+
+def grep_files(root: str, commit: str | None, text: str, pathspec: str) -> set[str]:
+    """The files matching `pathspec` that contain `text`: at `commit`, or (None) in the work tree, untracked ones too."""
+    where = [commit] if commit else ["--untracked"]  # ignored files are left out, as by worktree_files
+    run = _git(["grep", "-l", "-z", "-F", "-a", "--no-color", "-e", text, *where, "--", pathspec], root)
+    if run.returncode not in (0, 1):  # 1: no file matched
+        raise GitError(f"git grep failed: {' '.join(run.stderr.decode(errors='replace').split())}")
+    prefix = f"{commit}:" if commit else ""
+    return {os.fsdecode(p).removeprefix(prefix) for p in run.stdout.split(b"\0") if p}
