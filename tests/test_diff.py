@@ -371,56 +371,6 @@ def test_discovery_of_config_yaml_matches_the_file_system_walk(
     assert sorted(c.config for c in candidates(files, marked)) == walked
 
 
-def test_a_chain_file_without_a_lock_is_found_like_check_finds_it(repo: Path, run: Run) -> None:
-    """Chain files are found as `check` walks: .py files that mention truss_chains, outside trusses, less the modules
-    another chain file imports; a lock is not needed (this was: a chain file without a lock was not a unit)."""
-    model("models/cls", SMALL)
-    chain(cpu=4)
-    Path("chains/util.py").write_text("import truss_chains as chains\n\nTIMEOUT = 30\n")  # no chainlet: no unit
-    Path("tools").mkdir()
-    Path("tools/notes.py").write_text("# truss_chains is mentioned, nothing is defined\n")
-    commit("base")
-    chain(cpu=8)
-    expected = [
-        f"HEAD ({sha()}) → working tree",
-        "chains/app.py [Worker]: A10Gx4x16 → A10Gx8x32  +$0.25/h (+$180/month, +20%)  resources edit (cpu)",
-        "  before  $0.02012/min  $1.21/h  $881/month",
-        "  after   $0.02424/min  $1.45/h  $1,062/month",
-        "total: $932/month → $1,113/month  +$0.25/h (+$180/month, +19%) across 1 model; 2 unchanged",
-    ]
-    code, out, err = run("diff")
-    assert (code, out.splitlines(), err) == (0, expected, "")
-    commit("head")
-    code, out, err = run("diff", "HEAD~1", "HEAD")
-    assert (code, out.splitlines()[1:], err) == (0, expected[1:], "")
-    code, out, _ = run("diff", "HEAD~1", "HEAD", "--format", "json")
-    units = {(u["config"], u["chainlet"]): (u["status"], u["after"]["source"]) for u in json.loads(out)["units"]}
-    assert units == {
-        ("chains/app.py", "Front"): ("unchanged", "config"),
-        ("chains/app.py", "Worker"): ("changed", "config"),
-        ("models/cls/config.yaml", None): ("unchanged", "config"),
-    }
-
-
-def test_a_new_chain_file_without_a_lock_is_added(repo: Path, run: Run) -> None:
-    model("models/cls", SMALL)
-    commit("base")
-    chain(cpu=4)
-    Path("chains/.hidden").mkdir()
-    Path("chains/.hidden/copy.py").write_text(CHAIN.replace("Front", "Hidden"))  # skipped, as check skips it
-    assert run("diff") == (
-        0,
-        f"""HEAD ({sha()}) → working tree
-chains/app.py [Front]: added, 1x2  +$0.03/h (+$25/month)
-  after   $0.00058/min  $0.03/h  $25/month
-chains/app.py [Worker]: added, A10Gx4x16  +$1.21/h (+$881/month)
-  after   $0.02012/min  $1.21/h  $881/month
-total: $25/month → $932/month  +$1.24/h (+$907/month, +3569%) across 2 models; 1 unchanged
-""",
-        "",
-    )
-
-
 # Reasons: catalog price changes recorded in locks, lock --upgrade, a lock on one side --------------
 
 
@@ -738,15 +688,23 @@ def chain(cpu: int = 4) -> None:
     Path("chains/helper.py").write_text(HELPER.replace("CPU", str(cpu)))
 
 
-def test_each_chainlet_is_a_unit(repo: Path, run: Run) -> None:
+@pytest.mark.parametrize("with_locks", [True, False], ids=["locked", "unlocked"])
+def test_each_chainlet_is_a_unit(repo: Path, run: Run, with_locks: bool) -> None:
     """A chainlet defined in a local module is priced at each revision from that revision's files (this was
-    "cannot price HEAD:chains/app.py: TI091 invalid YAML" and exit 2)."""
+    "cannot price HEAD:chains/app.py: TI091 invalid YAML" and exit 2). Chain files are found as `check` walks, with
+    or without a lock (without one, a chain file was no unit): .py files that mention truss_chains, outside trusses,
+    less the modules another chain file imports; a file that defines no chainlet is none."""
     model("models/cls", SMALL)
     chain(cpu=4)
-    locked(run, "models/cls", "chains/app.py")
+    Path("chains/util.py").write_text("import truss_chains as chains\n\nTIMEOUT = 30\n")
+    Path("tools").mkdir()
+    Path("tools/notes.py").write_text("# truss_chains is mentioned, nothing is defined\n")
+    if with_locks:
+        locked(run, "models/cls", "chains/app.py")
     commit("base")
     chain(cpu=8)  # only the imported module changes
-    assert run("lock", "chains/app.py")[0] == 0
+    if with_locks:
+        assert run("lock", "chains/app.py")[0] == 0
     commit("head")
     expected = [
         f"HEAD~1 ({sha('HEAD~1')}) → HEAD ({sha()})",
@@ -760,11 +718,31 @@ def test_each_chainlet_is_a_unit(repo: Path, run: Run) -> None:
     assert run("diff", "HEAD~1")[1].splitlines()[1:] == expected[1:]  # the working tree side reads the files in place
     code, out, _ = run("diff", "HEAD~1", "HEAD", "--format", "json")
     units = {(u["config"], u["chainlet"]): (u["status"], u["after"]["source"]) for u in json.loads(out)["units"]}
+    source = "lock" if with_locks else "config"
     assert units == {
-        ("chains/app.py", "Front"): ("unchanged", "lock"),
-        ("chains/app.py", "Worker"): ("changed", "lock"),
-        ("models/cls/config.yaml", None): ("unchanged", "lock"),
+        ("chains/app.py", "Front"): ("unchanged", source),
+        ("chains/app.py", "Worker"): ("changed", source),
+        ("models/cls/config.yaml", None): ("unchanged", source),
     }
+
+
+def test_a_new_chain_file_without_a_lock_is_added(repo: Path, run: Run) -> None:
+    model("models/cls", SMALL)
+    commit("base")
+    chain(cpu=4)
+    Path("chains/.hidden").mkdir()
+    Path("chains/.hidden/copy.py").write_text(CHAIN.replace("Front", "Hidden"))  # skipped, as check skips it
+    assert run("diff") == (
+        0,
+        f"""HEAD ({sha()}) → working tree
+chains/app.py [Front]: added, 1x2  +$0.03/h (+$25/month)
+  after   $0.00058/min  $0.03/h  $25/month
+chains/app.py [Worker]: added, A10Gx4x16  +$1.21/h (+$881/month)
+  after   $0.02012/min  $1.21/h  $881/month
+total: $25/month → $932/month  +$1.24/h (+$907/month, +3569%) across 2 models; 1 unchanged
+""",
+        "",
+    )
 
 
 def test_a_broken_and_a_removed_chain(repo: Path, run: Run) -> None:
