@@ -20,7 +20,8 @@ from truss_instance_plugin import hookimpl
 from truss_instance_plugin.catalog import InstanceType, embedded_types
 from truss_instance_plugin.config import find_configs
 from truss_instance_plugin.diagnostics import Diagnostic
-from truss_instance_plugin.diff import MARKER, candidates
+from truss_instance_plugin.diff import _PY, MARKER, candidates
+from truss_instance_plugin.gitrev import grep_files
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.report import price_delta_text
 from truss_instance_plugin.testing import register_plugin
@@ -743,6 +744,22 @@ total: $25/month → $932/month  +$1.24/h (+$907/month, +3569%) across 2 models;
 """,
         "",
     )
+
+
+def test_chain_files_are_found_by_git_grep_in_each_revision(repo: Path) -> None:
+    """One `git grep` per side names the .py files that mention truss_chains: tracked and untracked ones in the work
+    tree (not ignored ones), the commit's at a commit; hidden folders, node_modules and __pycache__ are not read."""
+    files = ["app.py", "sub/deep/flow.py", ".venv/lib/site.py", "sub/node_modules/x.py", "__pycache__/c.py", "ignored.py"]
+    for name in files:
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        Path(name).write_text("import truss_chains\n")
+    Path("plain.py").write_text("import os\n")
+    Path("notes.txt").write_text("truss_chains\n")
+    Path(".gitignore").write_text("ignored.py\n")
+    git("add", "app.py", "plain.py", ".gitignore")
+    git("commit", "-q", "-m", "base")  # the rest stays untracked
+    assert grep_files(str(repo), None, "truss_chains", _PY) == {"app.py", "sub/deep/flow.py"}
+    assert grep_files(str(repo), git("rev-parse", "HEAD").strip(), "truss_chains", _PY) == {"app.py"}
 
 
 def test_a_broken_and_a_removed_chain(repo: Path, run: Run) -> None:

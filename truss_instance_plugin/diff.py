@@ -271,10 +271,14 @@ def _read_worktree(root: str, path: str) -> Content | None:
         return e
 
 
+# .py files, not read in the folders candidates() skips anyway (hidden ones, node_modules, __pycache__)
+_PY = ("*.py", ":(exclude,glob)**/.*/**", *(f":(exclude,glob)**/{d}/**" for d in sorted(SKIP_DIRS)))
+
+
 def snapshots(root: str, base: Revision, head: Revision) -> tuple[Snapshot, Snapshot]:
     """Both revisions' units, the git objects read by one `git cat-file --batch` process."""
     trees = {rev: gitrev.tree_files(root, rev.commit) for rev in (base, head) if rev.commit}
-    marked = {rev: gitrev.grep_files(root, rev.commit, CHAIN_MARK.decode(), "*.py") for rev in (base, head)}
+    marked = {rev: gitrev.grep_files(root, rev.commit, CHAIN_MARK.decode(), _PY) for rev in (base, head)}
     found = {rev: candidates(trees[rev] if rev.commit else gitrev.worktree_files(root), marked[rev]) for rev in (base, head)}
     wanted = [trees[rev][p] for rev in trees for c in found[rev] for p in (c.config, c.lock) if p]
     chain_files = {rev: _chain_folder_files(trees[rev], [c.config for c in found[rev] if c.config.endswith(".py")]) for rev in trees}

@@ -91,10 +91,10 @@ def read_blobs(root: str, ids: Iterable[str]) -> dict[str, bytes]:
     return blobs
 
 
-def grep_files(root: str, commit: str | None, text: str, pathspec: str) -> set[str]:
-    """The files matching `pathspec` that contain `text`: at `commit`, or (None) in the work tree, untracked ones too."""
+def grep_files(root: str, commit: str | None, text: str, pathspecs: Sequence[str]) -> set[str]:
+    """The files matching `pathspecs` that contain `text`: at `commit`, or (None) in the work tree, untracked ones too."""
     where = [commit] if commit else ["--untracked"]  # ignored files are left out, as by worktree_files
-    run = _git(["grep", "-l", "-z", "-F", "-a", "--no-color", "-e", text, *where, "--", pathspec], root)
+    run = _git(["grep", "-l", "-z", "-F", "-a", "--no-color", "-e", text, *where, "--", *pathspecs], root)
     if run.returncode not in (0, 1):  # 1: no file matched
         raise GitError(f"git grep failed: {' '.join(run.stderr.decode(errors='replace').split())}")
     prefix = f"{commit}:" if commit else ""
