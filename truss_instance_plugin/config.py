@@ -120,10 +120,15 @@ def _entry_is(test: Callable[[], bool]) -> bool:
         return False
 
 
+def mentions_chains(data: bytes) -> bool:
+    """Whether a .py file's bytes make it a chain file: truss_chains within its first MAX_CHAIN_BYTES + 1 bytes."""
+    return data.find(CHAIN_MARK, 0, MAX_CHAIN_BYTES + 1) >= 0
+
+
 def is_chain_file(path: str) -> bool:
     """A .py file that mentions truss_chains (a byte check on at most MAX_CHAIN_BYTES; nothing is parsed)."""
     try:
-        return CHAIN_MARK in read_bounded(path, MAX_CHAIN_BYTES)
+        return mentions_chains(read_bounded(path, MAX_CHAIN_BYTES))
     except OSError:
         return False
 

@@ -16,12 +16,12 @@ from truss_instance_plugin.catalog import HOURS_PER_MONTH, round_half_up
 from truss_instance_plugin.config import (
     CHAIN_MARK,
     CONFIG_NAME,
-    MAX_CHAIN_BYTES,
     MAX_CONFIG_BYTES,
     SKIP_DIRS,
     LoadedConfig,
     load_config,
     load_config_bytes,
+    mentions_chains,
     read_bounded,
 )
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
@@ -295,8 +295,8 @@ def snapshots(root: str, base: Revision, head: Revision) -> tuple[Snapshot, Snap
             data = read(rev, c.config)
             if data is None or (not c.sure and isinstance(data, bytes) and not _looks_like_truss(data)):
                 continue  # deleted from the work tree, or another tool's config.yaml
-            if c.config.endswith(".py") and isinstance(data, bytes) and CHAIN_MARK not in data[: MAX_CHAIN_BYTES + 1]:
-                continue  # a stray lock's name matches a module that is no chain file (the byte check of is_chain_file)
+            if c.config.endswith(".py") and isinstance(data, bytes) and not mentions_chains(data):
+                continue  # a stray lock's name matches a module that is no chain file
             lock = read(rev, c.lock) if c.lock else None
             units[c.config] = (data, lock if isinstance(lock, bytes) else None)
         imported = _imported_chains({p: data for p, (data, _) in units.items() if p.endswith(".py") and isinstance(data, bytes)})
