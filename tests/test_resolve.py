@@ -9,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from truss_instance_plugin.catalog import (
     CATALOG_FILE,
@@ -395,3 +397,61 @@ def test_catalog_hash_is_stable_and_order_independent() -> None:
     assert content_hash(parse_csv(Path(CATALOG_FILE).read_bytes())) == first.sha256
     cheaper = tuple(t._replace(price_per_min=t.price_per_min - Decimal("0.00001")) if t.name == "1x2" else t for t in first.types)
     assert make_catalog(cheaper).sha256 != first.sha256
+
+
+_TYPES = st.builds(
+    InstanceType,
+    name=st.sampled_from(["a", "b", "c", "d", "e"]),  # repeated names: Catalog.get takes the first
+    millicores=st.sampled_from([1000, 4000, 8000]),
+    memory_bytes=st.sampled_from([4 * GiB, 16 * GiB, 64 * GiB]),
+    gpu_type=st.sampled_from([None, "A10G", "H100"]),
+    gpu_count=st.integers(0, 4),
+    vram_gib=st.just(24),
+    price_per_min=st.sampled_from([Decimal("0.01"), Decimal("0.02"), Decimal("0.020")]),  # ties, and equal Decimals
+    node_count=st.sampled_from([1, 1, 2]),
+)
+_REQUESTS = st.builds(
+    Request,
+    millicores=st.sampled_from([500, 500, 4000, 9000]),
+    memory_bytes=st.sampled_from([GiB, GiB, 16 * GiB, 128 * GiB]),
+    gpu_type=st.sampled_from([None, None, "A10G", "H100", "T4"]),
+    gpu_count=st.integers(0, 5),
+    node_count=st.sampled_from([1, 1, 2, 3]),
+    instance_type=st.sampled_from([None] * 7 + ["a", "c", "z"]),
+)
+
+
+@settings(max_examples=max(500, settings.default.max_examples))  # each example takes microseconds
+@given(types=st.lists(_TYPES, max_size=12), request_=_REQUESTS)
+def test_resolution_is_the_definition(types: list[InstanceType], request_: Request) -> None:
+    """Property: resolve, through the catalog's index, is the placement rule written out: the cheapest type of the
+    request's GPU type and node count with at least its GPUs, millicores and bytes; the funnel counts each filter."""
+    catalog = make_catalog(tuple(types))
+    got = resolve(request_, catalog)
+    assert catalog.get("a") == next((t for t in types if t.name == "a"), None)
+    assert catalog.gpu_types() == sorted({t.gpu_type for t in types if t.gpu_type})
+    if request_.instance_type is not None:
+        assert got.chosen == catalog.get(request_.instance_type)
+        return
+    if request_.gpu_type is not None and request_.gpu_type not in catalog.gpu_types():
+        assert (got.chosen, got.candidates, codes(got)) == (None, (), ["TI022"])
+        return
+    multi = request_.node_count > 1 and not any(t.node_count == request_.node_count for t in types)
+    nodes = 1 if multi else request_.node_count
+    steps = [
+        lambda t: t.gpu_type == request_.gpu_type,
+        *([lambda t: t.gpu_count >= request_.gpu_count] if request_.gpu_type else []),
+        lambda t: t.millicores >= request_.millicores,
+        lambda t: t.memory_bytes >= request_.memory_bytes,
+    ]
+    pool = [t for t in types if t.node_count == nodes]
+    counts = [len(types)] + ([len(pool)] if len(pool) != len(types) else [])
+    for keep in steps:
+        pool = [t for t in pool if keep(t)]
+        counts.append(len(pool))
+        if not pool:
+            break
+    assert [s.survivors for s in got.funnel] == counts
+    assert got.candidates == tuple(sorted(pool, key=InstanceType.sort_key))
+    assert got.chosen == min(pool, key=InstanceType.sort_key, default=None)
+    assert got.nodes == (request_.node_count if multi else 1)

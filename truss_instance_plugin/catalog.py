@@ -105,15 +105,12 @@ class Catalog(NamedTuple):
     types: tuple[InstanceType, ...]
 
     def get(self, name: str) -> InstanceType | None:
-        """The type called `name`, or None."""
-        for t in self.types:
-            if t.name == name:
-                return t
-        return None
+        """The (first) type called `name`, or None."""
+        return index(self.types).by_name.get(name)
 
     def gpu_types(self) -> list[str]:
         """Accelerator names that have at least one instance type, sorted."""
-        return sorted({t.gpu_type for t in self.types if t.gpu_type})
+        return list(index(self.types).gpu_types)
 
     def as_json(self) -> dict[str, object]:
         """Name, provenance and types as JSON."""
@@ -124,6 +121,39 @@ class Catalog(NamedTuple):
             "sha256": self.sha256,
             "types": [t.as_json() for t in self.types],
         }
+
+
+class Index(NamedTuple):
+    """What resolution looks up in a catalog's types, built once per tuple of types."""
+
+    by_name: dict[str, InstanceType]  # the first type of each name
+    gpu_types: tuple[str, ...]  # sorted
+    node_counts: dict[int, int]  # node count -> how many types have it
+    groups: dict[tuple[int, str | None], tuple[InstanceType, ...]]  # (node count, GPU type) -> its types, by sort_key
+
+
+_INDEXES: dict[int, tuple[tuple[InstanceType, ...], Index]] = {}  # id -> (the types, kept so the id is not reused, ...)
+
+
+def index(types: tuple[InstanceType, ...]) -> Index:
+    """The index of a tuple of types, remembered by identity (hashing 45 types would cost more than a scan)."""
+    got = _INDEXES.get(id(types))
+    if got is not None:
+        return got[1]
+    by_name: dict[str, InstanceType] = {}
+    node_counts: dict[int, int] = {}
+    groups: dict[tuple[int, str | None], list[InstanceType]] = {}
+    for t in sorted(types, key=InstanceType.sort_key):
+        groups.setdefault((t.node_count, t.gpu_type), []).append(t)
+    for t in types:
+        by_name.setdefault(t.name, t)
+        node_counts[t.node_count] = node_counts.get(t.node_count, 0) + 1
+    gpus = tuple(sorted({t.gpu_type for t in types if t.gpu_type}))
+    built = Index(by_name, gpus, node_counts, {k: tuple(v) for k, v in groups.items()})
+    if len(_INDEXES) >= 64:  # a long-lived process (tests, the push guard) makes many catalogs
+        _INDEXES.clear()
+    _INDEXES[id(types)] = (types, built)
+    return built
 
 
 HUGE = 10**30  # beyond any instance: shown approximately, since str() refuses ints of 4300+ digits

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 
-from truss_instance_plugin._typing import NamedTuple
-from truss_instance_plugin.catalog import LEGACY_NAMES, Catalog, InstanceType, fmt_bytes, fmt_cpu, fmt_int
+from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
+from truss_instance_plugin.catalog import LEGACY_NAMES, Catalog, InstanceType, fmt_bytes, fmt_cpu, fmt_int, index
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
 from truss_instance_plugin.request import Request, did_you_mean
+
+if TYPE_CHECKING:
+    from typing import Any
 
 Chooser = Callable[[Request, Sequence[InstanceType]], "InstanceType | None"]
 Where = Callable[[str], "tuple[int, int]"]  # resources key -> (line, col) of its value
@@ -81,20 +85,16 @@ class _Filter(NamedTuple):
     label: str
     attr: str  # the InstanceType attribute compared
     want: object
+    keeps: Callable[[Any, Any], object]  # (have, want): operator.eq for the GPU type, operator.ge for sizes
 
 
 def _filters(req: Request) -> list[_Filter]:
-    steps = [_Filter(f"with {req.gpu_type}" if req.gpu_type else "CPU-only", "gpu_type", req.gpu_type)]
+    steps = [_Filter(f"with {req.gpu_type}" if req.gpu_type else "CPU-only", "gpu_type", req.gpu_type, operator.eq)]
     if req.gpu_type:
-        steps.append(_Filter(f"with ≥{req.gpu_count} GPU", "gpu_count", req.gpu_count))
-    steps.append(_Filter(f"with ≥{fmt_cpu(req.millicores)} vCPU", "millicores", req.millicores))
-    steps.append(_Filter(f"with ≥{fmt_bytes(req.memory_bytes)}", "memory_bytes", req.memory_bytes))
+        steps.append(_Filter(f"with ≥{req.gpu_count} GPU", "gpu_count", req.gpu_count, operator.ge))
+    steps.append(_Filter(f"with ≥{fmt_cpu(req.millicores)} vCPU", "millicores", req.millicores, operator.ge))
+    steps.append(_Filter(f"with ≥{fmt_bytes(req.memory_bytes)}", "memory_bytes", req.memory_bytes, operator.ge))
     return steps
-
-
-def _keeps(t: InstanceType, f: _Filter) -> bool:
-    have = getattr(t, f.attr)
-    return bool(have == f.want if f.attr == "gpu_type" else have >= f.want)
 
 
 def _show(attr: str, v: int) -> str:
@@ -180,16 +180,18 @@ def _availability(t: InstanceType) -> list[Diagnostic]:
 
 def priced_nodes(req: Request, catalog: Catalog) -> int:
     """The node count a request is priced by: node_count when the catalog has no type with that many nodes, else 1."""
-    if req.instance_type is not None or req.node_count <= 1 or (req.gpu_type is not None and req.gpu_type not in catalog.gpu_types()):
+    found = index(catalog.types)
+    if req.instance_type is not None or req.node_count <= 1 or (req.gpu_type is not None and req.gpu_type not in found.gpu_types):
         return 1
-    return 1 if any(t.node_count == req.node_count for t in catalog.types) else req.node_count
+    return 1 if req.node_count in found.node_counts else req.node_count
 
 
 def resolve(req: Request, catalog: Catalog, choose: Chooser = cheapest, where: Where = _nowhere) -> Resolution:
     """Filter the catalog by the request (meets or exceeds), then choose (cheapest by default)."""
     if req.instance_type is not None:
         return _pin(req, catalog, where)
-    if req.gpu_type is not None and req.gpu_type not in catalog.gpu_types():
+    found = index(catalog.types)
+    if req.gpu_type is not None and req.gpu_type not in found.gpu_types:
         d = Diagnostic(
             "TI022", ERROR,
             f"accelerator {req.gpu_type} has no public instance type: truss accepts it, "
@@ -199,17 +201,23 @@ def resolve(req: Request, catalog: Catalog, choose: Chooser = cheapest, where: W
         )  # fmt: skip
         return Resolution(None, (), (Step(f"{len(catalog.types)} types", len(catalog.types)),), (_at(d, where, "accelerator"),))
     nodes = priced_nodes(req, catalog)
-    pool = [t for t in catalog.types if t.node_count == (1 if nodes > 1 else req.node_count)]
+    node_count = 1 if nodes > 1 else req.node_count
     funnel = [Step(f"{len(catalog.types)} types", len(catalog.types))]
-    if len(pool) != len(catalog.types):
-        funnel.append(Step(f"with {req.node_count} node{'s' if req.node_count > 1 else ''}", len(pool)))
-    for f in _filters(req):
-        survivors = [t for t in pool if _keeps(t, f)]
+    pooled = found.node_counts.get(node_count, 0)
+    if pooled != len(catalog.types):
+        funnel.append(Step(f"with {req.node_count} node{'s' if req.node_count > 1 else ''}", pooled))
+    pool: list[InstanceType] = []
+    for i, f in enumerate(_filters(req)):
+        if i == 0:  # the GPU type: a lookup in the index
+            survivors = list(found.groups.get((node_count, req.gpu_type), ()))
+            pool = survivors or [t for t in catalog.types if t.node_count == node_count]  # for the message
+        else:
+            survivors = [t for t in pool if f.keeps(getattr(t, f.attr), f.want)]
         funnel.append(Step(f.label, len(survivors)))
         if not survivors:
             return Resolution(None, (), tuple(funnel), (_no_match(req, catalog, pool, f, where),), nodes=nodes)
         pool = survivors
-    candidates = tuple(sorted(pool, key=InstanceType.sort_key))
+    candidates = tuple(pool)  # each group is in sort_key order, and filtering keeps it
     chosen = choose(req, candidates)
     diags: list[Diagnostic] = []
     diags += [_at(d, where, "accelerator") for d in (_availability(chosen) if chosen is not None else [])]
