@@ -49,9 +49,10 @@ def _format(args: argparse.Namespace) -> str:
 
 def looks_like_truss(config: str) -> bool:
     """A config.yaml found by walking (or named by pre-commit) is a truss's, not some other tool's."""
-    if os.path.isdir(os.path.join(os.path.dirname(config), "model")):
+    from truss_instance_plugin.config import is_dir, read_bounded
+
+    if is_dir(os.path.dirname(config), "model"):
         return True
-    from truss_instance_plugin.config import read_bounded
 
     try:
         head = read_bounded(config, 1 << 16).decode("utf-8-sig", "replace")

@@ -91,8 +91,18 @@ class LoadedConfig(NamedTuple):
     trt_llm: bool = False  # a `trt_llm:` section: `truss push` raises memory to 10Gi (and rewrites the file)
 
 
+def exists(path: str) -> bool:
+    """os.path.exists without a stat result or an exception to build (a walk asks this of every folder)."""
+    return os.access(path, os.F_OK)
+
+
+def is_dir(*parts: str) -> bool:
+    """os.path.isdir(os.path.join(*parts)), as cheaply: with a trailing separator, only a directory (or link to one) exists."""
+    return os.access(os.path.join(*parts, ""), os.F_OK)
+
+
 def _skip_dir(name: str, full: str) -> bool:
-    return name.startswith(".") or name in SKIP_DIRS or os.path.exists(os.path.join(full, "pyvenv.cfg"))
+    return name.startswith(".") or name in SKIP_DIRS or exists(full + os.sep + "pyvenv.cfg")
 
 
 def _entry_kind(path: str) -> str | None:
@@ -148,10 +158,12 @@ def find_configs(path: str, chains: bool = False) -> list[str]:
     found: list[str] = []
     errors: list[OSError] = []
     odd: list[str] = []  # directories called config.yaml
-    folders = [path]  # depth first, in sorted order: what os.walk gives, without listing each truss's own folder
+    # Depth first, in sorted order: what os.walk gives, without listing each truss's own folder. Each folder comes
+    # with its path ending in a separator, so that a child's path, os.path.join(root, name), is one concatenation.
+    folders = [(path, os.path.join(path, ""))]
     while folders:
-        root = folders.pop()
-        config = os.path.join(root, CONFIG_NAME)
+        root, prefix = folders.pop()
+        config = prefix + CONFIG_NAME
         kind = _entry_kind(config)
         if kind == "file":
             found.append(config)
@@ -175,8 +187,8 @@ def find_configs(path: str, chains: bool = False) -> list[str]:
             found.append(config)
             continue
         if chains:
-            found += [os.path.join(root, f) for f in sorted(files) if f.endswith(".py") and is_chain_file(os.path.join(root, f))]
-        folders += [os.path.join(root, d) for d in sorted(walk, reverse=True) if not _skip_dir(d, os.path.join(root, d))]
+            found += [prefix + f for f in sorted(files) if f.endswith(".py") and is_chain_file(prefix + f)]
+        folders += [(full, full + os.sep) for d in sorted(walk, reverse=True) if not _skip_dir(d, full := prefix + d)]
     if errors:  # an unreadable folder may hold a model: never skip it silently
         raise PathError(f"{errors[0].filename}: cannot read this folder: {errors[0].strerror}")
     if not found and odd:
