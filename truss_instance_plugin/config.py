@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import sys
@@ -45,9 +46,10 @@ class _LazyTags:
         pass
 
 
-if hasattr(yaml, "CSafeLoader"):  # libyaml's parser (PyYAML's wheels include it)
+if hasattr(yaml, "CSafeLoader"):  # libyaml (PyYAML's wheels include it): its parser, since composing constructs nothing
+    from yaml._yaml import CParser
 
-    class _Loader(_LazyTags, yaml.CSafeLoader):
+    class _Loader(_LazyTags, CParser):
         pass
 
 else:  # pragma: no cover
@@ -56,6 +58,7 @@ else:  # pragma: no cover
         pass
 
 
+@functools.lru_cache(maxsize=1024)  # "true", "4Gi", "A10G": a tree's plain values repeat
 def implicit_tag(text: str) -> str:
     """The tag the safe loader gives `text` written as a plain scalar (str, int, float, bool, null, timestamp, ...)."""
     tag: str = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
@@ -454,7 +457,11 @@ def load_config_bytes(path: str, data: bytes) -> LoadedConfig:
 def _load_text(path: str, text: str) -> LoadedConfig:
     try:
         try:
-            root = yaml.compose(text, Loader=_Loader)
+            loader = _Loader(text)  # what yaml.compose does
+            try:
+                root = loader.get_single_node()
+            finally:
+                loader.dispose()
         except yaml.YAMLError:
             if not hasattr(yaml, "CSafeLoader") or "\\" not in text:
                 raise
