@@ -39,7 +39,7 @@ def host_catalog(host: Host, config_path: str = "") -> Catalog:
 
     cache: dict[object, Any] = host.catalog_cache if isinstance(host.catalog_cache, dict) else {}
     host.catalog_cache = cache
-    folder = ("folder", os.path.dirname(os.path.abspath(config_path or "pyproject.toml")))  # one pyproject search per folder
+    folder = ("folder", os.path.dirname(config_path))  # one pyproject search per folder (as given: no getcwd per model)
     if not host.catalog_file and folder not in cache:
         cache[folder] = catalog_setting(config_path or "pyproject.toml")
     snapshot: tuple[str, str] | None = (host.catalog_file, "") if host.catalog_file else cache[folder]

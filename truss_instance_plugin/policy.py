@@ -22,6 +22,7 @@ import os
 from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
+from truss_instance_plugin.config import exists
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.errors import PolicyError
 
@@ -138,10 +139,10 @@ def _nearest_pyproject(folder: str) -> str | None:
     while folder not in _NEAREST:
         climbed.append(folder)
         path = os.path.join(folder, "pyproject.toml")
-        if os.path.isfile(path):
+        if exists(path) and os.path.isfile(path):  # most folders have none: one cheap test
             found = path
             break
-        if os.path.exists(os.path.join(folder, ".git")):  # an outer project's policy does not govern this repository
+        if exists(os.path.join(folder, ".git")):  # an outer project's policy does not govern this repository
             break
         parent = os.path.dirname(folder)
         if parent == folder:
