@@ -345,7 +345,7 @@ _NOT_PLAIN_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _NO = object()  # a value the fast path leaves to the full parse
 
 
-@functools.lru_cache(maxsize=512)  # catalog names and hashes, type names and sizes repeat across a tree's locks
+@functools.lru_cache(maxsize=4096)  # catalog names and hashes, type names and sizes repeat across a tree's locks
 def _scalar(raw: str, field: str) -> object:
     """What YAML reads from one value `render` wrote on one line, or _NO when it might read something else."""
     key = field.split("_", 1)[-1]
@@ -378,11 +378,14 @@ def _canonical(text: str) -> Lock | None:
             if line != prefix:
                 return None
             continue
-        if not line.startswith(prefix) or (value := _scalar(line[len(prefix) :], field)) is _NO:
+        if not line.startswith(prefix):
+            return None
+        raw = line[len(prefix) :]  # the hash is unique to its request: compared as text below, not remembered
+        if (value := raw if field == "hash" else _scalar(raw, field)) is _NO:
             return None
         values[field] = value
     req = Request(**{k: values[f"q_{k}"] for k in _REQUEST_ORDER})  # type: ignore[arg-type]
-    if values["hash"] != request_hash(req):
+    if values["hash"] != request_hash(req):  # request_hash's text reads back as itself: "sha256:" and hex digits
         return None
     catalog = {k: str(values[f"c_{k}"]) for k in ("as_of", "name", "sha256")}
     return Lock(req, str(values["hash"]), catalog, {k: values[f"r_{k}"] for k in _RESOLVED_ORDER}, None)
