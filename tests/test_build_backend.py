@@ -75,7 +75,7 @@ def test_wheel_holds_the_package_the_hooks_and_the_metadata(wheel: Path) -> None
         assert files[name] == (PROJECT / name).read_bytes(), name
     for name in (PTH, START):
         assert files[name] == (PROJECT / "hooks" / name).read_bytes()
-    assert files[f"{INFO}/entry_points.txt"] == b"[console_scripts]\ntruss-instance = truss_instance_plugin.cli:run\n"
+    assert files[f"{INFO}/entry_points.txt"] == b"[console_scripts]\ntruss-instance = truss_instance_plugin.__main__:run\n"
     assert files[f"{INFO}/WHEEL"] == (
         b"Wheel-Version: 1.0\nGenerator: truss_instance_plugin _build/backend.py\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )

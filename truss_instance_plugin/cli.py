@@ -717,7 +717,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Run the command line and exit with its code (the console script enters through __main__.run)."""
     code = main()
     sys.stdout.flush()
     sys.exit(code)
