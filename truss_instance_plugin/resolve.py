@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Sequence
 
-from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
+from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.catalog import LEGACY_NAMES, Catalog, InstanceType, fmt_bytes, fmt_cpu, fmt_int, index
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
 from truss_instance_plugin.request import Request, did_you_mean
-
-if TYPE_CHECKING:
-    from typing import Any
 
 Chooser = Callable[[Request, Sequence[InstanceType]], "InstanceType | None"]
 Where = Callable[[str], "tuple[int, int]"]  # resources key -> (line, col) of its value
@@ -85,15 +81,14 @@ class _Filter(NamedTuple):
     label: str
     attr: str  # the InstanceType attribute compared
     want: object
-    keeps: Callable[[Any, Any], object]  # (have, want): operator.eq for the GPU type, operator.ge for sizes
 
 
 def _filters(req: Request) -> list[_Filter]:
-    steps = [_Filter(f"with {req.gpu_type}" if req.gpu_type else "CPU-only", "gpu_type", req.gpu_type, operator.eq)]
+    steps = [_Filter(f"with {req.gpu_type}" if req.gpu_type else "CPU-only", "gpu_type", req.gpu_type)]
     if req.gpu_type:
-        steps.append(_Filter(f"with ≥{req.gpu_count} GPU", "gpu_count", req.gpu_count, operator.ge))
-    steps.append(_Filter(f"with ≥{fmt_cpu(req.millicores)} vCPU", "millicores", req.millicores, operator.ge))
-    steps.append(_Filter(f"with ≥{fmt_bytes(req.memory_bytes)}", "memory_bytes", req.memory_bytes, operator.ge))
+        steps.append(_Filter(f"with ≥{req.gpu_count} GPU", "gpu_count", req.gpu_count))
+    steps.append(_Filter(f"with ≥{fmt_cpu(req.millicores)} vCPU", "millicores", req.millicores))
+    steps.append(_Filter(f"with ≥{fmt_bytes(req.memory_bytes)}", "memory_bytes", req.memory_bytes))
     return steps
 
 
@@ -206,13 +201,14 @@ def resolve(req: Request, catalog: Catalog, choose: Chooser = cheapest, where: W
     pooled = found.node_counts.get(node_count, 0)
     if pooled != len(catalog.types):
         funnel.append(Step(f"with {req.node_count} node{'s' if req.node_count > 1 else ''}", pooled))
-    pool: list[InstanceType] = []
-    for i, f in enumerate(_filters(req)):
-        if i == 0:  # the GPU type: a lookup in the index
-            survivors = list(found.groups.get((node_count, req.gpu_type), ()))
-            pool = survivors or [t for t in catalog.types if t.node_count == node_count]  # for the message
-        else:
-            survivors = [t for t in pool if f.keeps(getattr(t, f.attr), f.want)]
+    gpu, *sizes = _filters(req)
+    pool = list(found.groups.get((node_count, req.gpu_type), ()))  # the GPU type: a lookup in the index
+    funnel.append(Step(gpu.label, len(pool)))
+    if not pool:
+        same_nodes = [t for t in catalog.types if t.node_count == node_count]
+        return Resolution(None, (), tuple(funnel), (_no_match(req, catalog, same_nodes, gpu, where),), nodes=nodes)
+    for f in sizes:  # at least as many GPUs, millicores, bytes
+        survivors = [t for t in pool if getattr(t, f.attr) >= f.want]
         funnel.append(Step(f.label, len(survivors)))
         if not survivors:
             return Resolution(None, (), tuple(funnel), (_no_match(req, catalog, pool, f, where),), nodes=nodes)
