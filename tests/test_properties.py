@@ -653,8 +653,7 @@ def os_walk_find_configs(path: str, chains: bool) -> list[str]:
     """find_configs as it was written on os.walk (it now lists only folders without a config.yaml)."""
     import os
 
-    from truss_instance_plugin.config import CONFIG_NAME, _skip_dir, is_chain_file
-    from truss_instance_plugin.errors import PathError
+    from truss_instance_plugin.config import CONFIG_NAME, _skip_dir, _walked, is_chain_file
 
     found: list[str] = []
     errors: list[OSError] = []
@@ -669,15 +668,7 @@ def os_walk_find_configs(path: str, chains: bool) -> list[str]:
         if chains:
             found += [os.path.join(root, f) for f in sorted(files) if f.endswith(".py") and is_chain_file(os.path.join(root, f))]
         dirs[:] = sorted(d for d in dirs if d != CONFIG_NAME and not _skip_dir(d, os.path.join(root, d)))
-    if errors:
-        raise PathError(f"{errors[0].filename}: cannot read this folder: {errors[0].strerror}")
-    if not found and odd:
-        raise PathError(f"{odd[0]}: is a directory, not a config file")
-    if not found:
-        raise PathError(
-            f"{path}: no {CONFIG_NAME} in this directory or below (hidden directories, virtualenvs and node_modules are skipped)"
-        )
-    return found
+    return _walked(path, found, errors, odd)  # the same closing checks: the property compares the traversals
 
 
 TREE_NAMES = ("a", "b", "config.yaml", "x.py", ".hidden", "node_modules", "pyvenv.cfg", "model")

@@ -192,9 +192,14 @@ def find_configs(path: str, chains: bool = False) -> list[str]:
         if chains:
             found += [prefix + f for f in sorted(files) if f.endswith(".py") and is_chain_file(prefix + f)]
         folders += [(full, full + os.sep) for d in sorted(walk, reverse=True) if not _skip_dir(d, full := prefix + d)]
+    return _walked(path, found, errors, odd)
+
+
+def _walked(path: str, found: list[str], errors: list[OSError], odd: list[str]) -> list[str]:
+    """What a walk of `path` gives: the files it found, or a PathError (a folder it could not read, or nothing found)."""
     if errors:  # an unreadable folder may hold a model: never skip it silently
         raise PathError(f"{errors[0].filename}: cannot read this folder: {errors[0].strerror}")
-    if not found and odd:
+    if not found and odd:  # directories called config.yaml
         raise PathError(f"{odd[0]}: is a directory, not a config file")
     if not found:
         raise PathError(
