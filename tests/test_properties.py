@@ -719,3 +719,27 @@ def test_discovery_finds_what_os_walk_finds(tree: object, chains: bool) -> None:
         except PathError as e:
             want = str(e)
         assert got == want
+
+
+PATH_PARTS = st.sampled_from(["", ".", "..", "a", "b.c", "config.yaml", "..x", ".hidden"])
+
+
+@given(
+    root=st.builds("/".join, st.lists(PATH_PARTS, min_size=1, max_size=5)).filter(bool),
+    below=st.lists(st.sampled_from(["a", "b.c", "config.yaml", "..x", ".hidden", "x y"]), min_size=1, max_size=4),
+    other=st.builds("/".join, st.lists(PATH_PARTS, min_size=1, max_size=5)),
+)
+@example(root="/", below=["config.yaml"], other="")
+@example(root="//", below=["a", "config.yaml"], other="/./a//b")
+@example(root="./", below=["config.yaml"], other="./config.yaml")
+def test_paths_below_a_walked_root_normalize_as_normpath(root: str, below: list[str], other: str) -> None:
+    """collect_configs normalizes only the root of a walk's paths: the names a walk appends never need it."""
+    import os
+
+    from truss_instance_plugin.cli import _normpath_below
+
+    norm = _normpath_below(root)
+    walked = os.path.join(root, *below)
+    assert norm(walked) == os.path.normpath(walked)
+    if other and not other.startswith(os.path.join(root, "")):  # a path not below the root: the file the user named
+        assert norm(other) == os.path.normpath(other)

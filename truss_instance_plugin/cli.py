@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
-from truss_instance_plugin.config import Field, LoadedConfig, find_configs, is_chain_file
+from truss_instance_plugin.config import Field, LoadedConfig, exists, find_configs, is_chain_file, read_bounded
 from truss_instance_plugin.diagnostics import Diagnostic, clip, exit_code
 from truss_instance_plugin.errors import CatalogError, PathError, PluginError, PolicyError, UsageError
 from truss_instance_plugin.plugins import Host, get_host
@@ -49,9 +49,8 @@ def _format(args: argparse.Namespace) -> str:
 
 def looks_like_truss(config: str) -> bool:
     """A config.yaml found by walking (or named by pre-commit) is a truss's, not some other tool's."""
-    from truss_instance_plugin.config import is_dir, read_bounded
-
-    if is_dir(os.path.dirname(config), "model"):
+    folder, sep, _ = config.rpartition(os.sep)  # os.path.dirname, without its cost on every model of a tree
+    if exists(f"{folder}{sep}model{os.sep}"):  # a trailing separator: only a directory (or a link to one) exists
         return True
 
     try:
@@ -99,20 +98,28 @@ def collect_configs(paths: Sequence[str], hook: bool = False, chains: bool = Fal
             p = config
         found = find_configs(p, chains)
         explicit = (p, os.path.join(p, "config.yaml"))  # what the user named directly is checked as is
-        py = [c for c in found if chains and c.endswith(".py")]
+        py = {c: None for c in found if chains and c.endswith(".py")}
         if len(py) > 1:
             from truss_instance_plugin.chains import chain_roots
 
-            py = chain_roots(py) if os.path.isdir(p) else py
+            py = dict.fromkeys(chain_roots(list(py))) if os.path.isdir(p) else py
         trusses = [
             c for c in found
             if (c in py and (not hook or is_chain_file(c))) or (c not in py and ((not hook and c in explicit) or looks_like_truss(c)))
         ]  # fmt: skip
         if found and not trusses and not hook:
             raise PathError(f"{p}: no truss below (the config.yaml files here have no model/ folder and no truss keys)")
-        found = trusses
-        out.update(dict.fromkeys(os.path.normpath(c) for c in found))  # "./m/config.yaml" -> "m/config.yaml"
+        out.update(dict.fromkeys(map(_normpath_below(p), trusses)))  # "./m/config.yaml" -> "m/config.yaml"
     return list(out)
+
+
+def _normpath_below(root: str) -> Callable[[str], str]:
+    """os.path.normpath for the paths a walk of `root` gives, normalizing only `root`: what a walk appends below it is
+    folder and file names, never ".", ".." or an empty name."""
+    given, normal = os.path.join(root, ""), os.path.join(os.path.normpath(root), "")
+    if normal == os.curdir + os.sep:
+        normal = ""
+    return lambda path: normal + path[len(given) :] if path.startswith(given) else os.path.normpath(path)
 
 
 # check --------------------------------------------------------------------------------------

@@ -9,12 +9,9 @@ import sys
 
 import yaml
 
-from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
+from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic, clip
 from truss_instance_plugin.errors import PathError
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 CONFIG_NAME = "config.yaml"
 MAX_CONFIG_BYTES = 1 << 20  # a truss config is a few KiB; refuse to parse a huge file
@@ -105,7 +102,7 @@ def is_dir(*parts: str) -> bool:
 
 
 def _skip_dir(name: str, full: str) -> bool:
-    return name.startswith(".") or name in SKIP_DIRS or exists(full + os.sep + "pyvenv.cfg")
+    return name.startswith(".") or name in SKIP_DIRS or os.access(full + os.sep + "pyvenv.cfg", os.F_OK)
 
 
 def _entry_kind(path: str) -> str | None:
@@ -125,12 +122,20 @@ def _entry_kind(path: str) -> str | None:
     return "dir" if stat.S_ISDIR(st.st_mode) else "file"
 
 
-def _entry_is(test: Callable[[], bool]) -> bool:
-    """entry.is_dir() or entry.is_symlink(), False when the entry cannot be examined (as os.walk treats it)."""
+def _subfolder(entry: os.DirEntry[str]) -> bool | None:
+    """True for a folder os.walk would descend into, False for a symlink to one (listed, not followed), None for a file.
+
+    An entry that cannot be examined is a file to is_dir(), and not a symlink to is_symlink() (as os.walk treats it).
+    """
     try:
-        return test()
+        if not entry.is_dir():
+            return None
     except OSError:
-        return False
+        return None
+    try:
+        return not entry.is_symlink()
+    except OSError:
+        return True
 
 
 def mentions_chains(data: bytes) -> bool:
@@ -180,11 +185,12 @@ def find_configs(path: str, chains: bool = False) -> list[str]:
         files: list[str] = []
         walk: list[str] = []  # subfolders, not followed when they are symlinks (as os.walk)
         for entry in entries:
-            if not _entry_is(entry.is_dir):
+            folder = _subfolder(entry)
+            if folder is None:
                 files.append(entry.name)
             elif entry.name == CONFIG_NAME:
                 odd.append(config)
-            elif not _entry_is(entry.is_symlink):
+            elif folder:
                 walk.append(entry.name)
         if kind is None and CONFIG_NAME in files:  # listed, but not stat-able (a folder without search permission)
             found.append(config)
