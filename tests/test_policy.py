@@ -273,3 +273,29 @@ def test_parse_policy_unit() -> None:
     assert (str(got.max_usd_per_hour), got.allowed_accelerators, got.denied_instance_types, got.require_lock) == ("2.5", ("L4",), (), True)
     with pytest.raises(PolicyError, match="must be a table"):
         parse_policy([], "p")
+
+
+@pytest.mark.parametrize("cwd", ["", "a", "a/b", "a/b/c", "a/b/c/d", "x"])
+def test_a_relative_path_finds_the_pyproject_its_absolute_path_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cwd: str) -> None:
+    """Relative folders are climbed as text, down to "" or ".." (then from the absolute path): the same answers."""
+    from truss_instance_plugin.policy import _nearest_pyproject, clear_cache
+
+    (tmp_path / "a" / "b" / "c" / "d").mkdir(parents=True)
+    (tmp_path / "x" / "y").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("[tool.truss-instance]\n")
+    (tmp_path / "a" / "b" / "pyproject.toml").write_text("[tool.truss-instance]\n")
+    (tmp_path / "a" / "b" / "c" / ".git").mkdir()
+    (tmp_path / "x" / "pyproject.toml").mkdir()  # a folder, not a file: not a pyproject.toml
+    expected = {
+        ".": "pyproject.toml", "a": "pyproject.toml", "a/b": "a/b/pyproject.toml", "a/b/c": None, "a/b/c/d": None,
+        "x": "pyproject.toml", "x/y": "pyproject.toml",
+    }  # fmt: skip
+    monkeypatch.chdir(tmp_path / cwd)
+    for order in (list(expected), list(expected)[::-1]):  # a parent answered first, or its child
+        clear_cache()
+        for name in order:
+            rel = os.path.relpath(tmp_path / name)
+            want = str(tmp_path / expected[name]) if expected[name] else None
+            base = os.path.basename(rel)
+            for spelling in (rel, "" if rel == "." else rel, f"{rel}/.", f"{rel}/../{base}" if base not in (".", "..") else rel):
+                assert _nearest_pyproject(spelling) == want, (cwd, spelling)

@@ -133,14 +133,19 @@ def clear_cache() -> None:
 
 
 def _nearest_pyproject(folder: str) -> str | None:
-    """The nearest pyproject.toml at or above `folder`, never above the repository root (the folder with .git)."""
+    """The nearest pyproject.toml (an absolute path) at or above `folder`, never above the repository root (the folder
+    with .git). A relative `folder` is climbed as given, down to "" or ".." (then from its absolute path): a tree's
+    models then cost no getcwd() each, and their parent's answer is found under the name it was stored with."""
     climbed: list[str] = []  # folders answered by the same search (siblings then share their parent's answer)
     found: str | None = None
     while folder not in _NEAREST:
+        if not os.path.isabs(folder) and (not folder or os.path.basename(folder) in (os.curdir, os.pardir)):
+            folder = os.path.abspath(folder)  # where a relative path stops climbing as text
+            continue
         climbed.append(folder)
         path = os.path.join(folder, "pyproject.toml")
         if exists(path) and os.path.isfile(path):  # most folders have none: one cheap test
-            found = path
+            found = os.path.abspath(path)
             break
         if exists(os.path.join(folder, ".git")):  # an outer project's policy does not govern this repository
             break
@@ -156,10 +161,7 @@ def _nearest_pyproject(folder: str) -> str | None:
 
 def find_policy(config_path: str) -> Policy | None:
     """The policy of the nearest pyproject.toml above a config file (None: no table there)."""
-    folder = os.path.dirname(config_path)  # as given: a relative key saves a getcwd() per model
-    if folder not in _NEAREST:
-        _NEAREST[folder] = _nearest_pyproject(os.path.abspath(folder))
-    path = _NEAREST[folder]
+    path = _nearest_pyproject(os.path.dirname(config_path))
     if path is None:
         return None
     if path not in _POLICIES:  # read once per command
