@@ -743,3 +743,21 @@ def test_paths_below_a_walked_root_normalize_as_normpath(root: str, below: list[
     assert norm(walked) == os.path.normpath(walked)
     if other and not other.startswith(os.path.join(root, "")):  # a path not below the root: the file the user named
         assert norm(other) == os.path.normpath(other)
+
+
+# Remembered parses -------------------------------------------------------------------------------
+
+
+@given(data=st.one_of(config_bytes(fitting_config()), config_bytes()))
+@example(data=b'resources:\n  cpu: "250m"\n  memory: "512"\n')  # TI010 (a warning): found again each time
+@example(data=b'resources:\n  cpu: "0.0001"\n  memory: 1.5Ki\n')
+def test_remembered_cpu_and_memory_parse_as_fresh_ones(data: bytes) -> None:
+    """cpu and memory strings that parsed without a finding are remembered: a block parses the same either way."""
+    from truss_instance_plugin import request
+    from truss_instance_plugin.config import load_config_bytes
+
+    loaded = load_config_bytes("config.yaml", data)
+    request._CLEAN_CPU.clear()
+    request._CLEAN_MEMORY.clear()
+    fresh = request.parse_resources(loaded.resources, loaded.trt_llm)
+    assert request.parse_resources(loaded.resources, loaded.trt_llm) == fresh

@@ -193,6 +193,15 @@ def _short(s: str) -> str:
 
 
 TRT_LLM_MIN_MEMORY = 10 << 30  # truss's TRTLLM_MIN_MEMORY_REQUEST_GI
+# cpu and memory strings that parse without a finding, and what they parse to: a tree's spellings repeat ("4", 16Gi)
+_CLEAN_CPU: dict[str, int] = {}
+_CLEAN_MEMORY: dict[str, int] = {}
+
+
+def _remember(memory: dict[str, int], text: str, value: int) -> int:
+    if len(memory) < 4096:
+        memory[text] = value
+    return value
 
 
 class _Parser:
@@ -268,6 +277,8 @@ class _Parser:
         if got is None:
             return None
         f, s = got
+        if (known := _CLEAN_CPU.get(s)) is not None:
+            return known
         accepted = truss_accepts_cpu(s)
         m = _CPU_RE.fullmatch(s)
         if m is None:
@@ -291,7 +302,7 @@ class _Parser:
             hint = f'{_STRICTER}; Kubernetes rounds millicores, so write whole millicores, e.g. "{whole}m"'
             self.err("TI006", f, f'cpu "{_short(s)}": {millis.normalize():f} millicores is not a whole number', hint)
             return None
-        return int(millis)
+        return _remember(_CLEAN_CPU, s, int(millis))
 
     def memory(self) -> int | None:
         if "memory" not in self.fields:
@@ -301,6 +312,8 @@ class _Parser:
         if got is None:
             return None
         f, s = got
+        if (known := _CLEAN_MEMORY.get(s)) is not None:
+            return known
         accepted = truss_accepts_memory(s)
         m = _MEM_RE.fullmatch(s)
         if m is None:
@@ -330,7 +343,8 @@ class _Parser:
             p, size = _plain(number), f"{n} byte{'s' if n != 1 else ''}"
             hint = f"{_STRICTER} and requests {size}; did you mean memory: {p}Gi (or {p}Mi)?"
             self.err("TI010", f, f'memory "{_short(s)}" is {size}: unit missing?', hint, WARNING)
-        return n
+            return n
+        return _remember(_CLEAN_MEMORY, s, n)
 
     def trt_llm_memory(self, memory: int) -> int:
         """What `truss push` sends for a trt_llm model below 10Gi: 10Gi, after rewriting config.yaml."""
