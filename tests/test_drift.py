@@ -127,6 +127,21 @@ def test_check_with_a_fresh_lock_is_quiet(work: Path, capsys: pytest.CaptureFixt
     assert run_cli(capsys, "check", "--strict", "models/sdxl") == (0, "", "")
 
 
+def test_models_sharing_a_lock_are_each_compared_with_their_own_request(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Identical locks are read once and an agreement is remembered, per request and catalog: an edit still shows."""
+    for name in ("a", "b"):
+        shutil.copytree("models/sdxl", f"models/{name}")
+    assert run_cli(capsys, "lock", "models")[0] == 0
+    assert Path("models/a/truss-instance.lock").read_bytes() == LOCK.read_bytes() == Path("models/b/truss-instance.lock").read_bytes()
+    assert run_cli(capsys, "check", "models") == (0, "", "")
+    edit('cpu: "4"', 'cpu: "3"', Path("models/b/config.yaml"))  # the same type, the same lock: another request
+    expected = (
+        "models/b/config.yaml:5:8: error TI101 truss-instance.lock is out of date (cpu 4000m → 3000m still A10Gx4x16); "
+        "run `truss-instance lock models/b`\n3 models: 1 error\n"
+    )
+    assert run_cli(capsys, "check", "models") == (1, expected, "")
+
+
 # adopt ---------------------------------------------------------------------------------------
 
 

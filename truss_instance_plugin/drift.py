@@ -6,7 +6,7 @@ import os
 from decimal import Decimal
 
 from truss_instance_plugin._typing import NamedTuple
-from truss_instance_plugin.catalog import InstanceType, fmt_bytes, hourly_delta
+from truss_instance_plugin.catalog import Catalog, InstanceType, fmt_bytes, hourly_delta
 from truss_instance_plugin.diagnostics import ERROR, INFO, WARNING, Diagnostic
 from truss_instance_plugin.lockfile import ChainLock, Lock, LockError, lock_path, lock_sharers, read_lock, request_hash, resolved_section
 from truss_instance_plugin.model import Model
@@ -96,7 +96,8 @@ def check_model(model: Model, chainlet: str = "") -> tuple[Model, LockState]:
     from truss_instance_plugin.pipeline import sort_diagnostics
 
     state = read_state(model, chainlet)
-    return model._replace(diagnostics=sort_diagnostics([*model.diagnostics, *lock_diagnostics(model, state)])), state
+    found = lock_diagnostics(model, state)
+    return (model._replace(diagnostics=sort_diagnostics([*model.diagnostics, *found])) if found else model), state
 
 
 def bad_lock(state: LockState, model: Model, *, kept_record: bool = False) -> Diagnostic:
@@ -143,16 +144,36 @@ def kept_type(model: Model, lock: Lock) -> InstanceType | Diagnostic | None:
     return t
 
 
+# Locks found in agreement with a resolution: (id(lock), id(catalog), request, chosen type, nodes) -> (lock, catalog).
+# A tree's models share locks byte for byte (parse_lock returns the same object for the same bytes), and a verdict
+# without findings depends on nothing else. The entry keeps both objects alive, so their ids cannot be reused.
+_AGREED: dict[tuple[int, int, Request, InstanceType, int], tuple[Lock, Catalog]] = {}
+
+
 def lock_diagnostics(model: Model, state: LockState) -> list[Diagnostic]:
     """What `check` says about the lockfile: missing, stale, catalog drift, edits after deployment."""
     req, res = model.request, model.resolution
     if req is None or res is None or res.chosen is None:
         return []
-    name = os.path.basename(state.path)
-    where = truss_dir(model)
     if state.error is not None:
         return [bad_lock(state, model)]
-    lock = state.lock
+    lock, catalog = state.lock, model.catalog
+    if lock is None:
+        return _lock_diagnostics(model, state)
+    key = (id(lock), id(catalog), req, res.chosen, res.nodes)
+    if (known := _AGREED.get(key)) is not None and known[0] is lock and known[1] is catalog:
+        return []
+    diags = _lock_diagnostics(model, state)
+    if not diags and len(_AGREED) < 4096:
+        _AGREED[key] = (lock, catalog)
+    return diags
+
+
+def _lock_diagnostics(model: Model, state: LockState) -> list[Diagnostic]:
+    req, res, lock = model.request, model.resolution, state.lock
+    assert req is not None and res is not None and res.chosen is not None
+    name = os.path.basename(state.path)
+    where = truss_dir(model)
     if lock is not None and (why := tampered(model, lock)) is not None:
         return [bad_lock(LockState(state.path, None, LockError(why)), model, kept_record=True)]
     if lock is None:
