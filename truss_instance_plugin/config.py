@@ -218,16 +218,20 @@ def _fatal(path: str, code: str, message: str, hint: str = "", line: int = 0, co
     return LoadedConfig(path, None, None, [Diagnostic(code, ERROR, message, hint, line, col)])
 
 
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+
+
 def read_bounded(path: str, limit: int) -> bytes:
-    """At most `limit` + 1 bytes of a regular file; OSError for anything else (a FIFO or device is never opened)."""
+    """At most `limit` + 1 bytes of a regular file; OSError for anything else (stat finds it: a FIFO or device is never
+    opened)."""
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):  # a directory, FIFO or device: opening a FIFO would block, /dev/zero never ends
         kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
         raise OSError(0, kind, path)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    # Should a FIFO or a device replace the file between stat and open, O_NONBLOCK keeps opening a FIFO from waiting
+    # for a writer, and reading stops at limit + 1 bytes whatever it reads.
+    fd = os.open(path, _READ_FLAGS)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for a FIFO between stat and open
-            raise OSError(0, "not a regular file", path)
         chunks: list[bytes] = []
         left = limit + 1
         size = min(st.st_size + 1, left)  # one read of the file's size (+1 to see growth), not a 1 MiB buffer
