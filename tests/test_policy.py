@@ -277,7 +277,7 @@ def test_parse_policy_unit() -> None:
 
 @pytest.mark.parametrize("cwd", ["", "a", "a/b", "a/b/c", "a/b/c/d", "x"])
 def test_a_relative_path_finds_the_pyproject_its_absolute_path_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cwd: str) -> None:
-    """Relative folders are climbed as text, down to "" or ".." (then from the absolute path): the same answers."""
+    """Folders are climbed as text, down to "", "." or ".." (then from the absolute path): the same answers."""
     from truss_instance_plugin.policy import _nearest_pyproject, clear_cache
 
     (tmp_path / "a" / "b" / "c" / "d").mkdir(parents=True)
@@ -296,6 +296,13 @@ def test_a_relative_path_finds_the_pyproject_its_absolute_path_finds(tmp_path: P
         for name in order:
             rel = os.path.relpath(tmp_path / name)
             want = str(tmp_path / expected[name]) if expected[name] else None
-            base = os.path.basename(rel)
-            for spelling in (rel, "" if rel == "." else rel, f"{rel}/.", f"{rel}/../{base}" if base not in (".", "..") else rel):
+            base, full = os.path.basename(rel), str(tmp_path / name)
+            for spelling in (
+                rel, "" if rel == "." else rel, f"{rel}/.", f"{rel}/../{base}" if base not in (".", "..") else rel,
+                full, f"{full}/.", f"{tmp_path}/x/../{name}", f"{tmp_path}/./{name}",
+            ):  # fmt: skip
                 assert _nearest_pyproject(spelling) == want, (cwd, spelling)
+    x = "a/b/c/d/../../../x/y/.."  # x: as text, a/b (with a pyproject.toml) is above it; it is not
+    for spelling in (f"{tmp_path}/{x}", os.path.relpath(tmp_path / "a/b/c/d") + x.removeprefix("a/b/c/d")):
+        clear_cache()
+        assert _nearest_pyproject(spelling) == str(tmp_path / "pyproject.toml"), (cwd, spelling)

@@ -761,3 +761,20 @@ def test_remembered_cpu_and_memory_parse_as_fresh_ones(data: bytes) -> None:
     request._CLEAN_MEMORY.clear()
     fresh = request.parse_resources(loaded.resources, loaded.trt_llm)
     assert request.parse_resources(loaded.resources, loaded.trt_llm) == fresh
+
+
+@given(
+    path=st.text(st.sampled_from("/.a"), max_size=8),
+    name=st.text(st.sampled_from("/.b"), max_size=4),
+)
+@example(path="//", name="b")
+@example(path="a//", name="/b")
+def test_path_helpers_are_os_paths(path: str, name: str) -> None:
+    """The pipeline's dirname, basename and join (asked per model) are os.path's, at a fraction of the cost."""
+    import os
+
+    from truss_instance_plugin.config import basename, dirname, join
+
+    assert dirname(path) == os.path.dirname(path)
+    assert basename(path) == os.path.basename(path)
+    assert join(path, name) == os.path.join(path, name)

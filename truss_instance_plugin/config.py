@@ -91,6 +91,25 @@ class LoadedConfig(NamedTuple):
     trt_llm: bool = False  # a `trt_llm:` section: `truss push` raises memory to 10Gi (and rewrites the file)
 
 
+if sys.platform != "win32":  # posixpath's rules without its two function calls per use (asked per model)
+
+    def dirname(path: str) -> str:
+        """os.path.dirname(path)."""
+        head = path[: path.rfind("/") + 1]
+        return head.rstrip("/") or head
+
+    def basename(path: str) -> str:
+        """os.path.basename(path)."""
+        return path[path.rfind("/") + 1 :]
+
+    def join(folder: str, name: str) -> str:
+        """os.path.join(folder, name)."""
+        return name if name.startswith("/") else folder + name if not folder or folder.endswith("/") else f"{folder}/{name}"
+
+else:  # pragma: no cover - Windows
+    dirname, basename, join = os.path.dirname, os.path.basename, os.path.join
+
+
 def exists(path: str) -> bool:
     """os.path.exists without a stat result or an exception to build (a walk asks this of every folder)."""
     return os.access(path, os.F_OK)

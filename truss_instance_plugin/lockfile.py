@@ -12,7 +12,7 @@ import yaml
 
 from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.catalog import Catalog, InstanceType
-from truss_instance_plugin.config import YAML_TAG, implicit_tag
+from truss_instance_plugin.config import YAML_TAG, basename, dirname, implicit_tag, is_chain_file, join
 from truss_instance_plugin.diagnostics import clip
 from truss_instance_plugin.request import Request
 
@@ -71,9 +71,8 @@ class ChainLock(NamedTuple):
 
 def lock_path(config_path: str) -> str:
     """truss-instance.lock beside config.yaml; truss-instance.NAME.lock beside NAME.yaml (and a chain file NAME.py)."""
-    folder, name = os.path.split(config_path)
-    stem = name.rsplit(".", 1)[0]
-    return os.path.join(folder, LOCK_NAME if name == "config.yaml" else f"truss-instance.{stem}.lock")
+    folder, name = dirname(config_path), basename(config_path)
+    return join(folder, LOCK_NAME if name == "config.yaml" else f"truss-instance.{name.rsplit('.', 1)[0]}.lock")
 
 
 _CONFIG_EXTS = (".yaml", ".yml", ".py")  # what a named lockfile's config may be: NAME.yaml, NAME.yml, a chain file NAME.py
@@ -93,11 +92,10 @@ def config_for_lock(path: str, exists: Callable[[str], bool] = os.path.exists) -
 
 def lock_sharers(config_path: str) -> list[str]:
     """Other files in the folder whose lockfile would be this config's (NAME.yaml beside NAME.yml or a chain NAME.py)."""
-    folder, name = os.path.split(config_path)
+    name = basename(config_path)
     if name == "config.yaml":
         return []
-    from truss_instance_plugin.config import is_chain_file
-
+    folder = dirname(config_path)
     stem = name.rsplit(".", 1)[0]
     others = (os.path.join(folder, stem + ext) for ext in _CONFIG_EXTS if stem + ext not in (name, "config.yaml"))
     return [o for o in others if os.path.isfile(o) and (not o.endswith(".py") or is_chain_file(o))]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.catalog import SNAPSHOT_NAME, Catalog, InstanceType, embedded_types, make_catalog, read_snapshot, stale_snapshot
-from truss_instance_plugin.config import LoadedConfig, load_config
+from truss_instance_plugin.config import LoadedConfig, dirname, load_config
 from truss_instance_plugin.diagnostics import Diagnostic
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import Parsed, Request, parse_resources
@@ -39,7 +39,7 @@ def host_catalog(host: Host, config_path: str = "") -> Catalog:
 
     cache: dict[object, Any] = host.catalog_cache if isinstance(host.catalog_cache, dict) else {}
     host.catalog_cache = cache
-    folder = ("folder", os.path.dirname(config_path))  # one pyproject search per folder (as given: no getcwd per model)
+    folder = ("folder", dirname(config_path))  # one pyproject search per folder (as given: no getcwd per model)
     if not host.catalog_file and folder not in cache:
         cache[folder] = catalog_setting(config_path or "pyproject.toml")
     snapshot: tuple[str, str] | None = (host.catalog_file, "") if host.catalog_file else cache[folder]

@@ -22,7 +22,7 @@ import os
 from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
-from truss_instance_plugin.config import exists
+from truss_instance_plugin.config import basename, dirname, exists, join
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.errors import PolicyError
 
@@ -134,22 +134,22 @@ def clear_cache() -> None:
 
 def _nearest_pyproject(folder: str) -> str | None:
     """The nearest pyproject.toml (an absolute path) at or above `folder`, never above the repository root (the folder
-    with .git). A relative `folder` is climbed as given, down to "" or ".." (then from its absolute path): a tree's
+    with .git). `folder` is climbed as given, down to "", "." or ".." (then from its absolute path): a tree's
     models then cost no getcwd() each, and their parent's answer is found under the name it was stored with."""
     climbed: list[str] = []  # folders answered by the same search (siblings then share their parent's answer)
     found: str | None = None
     while folder not in _NEAREST:
-        if not os.path.isabs(folder) and (not folder or os.path.basename(folder) in (os.curdir, os.pardir)):
-            folder = os.path.abspath(folder)  # where a relative path stops climbing as text
+        if not folder or basename(folder) in (os.curdir, os.pardir):
+            folder = os.path.abspath(folder)  # where a path stops climbing as text
             continue
         climbed.append(folder)
-        path = os.path.join(folder, "pyproject.toml")
+        path = join(folder, "pyproject.toml")
         if exists(path) and os.path.isfile(path):  # most folders have none: one cheap test
             found = os.path.abspath(path)
             break
-        if exists(os.path.join(folder, ".git")):  # an outer project's policy does not govern this repository
+        if exists(join(folder, ".git")):  # an outer project's policy does not govern this repository
             break
-        parent = os.path.dirname(folder)
+        parent = dirname(folder)
         if parent == folder:
             break
         folder = parent
@@ -161,7 +161,7 @@ def _nearest_pyproject(folder: str) -> str | None:
 
 def find_policy(config_path: str) -> Policy | None:
     """The policy of the nearest pyproject.toml above a config file (None: no table there)."""
-    path = _nearest_pyproject(os.path.dirname(config_path))
+    path = _nearest_pyproject(dirname(config_path))
     if path is None:
         return None
     if path not in _POLICIES:  # read once per command
