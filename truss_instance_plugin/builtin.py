@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.catalog import InstanceType, embedded_types, fmt_int
 from truss_instance_plugin.diagnostics import WARNING, Diagnostic, clip
+from truss_instance_plugin.policy import policy_diagnostics
 from truss_instance_plugin.resolve import cheapest
 
 if TYPE_CHECKING:
@@ -48,8 +49,6 @@ def catalog_entries() -> Sequence[InstanceType]:
 
 def validate(model: Model) -> list[Diagnostic]:
     """The built-in resources rules and the project's [tool.truss-instance] policy."""
-    from truss_instance_plugin.policy import policy_diagnostics
-
     return rules(model) + policy_diagnostics(model)
 
 

@@ -530,8 +530,9 @@ def _at(r: Reader, d: Diagnostic, at: Pos) -> Diagnostic:
 
 def analyze_chainlet(chainlet: Chainlet, host: Host) -> Model:
     """Run the pipeline on one chainlet; a blocked one keeps its findings and gets no request."""
+    from truss_instance_plugin.diagnostics import sort_diagnostics
     from truss_instance_plugin.model import Model
-    from truss_instance_plugin.pipeline import analyze_loaded, host_catalog, sort_diagnostics
+    from truss_instance_plugin.pipeline import analyze_loaded, host_catalog
     from truss_instance_plugin.request import parse_resources
 
     config = chainlet.config

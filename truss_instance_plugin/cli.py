@@ -11,7 +11,9 @@ from collections.abc import Callable, Sequence
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.config import Field, LoadedConfig, exists, find_configs, is_chain_file, read_bounded
 from truss_instance_plugin.diagnostics import Diagnostic, clip, exit_code
+from truss_instance_plugin.drift import check_model, read_state, truss_dir
 from truss_instance_plugin.errors import CatalogError, PathError, PluginError, PolicyError, UsageError
+from truss_instance_plugin.pipeline import analyze, analyze_loaded, begin, failed_model, host_catalog
 from truss_instance_plugin.plugins import Host, get_host
 
 if TYPE_CHECKING:
@@ -201,13 +203,10 @@ def check_units(path: str, host: Host, lock: bool, walked: bool) -> list[Unit]:
     if not path.endswith(".py"):
         return [(check_one(path, host, lock=lock), None)]
     from truss_instance_plugin.chains import analyze_chain  # only when a .py file is named or found
-    from truss_instance_plugin.pipeline import failed_model
 
     try:
         units = analyze_chain(path, host, walked=walked)
         if lock:
-            from truss_instance_plugin.drift import check_model
-
             units = [(check_model(m, c.name)[0], c) if c else (m, c) for m, c in units]
         return units
     except (PluginError, PolicyError, CatalogError):
@@ -220,13 +219,9 @@ def check_units(path: str, host: Host, lock: bool, walked: bool) -> list[Unit]:
 
 def check_one(config: str, host: Host, *, lock: bool = True) -> Model:
     """One model through the pipeline (and its lockfile); an unexpected failure becomes its TI099 finding."""
-    from truss_instance_plugin.pipeline import analyze, failed_model
-
     try:
         model = analyze(config, host)
         if lock:
-            from truss_instance_plugin.drift import check_model
-
             model = check_model(model)[0]
         return model
     except (PluginError, PolicyError, CatalogError):
@@ -298,8 +293,6 @@ def cmd_explain(args: argparse.Namespace, host: Host) -> int:
 
 
 def _explain_one(config: LoadedConfig, args: argparse.Namespace, host: Host) -> Model:
-    from truss_instance_plugin.pipeline import analyze_loaded, failed_model
-
     try:
         return analyze_loaded(_what_if(config, args), host)
     except (PluginError, PolicyError, CatalogError):
@@ -324,7 +317,6 @@ def cmd_lock(args: argparse.Namespace, host: Host) -> int:
     trusses = [c for c in configs if not c.endswith(".py")]
     if len(trusses) > 1 and not host.has_plugins():  # a plugin may not expect other processes
         from truss_instance_plugin.parallel import jobs, ordered_map
-        from truss_instance_plugin.pipeline import host_catalog
         from truss_instance_plugin.policy import find_policy
 
         for c in trusses:  # a malformed policy or catalog snapshot stops `lock` here, before any process writes (as in one)
@@ -367,7 +359,6 @@ def cmd_lock(args: argparse.Namespace, host: Host) -> int:
 
 def _locked(model: Model, chainlet: str, out: LockOutcome, verbose: bool) -> Locked:
     """What `lock` prints about one unit: its path, chainlet, folder, summary (--verbose) and what was done."""
-    from truss_instance_plugin.drift import truss_dir
     from truss_instance_plugin.report import summary
 
     return model.path, chainlet, truss_dir(model), summary(model) if verbose and model.chosen is not None else None, out
@@ -405,7 +396,6 @@ def _lock_chain_file(path: str, host: Host, args: argparse.Namespace, walked: bo
 def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
     """Record a deployment in the lockfile: the baseline later edits are compared with."""
     from truss_instance_plugin.locking import record_deployment
-    from truss_instance_plugin.pipeline import analyze
     from truss_instance_plugin.report import diagnostic_lines
 
     configs = collect_configs(args.paths, chains=True)
@@ -451,7 +441,6 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
 
         guess = did_you_mean(instance, [t.name for t in model.catalog.types])
         _err(f"warning: {instance} is not in the catalog" + (f' (did you mean "{guess}"?)' if guess else "") + "; recording it as given")
-    from truss_instance_plugin.drift import read_state
 
     before = read_state(model, next((n for m, n in chain if m is model), ""))
     first = before.lock is None or before.lock.deployment is None  # nothing recorded yet: this is the first deployment
@@ -491,7 +480,6 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
 
 def cmd_catalog(args: argparse.Namespace, host: Host) -> int:
     """List the catalog (optionally one accelerator)."""
-    from truss_instance_plugin.pipeline import host_catalog
     from truss_instance_plugin.report import catalog_text, dumps
     from truss_instance_plugin.request import did_you_mean
 
@@ -703,8 +691,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         func: Callable[[argparse.Namespace, Host], int] = args.func
-        from truss_instance_plugin.pipeline import begin
-
         return func(args, begin(get_host(), getattr(args, "catalog_file", None)))
     except UsageError as e:
         _err(str(e))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Final, Literal
 
     Severity = Literal["error", "warning", "info"]
@@ -118,6 +119,13 @@ class Diagnostic(NamedTuple):
         if self.file:
             out["file"] = self.file
         return out
+
+
+def sort_diagnostics(diags: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]:
+    """Unique diagnostics ordered by position, then code."""
+    seen: set[Diagnostic] = set()
+    unique = [d for d in diags if not (d in seen or seen.add(d))]  # type: ignore[func-returns-value]
+    return tuple(sorted(unique, key=lambda d: (d.line, d.col, d.code)))
 
 
 def exit_code(diagnostics: list[Diagnostic], *, strict: bool = False) -> int:

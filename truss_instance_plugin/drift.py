@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.catalog import Catalog, InstanceType, fmt_bytes, hourly_delta
-from truss_instance_plugin.diagnostics import ERROR, INFO, WARNING, Diagnostic
+from truss_instance_plugin.diagnostics import ERROR, INFO, WARNING, Diagnostic, sort_diagnostics
 from truss_instance_plugin.lockfile import ChainLock, Lock, LockError, lock_path, lock_sharers, read_lock, request_hash, resolved_section
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import DEFAULT_CPU, DEFAULT_MEMORY, Request
@@ -93,8 +93,6 @@ def read_state(model: Model, chainlet: str = "") -> LockState:
 
 def check_model(model: Model, chainlet: str = "") -> tuple[Model, LockState]:
     """The model with its lockfile's findings added (what `check` and the push guard report), and the lock as read."""
-    from truss_instance_plugin.pipeline import sort_diagnostics
-
     state = read_state(model, chainlet)
     found = lock_diagnostics(model, state)
     return (model._replace(diagnostics=sort_diagnostics([*model.diagnostics, *found])) if found else model), state

@@ -12,7 +12,7 @@ import yaml
 
 from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.catalog import Catalog, InstanceType
-from truss_instance_plugin.config import YAML_TAG, basename, dirname, implicit_tag, is_chain_file, join
+from truss_instance_plugin.config import YAML_TAG, basename, dirname, implicit_tag, is_chain_file, join, read_bounded
 from truss_instance_plugin.diagnostics import clip
 from truss_instance_plugin.request import Request
 
@@ -465,8 +465,6 @@ def _unit(items: dict[str, _Node], catalog: dict[str, str], where: str) -> Lock:
 
 def read_lock(path: str) -> Lock | ChainLock | None:
     """The lockfile at `path`, None when missing; LockError when it cannot be trusted (bounded: size, depth, aliases)."""
-    from truss_instance_plugin.config import read_bounded
-
     try:
         data = read_bounded(path, MAX_LOCK_BYTES)
     except FileNotFoundError:

@@ -507,8 +507,8 @@ def _compare(conn: Baseten, models: list[dict[str, Any]], dep: Mapping[str, obje
 
 def check_online(models: Sequence[Model], args: argparse.Namespace) -> list[Model]:
     """`check --online`: compare every recorded deployment with what Baseten runs now (GET /v1/models once)."""
+    from truss_instance_plugin.diagnostics import sort_diagnostics
     from truss_instance_plugin.drift import read_state, truss_dir
-    from truss_instance_plugin.pipeline import sort_diagnostics
 
     out = list(models)
     records = []

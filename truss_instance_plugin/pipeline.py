@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.catalog import SNAPSHOT_NAME, Catalog, InstanceType, embedded_types, make_catalog, read_snapshot, stale_snapshot
 from truss_instance_plugin.config import LoadedConfig, dirname, load_config
-from truss_instance_plugin.diagnostics import Diagnostic
+from truss_instance_plugin.diagnostics import Diagnostic, sort_diagnostics
 from truss_instance_plugin.model import Model
+from truss_instance_plugin.policy import catalog_setting, clear_cache
 from truss_instance_plugin.request import Parsed, Request, parse_resources
 from truss_instance_plugin.resolve import Chooser, Resolution, Where, resolve
 
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
 
 def begin(host: Host, catalog_file: str | None = None) -> Host:
     """Start a command on `host`: forget what the last one remembered (catalogs, resolutions, pyproject.toml files)."""
-    from truss_instance_plugin.policy import clear_cache
-
     host.catalog_file = catalog_file
     host.catalog_cache = None
     clear_cache()
@@ -35,8 +34,6 @@ def host_catalog(host: Host, config_path: str = "") -> Catalog:
     The built-in table is the embedded catalog, or a snapshot: `--catalog FILE`, else `catalog` in the
     [tool.truss-instance] nearest to the config (to the working directory without one).
     """
-    from truss_instance_plugin.policy import catalog_setting
-
     cache: dict[object, Any] = host.catalog_cache if isinstance(host.catalog_cache, dict) else {}
     host.catalog_cache = cache
     folder = ("folder", dirname(config_path))  # one pyproject search per folder (as given: no getcwd per model)
@@ -58,13 +55,6 @@ def host_catalog(host: Host, config_path: str = "") -> Catalog:
     catalog = make_catalog(types, SNAPSHOT_NAME, snapshot[0], snap.as_of) if snap and snapshot else make_catalog(types)
     cache[key] = catalog
     return catalog
-
-
-def sort_diagnostics(diags: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]:
-    """Unique diagnostics ordered by position, then code."""
-    seen: set[Diagnostic] = set()
-    unique = [d for d in diags if not (d in seen or seen.add(d))]  # type: ignore[func-returns-value]
-    return tuple(sorted(unique, key=lambda d: (d.line, d.col, d.code)))
 
 
 def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
