@@ -408,3 +408,29 @@ def test_bundled_examples_check_clean_and_their_locks_are_current(run: Run, monk
         ["1", "model:", "4"],
     ]
     assert out.endswith("\n1 model: 4 errors\n")
+
+
+# Exit ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("threads", [False, True])
+def test_the_exit_flushes_everything_and_runs_exit_handlers(tmp_path: Path, threads: bool) -> None:
+    """run() skips the interpreter's teardown when only our code ran; output, exit code and atexit handlers stay."""
+    import subprocess
+    import sys
+
+    for i in range(300):  # enough output to span many buffers
+        (tmp_path / f"m{i:03d}" / "model").mkdir(parents=True)
+        (tmp_path / f"m{i:03d}" / "config.yaml").write_text('resources:\n  cpu: "-1"\n')
+    program = (
+        "import atexit, sys\n"
+        + ("import threading\n" if threads else "")
+        + "atexit.register(lambda: print('handler ran', file=sys.stderr))\n"
+        "sys.argv = ['truss-instance', 'check', '--no-lock', '--format', 'json', '.']\n"
+        "from truss_instance_plugin.cli import run\n"
+        "run()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert (proc.returncode, proc.stderr) == (1, "handler ran\n")
+    doc = json.loads(proc.stdout)
+    assert [m["config"] for m in doc["models"]] == [f"m{i:03d}/config.yaml" for i in range(300)]

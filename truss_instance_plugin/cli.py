@@ -17,6 +17,8 @@ from truss_instance_plugin.pipeline import analyze, analyze_loaded, begin, faile
 from truss_instance_plugin.plugins import Host, get_host
 
 if TYPE_CHECKING:
+    from typing import NoReturn
+
     from truss_instance_plugin.chains import Chainlet
     from truss_instance_plugin.locking import LockOutcome
     from truss_instance_plugin.model import Model
@@ -709,8 +711,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def run() -> None:
+def run() -> NoReturn:
     """Run the command line and exit with its code (the console script enters through __main__.run)."""
     code = main()
     sys.stdout.flush()
-    sys.exit(code)
+    exit_now(code)
+
+
+def exit_now(code: int) -> NoReturn:
+    """sys.exit(code), skipping the interpreter's teardown when only this package's code ran (mypy exits so too).
+
+    Teardown frees every object one by one after a last full collection: a tenth of a second after 10,000 models,
+    for nothing. atexit handlers still run. Not with `threading` imported (a thread may still be running) nor with
+    `pluggy` (a plugin may rely on teardown, e.g. to flush a file it never closed); truss imports both.
+    """
+    import atexit
+
+    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
+    if run_exitfuncs is None or "threading" in sys.modules or "pluggy" in sys.modules:
+        sys.exit(code)
+    run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
