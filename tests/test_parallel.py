@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -87,16 +88,25 @@ def test_a_bad_jobs_setting_is_exit_2(tmp_path: Path, run: Run, monkeypatch: pyt
     )  # fmt: skip
 
 
-def _pids(parent: int, chunk: Sequence[int]) -> list[tuple[int, int]]:
+def _pids(stall: int, chunk: Sequence[int]) -> list[tuple[int, int]]:
+    time.sleep(1.5 if stall in chunk else 0.01)
     return [(i, os.getpid()) for i in chunk]
 
 
 def test_chunks_run_in_other_processes_and_come_back_in_order() -> None:
-    got = ordered_map(_pids, os.getpid(), list(range(50)), 3)
-    assert [i for i, _ in got] == list(range(50))
+    got = ordered_map(_pids, -1, list(range(500)), 3)
+    assert [i for i, _ in got] == list(range(500))
     pids = [pid for _, pid in got]
-    assert pids[:16] == [os.getpid()] * 16  # the first chunk here, each other one in a process of its own
-    assert len(set(pids[16:33])) == len(set(pids[33:])) == 1 and len(set(pids)) == 3
+    assert len(set(pids)) == 3  # this process and two others
+    assert 1 + sum(a != b for a, b in itertools.pairwise(pids)) <= 3 * 32  # at most 3 * 32 chunks, each in one process
+
+
+def test_a_stalled_process_holds_up_no_other() -> None:
+    """Each process takes the next chunk when it is free: the work after a slow chunk goes to the other processes."""
+    got = ordered_map(_pids, 5, list(range(40)), 3)
+    assert [i for i, _ in got] == list(range(40))
+    stalled = dict(got)[5]
+    assert stalled not in {pid for i, pid in got if i > 5}
 
 
 def _fail_at(bad: frozenset[int], chunk: Sequence[int]) -> list[int]:

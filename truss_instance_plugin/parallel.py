@@ -1,4 +1,4 @@
-"""Many models on every CPU: contiguous chunks in forked processes, results in the order one process gives."""
+"""Many models on every CPU: chunks shared out among forked processes, results in the order one process gives."""
 
 from __future__ import annotations
 
@@ -38,62 +38,104 @@ def jobs(n_items: int) -> int:
 
 
 def ordered_map(fn: Callable[[S, Sequence[T]], list[R]], state: S, items: Sequence[T], n_jobs: int) -> list[R]:
-    """`fn(state, chunk)` over `n_jobs` contiguous chunks of `items`, each but the first in a forked process.
+    """`fn(state, chunk)` over contiguous chunks of `items`, shared out among this process and `n_jobs` - 1 forked ones.
 
-    The processes inherit this one's memory (`state`, the plugin host, caches); only results are pickled, through a
-    pipe. What `fn` raises reaches the caller as in one process: the first exception in order. A chunk whose process
-    died (out of memory?) is done here. On Ctrl-C or an error the processes are killed at once. No threads and no
-    pool: concurrent.futures could deadlock at exit after Ctrl-C.
+    Each process takes the next chunk as soon as it is free (a ticket read from a pipe), so a slower process or a
+    costlier chunk holds up no one. The processes inherit this one's memory (`state`, the plugin host, caches); only
+    results are pickled, through a pipe each. The chunks come back in order, and what `fn` raises reaches the caller
+    as in one process: the first exception in order. A chunk whose process died (out of memory?) is done here. On
+    Ctrl-C or an error the processes are killed at once. No threads and no pool: concurrent.futures could deadlock at
+    exit after Ctrl-C.
     """
     n = min(n_jobs, len(items))
     if n <= 1:
         return fn(state, items)
-    import pickle
     import signal
 
-    bounds = [len(items) * k // n for k in range(n + 1)]
-    chunks = [items[bounds[k] : bounds[k + 1]] for k in range(n)]
+    k = min(MAX_CHUNKS, n * CHUNKS_PER_PROCESS, len(items))
+    bounds = [len(items) * i // k for i in range(k + 1)]
+    chunks = [items[bounds[i] : bounds[i + 1]] for i in range(k)]
+    tickets, write = os.pipe()  # one byte per chunk, in order; empty and closed: the work is shared out
+    os.write(write, bytes(range(k)))
+    os.close(write)
     for stream in (sys.stdout, sys.stderr):  # a child must not inherit unwritten output
         stream.flush()
-    children: list[tuple[int, int] | None] = []  # (pid, read end of its pipe); None: the chunk is done here
+    children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
     try:
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # Ctrl-C waits until every child is listed
         try:
-            for chunk in chunks[1:]:
-                children.append(_fork(fn, state, chunk, mask))
+            for _ in range(n - 1):
+                child = _fork(fn, state, chunks, tickets, mask)
+                if child is not None:
+                    children.append(child)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        out = fn(state, chunks[0])
-        for k, child in enumerate(children, 1):
-            ok, value = True, None  # None: do the chunk here
-            if child is not None:
-                pid, read = child
-                f = open(read, "rb")  # noqa: SIM115 - owns the fd from here
-                children[k - 1] = (pid, -1)
-                with f:
-                    data = f.read()
-                os.waitpid(pid, 0)
-                children[k - 1] = None
-                try:
-                    ok, value = pickle.loads(data)
-                except Exception:  # the process died before it finished writing
-                    ok, value = True, None
+        done = _work(fn, state, chunks, tickets, catch=Exception)  # an interrupt here ends it all (below)
+        os.close(tickets)
+        tickets = -1
+        while children:
+            pid, read = children[-1]
+            children[-1] = (pid, -1)  # the file _results opens owns the descriptor
+            done.update(_results(pid, read))
+            children.pop()
+        out: list[R] = []
+        for i, chunk in enumerate(chunks):
+            ok, value = done.get(i, (True, None))  # None: not done (its process died), so do it here
             if not ok:
                 raise value  # type: ignore[misc]
-            out += fn(state, chunks[k]) if value is None else value
+            out += fn(state, chunk) if value is None else value  # type: ignore[arg-type]
         return out
     except BaseException:
         for child in children:
-            if child is not None:
-                _end(*child)
+            _end(*child)
         raise
+    finally:
+        if tickets >= 0:
+            os.close(tickets)
 
 
-def _fork(fn: Callable[[S, Sequence[T]], list[R]], state: S, chunk: Sequence[T], mask: set[int | signal.Signals]) -> tuple[int, int] | None:
-    """Start `fn(state, chunk)` in a child that pickles (True, result) or (False, exception) into a pipe: (pid, read end).
+MAX_CHUNKS = 256  # tickets are single bytes
+CHUNKS_PER_PROCESS = 32  # small enough that the last chunks even out the processes, large enough to cost nothing
 
-    None when no process can be started (the caller does the chunk itself). The child ignores Ctrl-C (the parent's to
-    report), then restores `mask`.
+
+def _work(
+    fn: Callable[[S, Sequence[T]], list[R]], state: S, chunks: list[Sequence[T]], tickets: int, catch: type[BaseException]
+) -> dict[int, tuple[bool, object]]:
+    """Take chunks by their tickets until none is left: {chunk: (True, results) or (False, what fn raised)}.
+
+    After a failure, no more: the chunks after it in order are not needed, and the ones before are done elsewhere."""
+    done: dict[int, tuple[bool, object]] = {}
+    while ticket := os.read(tickets, 1):
+        i = ticket[0]
+        try:
+            done[i] = (True, fn(state, chunks[i]))
+        except catch as e:
+            done[i] = (False, e)
+            break
+    return done
+
+
+def _results(pid: int, read: int) -> dict[int, tuple[bool, object]]:
+    """What a child sends once it has finished (nothing when it died before it finished writing); it is reaped."""
+    import pickle
+
+    with open(read, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    try:
+        got: dict[int, tuple[bool, object]] = pickle.loads(data)
+    except Exception:
+        return {}
+    return got
+
+
+def _fork(
+    fn: Callable[[S, Sequence[T]], list[R]], state: S, chunks: list[Sequence[T]], tickets: int, mask: set[int | signal.Signals]
+) -> tuple[int, int] | None:
+    """Start a child that takes chunks by their tickets, then pickles what it did into a pipe: (pid, read end).
+
+    None when no process can be started (the others do its share). The child ignores Ctrl-C (the parent's to report),
+    then restores `mask`.
     """
     import pickle
     import signal
@@ -113,12 +155,9 @@ def _fork(fn: Callable[[S, Sequence[T]], list[R]], state: S, chunk: Sequence[T],
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(read)
-        try:
-            payload: tuple[bool, object] = (True, fn(state, chunk))
-        except BaseException as e:
-            payload = (False, e)
+        done = _work(fn, state, chunks, tickets, catch=BaseException)
         with open(write, "wb") as f:
-            f.write(pickle.dumps(payload, pickle.HIGHEST_PROTOCOL))
+            f.write(pickle.dumps(done, pickle.HIGHEST_PROTOCOL))
         status = 0
     finally:
         os._exit(status)
