@@ -205,3 +205,13 @@ def test_lock_writes_nothing_when_a_policy_is_malformed(tmp_path: Path, run: Run
         got[n] = (code, out, err.replace(tree.name, "TREE"))
     assert got["3"] == got["1"]
     assert got["1"][0] == 2 and "TREE/team-3/pyproject.toml" in got["1"][2]
+
+
+def _sizes(state: None, chunk: Sequence[int]) -> list[int]:
+    return [len(chunk)]
+
+
+@pytest.mark.parametrize(("items", "min_chunk", "sizes"), [(40, 10, [10] * 4), (100, 30, [50, 50]), (10, 1, [1] * 10)])
+def test_chunks_hold_at_least_min_chunk_items(items: int, min_chunk: int, sizes: list[int]) -> None:
+    """`lock` makes each call's writes durable with a sync: its chunks are whole batches, not a few models."""
+    assert ordered_map(_sizes, None, list(range(items)), 2, min_chunk=min_chunk) == sizes

@@ -324,7 +324,9 @@ def cmd_lock(args: argparse.Namespace, host: Host) -> int:
         for c in trusses:  # a malformed policy or catalog snapshot stops `lock` here, before any process writes (as in one)
             find_policy(c)  # each folder's policy and catalog, remembered for the processes
             host_catalog(host, c)
-        results = ordered_map(_lock_trusses, (host, args), trusses, jobs(len(trusses)))
+        from truss_instance_plugin.locking import BATCH  # each call of lock_models syncs its batches once
+
+        results = ordered_map(_lock_trusses, (host, args), trusses, jobs(len(trusses)), min_chunk=BATCH)
     else:
         results = _lock_trusses((host, args), trusses)
     for c in configs:

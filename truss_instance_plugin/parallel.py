@@ -37,11 +37,12 @@ def jobs(n_items: int) -> int:
     return max(1, min(len(os.sched_getaffinity(0)), n_items // PER_PROCESS))
 
 
-def ordered_map(fn: Callable[[S, Sequence[T]], list[R]], state: S, items: Sequence[T], n_jobs: int) -> list[R]:
+def ordered_map(fn: Callable[[S, Sequence[T]], list[R]], state: S, items: Sequence[T], n_jobs: int, *, min_chunk: int = 1) -> list[R]:
     """`fn(state, chunk)` over contiguous chunks of `items`, shared out among this process and `n_jobs` - 1 forked ones.
 
     Each process takes the next chunk as soon as it is free (a ticket read from a pipe), so a slower process or a
-    costlier chunk holds up no one. The processes inherit this one's memory (`state`, the plugin host, caches); only
+    costlier chunk holds up no one. There are a few chunks per process, of about `min_chunk` items or more (for
+    work that costs something per call of `fn`). The processes inherit this one's memory (`state`, the plugin host, caches); only
     results are pickled, through a pipe each. The chunks come back in order, and what `fn` raises reaches the caller
     as in one process: the first exception in order. A chunk whose process died (out of memory?) is done here. On
     Ctrl-C or an error the processes are killed at once. No threads and no pool: concurrent.futures could deadlock at
@@ -52,7 +53,7 @@ def ordered_map(fn: Callable[[S, Sequence[T]], list[R]], state: S, items: Sequen
         return fn(state, items)
     import signal
 
-    k = min(MAX_CHUNKS, n * CHUNKS_PER_PROCESS, len(items))
+    k = min(MAX_CHUNKS, n * max(1, min(CHUNKS_PER_PROCESS, len(items) // (n * min_chunk))))  # n of them, or a multiple
     bounds = [len(items) * i // k for i in range(k + 1)]
     chunks = [items[bounds[i] : bounds[i + 1]] for i in range(k)]
     tickets, write = os.pipe()  # one byte per chunk, in order; empty and closed: the work is shared out
