@@ -364,29 +364,53 @@ def _scalar(raw: str, field: str) -> object:
 def _canonical(text: str) -> Lock | None:
     """A lock exactly as `render` writes it before a deployment is recorded, read line by line in a fraction of the
     full parse's time; None for anything else (the full parse then decides). What it accepts, the full parse accepts
-    with the same values: the layout is fixed, and every plain scalar is typed by YAML's own resolver."""
-    if not text.startswith(HEADER):
+    with the same values: the layout is fixed, and every plain scalar is typed by YAML's own resolver.
+
+    The text is cut at its `request:`, `request_hash:` and `resolved:` lines. The catalog and resolved parts repeat
+    across a tree's locks and are read once each; only the request's six lines are read for every lock."""
+    if not text.startswith(HEADER) or not text.endswith("\n"):
         return None
-    lines = text[len(HEADER) :].split("\n")
-    if len(lines) != len(_LAYOUT) + 1 or lines[-1]:
+    a = text.find("\nrequest:\n", len(HEADER))
+    b = text.find("\nrequest_hash: ", a + 1)
+    c = text.find("\nresolved:\n", b + 1)
+    if a < 0 or b < 0 or c < 0:
+        return None
+    head = _known_part(text[len(HEADER) : a], _HEAD)
+    resolved = _known_part(text[c + len("\nresolved:\n") : -1], _RESOLVED)
+    asked = _part(text[a + len("\nrequest:\n") : b], _REQUEST)
+    hashed = text[b + len("\nrequest_hash: ") : c]  # unique to its request: compared as text, not remembered
+    if head is None or resolved is None or asked is None or "\n" in hashed:
+        return None
+    req = Request(**{k: asked[f"q_{k}"] for k in _REQUEST_ORDER})  # type: ignore[arg-type]
+    if hashed != request_hash(req):  # request_hash's text reads back as itself: "sha256:" and hex digits
+        return None
+    catalog = {k: str(head[f"c_{k}"]) for k in ("as_of", "name", "sha256")}
+    return Lock(req, hashed, catalog, {k: resolved[f"r_{k}"] for k in _RESOLVED_ORDER}, None)
+
+
+_HEAD = _LAYOUT[:6]  # catalog:, its three values, deployment: {}, lock_version: 1
+_REQUEST = _LAYOUT[7:13]  # after request:, its six values
+_RESOLVED = _LAYOUT[15:]  # after request_hash: and resolved:, its eight values
+
+
+def _part(text: str, layout: tuple[tuple[str, str | None], ...]) -> dict[str, object] | None:
+    """The values of `text`'s lines laid out as `layout` says (fixed lines, prefixed values), or None."""
+    lines = text.split("\n")
+    if len(lines) != len(layout):
         return None
     values: dict[str, object] = {}
-    for line, (prefix, field) in zip(lines, _LAYOUT, strict=False):
+    for line, (prefix, field) in zip(lines, layout, strict=True):
         if field is None:
             if line != prefix:
                 return None
             continue
-        if not line.startswith(prefix):
-            return None
-        raw = line[len(prefix) :]  # the hash is unique to its request: compared as text below, not remembered
-        if (value := raw if field == "hash" else _scalar(raw, field)) is _NO:
+        if not line.startswith(prefix) or (value := _scalar(line[len(prefix) :], field)) is _NO:
             return None
         values[field] = value
-    req = Request(**{k: values[f"q_{k}"] for k in _REQUEST_ORDER})  # type: ignore[arg-type]
-    if values["hash"] != request_hash(req):  # request_hash's text reads back as itself: "sha256:" and hex digits
-        return None
-    catalog = {k: str(values[f"c_{k}"]) for k in ("as_of", "name", "sha256")}
-    return Lock(req, str(values["hash"]), catalog, {k: values[f"r_{k}"] for k in _RESOLVED_ORDER}, None)
+    return values
+
+
+_known_part = functools.lru_cache(maxsize=1024)(_part)  # the catalog and resolved parts: the same text, the same values
 
 
 @functools.lru_cache(maxsize=4096)  # models with the same resources have the same lock, byte for byte
