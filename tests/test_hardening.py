@@ -353,3 +353,27 @@ def test_policy_above_the_repository_root_does_not_apply(run: Run) -> None:
     Path("repo/pyproject.toml").write_text("[tool.truss-instance]\nmax-usd-per-hour = 5\n")
     code, out, _ = run("check", "--no-lock", "-v", "repo/m")
     assert (code, out) == (0, "repo/m/config.yaml: 2x8  $0.00173/min  $0.10/h  $76/month  (2 vCPU, 8 GiB)  (policy: repo/pyproject.toml)\n")
+
+
+def test_loading_configs_keeps_none_of_their_yaml_nodes(tmp_path: Path) -> None:
+    """A tree of 10,000 models must not hold on to every model's typed values: booleans, counts, dates, bad values."""
+    import gc
+
+    import yaml
+
+    from truss_instance_plugin.config import load_config_bytes
+
+    def nodes() -> int:
+        gc.collect()
+        return sum(isinstance(o, yaml.Node) for o in gc.get_objects())
+
+    texts = [
+        b'resources:\n  cpu: "1"\n  use_gpu: false\n  node_count: 2\n',
+        b"resources:\n  accelerator: {accelerator: A10G, count: 2}\n  cpu: 1.5\n  memory: !!binary aGk=\n",
+        b"resources:\n  use_gpu: !!bool maybe\n  node_count: !!int x\n  fabric: 2026-01-01\n",
+    ]
+    load_config_bytes("config.yaml", texts[0])  # a first use may build what lasts (caches of tags)
+    before = nodes()
+    for data in texts * 3:
+        load_config_bytes("config.yaml", data)
+    assert nodes() == before

@@ -326,6 +326,14 @@ def _walk_tags(root: yaml.Node) -> Diagnostic | None:
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+def construct(node: yaml.Node) -> object:
+    """The value the safe loader makes of a scalar with a standard tag: its constructor, called as construct_object
+    calls it, without the bookkeeping that would keep every node it was ever given (a tree's worth)."""
+    return _CONSTRUCTOR.yaml_constructors[node.tag](_CONSTRUCTOR, node)
+
+
 _MERGE = YAML_TAG + "merge"
 _MAP_KINDS = frozenset({"map", "set"})
 _SEQ_KINDS = frozenset({"seq", "omap", "pairs"})
@@ -375,7 +383,7 @@ class _Builder:
         value: object = node.value
         if kind in ("int", "float", "bool", "null", "binary", "timestamp"):
             try:
-                value = _CONSTRUCTOR.construct_object(node)
+                value = construct(node)
             except ValueError as e:
                 if "integer string conversion" not in str(e):  # an int of 4300+ digits keeps its text
                     return self.invalid(node, kind, "", line, col, kl, kc)

@@ -12,7 +12,7 @@ import yaml
 
 from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.catalog import Catalog, InstanceType
-from truss_instance_plugin.config import YAML_TAG, basename, dirname, implicit_tag, is_chain_file, join, read_bounded
+from truss_instance_plugin.config import YAML_TAG, basename, construct, dirname, implicit_tag, is_chain_file, join, read_bounded
 from truss_instance_plugin.diagnostics import clip
 from truss_instance_plugin.request import Request
 
@@ -29,7 +29,6 @@ except ImportError:  # pragma: no cover - a Python built without its own hash mo
     from hashlib import sha256 as _sha256
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()
 LOCK_NAME = "truss-instance.lock"
 LOCK_VERSION = 1
 HEADER = (
@@ -283,7 +282,7 @@ def _plain(node: yaml.Node, seen: set[int], depth: int) -> _Node:
         if node.tag == YAML_TAG + "int" and plain:  # what truss-instance writes
             return _Node(int(text), line, col)
         try:
-            value = _CONSTRUCTOR.construct_object(node)
+            value = construct(node)
         except Exception:
             raise LockError(f"an invalid {node.tag.rsplit(':', 1)[-1]} {clip(str(text))!r}", line, col) from None
         return _Node(value, line, col)
