@@ -778,3 +778,17 @@ def test_path_helpers_are_os_paths(path: str, name: str) -> None:
     assert dirname(path) == os.path.dirname(path)
     assert basename(path) == os.path.basename(path)
     assert join(path, name) == os.path.join(path, name)
+
+
+def test_is_dir_is_os_path_isdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from truss_instance_plugin.config import is_dir
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "f").write_text("x")
+    (tmp_path / "to-d").symlink_to(tmp_path / "d")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    monkeypatch.chdir(tmp_path)
+    for path in ("", ".", "d", "d/", "d//", "f", "f/", "to-d", "dangling", "missing", str(tmp_path / "d"), "/"):
+        assert is_dir(path) == os.path.isdir(path), path

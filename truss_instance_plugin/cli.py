@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
-from truss_instance_plugin.config import Field, LoadedConfig, exists, find_configs, is_chain_file, read_bounded
+from truss_instance_plugin.config import Field, LoadedConfig, dirname, find_configs, is_chain_file, is_dir, join, read_bounded
 from truss_instance_plugin.diagnostics import Diagnostic, clip, exit_code
 from truss_instance_plugin.drift import check_model, read_state, truss_dir
 from truss_instance_plugin.errors import CatalogError, PathError, PluginError, PolicyError, UsageError
@@ -53,8 +53,7 @@ def _format(args: argparse.Namespace) -> str:
 
 def looks_like_truss(config: str) -> bool:
     """A config.yaml found by walking (or named by pre-commit) is a truss's, not some other tool's."""
-    folder, sep, _ = config.rpartition(os.sep)  # os.path.dirname, without its cost on every model of a tree
-    if exists(f"{folder}{sep}model{os.sep}"):  # a trailing separator: only a directory (or a link to one) exists
+    if is_dir(join(dirname(config), "model")):
         return True
 
     try:

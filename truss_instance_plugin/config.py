@@ -115,13 +115,13 @@ def exists(path: str) -> bool:
     return os.access(path, os.F_OK)
 
 
-def is_dir(*parts: str) -> bool:
-    """os.path.isdir(os.path.join(*parts)), as cheaply: with a trailing separator, only a directory (or link to one) exists."""
-    return os.access(os.path.join(*parts, ""), os.F_OK)
+def is_dir(path: str) -> bool:
+    """os.path.isdir(path), as cheaply: with a trailing separator, only a directory (or a link to one) exists."""
+    return bool(path) and os.access(path + os.sep, os.F_OK)
 
 
 def _skip_dir(name: str, full: str) -> bool:
-    return name.startswith(".") or name in SKIP_DIRS or os.access(full + os.sep + "pyvenv.cfg", os.F_OK)
+    return name.startswith(".") or name in SKIP_DIRS or exists(full + os.sep + "pyvenv.cfg")
 
 
 def _entry_kind(path: str) -> str | None:
