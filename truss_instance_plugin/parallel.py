@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 JOBS_ENV = "TRUSS_INSTANCE_JOBS"
 PER_PROCESS = 256  # items a process must have before starting it costs less than it saves
+CHUNKS_PER_PROCESS = 32  # small enough that the last chunks even out the processes, large enough to cost nothing
+MAX_CHUNKS = 256  # tickets are single bytes
 
 
 def jobs(n_items: int) -> int:
@@ -41,12 +43,12 @@ def ordered_map(fn: Callable[[S, Sequence[T]], list[R]], state: S, items: Sequen
     """`fn(state, chunk)` over contiguous chunks of `items`, shared out among this process and `n_jobs` - 1 forked ones.
 
     Each process takes the next chunk as soon as it is free (a ticket read from a pipe), so a slower process or a
-    costlier chunk holds up no one. There are a few chunks per process, of about `min_chunk` items or more (for
-    work that costs something per call of `fn`). The processes inherit this one's memory (`state`, the plugin host, caches); only
-    results are pickled, through a pipe each. The chunks come back in order, and what `fn` raises reaches the caller
-    as in one process: the first exception in order. A chunk whose process died (out of memory?) is done here. On
-    Ctrl-C or an error the processes are killed at once. No threads and no pool: concurrent.futures could deadlock at
-    exit after Ctrl-C.
+    costlier chunk holds up no one. There are up to CHUNKS_PER_PROCESS chunks per process, of `min_chunk` items or
+    more (for work that costs something per call of `fn`). The processes inherit this one's memory (`state`, the
+    plugin host, caches); only results are pickled, through a pipe each. The chunks come back in order, and what `fn`
+    raises reaches the caller as in one process: the first exception in order. A chunk whose process died (out of
+    memory?) is done here. On Ctrl-C or an error the processes are killed at once. No threads and no pool:
+    concurrent.futures could deadlock at exit after Ctrl-C.
     """
     n = min(n_jobs, len(items))
     if n <= 1:
@@ -93,10 +95,6 @@ def ordered_map(fn: Callable[[S, Sequence[T]], list[R]], state: S, items: Sequen
     finally:
         if tickets >= 0:
             os.close(tickets)
-
-
-MAX_CHUNKS = 256  # tickets are single bytes
-CHUNKS_PER_PROCESS = 32  # small enough that the last chunks even out the processes, large enough to cost nothing
 
 
 def _work(

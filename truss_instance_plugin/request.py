@@ -198,9 +198,9 @@ _CLEAN_CPU: dict[str, int] = {}
 _CLEAN_MEMORY: dict[str, int] = {}
 
 
-def _remember(memory: dict[str, int], text: str, value: int) -> int:
-    if len(memory) < 4096:
-        memory[text] = value
+def _remember(table: dict[str, int], text: str, value: int) -> int:
+    if len(table) < 4096:
+        table[text] = value
     return value
 
 
