@@ -76,12 +76,14 @@ LISTED_INSTANCES: list[dict[str, Any]] = [
 
 
 class Fault(NamedTuple):
-    """How one operation fails: a status and body, a delay before answering, a body cut short."""
+    """How one operation fails: a status and body, a delay before answering, a body cut short, sent a byte at a time."""
 
     status: int = 200
     body: bytes = b""
     delay: float = 0.0
     truncate: bool = False
+    trickle: float = 0.0  # seconds before each byte of the body (0: all at once)
+    trickle_headers: bool = False  # the status line and headers a byte at a time too
 
 
 def _dumps(obj: Any) -> str:
@@ -534,13 +536,16 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         fake._record(self.command, path, operation, authorization=authorization)
         time.sleep(fault.delay)
+        length = len(fault.body) + (64 if fault.truncate else 0)
+        head = f"HTTP/1.1 {fault.status} Fault\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n".encode()
+        fast, slow = head + fault.body, b""
+        if fault.trickle:  # a server that keeps every read alive and never finishes
+            fast, slow = (b"", head + fault.body) if fault.trickle_headers else (head, fault.body)
         try:
-            self.send_response(fault.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(fault.body) + (64 if fault.truncate else 0)))
-            self.end_headers()
-            self.wfile.write(fault.body)
-            self.wfile.flush()
+            self.wfile.write(fast)
+            for byte in slow:
+                time.sleep(fault.trickle)
+                self.wfile.write(bytes([byte]))
         except OSError:  # the client gave up waiting (a timeout test)
             pass
         self.close_connection = True

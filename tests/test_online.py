@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import pytest
 import yaml
-from fake_baseten import LISTED_INSTANCES, FakeBaseten, Fault, truss_env
+from fake_baseten import LISTED_INSTANCES, FakeBaseten, Fault, _dumps, truss_env
 from hypothesis import given
 from hypothesis import strategies as st
 from support import REPO, Run, copy_sdxl
@@ -797,3 +797,45 @@ def test_the_new_codes_are_documented() -> None:
     for code in ("TI027", "TI106", "TI111", "TI112"):
         assert code in CODES and f"| `{code}` |" in readme
     assert "## Online" in readme and "TRUSS_INSTANCE_REST_URL" in readme and "TRUSS_INSTANCE_TIMEOUT" in readme
+
+
+# -- hostile servers: an overall deadline, bounded answers, plausible names ----------------------------------------
+
+DEADLINE = "no complete answer from {url} within the overall deadline of 1 s; try again, or allow more with --deadline SECONDS or " \
+    "TRUSS_INSTANCE_DEADLINE"  # fmt: skip
+
+
+@pytest.mark.parametrize("headers", [False, True], ids=["trickled-body", "trickled-headers"])
+def test_a_trickling_server_meets_the_overall_deadline(online: Online, run: Run, monkeypatch: pytest.MonkeyPatch, headers: bool) -> None:
+    Path(SNAP).write_text("the previous snapshot\n")
+    body = b'{"data": {"listed_instances": []}, "padding": "' + b"x" * 60 + b'"}'  # 5 s at a byte per 0.05 s: each read succeeds
+    online.fake.faults["listed_instances"] = Fault(200, body, trickle=0.05, trickle_headers=headers)
+    monkeypatch.setenv("TRUSS_INSTANCE_DEADLINE", "1")
+    start = time.monotonic()
+    code, out, err = _fetch(run, "--timeout", "0.5")
+    assert (code, out, err) == (2, "", "truss-instance: GraphQL listed_instances: " + DEADLINE.format(url=online.fake.url) + "\n")
+    assert time.monotonic() - start < 3
+    assert Path(SNAP).read_text() == "the previous snapshot\n"
+
+
+def test_adopt_and_check_online_meet_the_overall_deadline(online: Online, run: Run, work: Path) -> None:
+    online.fake.add_deployment("sdxl", "A10Gx4x16")
+    assert run("adopt", "models/sdxl", "--from-baseten")[0] == 0
+    lock = (work / "models" / "sdxl" / "truss-instance.lock").read_bytes()
+    online.fake.faults["rest_models"] = Fault(200, b'{"models": []}' + b" " * 100, trickle=0.05, trickle_headers=True)
+    for argv in (("adopt", "models/sdxl", "--from-baseten"), ("check", "models/sdxl", "--online")):
+        start = time.monotonic()
+        assert run(*argv, "--deadline", "1") == (2, "", "truss-instance: GET /v1/models: " + DEADLINE.format(url=online.fake.url) + "\n")
+        assert time.monotonic() - start < 3
+    assert (work / "models" / "sdxl" / "truss-instance.lock").read_bytes() == lock
+
+
+def test_each_request_gets_only_the_time_left(online: Online, run: Run, work: Path) -> None:
+    _two_models(online, run, work)
+    mid = online.fake.models["cpu"]
+    listed = _dumps(online.fake._rest("/v1/models")[1]).encode()
+    online.fake.faults["rest_models"] = Fault(200, listed, delay=0.6)  # each answer well within --timeout, together not
+    online.fake.faults["rest_environment"] = Fault(200, b"{}", delay=0.6)
+    code, out, err = run("check", "models", "--online", "--deadline", "1")
+    where = f"GET /v1/models/{mid}/environments/staging"
+    assert (code, out, err) == (2, "", f"truss-instance: {where}: " + DEADLINE.format(url=online.fake.url) + "\n")

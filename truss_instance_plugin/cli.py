@@ -550,6 +550,7 @@ def _online_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--remote", metavar="NAME", help="remote in ~/.trussrc, as for `truss push` (default: the only one)")
     p.add_argument("--rest-url", metavar="URL", help="REST API base URL (default: truss's for the remote; env TRUSS_INSTANCE_REST_URL)")
     p.add_argument("--timeout", metavar="SECONDS", help="for connecting and for each read (default 5; env TRUSS_INSTANCE_TIMEOUT)")
+    p.add_argument("--deadline", metavar="SECONDS", help="for the whole command (default 30; env TRUSS_INSTANCE_DEADLINE)")
 
 
 def _add_check(c: argparse.ArgumentParser) -> None:

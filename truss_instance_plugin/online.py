@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from urllib.parse import quote, urlsplit
@@ -34,7 +35,9 @@ if TYPE_CHECKING:
 
 ENV_REST_URL = "TRUSS_INSTANCE_REST_URL"
 ENV_TIMEOUT = "TRUSS_INSTANCE_TIMEOUT"
+ENV_DEADLINE = "TRUSS_INSTANCE_DEADLINE"
 DEFAULT_TIMEOUT = 5.0  # seconds, for connecting and for each read
+DEFAULT_DEADLINE = 30.0  # seconds for the whole command: every connect and read of every request
 MAX_RESPONSE_BYTES = 32 << 20
 INSTALL_HINT = "install truss, or truss-instance-plugin[truss]"
 LISTED_INSTANCES = (
@@ -67,27 +70,109 @@ def public_url(url: str) -> str:
     return _origin(url) + parts.path.rstrip("/")
 
 
-def _timeout(value: str | None) -> float:
-    raw = value if value is not None else os.environ.get(ENV_TIMEOUT, "")
+def _seconds(value: str | None, env: str, default: float, what: str, flag: str) -> float:
+    raw = value if value is not None else os.environ.get(env, "")
     if raw == "":
-        return DEFAULT_TIMEOUT
+        return default
     try:
         seconds = float(raw)
     except ValueError:
         seconds = float("nan")
     if not 0 < seconds <= 600:
         raise OnlineError(
-            f"the timeout must be a number of seconds above 0 and at most 600, like 5; got {raw!r} (--timeout or {ENV_TIMEOUT})"
+            f"the {what} must be a number of seconds above 0 and at most 600, like {default:g}; got {raw!r} ({flag} or {env})"
         )
     return seconds
+
+
+class _Clock:
+    """One command's overall deadline, and the per-read timeout within it."""
+
+    def __init__(self, per_read: float, total: float) -> None:
+        self.per_read, self.total, self.end = per_read, total, time.monotonic() + total
+        self.capped = False  # the last timeout handed out was the time left, not per_read: a timeout now is the deadline's
+
+    def left(self) -> float:
+        """The timeout for the next connect or read; TimeoutError once the deadline has passed."""
+        left = self.end - time.monotonic()
+        self.capped = left < self.per_read
+        if left <= 0:
+            raise TimeoutError("the overall deadline has passed")
+        return min(left, self.per_read)
+
+
+def _session(clock: _Clock) -> Any:
+    """A requests session that reads against `clock`, without a thread or a signal.
+
+    http.client reads the status line and each header line with readline, the body in chunks, each read waiting up to
+    the socket's timeout: a server that sends a byte now and then would keep it reading forever. Here every read of the
+    socket first sets its timeout to the per-read timeout or the time left, whichever is less, and fails once the
+    deadline has passed (through urllib3's pools, so proxies and TLS work as in requests).
+    """
+    import http.client
+    import io
+
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class Reads(io.RawIOBase):
+        def __init__(self, sock: Any) -> None:
+            super().__init__()
+            self._sock, self._raw = sock, sock.makefile("rb", buffering=0)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int | None:
+            self._sock.settimeout(clock.left())
+            got: int | None = self._raw.readinto(buffer)
+            return got
+
+        def close(self) -> None:
+            self._raw.close()
+            super().close()
+
+    class Socket:  # all http.client's response asks of its socket
+        def __init__(self, sock: Any) -> None:
+            self.makefile = lambda mode: io.BufferedReader(Reads(sock))
+
+    class Response(http.client.HTTPResponse):
+        def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
+            super().__init__(Socket(sock), *args, **kwargs)  # type: ignore[arg-type]
+
+    def timed(manager: Any) -> Any:
+        manager.pool_classes_by_scheme = {
+            scheme: type(pool.__name__, (pool,), {"ConnectionCls": type("Timed", (pool.ConnectionCls,), {"response_class": Response})})
+            for scheme, pool in manager.pool_classes_by_scheme.items()
+        }
+        return manager
+
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            timed(self.poolmanager)
+
+        def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+            new = proxy not in self.proxy_manager
+            manager = super().proxy_manager_for(proxy, **kwargs)
+            return timed(manager) if new else manager
+
+    session = requests.Session()
+    session.mount("http://", Adapter())
+    session.mount("https://", Adapter())
+    return session
 
 
 class Baseten:
     """One Baseten remote, asked with the credentials truss has for it."""
 
-    def __init__(self, remote: str, remote_url: str, rest_url: str, timeout: float, auth: Callable[[], Mapping[str, str]]) -> None:
-        """Remember where and how to ask; nothing is sent yet."""
+    def __init__(
+        self, remote: str, remote_url: str, rest_url: str, timeout: float, auth: Callable[[], Mapping[str, str]],
+        deadline: float = DEFAULT_DEADLINE,
+    ) -> None:  # fmt: skip
+        """Remember where and how to ask; nothing is sent yet, and the deadline starts now."""
         self.remote, self.remote_url, self.rest_url, self.timeout = remote, remote_url, rest_url, timeout
+        self.clock = _Clock(timeout, deadline)
         self._auth = auth
         self._secrets: set[str] = set()
         self._cache: dict[str, object] = {}
@@ -119,19 +204,25 @@ class Baseten:
         import requests
 
         try:
-            resp = requests.request(
-                "POST" if body is not None else "GET", url, headers=self._headers(), json=body,
-                timeout=(self.timeout, self.timeout), allow_redirects=False, stream=True,
-            )  # fmt: skip
-            with resp:
-                data = bytearray()
-                for chunk in resp.iter_content(1 << 16):
-                    data += chunk
-                    if len(data) > MAX_RESPONSE_BYTES:
-                        raise self._fail(f"{what}: the answer from {_origin(url)} is larger than {MAX_RESPONSE_BYTES >> 20} MiB")
-        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as e:
+            wait = self.clock.left()
+            with _session(self.clock) as session:
+                resp = session.request(
+                    "POST" if body is not None else "GET", url, headers=self._headers(), json=body,
+                    timeout=(wait, wait), allow_redirects=False, stream=True,
+                )  # fmt: skip
+                with resp:
+                    data = bytearray()
+                    for chunk in resp.iter_content(1 << 16):
+                        data += chunk
+                        if len(data) > MAX_RESPONSE_BYTES:
+                            raise self._fail(f"{what}: the answer from {_origin(url)} is larger than {MAX_RESPONSE_BYTES >> 20} MiB")
+        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError, TimeoutError) as e:
             text = str(e).lower()
-            if isinstance(e, requests.exceptions.Timeout) or "timed out" in text:  # a stalled body is a ConnectionError
+            if self.clock.capped:  # the deadline, whether a read saw it pass or the socket's timeout was the time left
+                within = f"within the overall deadline of {self.clock.total:g} s"
+                hint = f"try again, or allow more with --deadline SECONDS or {ENV_DEADLINE}"
+                raise self._fail(f"{what}: no complete answer from {_origin(url)} {within}; {hint}", e) from None
+            if isinstance(e, (requests.exceptions.Timeout, TimeoutError)) or "timed out" in text:  # a stalled body is a ConnectionError
                 hint = f"try again, or allow more with --timeout SECONDS or {ENV_TIMEOUT}"
                 raise self._fail(f"{what}: no answer from {_origin(url)} within {self.timeout:g} s; {hint}", e) from None
             why = "connection refused" if "refused" in text else "the connection failed"
@@ -193,9 +284,10 @@ def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def connect(remote: str | None, rest_url: str | None = None, timeout: str | None = None) -> Baseten:
+def connect(remote: str | None, rest_url: str | None = None, timeout: str | None = None, deadline: str | None = None) -> Baseten:
     """The remote truss would use (`--remote NAME` as for `truss push`), with its credentials; OnlineError otherwise."""
-    seconds = _timeout(timeout)
+    seconds = _seconds(timeout, ENV_TIMEOUT, DEFAULT_TIMEOUT, "timeout", "--timeout")
+    total = _seconds(deadline, ENV_DEADLINE, DEFAULT_DEADLINE, "deadline", "--deadline")
     try:
         from truss.remote import remote_factory
         from truss.remote.baseten.api import resolve_rest_api_url
@@ -240,7 +332,7 @@ def connect(remote: str | None, rest_url: str | None = None, timeout: str | None
         raise OnlineError(
             f"the REST API URL must be an http(s) URL like https://api.baseten.co; got {base!r} (--rest-url or {ENV_REST_URL})"
         )
-    return Baseten(name, remote_url, base, seconds, auth)
+    return Baseten(name, remote_url, base, seconds, auth, total)
 
 
 def _config_secrets(factory: Any, name: str) -> list[str]:
@@ -254,7 +346,7 @@ def _config_secrets(factory: Any, name: str) -> list[str]:
 
 
 def _connect(args: argparse.Namespace) -> Baseten:
-    return connect(args.remote, args.rest_url, args.timeout)
+    return connect(args.remote, args.rest_url, args.timeout, args.deadline)
 
 
 # -- catalog fetch ---------------------------------------------------------------------------------------------------
