@@ -839,3 +839,63 @@ def test_each_request_gets_only_the_time_left(online: Online, run: Run, work: Pa
     code, out, err = run("check", "models", "--online", "--deadline", "1")
     where = f"GET /v1/models/{mid}/environments/staging"
     assert (code, out, err) == (2, "", f"truss-instance: {where}: " + DEADLINE.format(url=online.fake.url) + "\n")
+
+
+def _listed(*rows: bytes) -> bytes:
+    return b'{"data": {"listed_instances": [' + b", ".join(rows) + b"]}}"
+
+
+ROW = b'{"name": "%s", "millicpu_limit": 1000, "memory_limit": 2048, "gpu_count": 0, "node_count": 1, "price": %s}'
+RANGE = "is out of range: at most 40 characters, exponents within ±40"
+# name -> (the answer to listed_instances, the message after "truss-instance: ")
+HOSTILE_ANSWERS: dict[str, tuple[bytes, str]] = {
+    "huge exponent": (
+        _listed(ROW % (b"1x2", b"1e999999999")),
+        f"GraphQL listed_instances: malformed JSON from {{url}} (the number 1e999999999 {RANGE})",
+    ),
+    "decimal overflow": (
+        _listed(ROW % (b"1x2", b"0.1e1000000")),
+        f"GraphQL listed_instances: malformed JSON from {{url}} (the number 0.1e1000000 {RANGE})",
+    ),
+    "5,000 digits": (
+        _listed(ROW % (b"1x2", b"1" * 5000)),
+        f"GraphQL listed_instances: malformed JSON from {{url}} (the number 11111111111111111111…111111111111 (5000 characters) {RANGE})",
+    ),
+    "100,000 nested": (
+        b'{"data": {"listed_instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+        "GraphQL listed_instances: malformed JSON from {url} (arrays and objects nested deeper than 32)",
+    ),
+    "100,000 unclosed": (b"[" * 100_000, "GraphQL listed_instances: malformed JSON from {url} (arrays and objects nested deeper than 32)"),
+    "8 MiB and more": (
+        _listed(b'"' + b"x" * (8 << 20) + b'"'),
+        "GraphQL listed_instances: the answer from {url} is larger than 8 MiB",
+    ),
+    "20,000 types": (
+        _listed(*(ROW % (b"t%d" % i, b"0.001") for i in range(20_000))),
+        "catalog fetch: the catalog of remote 'fake' cannot be used: it lists 20000 instance types; at most 5000 can be used",
+    ),
+    "a snapshot too large to read": (
+        _listed(*(ROW[:-1] % (b"t%d" % i, b"0.001") + b', "display_name": "' + b"x" * 1900 + b'"}' for i in range(4000))),
+        "catalog fetch: the catalog of remote 'fake' cannot be used: its snapshot would be larger than the 8 MiB a snapshot may have",
+    ),
+}
+
+
+@pytest.mark.parametrize("answer", list(HOSTILE_ANSWERS))
+def test_hostile_numbers_depths_and_sizes_are_refused_in_one_line(online: Online, run: Run, answer: str) -> None:
+    Path(SNAP).write_text("the previous snapshot\n")
+    body, message = HOSTILE_ANSWERS[answer]
+    online.fake.faults["listed_instances"] = Fault(200, body)
+    start = time.monotonic()
+    assert _fetch(run) == (2, "", "truss-instance: " + message.format(url=online.fake.url) + "\n")
+    assert time.monotonic() - start < 5
+    assert Path(SNAP).read_text() == "the previous snapshot\n"
+
+
+def test_the_largest_catalog_that_can_be_used_is_written(online: Online, run: Run) -> None:
+    online.fake.faults["listed_instances"] = Fault(200, _listed(*(ROW % (b"t%d" % i, b"1e-40") for i in range(5000))))
+    code, out, err = _fetch(run)
+    assert (code, err, out.split(":")[0]) == (0, "", f"wrote {SNAP}")
+    snap = read_snapshot(SNAP)
+    assert len(snap.types) == 5000 and snap.types[0].price_per_min == Decimal("1e-40")
+    assert snap.records[0]["price_usd_per_min"] == "0." + "0" * 39 + "1"

@@ -6,6 +6,7 @@ import functools
 import math
 import os
 import re
+from collections import Counter
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Context, Decimal
 
@@ -257,6 +258,7 @@ SNAPSHOT_VERSION = 1
 SNAPSHOT_GENERATOR = "truss-instance catalog fetch"
 STALE_DAYS = 90
 MAX_SNAPSHOT_BYTES = 8 << 20
+MAX_SNAPSHOT_TYPES = 5000  # types and unmapped entries together; Baseten lists some 50
 SNAPSHOT_KEYS = frozenset({"generator", "snapshot_version", "source", "as_of", "sha256", "types", "unmapped"})
 # One type as Baseten's `listed_instances` gave it (units in the names), plus the accelerator truss users write.
 RECORD_KEYS = frozenset(
@@ -334,6 +336,8 @@ def make_snapshot(source: str, as_of: str, records: list[dict[str, object]], unm
     """A validated snapshot (ValueError names the record and the value that is unusable)."""
     if not records:
         raise ValueError("it lists no usable instance type")
+    if len(records) + len(unmapped) > MAX_SNAPSHOT_TYPES:
+        raise ValueError(f"it lists {len(records) + len(unmapped)} instance types; at most {MAX_SNAPSHOT_TYPES} can be used")
     types = []
     for rec in records:
         if set(rec) != RECORD_KEYS:
@@ -343,7 +347,7 @@ def make_snapshot(source: str, as_of: str, records: list[dict[str, object]], unm
         except ValueError as e:
             raise ValueError(f"type {rec.get('name')!r}: {e}") from None
     names = [t.name for t in types]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = sorted(n for n, count in Counter(names).items() if count > 1)  # not names.count: quadratic
     if dupes:
         raise ValueError(f"type names appear twice: {', '.join(dupes)}")
     for item in unmapped:

@@ -23,8 +23,15 @@ from decimal import Decimal
 from urllib.parse import quote, urlsplit
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
-from truss_instance_plugin.catalog import TRUSS_ACCELERATORS, make_snapshot, render_snapshot, type_from_record
-from truss_instance_plugin.diagnostics import WARNING, Diagnostic
+from truss_instance_plugin.catalog import (
+    MAX_SNAPSHOT_BYTES,
+    MAX_SNAPSHOT_TYPES,
+    TRUSS_ACCELERATORS,
+    make_snapshot,
+    render_snapshot,
+    type_from_record,
+)
+from truss_instance_plugin.diagnostics import WARNING, Diagnostic, clip
 from truss_instance_plugin.errors import CatalogError
 
 if TYPE_CHECKING:
@@ -38,7 +45,9 @@ ENV_TIMEOUT = "TRUSS_INSTANCE_TIMEOUT"
 ENV_DEADLINE = "TRUSS_INSTANCE_DEADLINE"
 DEFAULT_TIMEOUT = 5.0  # seconds, for connecting and for each read
 DEFAULT_DEADLINE = 30.0  # seconds for the whole command: every connect and read of every request
-MAX_RESPONSE_BYTES = 32 << 20
+MAX_RESPONSE_BYTES = 8 << 20  # Baseten's answers are kilobytes; parsed, 8 MiB of JSON can take some 200 MB
+MAX_DEPTH = 32  # arrays and objects in an answer (Baseten's nest 5 deep)
+MAX_NUMBER = 40  # characters of a number in an answer, and the largest exponent: parsing 1e999999999 must not take GBs
 INSTALL_HINT = "install truss, or truss-instance-plugin[truss]"
 LISTED_INSTANCES = (
     "query Instances { listed_instances { id name millicpu_limit memory_limit gpu_count gpu_type gpu_memory "
@@ -240,7 +249,7 @@ class Baseten:
     def _answer(self, what: str, url: str, status: int, data: bytes, rest: bool) -> Any:
         message, doc, error = "", None, None
         try:
-            doc = json.loads(data.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
+            doc = parse_answer(data)
         except (UnicodeDecodeError, ValueError) as e:
             error = e
         if isinstance(doc, dict) and isinstance(doc.get("message"), str):
@@ -278,6 +287,54 @@ class Baseten:
         if path not in self._cache:
             self._cache[path] = self._call(f"GET /{path}", f"{self.rest_url}/{path}")
         return self._cache[path]
+
+
+def parse_answer(data: bytes) -> Any:
+    """An answer's JSON with numbers as Decimal; ValueError (or UnicodeDecodeError) says why it cannot be parsed.
+
+    Nesting and numbers are bounded before anything is built: converting 1e999999999 takes gigabytes, 0.1e1000000
+    overflows Decimal arithmetic later, and 100,000 nested brackets exhaust the recursion limit.
+    """
+    text = data.decode("utf-8")
+    if _nested_deeper(data, MAX_DEPTH):
+        raise ValueError(f"arrays and objects nested deeper than {MAX_DEPTH}")
+    return json.loads(text, parse_float=_decimal, parse_int=_integer, parse_constant=_no_constant)
+
+
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)  # a JSON string, possessive: linear, no backtracking
+_BRACKETS = bytes.maketrans(b"[]{}", b"()()")
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+
+
+def _nested_deeper(data: bytes, limit: int) -> bool:
+    """Whether JSON text (strings aside) opens more than `limit` arrays or objects inside each other.
+
+    Each of `limit` passes deletes the innermost pairs; a pair left then is nested deeper. Brackets left unclosed count
+    on their own, so that invalid JSON cannot take json into more than 2 x `limit` levels either.
+    """
+    shape = _STRING.sub(b"", data).translate(_BRACKETS, _NOT_BRACKETS)
+    for _ in range(limit):
+        if b"()" not in shape:
+            break
+        shape = shape.replace(b"()", b"")
+    return b"()" in shape or shape.count(b"(") > limit
+
+
+def _out_of_range(text: str) -> ValueError:
+    return ValueError(f"the number {clip(text, 40)} is out of range: at most {MAX_NUMBER} characters, exponents within ±{MAX_NUMBER}")
+
+
+def _integer(text: str) -> int:
+    if len(text) > MAX_NUMBER:
+        raise _out_of_range(text)
+    return int(text)
+
+
+def _decimal(text: str) -> Decimal:
+    exponent = text.lower().partition("e")[2]
+    if len(text) > MAX_NUMBER or (exponent and abs(int(exponent)) > MAX_NUMBER):
+        raise _out_of_range(text)
+    return Decimal(text)
 
 
 def _no_constant(name: str) -> object:
@@ -403,6 +460,8 @@ def _record(row: Mapping[str, object]) -> dict[str, object]:
 
 def map_listed(rows: Sequence[object]) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """Snapshot records for the `listed_instances` rows, and the rows that cannot be used, with why."""
+    if len(rows) > MAX_SNAPSHOT_TYPES:  # before any work: a snapshot of them would be refused
+        raise ValueError(f"it lists {len(rows)} instance types; at most {MAX_SNAPSHOT_TYPES} can be used")
     records: list[dict[str, object]] = []
     unmapped: list[dict[str, object]] = []
     seen: set[object] = set()
@@ -445,9 +504,12 @@ def fetch_snapshot(conn: Baseten) -> tuple[bytes, list[dict[str, object]]]:
             raise ValueError("listed_instances is not a list")
         records, unmapped = map_listed(rows)
         snap = make_snapshot(public_url(conn.remote_url), fetch_date(), records, unmapped)
+        data = render_snapshot(snap)
+        if len(data) > MAX_SNAPSHOT_BYTES:  # what read_snapshot refuses
+            raise ValueError(f"its snapshot would be larger than the {MAX_SNAPSHOT_BYTES >> 20} MiB a snapshot may have")
     except ValueError as e:
         raise OnlineError(conn.redact(f"catalog fetch: the catalog of remote {conn.remote!r} cannot be used: {e}")) from None
-    return render_snapshot(snap), list(snap.unmapped)
+    return data, list(snap.unmapped)
 
 
 def cmd_catalog_fetch(args: argparse.Namespace, host: Host) -> int:
