@@ -33,6 +33,7 @@ from truss_instance_plugin.catalog import (
     MiB,
     content_hash,
     make_snapshot,
+    plausible,
     read_snapshot,
     render_snapshot,
     stale_snapshot,
@@ -210,7 +211,6 @@ def _row(**over: object) -> dict[str, object]:
         ({"memory_limit": Decimal("15360.5")}, "memory_limit_mib must be an integer ≥ 1, not Decimal('15360.5')"),
         ({"millicpu_limit": 0}, "millicpu_limit must be an integer ≥ 1, not 0"),
         ({"node_count": None}, "node_count must be an integer ≥ 1, not None"),
-        ({"name": ""}, "name must be a non-empty string, not ''"),
     ],
 )
 def test_rows_that_cannot_be_used_are_reported_with_why(over: dict[str, object], reason: str) -> None:
@@ -627,6 +627,16 @@ FAILURES: dict[str, tuple[Any, tuple[str, ...], str]] = {
         (),
         "GraphQL listed_instances: Baseten answered an error: no such field",
     ),
+    "GraphQL error that forges lines": (
+        lambda o, mp: o.fake.faults.update(listed_instances=Fault(200, b'{"errors": [{"message": "no\\r\\n::warning::forged"}]}')),
+        (),
+        "GraphQL listed_instances: Baseten answered an error: no\\r\\n::warning::forged",
+    ),
+    "5xx that forges lines": (
+        lambda o, mp: o.fake.faults.update(listed_instances=Fault(503, b'{"message": "down\\n::error file=x::forged\\u001b[31m\\u202e"}')),
+        (),
+        "GraphQL listed_instances: Baseten failed (HTTP 503: down\\n::error file=x::forged\\x1b[31m\\u202e) at {url}; try again later",
+    ),
     "cut short": (
         lambda o, mp: o.fake.faults.update(listed_instances=Fault(200, b'{"data": {"listed_instances": [{"name": "1x2"', truncate=True)),
         (),
@@ -899,3 +909,116 @@ def test_the_largest_catalog_that_can_be_used_is_written(online: Online, run: Ru
     snap = read_snapshot(SNAP)
     assert len(snap.types) == 5000 and snap.types[0].price_per_min == Decimal("1e-40")
     assert snap.records[0]["price_usd_per_min"] == "0." + "0" * 39 + "1"
+
+
+GOOD_NAMES = ["A10Gx4x16", "H100:8", "RTX-PRO-6000:2", "H200:2x8x128x1600", "H100MIG", "1x2", "L4:4x16", "H100_40GB", "ORG:A10Gx4x16",
+              "nvidia-l4", "RTX PRO 6000", "NVIDIA A10G", "B200:8x1.5TB", "production", "staging-2", "x" * 64]  # fmt: skip
+BAD_NAMES = ["", " ", "A10G ", " A10G", "A10G  x", "-A10G", "A10G\n::error::x", "A10G\x1b[31m", "A10G\u202e", "A10G\u2028", "A|B", "A<b>",
+             "![x](y)", "`x`", "a/b", "x" * 65, "Ａ10G", "A10G\t"]  # fmt: skip
+PLAUSIBLE = "letters, digits, _ . : - and single spaces, at most 64 characters"
+
+
+@pytest.mark.parametrize("name", GOOD_NAMES)
+def test_plausible_names(name: str) -> None:
+    assert plausible(name) and plausible(name, id=True) == name.isalnum()
+
+
+@pytest.mark.parametrize("name", [*BAD_NAMES, None, 7, ["A10G"]])
+def test_implausible_names(name: object) -> None:
+    assert not plausible(name) and not plausible(name, id=True)
+
+
+@given(st.text(max_size=70))
+def test_a_plausible_name_is_one_printable_ascii_word_group(text: str) -> None:
+    if plausible(text):
+        assert text.isascii() and text.isprintable() and text == text.strip() and "  " not in text and 1 <= len(text) <= 64
+    assert plausible(text, id=True) == (text.isascii() and text.isalnum() and len(text) <= 64)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"name": "A10G\n::error file=x::forged"}, f"'A10G\\n::error file=x::forged' is not a plausible instance type name ({PLAUSIBLE})"),
+        ({"name": None}, f"None is not a plausible instance type name ({PLAUSIBLE})"),
+        ({"name": "x" * 100}, f"'{'x' * 59}…{'x' * 11}' (102 characters) is not a plausible instance type name ({PLAUSIBLE})"),
+        ({"gpu_type": "A10G\x1b[31m"}, f"type A10Gx4x16: gpu_type 'A10G\\x1b[31m' is not a plausible GPU type name ({PLAUSIBLE})"),
+        ("x\ny", "a listed instance is not an object: 'x\\ny'"),
+    ],
+)  # fmt: skip
+def test_catalog_fetch_refuses_implausible_names(online: Online, run: Run, row: object, message: str) -> None:
+    Path(SNAP).write_text("the previous snapshot\n")
+    rows = [*LISTED_INSTANCES, {**LISTED_INSTANCES[2], **row} if isinstance(row, dict) else row]
+    online.fake.faults["listed_instances"] = Fault(200, _dumps({"data": {"listed_instances": rows}}).encode())
+    assert _fetch(run) == (2, "", f"truss-instance: catalog fetch: the catalog of remote 'fake' cannot be used: {message}\n")
+    assert Path(SNAP).read_text() == "the previous snapshot\n"
+
+
+FORGED = "A10Gx4x16\n::error file=x::forged"
+
+
+def _bad_model_id(fake: FakeBaseten) -> None:
+    mid = fake.models["sdxl"]
+    fake.models["sdxl"] = "model\x1b1"
+    for dep in fake.deployments.values():
+        dep["model_id"] = "model\x1b1" if dep["model_id"] == mid else dep["model_id"]
+
+
+def _bad_deployment_id(fake: FakeBaseten) -> None:
+    (dep,) = fake.deployments
+    fake.deployments["dep\n1"] = fake.deployments.pop(dep)
+
+
+# name -> (how the fake's answer is bad, extra argv, the message after "truss-instance: ")
+IMPLAUSIBLE_DEPLOYMENTS: dict[str, tuple[Any, tuple[str, ...], str]] = {
+    "instance type": (
+        lambda f: f.set_instance_type(next(iter(f.deployments)), FORGED),
+        (),
+        "GET /v1/models/{mid}/deployments/production: malformed answer (instance type name 'A10Gx4x16\\n::error file=x::forged' is not a "
+        f"plausible name: {PLAUSIBLE})",
+    ),
+    "model id": (
+        _bad_model_id,
+        (),
+        "GET /v1/models: malformed answer from {url} (model id 'model\\x1b1' is not a plausible id: letters and digits, at most 64 "
+        "characters)",
+    ),
+    "deployment id": (
+        _bad_deployment_id,
+        (),
+        "GET /v1/models/{mid}/deployments/production: malformed answer (deployment id 'dep\\n1' is not a plausible id: letters and digits, "
+        "at most 64 characters)",
+    ),
+    "environment": (
+        lambda f: f.deployments[next(iter(f.deployments))].update(environment="prod\u2028uction"),
+        ("--deployment-id", "fakedeployment1"),
+        "GET /v1/models/{mid}/deployments/fakedeployment1: malformed answer (environment name 'prod\\u2028uction' is not a plausible name: "
+        f"{PLAUSIBLE})",
+    ),
+}
+
+
+@pytest.mark.parametrize("bad", list(IMPLAUSIBLE_DEPLOYMENTS))
+def test_adopt_from_baseten_refuses_implausible_values(online: Online, run: Run, work: Path, bad: str) -> None:
+    mid, _ = online.fake.add_deployment("sdxl", "A10Gx4x16")
+    assert run("lock", "models/sdxl")[0] == 0
+    lock = (work / "models" / "sdxl" / "truss-instance.lock").read_bytes()
+    spoil, argv, message = IMPLAUSIBLE_DEPLOYMENTS[bad]
+    spoil(online.fake)
+    code, out, err = run("adopt", "models/sdxl", "--from-baseten", *argv)
+    assert (code, out, err) == (2, "", "truss-instance: " + message.format(mid=mid, url=online.fake.url) + "\n")
+    assert (work / "models" / "sdxl" / "truss-instance.lock").read_bytes() == lock
+
+
+def test_check_online_refuses_implausible_instance_types(online: Online, run: Run, work: Path) -> None:
+    prod, staging = _two_models(online, run, work)
+    mid = online.fake.models["cpu"]
+    online.fake.set_instance_type(staging, FORGED)
+    forged = f"instance type name 'A10Gx4x16\\n::error file=x::forged' is not a plausible name: {PLAUSIBLE}"
+    assert run("check", "models", "--online") == (
+        2,
+        "",
+        f"truss-instance: GET /v1/models/{mid}/environments/staging: malformed answer ({forged})\n",
+    )
+    online.fake.set_instance_type(staging, "1x2")
+    online.fake.set_instance_type(prod, FORGED)
+    assert run("check", "models", "--online") == (2, "", f"truss-instance: GET /v1/models: malformed answer ({forged})\n")

@@ -26,8 +26,11 @@ from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import (
     MAX_SNAPSHOT_BYTES,
     MAX_SNAPSHOT_TYPES,
+    PLAUSIBLE_ID,
+    PLAUSIBLE_NAME,
     TRUSS_ACCELERATORS,
     make_snapshot,
+    plausible,
     render_snapshot,
     type_from_record,
 )
@@ -253,7 +256,7 @@ class Baseten:
         except (UnicodeDecodeError, ValueError) as e:
             error = e
         if isinstance(doc, dict) and isinstance(doc.get("message"), str):
-            message = f": {doc['message'][:200]}"
+            message = f": {_printable(doc['message'])}"
         if status in (401, 403):
             hint = f"run `truss login`, or fix api_key of remote {self.remote!r}"
             raise self._fail(f"{what}: Baseten refused the credentials of remote {self.remote!r} (HTTP {status}{message}); {hint}")
@@ -276,7 +279,7 @@ class Baseten:
         if errors:
             first = errors[0] if isinstance(errors, list) and errors else errors
             text = first.get("message") if isinstance(first, dict) else first
-            raise self._fail(f"{what}: Baseten answered an error: {str(text)[:200]}")
+            raise self._fail(f"{what}: Baseten answered an error: {_printable(str(text))}")
         if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
             raise self._fail(f"{what}: malformed answer from {_origin(self.remote_url)} (no data object)")
         return doc["data"]
@@ -287,6 +290,19 @@ class Baseten:
         if path not in self._cache:
             self._cache[path] = self._call(f"GET /{path}", f"{self.rest_url}/{path}")
         return self._cache[path]
+
+
+def _printable(text: str) -> str:
+    """Server text for a one-line message: clipped, and what is not printable escaped (\\n, \\x1b, \\u202e)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in clip(text, 200))
+
+
+def _plausible(malformed: str, what: str, value: str | None, id: bool = False) -> None:
+    """Nothing when `value` is None or may be recorded and shown; else OnlineError: `malformed` (the call), what and why."""
+    if value is None or plausible(value, id):
+        return
+    rule = f"is not a plausible id: {PLAUSIBLE_ID}" if id else f"is not a plausible name: {PLAUSIBLE_NAME}"
+    raise OnlineError(f"{malformed} ({what} {clip(repr(value))} {rule})")
 
 
 def parse_answer(data: bytes) -> Any:
@@ -464,20 +480,24 @@ def map_listed(rows: Sequence[object]) -> tuple[list[dict[str, object]], list[di
         raise ValueError(f"it lists {len(rows)} instance types; at most {MAX_SNAPSHOT_TYPES} can be used")
     records: list[dict[str, object]] = []
     unmapped: list[dict[str, object]] = []
-    seen: set[object] = set()
+    seen: set[str] = set()
     for row in rows:
         if not isinstance(row, dict):
-            raise ValueError(f"a listed instance is not an object: {str(row)[:80]}")
+            raise ValueError(f"a listed instance is not an object: {clip(repr(row))}")
+        name, gpu_type, count = row.get("name"), row.get("gpu_type"), row.get("gpu_count")
+        if not isinstance(name, str) or not plausible(name):  # recorded, shown, and later the name in locks
+            raise ValueError(f"{clip(repr(name))} is not a plausible instance type name ({PLAUSIBLE_NAME})")
+        if isinstance(gpu_type, str) and gpu_type and not plausible(gpu_type):
+            raise ValueError(f"type {name}: gpu_type {clip(repr(gpu_type))} is not a plausible GPU type name ({PLAUSIBLE_NAME})")
         try:
-            if row.get("name") in seen:
+            if name in seen:
                 raise ValueError("listed twice")
             records.append(_record(row))
-            seen.add(row.get("name"))
+            seen.add(name)
         except ValueError as e:
-            gpu_type, count = row.get("gpu_type"), row.get("gpu_count")
             unmapped.append(
                 {
-                    "name": str(row.get("name")),
+                    "name": name,
                     "gpu_type": gpu_type if isinstance(gpu_type, str) else None,
                     "gpu_count": count if isinstance(count, int) and not isinstance(count, bool) else None,
                     "reason": str(e),
@@ -552,6 +572,8 @@ def _listed_models(conn: Baseten) -> list[dict[str, Any]]:
     models = doc.get("models") if isinstance(doc, dict) else None
     if not isinstance(models, list) or not all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in models):
         raise OnlineError(f"GET /v1/models: malformed answer from {_origin(conn.rest_url)} (no list of models with ids)")
+    for m in models:  # ids are recorded, and quoted when a name is ambiguous
+        _plausible(f"GET /v1/models: malformed answer from {_origin(conn.rest_url)}", "model id", m["id"], id=True)
     return models
 
 
@@ -574,17 +596,23 @@ def _string(doc: object, *keys: str) -> str | None:
 def running(conn: Baseten, model: Mapping[str, Any], environment: str | None, deployment_id: str | None) -> Running:
     """The instance type of a deployment (by id), of the production/development deployment, or of an environment."""
     mid = str(model["id"])
+    served_environment = None
     if deployment_id or environment in (None, "production", "development"):
         target = deployment_id or environment or "production"
         doc = conn.rest("models", mid, "deployments", target)
         instance, where = _string(doc, "instance_type_name"), f"GET /v1/models/{mid}/deployments/{target}"
-        current, environment = _string(doc, "id") or deployment_id, _string(doc, "environment") if deployment_id else environment
+        served_id, served_environment = _string(doc, "id"), _string(doc, "environment") if deployment_id else None
+        current, environment = served_id or deployment_id, served_environment if deployment_id else environment
     else:
         doc = conn.rest("models", mid, "environments", environment)
         instance, where = _string(doc, "instance_type", "name"), f"GET /v1/models/{mid}/environments/{environment}"
-        current = _string(doc, "current_deployment", "id")
+        current = served_id = _string(doc, "current_deployment", "id")
     if instance is None:
         raise OnlineError(f"{where}: malformed answer (no instance type name)")
+    malformed = f"{where}: malformed answer"  # what Baseten said is recorded or shown: plausible names and ids only
+    _plausible(malformed, "instance type name", instance)
+    _plausible(malformed, "deployment id", served_id, id=True)
+    _plausible(malformed, "environment name", served_environment)
     return Running(instance, mid, current, environment)
 
 
@@ -643,6 +671,7 @@ def _compare(conn: Baseten, models: list[dict[str, Any]], dep: Mapping[str, obje
             instance = _string(model, "instance_type_name") if model.get("production_deployment_id") else None
             if instance is None:
                 raise NotFound("no production deployment")
+            _plausible("GET /v1/models: malformed answer", "instance type name", instance)
         else:
             instance = running(conn, model, environment, deployment_id).instance
     except NotFound:
