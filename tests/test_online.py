@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import pytest
 import yaml
 from fake_baseten import LISTED_INSTANCES, FakeBaseten, Fault, _dumps, truss_env
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import REPO, Run, copy_sdxl
 
@@ -1022,3 +1022,92 @@ def test_check_online_refuses_implausible_instance_types(online: Online, run: Ru
     online.fake.set_instance_type(staging, "1x2")
     online.fake.set_instance_type(prod, FORGED)
     assert run("check", "models", "--online") == (2, "", f"truss-instance: GET /v1/models: malformed answer ({forged})\n")
+
+
+# -- arbitrary server catalogs --------------------------------------------------------------------------------------
+
+
+def _array(items: list[str]) -> str:
+    return "[" + ", ".join(items) + "]"
+
+
+def _object(pairs: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in pairs.items()) + "}"
+
+
+_NUMBERS = st.one_of(
+    st.integers(-(10**6), 10**8).map(str),
+    st.from_regex(r"-?(0|[1-9][0-9]{0,45})(\.[0-9]{1,45})?([eE][+-]?[0-9]{1,11})?", fullmatch=True),
+    st.sampled_from(["1e999999999", "0.1e1000000", "1" * 5000, "-0", "1E-400", "0.0625000000000000000001", "1e40", "1e-40", "1e41",
+                     "NaN", "Infinity", "-Infinity"]),
+)  # fmt: skip
+_STRINGS = st.one_of(st.sampled_from([*GOOD_NAMES, *BAD_NAMES, "A10G", "H100MIG", "MI300X", "T4"]), st.text(max_size=20)).map(
+    lambda s: json.dumps(s, ensure_ascii=len(s) % 2 == 0)  # escaped or raw UTF-8
+)
+_VALUES = st.recursive(
+    st.one_of(_NUMBERS, _STRINGS, st.sampled_from(["true", "false", "null"])),
+    lambda kids: st.one_of(st.lists(kids, max_size=4).map(_array), st.dictionaries(st.text(max_size=8), kids, max_size=4).map(_object)),
+    max_leaves=10,
+)
+_GPUS = [("null", "0"), ('""', "0"), ('"A10G"', "1"), ('"H100MIG"', "2"), ('"nvidia-l4"', "1"), ('"MI300X"', "8"), ('"A10G"', "0")]
+
+
+@st.composite
+def _rows(draw: st.DrawFn) -> str:
+    """A listed_instances row: mostly usable, with a few of its values anything at all, and keys left out or added."""
+    gpu_type, gpu_count = draw(st.sampled_from(_GPUS))
+    row = {
+        "id": draw(_STRINGS), "name": json.dumps(draw(st.sampled_from(GOOD_NAMES))), "millicpu_limit": str(draw(st.integers(1, 10**6))),
+        "memory_limit": str(draw(st.integers(1, 10**7))), "gpu_count": gpu_count, "gpu_type": gpu_type,
+        "gpu_memory": str(draw(st.integers(0, 200_000))), "default": draw(st.sampled_from(["true", "false"])),
+        "display_name": draw(_STRINGS), "node_count": str(draw(st.integers(1, 3))),
+        "price": str(draw(st.decimals(min_value=0, max_value=100, places=draw(st.integers(0, 30))))),
+        "limited_capacity": draw(st.sampled_from(["true", "false"])),
+    }  # fmt: skip
+    for key in draw(st.lists(st.sampled_from([*row, "extra"]), max_size=2)):
+        row[key] = draw(_VALUES)
+    for key in draw(st.lists(st.sampled_from(list(row)), max_size=1)):
+        del row[key]
+    return _object(row)
+
+
+@st.composite
+def _catalog_answers(draw: st.DrawFn) -> bytes:
+    """The body of an answer to listed_instances: mostly a list of rows, some odd, and every other shape."""
+    rows = draw(st.lists(_rows(), max_size=6))
+    shape = draw(st.sampled_from(["rows"] * 6 + ["many", "value", "data", "top", "deep", "errors", "cut"]))
+    if shape == "many":  # one row many times over, by name
+        count = draw(st.sampled_from([2, 5000, 5001]))
+        row = draw(_rows())
+        rows = [row.replace('"name": ', f'"name": "t{i}", "was": ', 1) if '"name": ' in row else row for i in range(count)]
+    text = {
+        "value": lambda: _object({"data": _object({"listed_instances": draw(_VALUES)})}),
+        "data": lambda: _object({"data": draw(_VALUES)}),
+        "top": lambda: draw(_VALUES),
+        "deep": lambda: "[" * (n := draw(st.sampled_from([31, 32, 33, 1000, 100_000]))) + "]" * draw(st.sampled_from([0, n])),
+        "errors": lambda: _object({"errors": draw(_VALUES)}),
+    }.get(shape, lambda: _object({"data": _object({"listed_instances": _array(rows)})}))()
+    data = text.encode("utf-8", "surrogatepass")
+    return data[: draw(st.integers(0, len(data)))] if shape == "cut" else data
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(_catalog_answers())
+def test_arbitrary_server_catalogs_never_cause_an_internal_error(online: Online, run: Run, answer: bytes) -> None:
+    Path(SNAP).write_bytes(b"the previous snapshot\n")
+    online.fake.faults["listed_instances"] = Fault(200, answer)
+    code, out, err = _fetch(run)
+    from hypothesis import event
+
+    event(f"{code} {err[60:150]}")
+    assert all(line.isprintable() for line in (out + err).splitlines()), out + err
+    assert [p.name for p in Path(".").iterdir() if p.name.startswith(".truss-instance")] == []
+    if code == 0:  # a snapshot every other command can use
+        snap = read_snapshot(SNAP)
+        assert (err, out.splitlines()[-1]) == ("", f"wrote {SNAP}: {len(snap.types)} types from {online.fake.url} as of {AS_OF}, "
+                                                   f"{content_hash(snap.types)[:19]}")  # fmt: skip
+        assert run("catalog", "--catalog", SNAP)[0] == 0
+    else:
+        assert (code, out, err.count("\n"), err[:16]) == (2, "", 1, "truss-instance: "), err
+        assert "internal error" not in err
+        assert Path(SNAP).read_bytes() == b"the previous snapshot\n"
