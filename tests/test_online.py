@@ -653,6 +653,16 @@ FAILURES: dict[str, tuple[Any, tuple[str, ...], str]] = {
         (),
         "GraphQL listed_instances: cannot connect to {url}: connection refused; check remote_url of remote 'fake'",
     ),
+    "connection refused, deadline near": (
+        lambda o, mp: (_set_remote(o, f"http://127.0.0.1:{_dead_port()}"), mp.setenv("TRUSS_INSTANCE_DEADLINE", "1")),
+        (),
+        "GraphQL listed_instances: cannot connect to {url}: connection refused; check remote_url of remote 'fake'",
+    ),
+    "bad deadline": (
+        lambda o, mp: mp.setenv("TRUSS_INSTANCE_DEADLINE", "0"),
+        (),
+        "the deadline must be a number of seconds above 0 and at most 600, like 30; got '0' (--deadline or TRUSS_INSTANCE_DEADLINE)",
+    ),
     "bad timeout": (
         lambda o, mp: mp.setenv("TRUSS_INSTANCE_TIMEOUT", "-1"),
         (),
@@ -673,7 +683,7 @@ def test_fetch_failures(online: Online, run: Run, monkeypatch: pytest.MonkeyPatc
     setup, argv, message = FAILURES[failure]
     setup(online, monkeypatch)
     monkeypatch.setenv("TRUSS_INSTANCE_DEBUG", debug)
-    url = online.fake.url if failure != "connection refused" else online.trussrc.read_text().split("remote_url = ")[1].split()[0]
+    url = online.fake.url if "refused" not in failure else online.trussrc.read_text().split("remote_url = ")[1].split()[0]
     code, out, err = run("catalog", "fetch", "-o", SNAP, *argv)
     expected = "truss-instance: " + message.format(trussrc=online.trussrc, url=url)
     assert (code, out) == (2, "")

@@ -230,11 +230,11 @@ class Baseten:
                             raise self._fail(f"{what}: the answer from {_origin(url)} is larger than {MAX_RESPONSE_BYTES >> 20} MiB")
         except (requests.exceptions.Timeout, requests.exceptions.ConnectionError, TimeoutError) as e:
             text = str(e).lower()
-            if self.clock.capped:  # the deadline, whether a read saw it pass or the socket's timeout was the time left
-                within = f"within the overall deadline of {self.clock.total:g} s"
-                hint = f"try again, or allow more with --deadline SECONDS or {ENV_DEADLINE}"
-                raise self._fail(f"{what}: no complete answer from {_origin(url)} {within}; {hint}", e) from None
             if isinstance(e, (requests.exceptions.Timeout, TimeoutError)) or "timed out" in text:  # a stalled body is a ConnectionError
+                if self.clock.capped:  # the deadline's: a read saw it pass, or the socket's timeout was the time left
+                    within = f"within the overall deadline of {self.clock.total:g} s"
+                    hint = f"try again, or allow more with --deadline SECONDS or {ENV_DEADLINE}"
+                    raise self._fail(f"{what}: no complete answer from {_origin(url)} {within}; {hint}", e) from None
                 hint = f"try again, or allow more with --timeout SECONDS or {ENV_TIMEOUT}"
                 raise self._fail(f"{what}: no answer from {_origin(url)} within {self.timeout:g} s; {hint}", e) from None
             why = "connection refused" if "refused" in text else "the connection failed"
