@@ -1110,7 +1110,7 @@ def test_arbitrary_server_catalogs_never_cause_an_internal_error(online: Online,
     from hypothesis import event
 
     event(f"{code} {err[60:150]}")
-    assert all(line.isprintable() for line in (out + err).splitlines()), out + err
+    assert all(line.isprintable() and len(line) <= 400 for line in (out + err).splitlines()), out + err
     assert [p.name for p in Path(".").iterdir() if p.name.startswith(".truss-instance")] == []
     if code == 0:  # a snapshot every other command can use
         snap = read_snapshot(SNAP)
@@ -1121,3 +1121,12 @@ def test_arbitrary_server_catalogs_never_cause_an_internal_error(online: Online,
         assert (code, out, err.count("\n"), err[:16]) == (2, "", 1, "truss-instance: "), err
         assert "internal error" not in err
         assert Path(SNAP).read_bytes() == b"the previous snapshot\n"
+
+
+def test_why_a_type_is_unusable_is_told_in_a_short_line(online: Online, run: Run) -> None:
+    online.fake.listed_instances = [*LISTED_INSTANCES[:1], {**LISTED_INSTANCES[2], "price": "1" * 5000}]
+    code, out, err = _fetch(run)
+    reason = f"price '{'1' * 173}…a number ≥ 0 (5028 characters)"
+    warning = f'truss-instance: warning: A10Gx4x16 is not usable: {reason} (kept under "unmapped")'
+    assert (code, err, out.splitlines()[0]) == (0, "", warning)
+    assert json.loads(Path(SNAP).read_text())["unmapped"][0]["reason"] == reason

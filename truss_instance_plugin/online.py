@@ -500,7 +500,7 @@ def map_listed(rows: Sequence[object]) -> tuple[list[dict[str, object]], list[di
                     "name": name,
                     "gpu_type": gpu_type if isinstance(gpu_type, str) else None,
                     "gpu_count": count if isinstance(count, int) and not isinstance(count, bool) else None,
-                    "reason": str(e),
+                    "reason": clip(str(e), 200),  # a value quoted in it can be megabytes long
                 }
             )
     return records, unmapped
