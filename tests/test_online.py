@@ -1130,3 +1130,21 @@ def test_why_a_type_is_unusable_is_told_in_a_short_line(online: Online, run: Run
     warning = f'truss-instance: warning: A10Gx4x16 is not usable: {reason} (kept under "unmapped")'
     assert (code, err, out.splitlines()[0]) == (0, "", warning)
     assert json.loads(Path(SNAP).read_text())["unmapped"][0]["reason"] == reason
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        (b"[" * 100_000, "arrays and objects nested deeper than 32"),
+        (b'{"models": [{"id": 1e999999999}]}', f"the number 1e999999999 {RANGE}"),
+    ],
+)
+def test_hostile_rest_answers_are_refused_in_one_line(online: Online, run: Run, work: Path, answer: bytes, problem: str) -> None:
+    online.fake.add_deployment("sdxl", "A10Gx4x16")
+    mid = online.fake.models["sdxl"]
+    assert run("adopt", "models/sdxl", "--instance", "A10Gx4x16", "--model-id", mid)[0] == 0  # recorded without asking
+    lock = (work / "models" / "sdxl" / "truss-instance.lock").read_bytes()
+    online.fake.faults["rest_models"] = Fault(200, answer)
+    for argv in (("adopt", "models/sdxl", "--from-baseten"), ("check", "models/sdxl", "--online")):
+        assert run(*argv) == (2, "", f"truss-instance: GET /v1/models: malformed JSON from {online.fake.url} ({problem})\n")
+    assert (work / "models" / "sdxl" / "truss-instance.lock").read_bytes() == lock
