@@ -7,7 +7,9 @@
   REST host; `--rest-url` or TRUSS_INSTANCE_REST_URL names another one.
 
 Nothing here runs without an explicit online command or flag. Every failure is an OnlineError (exit 2) whose text
-never holds the API key.
+never holds the API key. The server is not trusted: each command has an overall deadline on top of the per-read
+timeout, an answer's size, nesting and numbers are bounded before it is parsed, and only plausible names and ids from
+it are recorded or shown (catalog.plausible); its other text is escaped.
 """
 
 from __future__ import annotations
