@@ -307,7 +307,11 @@ def test_read_lock_round_trip(tmp_path: Path) -> None:
     assert Decimal(str(lock.resolved["price_usd_per_min"])) == Decimal("0.02012")
 
 
-DEPLOYMENT = "deployment:\n  instance_type: A10Gx4x16\n  request_hash: sha256:00\n  model_name: sdxl\n  source: adopt\n"
+HASH = "sha256:" + "0" * 64
+DEPLOYMENT = (
+    f"deployment:\n  deployment_id: null\n  environment: null\n  instance_type: A10Gx4x16\n  request_hash: {HASH}\n"
+    "  model_name: sdxl\n  source: adopt\n"
+)  # model_id (null) is added at the end by the cases that need it
 
 
 @pytest.mark.parametrize(
@@ -343,17 +347,25 @@ DEPLOYMENT = "deployment:\n  instance_type: A10Gx4x16\n  request_hash: sha256:00
         (
             golden("deployment: {}\n", DEPLOYMENT.replace("  model_name", "  who: me\n  model_name")),
             "unknown key 'who' in deployment",
-            (10, 3),
+            (12, 3),
         ),
-        (golden("deployment: {}\n", "deployment:\n  model_name: sdxl\n"), "deployment lacks the key 'instance_type'", (8, 3)),
-        (golden("deployment: {}\n", DEPLOYMENT + "  request: {cpu: 4}\n"), "unknown key 'cpu' in deployment.request", (12, 13)),
-        (golden("deployment: {}\n", DEPLOYMENT + "  resources: [cpu]\n"), "a list, which truss-instance never writes", (12, 14)),
-        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: [unclosed\n"), "invalid YAML", (13, 13)),
+        (
+            golden("deployment: {}\n", DEPLOYMENT.replace("  instance_type: A10Gx4x16\n", "") + "  model_id: null\n"),
+            "deployment lacks the key 'instance_type'",
+            (8, 3),
+        ),
+        (
+            golden("deployment: {}\n", DEPLOYMENT + "  model_id: null\n  request: {cpu: 4}\n"),
+            "unknown key 'cpu' in deployment.request",
+            (15, 13),
+        ),
+        (golden("deployment: {}\n", DEPLOYMENT + "  resources: [cpu]\n"), "a list, which truss-instance never writes", (14, 14)),
+        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: [unclosed\n"), "invalid YAML", (15, 13)),
         # a bad merge, a one-byte edit of the key, a deleted key: the record would be lost by a rewrite
         (
             golden("deployment: {}\n", DEPLOYMENT + "deployment: {}\n"),
             "duplicate key 'deployment' (first at line 7; a bad merge?)",
-            (12, 1),
+            (14, 1),
         ),
         (
             golden("deployment: {}\n", DEPLOYMENT.replace("deployment:", "deploymen:")),
@@ -362,11 +374,15 @@ DEPLOYMENT = "deployment:\n  instance_type: A10Gx4x16\n  request_hash: sha256:00
         ),
         (golden("deployment: {}\n", ""), "the lockfile lacks the key 'deployment'", (3, 1)),
         (golden("deployment: {}\n", "deployment: null\n"), "deployment must be a mapping", (7, 13)),
-        (golden("deployment: {}\n", DEPLOYMENT.replace("sdxl", "&a sdxl") + "  environment: *a\n"), "a YAML alias", (10, 15)),
-        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: !!binary aGk=\n"), "a value tagged tag:yaml.org,2002:binary", (12, 13)),
-        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: 12\n"), "deployment.model_id must be a string or null", (12, 13)),
-        (golden("deployment: {}\n", DEPLOYMENT + "  resources: {cpu: 4}\n"), "deployment.resources.cpu must be a string", (12, 20)),
-        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: !!int x\n"), "an invalid int 'x'", (12, 13)),
+        (golden("deployment: {}\n", DEPLOYMENT.replace("sdxl", "&a sdxl") + "  model_id: *a\n"), "a YAML alias", (12, 15)),
+        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: !!binary aGk=\n"), "a value tagged tag:yaml.org,2002:binary", (14, 13)),
+        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: 12\n"), "deployment.model_id must be a string or null", (14, 13)),
+        (
+            golden("deployment: {}\n", DEPLOYMENT + "  model_id: null\n  resources: {cpu: 4}\n"),
+            "deployment.resources.cpu must be a string",
+            (15, 20),
+        ),
+        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: !!int x\n"), "an invalid int 'x'", (14, 13)),
         (b"a: " + b"[" * 20 + b"]" * 20 + b"\n", "a list", (1, 4)),
         (b"lock_version: 1\n" + b"x" * (64 << 10), "larger than 64 KiB", (0, 0)),
     ],
@@ -523,3 +539,152 @@ def test_lock_goes_through_every_batch_in_order(
     assert code == 0
     assert [line.split(" (new)")[0] for line in out.splitlines()] == [f"wrote {tmp_path}/m{i}/truss-instance.lock" for i in range(5)]
     assert run_cli(capsys, "check", str(tmp_path)) == (0, "", "")
+
+
+# Hostile values: a lock from a stranger's pull request is TI104 (exit 2, never rewritten), never a crash ---------------
+
+ADOPTED = "recorded deployment of sdxl (A10Gx4x16) in models/sdxl/truss-instance.lock"
+FORGED = '"2x8\\n\\n## ✅ Approved: no cost change\\n\\n![x](https://evil.example/p.png)"'
+TI104_HINT = (
+    "  `truss-instance lock` never rewrites it, since it may hold a deployment record: restore it with "
+    "`git checkout -- models/sdxl/truss-instance.lock`, or delete it and run `truss-instance lock models/sdxl` "
+    "(then `truss-instance adopt models/sdxl` if the model is deployed)\n"
+)
+
+
+A_TYPE = "must be an instance type name like A10Gx4x16 or H100:8"
+A_PRICE = "resolved.price_usd_per_min must be a price in US dollars like '0.02012'"
+A_ID = "must be an id of letters, digits, _ and - (at most 128)"
+A_TEXT = "must be printable UTF-8 text of at most 200 characters"
+PRICE = "price_usd_per_min: '0.02012'"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message", "position"),
+    [
+        (
+            "  instance_type: A10Gx4x16\n  model_id",
+            f"  instance_type: {FORGED}\n  model_id",
+            f"deployment.instance_type {A_TYPE}",
+            (10, 18),
+        ),
+        (
+            "  instance_type: A10Gx4x16\n  memory",
+            "  instance_type: A10Gx4x16 <img src=x>\n  memory",
+            f"resolved.instance_type {A_TYPE}",
+            (38, 18),
+        ),
+        ("  model_id", "  predicted_instance_type: '[x](y)'\n  model_id", f"deployment.predicted_instance_type {A_TYPE}", (11, 28)),
+        (
+            "  gpu_type: A10G\n  instance_type: A10Gx4x16",
+            "  gpu_type: 'A10G`'\n  instance_type: A10Gx4x16",
+            "resolved.gpu_type must be an accelerator name like A10G",
+            (37, 13),
+        ),
+        (PRICE, "price_usd_per_min: 'NaN'", A_PRICE, (42, 22)),
+        (PRICE, "price_usd_per_min: sNaN", A_PRICE, (42, 22)),
+        (PRICE, "price_usd_per_min: Infinity", A_PRICE, (42, 22)),
+        (PRICE, "price_usd_per_min: 1e999999", A_PRICE, (42, 22)),
+        (PRICE, "price_usd_per_min: '-0.02012'", A_PRICE, (42, 22)),
+        (
+            "  name: baseten-embedded",
+            '  name: "baseten-embedded\\r::error::x"',
+            "catalog.name must be a catalog name like baseten-embedded",
+            (5, 9),
+        ),
+        ("  as_of: '2026-09-19'", "  as_of: yesterday", "catalog.as_of must be a date like 2026-09-19", (4, 10)),
+        ("  sha256: sha256:9733", "  sha256: sha256:Z733", "catalog.sha256 must be sha256: and 64 hexadecimal digits", (6, 11)),
+        ("  model_id: abc123", "  model_id: ../../v1/secrets", f"deployment.model_id {A_ID}", (11, 13)),
+        (
+            "  environment: production",
+            '  environment: "production\\e[31m"',
+            "deployment.environment must be an environment name like production",
+            (9, 16),
+        ),
+        ("  source: adopt", "  source: me", "deployment.source must be adopt, baseten or truss push", (25, 11)),
+        (
+            "  model_name: sdxl",
+            '  model_name: "sdxl\\nmodels/x/config.yaml:1:1: error TI030 forged"',
+            f"deployment.model_name {A_TEXT}",
+            (12, 15),
+        ),
+        (
+            "    memory: 16Gi\n  source",
+            '    memory: "16Gi\\e]8;;x"\n  source',
+            f"deployment.resources.memory must be a string ({A_TEXT[8:]})",
+            (24, 13),
+        ),
+        (
+            "  request_hash: sha256:049b",
+            "  request_hash: sha256:149b",
+            "deployment.request_hash does not match deployment.request (hand-edited?)",
+            (20, 17),
+        ),
+        (
+            "  millicores: 4000\n  nodes",
+            f"  millicores: {10**30}\n  nodes",
+            "resolved.millicores must be an integer from 0 to 10^30",
+            (40, 15),
+        ),
+        ("  deployment_id: null\n", "", "deployment lacks the key 'deployment_id'", (8, 3)),
+        ("  environment: production\n", "", "deployment lacks the key 'environment'", (8, 3)),
+        ("  model_id: abc123\n", "", "deployment lacks the key 'model_id'", (8, 3)),
+    ],
+)
+def test_a_lock_with_a_hostile_value_is_TI104_and_never_rewritten(
+    work: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, message: str, position: tuple[int, int]
+) -> None:
+    assert run_cli(capsys, "lock", "models/sdxl")[0] == 0
+    assert run_cli(capsys, "adopt", "models/sdxl", "--model-id", "abc123", "--environment", "production")[1].startswith(ADOPTED)
+    text = LOCK.read_text()
+    assert old in text
+    LOCK.write_text(text.replace(old, new, 1))
+    forged = LOCK.read_bytes()
+    line, col = position
+    expected = f"models/sdxl/truss-instance.lock:{line}:{col}: error TI104 truss-instance.lock cannot be used: {message}\n{TI104_HINT}"
+    assert run_cli(capsys, "check", "models/sdxl") == (2, expected + "1 model: 1 error\n", "")
+    assert run_cli(capsys, "lock", "models/sdxl") == (2, expected, "")
+    assert run_cli(capsys, "lock", "--upgrade", "models/sdxl")[0] == 2
+    assert LOCK.read_bytes() == forged
+    assert lockfile._canonical(forged.decode()) is None  # the fast path leaves it to the full parse, which refuses it
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message", "position"),
+    [
+        ("  instance_type: A10Gx4x16\n", "  instance_type: 'A10Gx4x16 '\n", f"resolved.instance_type {A_TYPE}", (20, 18)),
+        (PRICE, "price_usd_per_min: 'NaN'", A_PRICE, (24, 22)),
+        (PRICE, "price_usd_per_min: '1e999999'", A_PRICE, (24, 22)),
+        ("  name: baseten-embedded", "  name: 'baseten embedded'", "catalog.name must be a catalog name like baseten-embedded", (5, 9)),
+        ("  as_of: '2026-09-19'", "  as_of: '2026-09-19x'", "catalog.as_of must be a date like 2026-09-19", (4, 10)),
+        (
+            "  gpu_type: A10G\n  instance_type: null",
+            "  gpu_type: A10G!\n  instance_type: null",
+            "request.gpu_type must be an accelerator name",
+            (11, 13),
+        ),
+        ("  millicores: 4000\n  nodes", f"  millicores: {10**30}\n  nodes", "resolved.millicores must be an integer from 0", (22, 15)),
+    ],
+)
+def test_the_fast_path_refuses_what_the_full_parse_refuses(old: str, new: str, message: str, position: tuple[int, int]) -> None:
+    """A lock in the layout `lock` writes, one value made hostile: both readers refuse it, with the full parse's words."""
+    data = golden(old, new)
+    assert lockfile._canonical(data.decode()) is None
+    for read in (parse_lock, lambda d: lockfile.parse_lock_text(d.decode())):
+        with pytest.raises(LockError) as info:
+            read(data)
+        assert (str(info.value)[: len(message)], (info.value.line, info.value.col)) == (message, position)
+
+
+def test_adopt_refuses_what_a_lock_could_not_hold(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(capsys, "lock", "models/sdxl")[0] == 0
+    before = LOCK.read_bytes()
+    for flag, value, what in (
+        ("--instance", "2x8 ## Approved", "an instance type name like A10Gx4x16 or H100:8"),
+        ("--model-id", "a/b", "an id of letters, digits, _ and - (at most 128)"),
+        ("--deployment-id", "-x", "an id of letters, digits, _ and - (at most 128)"),
+        ("--environment", "prod uction", "an environment name like production"),
+    ):
+        code, out, err = run_cli(capsys, "adopt", "models/sdxl", f"{flag}={value}")
+        assert (code, out, err) == (2, "", f"truss-instance: {flag} {value!r} cannot be recorded: use {what}\n")
+    assert LOCK.read_bytes() == before
