@@ -655,7 +655,7 @@ def test_a_lock_with_a_hostile_value_is_TI104_and_never_rewritten(
         ("  instance_type: A10Gx4x16\n", "  instance_type: 'A10Gx4x16 '\n", f"resolved.instance_type {A_TYPE}", (20, 18)),
         (PRICE, "price_usd_per_min: 'NaN'", A_PRICE, (24, 22)),
         (PRICE, "price_usd_per_min: '1e999999'", A_PRICE, (24, 22)),
-        ("  name: baseten-embedded", "  name: 'baseten embedded'", "catalog.name must be a catalog name like baseten-embedded", (5, 9)),
+        ("  name: baseten-embedded", "  name: 'baseten-embedded!'", "catalog.name must be a catalog name like baseten-embedded", (5, 9)),
         ("  as_of: '2026-09-19'", "  as_of: '2026-09-19x'", "catalog.as_of must be a date like 2026-09-19", (4, 10)),
         (
             "  gpu_type: A10G\n  instance_type: null",
@@ -683,7 +683,7 @@ def test_adopt_refuses_what_a_lock_could_not_hold(work: Path, capsys: pytest.Cap
         ("--instance", "2x8 ## Approved", "an instance type name like A10Gx4x16 or H100:8"),
         ("--model-id", "a/b", "an id of letters, digits, _ and - (at most 128)"),
         ("--deployment-id", "-x", "an id of letters, digits, _ and - (at most 128)"),
-        ("--environment", "prod uction", "an environment name like production"),
+        ("--environment", "prod/uction", "an environment name like production"),
     ):
         code, out, err = run_cli(capsys, "adopt", "models/sdxl", f"{flag}={value}")
         assert (code, out, err) == (2, "", f"truss-instance: {flag} {value!r} cannot be recorded: use {what}\n")

@@ -38,17 +38,6 @@ LEGACY_NAMES = {
 }
 
 
-MAX_NAME = 64
-_NAME_SHAPE = r"[A-Za-z0-9][A-Za-z0-9_.+-]*(?::[A-Za-z0-9_.+-]+)*"  # compiled on first use (re caches it)
-
-
-def plausible_name(name: str) -> bool:
-    """An instance type, accelerator or catalog name as Baseten and truss spell them (A10Gx4x16, H100:8, RTX-PRO-6000:2,
-    H200:2x8x128x1600, H100_40GB, CPU:4x16): letters, digits, `_.+-` and inner colons, at most MAX_NAME characters.
-    No spaces, quotes, markup or control characters, so the name is safe to show and to write as plain YAML."""
-    return len(name) <= MAX_NAME and re.fullmatch(_NAME_SHAPE, name) is not None
-
-
 class InstanceType(NamedTuple):
     """One instance type: whole millicores and bytes, price in USD per minute as a Decimal."""
 

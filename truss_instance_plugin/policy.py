@@ -64,7 +64,7 @@ def _shown(value: object) -> str:
 
 
 def _strings(source: str, key: str, value: object) -> tuple[str, ...]:
-    from truss_instance_plugin.catalog import plausible_name
+    from truss_instance_plugin.lockfile import plausible_name  # the names a lock may hold
 
     if not isinstance(value, list) or not all(isinstance(v, str) and plausible_name(v.strip()) for v in value):
         raise PolicyError(f'{source}: {TABLE} {key} must be a list of names, like ["A10G", "L4"]; got {_shown(value)}')
