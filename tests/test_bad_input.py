@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from truss_instance_plugin import cli
+from truss_instance_plugin.diagnostics import clip
 from truss_instance_plugin.plugins import Host, reset_host
 
 CHECK = ("check", "--no-lock")  # lockfile checks have their own tests
@@ -430,3 +431,32 @@ def test_console_script_on_bad_input(tmp_path: Path) -> None:
     assert {p: p.read_bytes() for p in before} == before
     missing = subprocess.run([str(TRUSS_INSTANCE), *CHECK, "nope"], capture_output=True, text=True, timeout=30, env=env, cwd=tmp_path)
     assert (missing.returncode, missing.stdout, missing.stderr) == (2, "", "truss-instance: nope: no such file or directory\n")
+
+
+HEX = "0x1" + "0" * 3600  # 4,335 decimal digits: YAML reads it (base 16 has no digit limit), str() of it fails
+QUOTED = "'1" + "0" * 5000 + "'"
+TI019 = "m/config.yaml:3:15: error TI019 node_count "
+MANY_NODES = ": more nodes than any deployment has\n  e.g. node_count: 2 (omit it for one node)\n"
+MANY_GPUS = "m/config.yaml:2:43: error TI012 accelerator count a huge number: more GPUs than any instance has\n  e.g. count: 2\n"
+
+
+@pytest.mark.parametrize(
+    ("resources", "expected"),
+    [
+        (
+            f"  node_count: {QUOTED}\n",
+            f'{TI019}"{clip(QUOTED[1:-1])}": must be an integer ≥ 1 (truss rejects it too)\n  e.g. node_count: 2 (omit it for one node)\n',
+        ),
+        (f"  node_count: {HEX}\n", f"{TI019}a huge number{MANY_NODES}"),
+        ("  node_count: 0x" + "f" * 25 + "\n", f"{TI019}{16**25 - 1}{MANY_NODES}"),
+        (f"  accelerator: {{accelerator: A10G, count: {HEX}}}\n", MANY_GPUS),
+    ],
+    ids=["quoted-5000-digits", "hex-4335-digits", "hex-31-digits", "count-hex"],
+)
+def test_a_count_past_any_instance_is_a_finding(capsys: pytest.CaptureFixture[str], resources: str, expected: str) -> None:
+    """Counts Python cannot turn into text (or a lock could not hold): a finding at the value, in every command."""
+    path = model("m", "resources:\n" + ("" if "accelerator" in resources else "  accelerator: A10G\n") + resources)
+    assert run_checked(capsys, *CHECK, "m", watch=path) == (1, expected + "1 model: 1 error\n", "")
+    assert run_checked(capsys, "lock", "m", watch=path) == (1, expected, "")
+    code, out, _ = run_checked(capsys, "explain", "m", watch=path)
+    assert code == 1 and out.startswith("m/config.yaml: no instance type\n"), out
