@@ -460,3 +460,34 @@ def test_a_count_past_any_instance_is_a_finding(capsys: pytest.CaptureFixture[st
     assert run_checked(capsys, "lock", "m", watch=path) == (1, expected, "")
     code, out, _ = run_checked(capsys, "explain", "m", watch=path)
     assert code == 1 and out.startswith("m/config.yaml: no instance type\n"), out
+
+
+REFETCH = "run `truss-instance catalog fetch -o snap.json` to fetch it again"
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("[" * 1000 + "]" * 1000, "arrays or objects nested too deeply, not a catalog snapshot"),
+        ('{"a": ' * 100_000 + "1" + "}" * 100_000, "arrays or objects nested too deeply, not a catalog snapshot"),
+        ("[1" + "0" * 5000 + "]", "a number with too many digits or too large an exponent, not a catalog snapshot"),
+        ("[1e99999999999999999999]", "a number with too many digits or too large an exponent, not a catalog snapshot"),
+        (
+            '{"generator": "g", "snapshot_version": 1, "as_of": "2026-01-01", "sha256": "", "types": [], "unmapped": [], "source": '
+            + "[" * 900
+            + "]" * 900
+            + "}",
+            "cannot be used as a catalog snapshot: source must be a string, not [[[[[",
+        ),
+    ],
+    ids=["deep-array", "deep-object", "5000-digits", "huge-exponent", "deep-value"],
+)
+def test_a_hostile_catalog_snapshot_is_one_exit_2_line(capsys: pytest.CaptureFixture[str], text: str, why: str) -> None:
+    """`--catalog FILE` (or the policy's `catalog`) names a file from the repository: refused in one line, every command."""
+    Path("snap.json").write_text(text)
+    path = model("m", 'resources:\n  cpu: "1"\n')
+    for argv in ((*CHECK, "m", "--catalog", "snap.json"), ("lock", "m", "--catalog", "snap.json"), ("catalog", "--catalog", "snap.json")):
+        code, out, err = run_checked(capsys, *argv, watch=path)
+        assert (code, out, err.count("\n")) == (2, "", 1), argv
+        assert err.startswith(f"truss-instance: snap.json: {why}") and err.endswith(f"; {REFETCH}\n"), err
+        assert len(err) < 400
