@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import re
@@ -12,16 +14,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from support import GOLDEN, golden, run_cli
+from support import GOLDEN, copy_sdxl, golden, run_cli
 
-from truss_instance_plugin import lockfile, plugins
+from truss_instance_plugin import cli, lockfile, plugins
 from truss_instance_plugin.atomic import write_if_changed
 from truss_instance_plugin.catalog import embedded_types, make_catalog
 from truss_instance_plugin.lockfile import (
     HEADER,
     LOCK_VERSION,
+    ChainLock,
     Lock,
     LockError,
     config_for_lock,
@@ -688,3 +691,105 @@ def test_adopt_refuses_what_a_lock_could_not_hold(work: Path, capsys: pytest.Cap
         code, out, err = run_cli(capsys, "adopt", "models/sdxl", f"{flag}={value}")
         assert (code, out, err) == (2, "", f"truss-instance: {flag} {value!r} cannot be recorded: use {what}\n")
     assert LOCK.read_bytes() == before
+
+
+# Property: no lock, however mangled, makes `check` or `lock` fail internally ------------------------------------------
+
+
+def _adopted_lock() -> str:
+    """The example's lock with a deployment recorded, as `adopt` writes it."""
+    req = Request(4000, 16 << 30, "A10G", 1)
+    catalog = make_catalog(embedded_types())
+    t = catalog.get("A10Gx4x16")
+    assert t is not None
+    record: dict[str, object] = {
+        "instance_type": "A10Gx4x16", "model_name": "sdxl", "model_id": "abc123", "deployment_id": None, "environment": "production",
+        "request": req.as_json(), "request_hash": request_hash(req), "resources": {"accelerator": "A10G", "cpu": "4", "memory": "16Gi"},
+        "source": "adopt",
+    }  # fmt: skip
+    return render(req, catalog, t, 1, record).decode()
+
+
+_ODD_YAML = st.one_of(
+    st.sampled_from(
+        [
+            "NaN", "'NaN'", "sNaN", ".nan", ".inf", "-.inf", "'Infinity'", "1e999999", "'1e999999'", "'-0.5'", "-1", "0", "~", "null",
+            "yes", "''", "2026-13-45", "'2026-09-19'", "[1, 2]", "{a: b}", "{}", "[]", "!!binary aGk=", "!!python/name:os.system", "&a x",
+            "*a", "0x" + "f" * 3600, "9" * 5000, "1" + "0" * 30, "0o777", "1_000", "1:30", "'0.02012'", "0.02012", "A10Gx4x16", "H100:8",
+            "sha256:" + "0" * 64, "'" + "x" * 300 + "'", "[" * 40 + "]" * 40, "{a: " * 10 + "1" + "}" * 10, FORGED, "'a: b'", "|\n  x",
+        ]
+    ),
+    st.text(max_size=30).map(json.dumps),  # any characters, escaped, in a double-quoted YAML string
+    st.integers().map(str),
+)  # fmt: skip
+_EDITS = st.lists(
+    st.tuples(st.sampled_from(["replace", "delete", "insert", "duplicate"]), st.integers(min_value=0, max_value=60), _ODD_YAML),
+    min_size=1,
+    max_size=3,
+)
+
+
+def _mangle(text: str, edits: list[tuple[str, int, str]]) -> str:
+    """`text` with lines replaced (their value), deleted, duplicated, or a key inserted (the header lines are kept)."""
+    lines = text.split("\n")
+    head, body = lines[:2], lines[2:-1]
+    for op, at, value in edits:
+        i = at % len(body) if body else 0
+        if op == "delete" and body:
+            del body[i]
+        elif op == "duplicate" and body:
+            body.insert(i, body[i])
+        elif op == "insert":
+            indent = body[i][: len(body[i]) - len(body[i].lstrip())] if body else ""
+            body.insert(i, f"{indent}extra: {value}")
+        elif body:
+            key = body[i].split(":", 1)[0]
+            body[i] = f"{key}: {value}"
+    return "\n".join([*head, *body, ""])
+
+
+def _line(adopted: bool, text: str) -> int:
+    """The index `_mangle` gives the first line that starts with `text`."""
+    lines = (_adopted_lock() if adopted else GOLDEN.decode()).split("\n")[2:-1]
+    return next(i for i, line in enumerate(lines) if line.startswith(text))
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.booleans(), _EDITS)
+@example(False, [("replace", _line(False, "  price_usd_per_min"), "'NaN'")])  # what the issue found: each crashed `lock`
+@example(True, [("replace", _line(True, "  price_usd_per_min"), "'1e999999'")])
+@example(True, [("replace", _line(True, "  instance_type: A10Gx4x16"), FORGED)])
+@example(True, [("delete", _line(True, "  model_id"), "")])
+def test_a_mangled_lock_is_clean_or_TI104_never_an_internal_error(tmp_path: Path, adopted: bool, edits: list[tuple[str, int, str]]) -> None:
+    """Any field replaced by an odd scalar, a huge number, NaN or a nested structure, keys deleted or added: `check` is
+    clean or says TI104 in one line (exit 2), `lock` then leaves the file alone, and the two readers agree."""
+    text = _mangle(_adopted_lock() if adopted else GOLDEN.decode(), edits)
+    data = text.encode("utf-8", "surrogatepass")
+    folder = tmp_path / f"m{abs(hash((adopted, tuple(edits))))}"
+    copy_sdxl(folder)
+    lock = folder / "truss-instance.lock"
+    lock.write_bytes(data)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(list(argv))
+        return code, out.getvalue(), err.getvalue()
+
+    code, out, err = run("check", str(folder))
+    assert code in (0, 1, 2) and "TI099" not in out and "internal error" not in err and "Traceback" not in out + err, (out, err)
+    locked = run("lock", str(folder))
+    assert "TI099" not in locked[1] and "internal error" not in locked[2], locked
+    if code == 2:
+        first = out.splitlines()[0]
+        assert re.fullmatch(rf"{re.escape(str(lock))}(:\d+:\d+)?: error TI104 truss-instance\.lock cannot be used: .+", first), first
+        assert first.isprintable()
+        assert locked[0] == 2 and lock.read_bytes() == data  # never rewritten
+    else:
+        assert "TI104" not in out and locked[0] in (0, 1)
+    try:
+        full: Lock | ChainLock | None = lockfile.parse_lock_text(data.decode("utf-8", "surrogatepass"))
+    except (LockError, UnicodeError):
+        full = None
+    fast = lockfile._canonical(data.decode("utf-8", "surrogatepass"))
+    assert fast is None or fast == full
