@@ -660,6 +660,7 @@ def test_a_lock_with_a_hostile_value_is_TI104_and_never_rewritten(
         (PRICE, "price_usd_per_min: '1e999999'", A_PRICE, (24, 22)),
         ("  name: baseten-embedded", "  name: 'baseten-embedded!'", "catalog.name must be a catalog name like baseten-embedded", (5, 9)),
         ("  as_of: '2026-09-19'", "  as_of: '2026-09-19x'", "catalog.as_of must be a date like 2026-09-19", (4, 10)),
+        ("  as_of: '2026-09-19'", "  as_of: '2026-13-45'", "catalog.as_of must be a date like 2026-09-19", (4, 10)),
         (
             "  gpu_type: A10G\n  instance_type: null",
             "  gpu_type: A10G!\n  instance_type: null",

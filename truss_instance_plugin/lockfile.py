@@ -253,7 +253,7 @@ _HASH = (r"sha256:[0-9a-f]{64}", "sha256: and 64 hexadecimal digits")
 # What each string a lockfile holds may be (by key), and how to say it: a lock comes from a stranger's pull request as
 # often as from `lock`, and its values reach terminals, CI logs and PR comments.
 _SHAPES: dict[str, tuple[str, str]] = {
-    "as_of": (r"[0-9]{4}-[0-9]{2}-[0-9]{2}", "a date like 2026-09-19"),
+    "as_of": (r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])", "a date like 2026-09-19"),  # no datetime import
     "sha256": _HASH,
     "request_hash": _HASH,
     "price_usd_per_min": (r"[0-9]{1,40}(?:\.[0-9]{1,40})?(?:E[-+][0-9]{1,2})?", "a price in US dollars like '0.02012'"),
