@@ -794,3 +794,22 @@ def test_a_mangled_lock_is_clean_or_TI104_never_an_internal_error(tmp_path: Path
         full = None
     fast = lockfile._canonical(data.decode("utf-8", "surrogatepass"))
     assert fast is None or fast == full
+
+
+CHAINLET_NAME = "a chainlet name that is not printable text of at most 200 characters"
+
+
+def test_a_chain_lock_with_a_hostile_chainlet_name_is_refused() -> None:
+    """Chainlet names are lock keys, shown in every finding: printable text only, like a model name."""
+    from truss_instance_plugin.lockfile import render_chain
+
+    catalog = make_catalog(embedded_types())
+    t = catalog.get("A10Gx4x16")
+    assert t is not None
+    data = render_chain(catalog, {"Embed": (Request(4000, 16 << 30, "A10G", 1), t, 1, None)}, "Embed").decode()
+    assert parse_lock(data.encode()) is not None
+    for name in ('"Embed\\e[31m"', '"Embed\\nm/config.yaml:1:1: error TI030 forged"', '"' + "E" * 201 + '"'):
+        forged = data.replace("  Embed:", f"  {name}:").replace("entrypoint: Embed", f"entrypoint: {name}")
+        with pytest.raises(LockError) as info:
+            parse_lock(forged.encode())
+        assert (str(info.value), info.value.line, info.value.col) == (CHAINLET_NAME, 8, 3)
