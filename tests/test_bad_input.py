@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from truss_instance_plugin import cli
+from truss_instance_plugin.diagnostics import clip
 from truss_instance_plugin.plugins import Host, reset_host
 
 CHECK = ("check", "--no-lock")  # lockfile checks have their own tests
@@ -430,3 +431,63 @@ def test_console_script_on_bad_input(tmp_path: Path) -> None:
     assert {p: p.read_bytes() for p in before} == before
     missing = subprocess.run([str(TRUSS_INSTANCE), *CHECK, "nope"], capture_output=True, text=True, timeout=30, env=env, cwd=tmp_path)
     assert (missing.returncode, missing.stdout, missing.stderr) == (2, "", "truss-instance: nope: no such file or directory\n")
+
+
+HEX = "0x1" + "0" * 3600  # 4,335 decimal digits: YAML reads it (base 16 has no digit limit), str() of it fails
+QUOTED = "'1" + "0" * 5000 + "'"
+TI019 = "m/config.yaml:3:15: error TI019 node_count "
+MANY_NODES = ": more nodes than any deployment has\n  e.g. node_count: 2 (omit it for one node)\n"
+MANY_GPUS = "m/config.yaml:2:43: error TI012 accelerator count a huge number: more GPUs than any instance has\n  e.g. count: 2\n"
+
+
+@pytest.mark.parametrize(
+    ("resources", "expected"),
+    [
+        (
+            f"  node_count: {QUOTED}\n",
+            f'{TI019}"{clip(QUOTED[1:-1])}": must be an integer ≥ 1 (truss rejects it too)\n  e.g. node_count: 2 (omit it for one node)\n',
+        ),
+        (f"  node_count: {HEX}\n", f"{TI019}a huge number{MANY_NODES}"),
+        ("  node_count: 0x" + "f" * 25 + "\n", f"{TI019}{16**25 - 1}{MANY_NODES}"),
+        (f"  accelerator: {{accelerator: A10G, count: {HEX}}}\n", MANY_GPUS),
+    ],
+    ids=["quoted-5000-digits", "hex-4335-digits", "hex-31-digits", "count-hex"],
+)
+def test_a_count_past_any_instance_is_a_finding(capsys: pytest.CaptureFixture[str], resources: str, expected: str) -> None:
+    """Counts Python cannot turn into text (or a lock could not hold): a finding at the value, in every command."""
+    path = model("m", "resources:\n" + ("" if "accelerator" in resources else "  accelerator: A10G\n") + resources)
+    assert run_checked(capsys, *CHECK, "m", watch=path) == (1, expected + "1 model: 1 error\n", "")
+    assert run_checked(capsys, "lock", "m", watch=path) == (1, expected, "")
+    code, out, _ = run_checked(capsys, "explain", "m", watch=path)
+    assert code == 1 and out.startswith("m/config.yaml: no instance type\n"), out
+
+
+REFETCH = "run `truss-instance catalog fetch -o snap.json` to fetch it again"
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("[" * 1000 + "]" * 1000, "arrays or objects nested too deeply, not a catalog snapshot"),
+        ('{"a": ' * 100_000 + "1" + "}" * 100_000, "arrays or objects nested too deeply, not a catalog snapshot"),
+        ("[1" + "0" * 5000 + "]", "a number with too many digits or too large an exponent, not a catalog snapshot"),
+        ("[1e99999999999999999999]", "a number with too many digits or too large an exponent, not a catalog snapshot"),
+        (
+            '{"generator": "g", "snapshot_version": 1, "as_of": "2026-01-01", "sha256": "", "types": [], "unmapped": [], "source": '
+            + "[" * 900
+            + "]" * 900
+            + "}",
+            "cannot be used as a catalog snapshot: source must be a string, not [[[[[",
+        ),
+    ],
+    ids=["deep-array", "deep-object", "5000-digits", "huge-exponent", "deep-value"],
+)
+def test_a_hostile_catalog_snapshot_is_one_exit_2_line(capsys: pytest.CaptureFixture[str], text: str, why: str) -> None:
+    """`--catalog FILE` (or the policy's `catalog`) names a file from the repository: refused in one line, every command."""
+    Path("snap.json").write_text(text)
+    path = model("m", 'resources:\n  cpu: "1"\n')
+    for argv in ((*CHECK, "m", "--catalog", "snap.json"), ("lock", "m", "--catalog", "snap.json"), ("catalog", "--catalog", "snap.json")):
+        code, out, err = run_checked(capsys, *argv, watch=path)
+        assert (code, out, err.count("\n")) == (2, "", 1), argv
+        assert err.startswith(f"truss-instance: snap.json: {why}") and err.endswith(f"; {REFETCH}\n"), err
+        assert len(err) < 400

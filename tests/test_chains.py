@@ -683,3 +683,47 @@ def test_property_any_edit_reads_without_an_exception(which: Path, at: float, cu
         path = write(Path(tmp), "c.py", text[:i] + insert + text[i + cut :])
         got = load_chain(path)
     assert got.chainlets or got.diagnostics
+
+
+# Integers Python cannot turn into text: a finding at the literal, never TI099 ------------------------------------------
+
+BIG = "0x" + "f" * 3600  # 4,335 decimal digits: `ast` reads it (base 16 has no digit limit); str() and repr() of it fail
+BIG_HEAD = (
+    "import truss_chains as chains\nfrom truss.base.truss_config import Accelerator\nX = " + BIG + "\n\n\n"
+    "class A(chains.ChainletBase):\n    remote_config = chains.RemoteConfig("
+)
+BIG_WHY = "an integer of more than 4,300 digits, which python cannot turn into text (truss rejects it too)"
+BIG_TOTAL = "c.py: chain total unknown: A has no instance type (1 chainlet)\n"
+BIG_HINT = "  write a number of a sensible size; python (at import) or truss (writing the config) fails on this one\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "what", "at"),
+    [
+        ("compute=chains.Compute(cpu_count=BIG)", "TI041", "cpu_count", "7:74"),
+        ("compute=chains.Compute(cpu_count=-BIG)", "TI041", "cpu_count", "7:75"),  # the literal, after its sign
+        ("compute=chains.Compute(cpu_count=X)", "TI041", "cpu_count", "3:5"),  # a module constant: where it is written
+        ('compute=chains.Compute(gpu="A10G", gpu_count=BIG)', "TI042", "gpu_count", "7:86"),
+        ("compute=chains.Compute(gpu_count=-BIG)", "TI042", "gpu_count", "7:75"),
+        ("compute=chains.Compute(memory=BIG)", "TI044", "memory", "7:71"),
+        ('compute=chains.Compute(memory=f"{BIG}Gi")', "TI044", "memory", "7:74"),
+        ("compute=chains.Compute(gpu=BIG)", "TI043", "gpu", "7:68"),
+        ("compute=chains.Compute(gpu=Accelerator(BIG))", "TI043", "gpu", "7:80"),
+        ("compute=chains.Compute(instance_type=BIG)", "TI044", "instance_type", "7:78"),
+        ("name=BIG", "TI044", "name", "7:46"),
+        ('name=f"a{BIG}"', "TI044", "name", "7:50"),
+    ],
+)
+def test_an_integer_too_long_for_text_is_a_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Run, args: str, code: str, what: str, at: str
+) -> None:
+    """Every place a literal of 4,300+ digits reached str() or repr() (cpu_count, gpu_count, memory, gpu, an Accelerator,
+    instance_type, name, f-strings, a module constant, negated): one finding at the literal, in every command."""
+    monkeypatch.chdir(tmp_path)
+    source = BIG_HEAD + args.replace("BIG", BIG) + ")\n\n    def run_remote(self, text: str) -> str:\n        return text\n"
+    (tmp_path / "c.py").write_text(source)
+    found = f"c.py:{at}: error {code} [A] {what}: {BIG_WHY}\n{BIG_HINT}"
+    assert run("check", "--no-lock", "c.py") == (1, found + "1 model: 1 error\n", "")
+    assert run("lock", "c.py") == (1, found, "")
+    explained = "".join(f"  {line}\n" for line in found.replace(" [A]", "").splitlines())
+    assert run("explain", "c.py")[:2] == (1, f"c.py [A, entrypoint]: no instance type\n{explained}{BIG_TOTAL}")

@@ -502,7 +502,11 @@ def _section(name: str, value: str) -> bytes:
     return "".join([*lines[:start], f"{name}: {value}\n", *lines[end:]]).encode()
 
 
-RECORD = "deployment:\n  instance_type: A10Gx4x16\n  model_name: m\n  request_hash: x\n  source: adopt\n"
+HASH = "sha256:" + "0" * 64
+RECORD = (
+    "deployment:\n  deployment_id: null\n  environment: null\n  instance_type: A10Gx4x16\n  model_id: null\n  model_name: m\n"
+    f"  request_hash: {HASH}\n  source: adopt\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -516,7 +520,7 @@ RECORD = "deployment:\n  instance_type: A10Gx4x16\n  model_name: m\n  request_ha
         (golden("deployment: {}\n", "deployment: !!set {}\n"), "a mapping tagged tag:yaml.org,2002:set", (7, 13)),
         # an incomplete request, a deployment without its required keys
         (golden("  gpu_count: 1\n  gpu_type: A10G\n", "  gpu_type: A10G\n"), "request lacks the key 'gpu_count'", (10, 3)),
-        (golden("deployment: {}\n", RECORD + "  request: {}\n"), "deployment.request lacks the key 'gpu_count'", (12, 12)),
+        (golden("deployment: {}\n", RECORD + "  request: {}\n"), "deployment.request lacks the key 'gpu_count'", (15, 12)),
         (golden("deployment: {}\n", RECORD.replace("  source: adopt\n", "")), "deployment lacks the key 'source'", (8, 3)),
         # wrong types: a non-string gpu_type, a bool for an int
         (
@@ -543,12 +547,12 @@ RECORD = "deployment:\n  instance_type: A10Gx4x16\n  model_name: m\n  request_ha
         (
             golden("deployment: {}\n", RECORD + "  resources: {cpu: {a: {b: {c: 1}}}}\n"),
             "deployment.resources.cpu must be a string",
-            (12, 20),
+            (15, 20),
         ),
         (
             golden("deployment: {}\n", RECORD + "  resources: {cpu: {a: {b: {c: {d: 1}}}}}\n"),
             "nested deeper than a truss-instance lockfile",
-            (12, 36),
+            (15, 36),
         ),
         # integers as YAML reads them; a version is compared as a number
         (
@@ -590,7 +594,8 @@ def test_lock_at_the_size_bound_and_valid_spellings_are_read(tmp_path: Path) -> 
     path.write_bytes(golden("deployment: {}\n", RECORD + "  request: null\n  resources: null\n"))
     lock = read_lock(str(path))
     assert lock is not None and lock.deployment == {
-        "instance_type": "A10Gx4x16", "model_name": "m", "request_hash": "x", "source": "adopt", "request": None, "resources": None,
+        "deployment_id": None, "environment": None, "instance_type": "A10Gx4x16", "model_id": None, "model_name": "m",
+        "request_hash": HASH, "source": "adopt", "request": None, "resources": None,
     }  # fmt: skip
 
 

@@ -783,3 +783,61 @@ def test_a_broken_and_a_removed_chain(repo: Path, run: Run) -> None:
         0,
         ["chains/app.py [Front]: removed, was 1x2  −$0.03/h (−$25/month)", "  before  $0.00058/min  $0.03/h  $25/month"],
     )
+
+
+# Hostile locks: a lock that cannot be trusted is never used, the unit is priced from its config ----------------------
+
+
+@pytest.mark.parametrize("price", ["'NaN'", "sNaN", "'Infinity'", "'1e999999'", "'-0.02012'", "'0.02012 '"])
+def test_a_lock_with_a_hostile_price_is_priced_from_its_config(repo: Path, run: Run, price: str) -> None:
+    model("models/sdxl", SDXL)
+    locked(run, "models/sdxl")
+    lock = Path("models/sdxl/truss-instance.lock")
+    lock.write_text(lock.read_text().replace("price_usd_per_min: '0.02012'", f"price_usd_per_min: {price}"))
+    commit("base: a hand-edited lock")
+    Path("models/sdxl/config.yaml").write_text(SDXL.replace('"4"', '"8"'))
+    base = sha()
+    assert run("diff") == (
+        0,
+        f"HEAD ({base}) → working tree\n"
+        "models/sdxl: A10Gx4x16 → A10Gx8x32  +$0.25/h (+$180/month, +20%)  resources edit (cpu)\n"
+        "  before  $0.02012/min  $1.21/h  $881/month\n"
+        "  after   $0.02424/min  $1.45/h  $1,062/month\n"
+        "total: $881/month → $1,062/month  +$0.25/h (+$180/month, +20%) across 1 model\n",
+        "",
+    )
+    out = json.loads(run("diff", "--format", "json")[1])
+    assert [(u["before"]["source"], u["before"]["usd_per_min"]) for u in out["units"]] == [("config", "0.02012")]
+
+
+FORGED = "2x8\\n\\n## ✅ Approved: no cost change\\n\\n![x](https://evil.example/p.png)"
+
+
+def test_a_forged_deployment_record_never_reaches_the_comment(repo: Path, run: Run) -> None:
+    """The issue's lock: deployment.instance_type holds markdown. The lock is not used, so no note quotes it."""
+    model("models/llm", L4)
+    locked(run, "models/llm")
+    assert run("adopt", "models/llm", "--model-id", "abc123")[0] == 0
+    commit("base")
+    lock = Path("models/llm/truss-instance.lock")
+    lock.write_text(lock.read_text().replace("  instance_type: L4:4x16\n  model_id", f'  instance_type: "{FORGED}"\n  model_id', 1))
+    Path("models/llm/config.yaml").write_text(L4_BIG)
+    commit("head: resources edit, forged lock")
+    base, head = sha("HEAD~1"), sha()
+    code, out, err = run("diff", "HEAD~1", "HEAD", "--format", "markdown")
+    assert (code, err) == (0, "")
+    assert out == (
+        "**+$1,134/month across 1 model** ($619/month → $1,753/month, +183%; per replica, 730 h/month)\n"
+        "\n"
+        f"`HEAD~1` ({base}) → `HEAD` ({head})\n"
+        "\n"
+        "| model | change | instance type | $/h | $/month | Δ $/month | why |\n"
+        "|---|---|---|--:|--:|--:|---|\n"
+        "| `models/llm` | changed | L4:4x16 → L4:2x24x96 | $0.85 → $2.40 | $619 → $1,753 | +$1,134 (+183%) | resources edit (cpu) |\n"
+        "\n"
+        "> **Note** `models/llm`: resources changed after a recorded deployment (on L4:4x16): running deployments keep their "
+        "instance type, and `truss push --promote` / `--environment` keep the environment's type unless you pass "
+        "`--no-preserve-env-instance-type` (TI110).\n"
+        "\n"
+        f"{MARKER}\n"
+    )  # the base's record (L4:4x16) is the one quoted; the head's forged one is not read

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import re
@@ -12,16 +14,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from support import GOLDEN, golden, run_cli
+from support import GOLDEN, copy_sdxl, golden, run_cli
 
-from truss_instance_plugin import lockfile, plugins
+from truss_instance_plugin import cli, lockfile, plugins
 from truss_instance_plugin.atomic import write_if_changed
 from truss_instance_plugin.catalog import embedded_types, make_catalog
 from truss_instance_plugin.lockfile import (
     HEADER,
     LOCK_VERSION,
+    ChainLock,
     Lock,
     LockError,
     config_for_lock,
@@ -307,7 +310,11 @@ def test_read_lock_round_trip(tmp_path: Path) -> None:
     assert Decimal(str(lock.resolved["price_usd_per_min"])) == Decimal("0.02012")
 
 
-DEPLOYMENT = "deployment:\n  instance_type: A10Gx4x16\n  request_hash: sha256:00\n  model_name: sdxl\n  source: adopt\n"
+HASH = "sha256:" + "0" * 64
+DEPLOYMENT = (
+    f"deployment:\n  deployment_id: null\n  environment: null\n  instance_type: A10Gx4x16\n  request_hash: {HASH}\n"
+    "  model_name: sdxl\n  source: adopt\n"
+)  # model_id (null) is added at the end by the cases that need it
 
 
 @pytest.mark.parametrize(
@@ -343,17 +350,25 @@ DEPLOYMENT = "deployment:\n  instance_type: A10Gx4x16\n  request_hash: sha256:00
         (
             golden("deployment: {}\n", DEPLOYMENT.replace("  model_name", "  who: me\n  model_name")),
             "unknown key 'who' in deployment",
-            (10, 3),
+            (12, 3),
         ),
-        (golden("deployment: {}\n", "deployment:\n  model_name: sdxl\n"), "deployment lacks the key 'instance_type'", (8, 3)),
-        (golden("deployment: {}\n", DEPLOYMENT + "  request: {cpu: 4}\n"), "unknown key 'cpu' in deployment.request", (12, 13)),
-        (golden("deployment: {}\n", DEPLOYMENT + "  resources: [cpu]\n"), "a list, which truss-instance never writes", (12, 14)),
-        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: [unclosed\n"), "invalid YAML", (13, 13)),
+        (
+            golden("deployment: {}\n", DEPLOYMENT.replace("  instance_type: A10Gx4x16\n", "") + "  model_id: null\n"),
+            "deployment lacks the key 'instance_type'",
+            (8, 3),
+        ),
+        (
+            golden("deployment: {}\n", DEPLOYMENT + "  model_id: null\n  request: {cpu: 4}\n"),
+            "unknown key 'cpu' in deployment.request",
+            (15, 13),
+        ),
+        (golden("deployment: {}\n", DEPLOYMENT + "  resources: [cpu]\n"), "a list, which truss-instance never writes", (14, 14)),
+        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: [unclosed\n"), "invalid YAML", (15, 13)),
         # a bad merge, a one-byte edit of the key, a deleted key: the record would be lost by a rewrite
         (
             golden("deployment: {}\n", DEPLOYMENT + "deployment: {}\n"),
             "duplicate key 'deployment' (first at line 7; a bad merge?)",
-            (12, 1),
+            (14, 1),
         ),
         (
             golden("deployment: {}\n", DEPLOYMENT.replace("deployment:", "deploymen:")),
@@ -362,11 +377,15 @@ DEPLOYMENT = "deployment:\n  instance_type: A10Gx4x16\n  request_hash: sha256:00
         ),
         (golden("deployment: {}\n", ""), "the lockfile lacks the key 'deployment'", (3, 1)),
         (golden("deployment: {}\n", "deployment: null\n"), "deployment must be a mapping", (7, 13)),
-        (golden("deployment: {}\n", DEPLOYMENT.replace("sdxl", "&a sdxl") + "  environment: *a\n"), "a YAML alias", (10, 15)),
-        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: !!binary aGk=\n"), "a value tagged tag:yaml.org,2002:binary", (12, 13)),
-        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: 12\n"), "deployment.model_id must be a string or null", (12, 13)),
-        (golden("deployment: {}\n", DEPLOYMENT + "  resources: {cpu: 4}\n"), "deployment.resources.cpu must be a string", (12, 20)),
-        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: !!int x\n"), "an invalid int 'x'", (12, 13)),
+        (golden("deployment: {}\n", DEPLOYMENT.replace("sdxl", "&a sdxl") + "  model_id: *a\n"), "a YAML alias", (12, 15)),
+        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: !!binary aGk=\n"), "a value tagged tag:yaml.org,2002:binary", (14, 13)),
+        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: 12\n"), "deployment.model_id must be a string or null", (14, 13)),
+        (
+            golden("deployment: {}\n", DEPLOYMENT + "  model_id: null\n  resources: {cpu: 4}\n"),
+            "deployment.resources.cpu must be a string",
+            (15, 20),
+        ),
+        (golden("deployment: {}\n", DEPLOYMENT + "  model_id: !!int x\n"), "an invalid int 'x'", (14, 13)),
         (b"a: " + b"[" * 20 + b"]" * 20 + b"\n", "a list", (1, 4)),
         (b"lock_version: 1\n" + b"x" * (64 << 10), "larger than 64 KiB", (0, 0)),
     ],
@@ -523,3 +542,274 @@ def test_lock_goes_through_every_batch_in_order(
     assert code == 0
     assert [line.split(" (new)")[0] for line in out.splitlines()] == [f"wrote {tmp_path}/m{i}/truss-instance.lock" for i in range(5)]
     assert run_cli(capsys, "check", str(tmp_path)) == (0, "", "")
+
+
+# Hostile values: a lock from a stranger's pull request is TI104 (exit 2, never rewritten), never a crash ---------------
+
+ADOPTED = "recorded deployment of sdxl (A10Gx4x16) in models/sdxl/truss-instance.lock"
+FORGED = '"2x8\\n\\n## ✅ Approved: no cost change\\n\\n![x](https://evil.example/p.png)"'
+TI104_HINT = (
+    "  `truss-instance lock` never rewrites it, since it may hold a deployment record: restore it with "
+    "`git checkout -- models/sdxl/truss-instance.lock`, or delete it and run `truss-instance lock models/sdxl` "
+    "(then `truss-instance adopt models/sdxl` if the model is deployed)\n"
+)
+
+
+A_TYPE = "must be an instance type name like A10Gx4x16 or H100:8"
+A_PRICE = "resolved.price_usd_per_min must be a price in US dollars like '0.02012'"
+A_ID = "must be an id of letters, digits, _ and - (at most 128)"
+A_TEXT = "must be printable UTF-8 text of at most 200 characters"
+PRICE = "price_usd_per_min: '0.02012'"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message", "position"),
+    [
+        (
+            "  instance_type: A10Gx4x16\n  model_id",
+            f"  instance_type: {FORGED}\n  model_id",
+            f"deployment.instance_type {A_TYPE}",
+            (10, 18),
+        ),
+        (
+            "  instance_type: A10Gx4x16\n  memory",
+            "  instance_type: A10Gx4x16 <img src=x>\n  memory",
+            f"resolved.instance_type {A_TYPE}",
+            (38, 18),
+        ),
+        ("  model_id", "  predicted_instance_type: '[x](y)'\n  model_id", f"deployment.predicted_instance_type {A_TYPE}", (11, 28)),
+        (
+            "  gpu_type: A10G\n  instance_type: A10Gx4x16",
+            "  gpu_type: 'A10G`'\n  instance_type: A10Gx4x16",
+            "resolved.gpu_type must be an accelerator name like A10G",
+            (37, 13),
+        ),
+        (PRICE, "price_usd_per_min: 'NaN'", A_PRICE, (42, 22)),
+        (PRICE, "price_usd_per_min: sNaN", A_PRICE, (42, 22)),
+        (PRICE, "price_usd_per_min: Infinity", A_PRICE, (42, 22)),
+        (PRICE, "price_usd_per_min: 1e999999", A_PRICE, (42, 22)),
+        (PRICE, "price_usd_per_min: '-0.02012'", A_PRICE, (42, 22)),
+        (
+            "  name: baseten-embedded",
+            '  name: "baseten-embedded\\r::error::x"',
+            "catalog.name must be a catalog name like baseten-embedded",
+            (5, 9),
+        ),
+        ("  as_of: '2026-09-19'", "  as_of: yesterday", "catalog.as_of must be a date like 2026-09-19", (4, 10)),
+        ("  sha256: sha256:9733", "  sha256: sha256:Z733", "catalog.sha256 must be sha256: and 64 hexadecimal digits", (6, 11)),
+        ("  model_id: abc123", "  model_id: ../../v1/secrets", f"deployment.model_id {A_ID}", (11, 13)),
+        (
+            "  environment: production",
+            '  environment: "production\\e[31m"',
+            "deployment.environment must be an environment name like production",
+            (9, 16),
+        ),
+        ("  source: adopt", "  source: me", "deployment.source must be adopt, baseten or truss push", (25, 11)),
+        (
+            "  model_name: sdxl",
+            '  model_name: "sdxl\\nmodels/x/config.yaml:1:1: error TI030 forged"',
+            f"deployment.model_name {A_TEXT}",
+            (12, 15),
+        ),
+        (
+            "    memory: 16Gi\n  source",
+            '    memory: "16Gi\\e]8;;x"\n  source',
+            f"deployment.resources.memory must be a string ({A_TEXT[8:]})",
+            (24, 13),
+        ),
+        (
+            "  request_hash: sha256:049b",
+            "  request_hash: sha256:149b",
+            "deployment.request_hash does not match deployment.request (hand-edited?)",
+            (20, 17),
+        ),
+        (
+            "  millicores: 4000\n  nodes",
+            f"  millicores: {10**30}\n  nodes",
+            "resolved.millicores must be an integer from 0 to 10^30",
+            (40, 15),
+        ),
+        ("  deployment_id: null\n", "", "deployment lacks the key 'deployment_id'", (8, 3)),
+        ("  environment: production\n", "", "deployment lacks the key 'environment'", (8, 3)),
+        ("  model_id: abc123\n", "", "deployment lacks the key 'model_id'", (8, 3)),
+    ],
+)
+def test_a_lock_with_a_hostile_value_is_TI104_and_never_rewritten(
+    work: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, message: str, position: tuple[int, int]
+) -> None:
+    assert run_cli(capsys, "lock", "models/sdxl")[0] == 0
+    assert run_cli(capsys, "adopt", "models/sdxl", "--model-id", "abc123", "--environment", "production")[1].startswith(ADOPTED)
+    text = LOCK.read_text()
+    assert old in text
+    LOCK.write_text(text.replace(old, new, 1))
+    forged = LOCK.read_bytes()
+    line, col = position
+    expected = f"models/sdxl/truss-instance.lock:{line}:{col}: error TI104 truss-instance.lock cannot be used: {message}\n{TI104_HINT}"
+    assert run_cli(capsys, "check", "models/sdxl") == (2, expected + "1 model: 1 error\n", "")
+    assert run_cli(capsys, "lock", "models/sdxl") == (2, expected, "")
+    assert run_cli(capsys, "lock", "--upgrade", "models/sdxl")[0] == 2
+    assert LOCK.read_bytes() == forged
+    assert lockfile._canonical(forged.decode()) is None  # the fast path leaves it to the full parse, which refuses it
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message", "position"),
+    [
+        ("  instance_type: A10Gx4x16\n", "  instance_type: 'A10Gx4x16 '\n", f"resolved.instance_type {A_TYPE}", (20, 18)),
+        (PRICE, "price_usd_per_min: 'NaN'", A_PRICE, (24, 22)),
+        (PRICE, "price_usd_per_min: '1e999999'", A_PRICE, (24, 22)),
+        ("  name: baseten-embedded", "  name: 'baseten-embedded!'", "catalog.name must be a catalog name like baseten-embedded", (5, 9)),
+        ("  as_of: '2026-09-19'", "  as_of: '2026-09-19x'", "catalog.as_of must be a date like 2026-09-19", (4, 10)),
+        ("  as_of: '2026-09-19'", "  as_of: '2026-13-45'", "catalog.as_of must be a date like 2026-09-19", (4, 10)),
+        (
+            "  gpu_type: A10G\n  instance_type: null",
+            "  gpu_type: A10G!\n  instance_type: null",
+            "request.gpu_type must be an accelerator name",
+            (11, 13),
+        ),
+        ("  millicores: 4000\n  nodes", f"  millicores: {10**30}\n  nodes", "resolved.millicores must be an integer from 0", (22, 15)),
+    ],
+)
+def test_the_fast_path_refuses_what_the_full_parse_refuses(old: str, new: str, message: str, position: tuple[int, int]) -> None:
+    """A lock in the layout `lock` writes, one value made hostile: both readers refuse it, with the full parse's words."""
+    data = golden(old, new)
+    assert lockfile._canonical(data.decode()) is None
+    for read in (parse_lock, lambda d: lockfile.parse_lock_text(d.decode())):
+        with pytest.raises(LockError) as info:
+            read(data)
+        assert (str(info.value)[: len(message)], (info.value.line, info.value.col)) == (message, position)
+
+
+def test_adopt_refuses_what_a_lock_could_not_hold(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(capsys, "lock", "models/sdxl")[0] == 0
+    before = LOCK.read_bytes()
+    for flag, value, what in (
+        ("--instance", "2x8 ## Approved", "an instance type name like A10Gx4x16 or H100:8"),
+        ("--model-id", "a/b", "an id of letters, digits, _ and - (at most 128)"),
+        ("--deployment-id", "-x", "an id of letters, digits, _ and - (at most 128)"),
+        ("--environment", "prod/uction", "an environment name like production"),
+    ):
+        code, out, err = run_cli(capsys, "adopt", "models/sdxl", f"{flag}={value}")
+        assert (code, out, err) == (2, "", f"truss-instance: {flag} {value!r} cannot be recorded: use {what}\n")
+    assert LOCK.read_bytes() == before
+
+
+# Property: no lock, however mangled, makes `check` or `lock` fail internally ------------------------------------------
+
+
+def _adopted_lock() -> str:
+    """The example's lock with a deployment recorded, as `adopt` writes it."""
+    req = Request(4000, 16 << 30, "A10G", 1)
+    catalog = make_catalog(embedded_types())
+    t = catalog.get("A10Gx4x16")
+    assert t is not None
+    record: dict[str, object] = {
+        "instance_type": "A10Gx4x16", "model_name": "sdxl", "model_id": "abc123", "deployment_id": None, "environment": "production",
+        "request": req.as_json(), "request_hash": request_hash(req), "resources": {"accelerator": "A10G", "cpu": "4", "memory": "16Gi"},
+        "source": "adopt",
+    }  # fmt: skip
+    return render(req, catalog, t, 1, record).decode()
+
+
+_ODD_YAML = st.one_of(
+    st.sampled_from(
+        [
+            "NaN", "'NaN'", "sNaN", ".nan", ".inf", "-.inf", "'Infinity'", "1e999999", "'1e999999'", "'-0.5'", "-1", "0", "~", "null",
+            "yes", "''", "2026-13-45", "'2026-09-19'", "[1, 2]", "{a: b}", "{}", "[]", "!!binary aGk=", "!!python/name:os.system", "&a x",
+            "*a", "0x" + "f" * 3600, "9" * 5000, "1" + "0" * 30, "0o777", "1_000", "1:30", "'0.02012'", "0.02012", "A10Gx4x16", "H100:8",
+            "sha256:" + "0" * 64, "'" + "x" * 300 + "'", "[" * 40 + "]" * 40, "{a: " * 10 + "1" + "}" * 10, FORGED, "'a: b'", "|\n  x",
+        ]
+    ),
+    st.text(max_size=30).map(json.dumps),  # any characters, escaped, in a double-quoted YAML string
+    st.integers().map(str),
+)  # fmt: skip
+_EDITS = st.lists(
+    st.tuples(st.sampled_from(["replace", "delete", "insert", "duplicate"]), st.integers(min_value=0, max_value=60), _ODD_YAML),
+    min_size=1,
+    max_size=3,
+)
+
+
+def _mangle(text: str, edits: list[tuple[str, int, str]]) -> str:
+    """`text` with lines replaced (their value), deleted, duplicated, or a key inserted (the header lines are kept)."""
+    lines = text.split("\n")
+    head, body = lines[:2], lines[2:-1]
+    for op, at, value in edits:
+        i = at % len(body) if body else 0
+        if op == "delete" and body:
+            del body[i]
+        elif op == "duplicate" and body:
+            body.insert(i, body[i])
+        elif op == "insert":
+            indent = body[i][: len(body[i]) - len(body[i].lstrip())] if body else ""
+            body.insert(i, f"{indent}extra: {value}")
+        elif body:
+            key = body[i].split(":", 1)[0]
+            body[i] = f"{key}: {value}"
+    return "\n".join([*head, *body, ""])
+
+
+def _line(adopted: bool, text: str) -> int:
+    """The index `_mangle` gives the first line that starts with `text`."""
+    lines = (_adopted_lock() if adopted else GOLDEN.decode()).split("\n")[2:-1]
+    return next(i for i, line in enumerate(lines) if line.startswith(text))
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.booleans(), _EDITS)
+@example(False, [("replace", _line(False, "  price_usd_per_min"), "'NaN'")])  # what the issue found: each crashed `lock`
+@example(True, [("replace", _line(True, "  price_usd_per_min"), "'1e999999'")])
+@example(True, [("replace", _line(True, "  instance_type: A10Gx4x16"), FORGED)])
+@example(True, [("delete", _line(True, "  model_id"), "")])
+def test_a_mangled_lock_is_clean_or_TI104_never_an_internal_error(tmp_path: Path, adopted: bool, edits: list[tuple[str, int, str]]) -> None:
+    """Any field replaced by an odd scalar, a huge number, NaN or a nested structure, keys deleted or added: `check` is
+    clean or says TI104 in one line (exit 2), `lock` then leaves the file alone, and the two readers agree."""
+    text = _mangle(_adopted_lock() if adopted else GOLDEN.decode(), edits)
+    data = text.encode("utf-8", "surrogatepass")
+    folder = tmp_path / f"m{abs(hash((adopted, tuple(edits))))}"
+    copy_sdxl(folder)
+    lock = folder / "truss-instance.lock"
+    lock.write_bytes(data)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(list(argv))
+        return code, out.getvalue(), err.getvalue()
+
+    code, out, err = run("check", str(folder))
+    assert code in (0, 1, 2) and "TI099" not in out and "internal error" not in err and "Traceback" not in out + err, (out, err)
+    locked = run("lock", str(folder))
+    assert "TI099" not in locked[1] and "internal error" not in locked[2], locked
+    if code == 2:
+        first = out.splitlines()[0]
+        assert re.fullmatch(rf"{re.escape(str(lock))}(:\d+:\d+)?: error TI104 truss-instance\.lock cannot be used: .+", first), first
+        assert first.isprintable()
+        assert locked[0] == 2 and lock.read_bytes() == data  # never rewritten
+    else:
+        assert "TI104" not in out and locked[0] in (0, 1)
+    try:
+        full: Lock | ChainLock | None = lockfile.parse_lock_text(data.decode("utf-8", "surrogatepass"))
+    except (LockError, UnicodeError):
+        full = None
+    fast = lockfile._canonical(data.decode("utf-8", "surrogatepass"))
+    assert fast is None or fast == full
+
+
+CHAINLET_NAME = "a chainlet name that is not printable text of at most 200 characters"
+
+
+def test_a_chain_lock_with_a_hostile_chainlet_name_is_refused() -> None:
+    """Chainlet names are lock keys, shown in every finding: printable text only, like a model name."""
+    from truss_instance_plugin.lockfile import render_chain
+
+    catalog = make_catalog(embedded_types())
+    t = catalog.get("A10Gx4x16")
+    assert t is not None
+    data = render_chain(catalog, {"Embed": (Request(4000, 16 << 30, "A10G", 1), t, 1, None)}, "Embed").decode()
+    assert parse_lock(data.encode()) is not None
+    for name in ('"Embed\\e[31m"', '"Embed\\nm/config.yaml:1:1: error TI030 forged"', '"' + "E" * 201 + '"'):
+        forged = data.replace("  Embed:", f"  {name}:").replace("entrypoint: Embed", f"entrypoint: {name}")
+        with pytest.raises(LockError) as info:
+            parse_lock(forged.encode())
+        assert (str(info.value), info.value.line, info.value.col) == (CHAINLET_NAME, 8, 3)

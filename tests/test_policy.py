@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import Run, position
 
+from truss_instance_plugin.diagnostics import clip
 from truss_instance_plugin.errors import PolicyError
-from truss_instance_plugin.policy import Policy, find_policy, parse_policy
+from truss_instance_plugin.policy import KEYS, Policy, find_policy, parse_policy
 
 # A10Gx4x16: $0.02012/min = $1.2072/h. 4x16 (CPU): $0.00346/min = $0.2076/h.
 GPU = 'model_name: gpu\nresources:\n  cpu: "4"\n  memory: 16Gi\n  accelerator: A10G\n'
@@ -306,3 +311,115 @@ def test_a_relative_path_finds_the_pyproject_its_absolute_path_finds(tmp_path: P
     for spelling in (f"{tmp_path}/{x}", os.path.relpath(tmp_path / "a/b/c/d") + x.removeprefix("a/b/c/d")):
         clear_cache()
         assert _nearest_pyproject(spelling) == str(tmp_path / "pyproject.toml"), (cwd, spelling)
+
+
+# A hostile pyproject.toml (a pull request's): exit 2 with one line, never an internal error ----------------------------
+
+NUMBER = "not valid TOML for truss-instance: a number with too many digits or too large an exponent"
+NESTED = "not valid TOML for truss-instance: arrays or tables nested too deeply"
+DEEP = "[" * 200 + "]" * 200  # its repr is the same text
+FORGED = "['A10G\\n::error file=x::forged']"
+NUL = "'snap\\x00.json'"
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("max-usd-per-hour = 9" + "0" * 308 + "\n", USD + clip("9" + "0" * 308)),
+        ("max-usd-per-hour = 9" + "0" * 308 + ".5\n", USD + clip("9" + "0" * 308 + ".5")),
+        ("max-usd-per-hour = 1" + "0" * 5000 + "\n", NUMBER),
+        ("max-usd-per-hour = 1e99999999999999999999\n", NUMBER),
+        ("max-usd-per-hour = 1e400\n", USD + "1E+400"),
+        ("max-usd-per-hour = 0." + "0" * 400 + "1\n", USD + "1E-401"),
+        ("max-usd-per-hour = 1_000_000_000_000_000\n", USD + "1000000000000000"),
+        ("allowed-accelerators = " + "[" * 1000 + "]" * 1000 + "\n", NESTED),
+        ("x = " + "{a = " * 1000 + "1" + "}" * 1000 + "\n", NESTED),
+        ("denied-instance-types = " + DEEP + "\n", T + "denied-instance-types" + LIST + clip(DEEP)),
+        ('allowed-accelerators = ["A10G\\n::error file=x::forged"]\n', T + "allowed-accelerators" + LIST + FORGED),
+        ('catalog = "snap\\u0000.json"\n', T + 'catalog must be a catalog snapshot path, like "baseten-catalog.json"; got ' + NUL),
+    ],
+    ids=["309-digits", "309-digit-decimal", "5000-digits", "huge-exponent", "1e400", "tiny", "1e15", "deep-array", "deep-table",
+         "long-repr", "forged-name", "nul-path"],
+)  # fmt: skip
+def test_a_hostile_policy_exits_2_with_one_line(run: Run, project: Callable[..., Path], table: str, message: str) -> None:
+    project(table, gpu=GPU)
+    for command in (("check", "--no-lock", "gpu"), ("lock", "gpu"), ("explain", "gpu")):
+        assert run(*command) == (2, "", f"truss-instance: pyproject.toml: {message}\n"), command
+
+
+def test_a_policy_number_is_read_exactly(project: Callable[..., Path]) -> None:
+    """0.1 is 0.1 (float() would give 0.1000000000000000055511151231257827), 1.10 keeps its digits."""
+    root = project("max-usd-per-hour = 0.1\n", gpu=GPU)
+    assert find_policy(str(root / "gpu" / "config.yaml")) == Policy(str(root / "pyproject.toml"), max_usd_per_hour=Decimal("0.1"))
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "link-to-fifo", "too-large"])
+def test_a_pyproject_that_is_not_a_regular_file_is_named(run: Run, project: Callable[..., Path], kind: str) -> None:
+    """Never silently skipped (its policy would be lost) and never a hang: one line naming the file."""
+    root = project(None, gpu=GPU)
+    target = root / "pyproject.toml"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "dev-zero":
+        target.symlink_to("/dev/zero")
+    elif kind == "link-to-fifo":
+        os.mkfifo(root / "pipe")
+        target.symlink_to(root / "pipe")
+    else:
+        target.write_bytes(b"[tool.truss-instance]\n" + b"#" * (1 << 20))
+    why = "larger than 1 MiB; not read" if kind == "too-large" else "cannot read it: not a regular file"
+    assert run("check", "--no-lock", "gpu") == (2, "", f"truss-instance: pyproject.toml: {why}\n")
+
+
+def _toml(value: object) -> str:
+    """A TOML spelling of a generated value (a str in `Raw` is written as is: numbers of any size and form)."""
+    if isinstance(value, Raw):
+        return str(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    assert isinstance(value, dict)
+    return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+
+
+class Raw(str):
+    """TOML text written verbatim."""
+
+
+_NUMBERS = st.one_of(
+    st.integers().map(str),
+    st.integers(min_value=300, max_value=6000).map(lambda n: "9" * n),
+    st.decimals(allow_nan=False, allow_infinity=False).map(lambda d: f"{d:e}".replace("E", "e")),
+    st.sampled_from(["inf", "-inf", "nan", "+nan", "1e400", "1e-400", "0.1", "1_000.5", "0x7f", "0o17", "0b1", "-0.0", "5", "2.5"]),
+    st.tuples(st.integers(-(10**25), 10**25), st.integers(0, 10**25)).map(lambda t: f"{t[0]}e{t[1]}"),
+).map(Raw)
+_VALUES = st.recursive(
+    st.one_of(_NUMBERS, st.booleans(), st.text(max_size=12), st.sampled_from(["A10G", "H100:8", " L4 ", "", "x\n"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=max(200, settings.default.max_examples), deadline=None)
+@given(
+    st.dictionaries(st.sampled_from([*KEYS, "max-usd-per-hr", "x"]), _VALUES, max_size=4),
+    st.integers(min_value=0, max_value=1100),
+)
+def test_arbitrary_policy_tables_are_a_policy_or_one_exit_2_line(table: dict[str, object], depth: int) -> None:
+    """Any table (numbers of any size and spelling, nesting as deep as 1,100) is a Policy or a PolicyError of one line."""
+    from truss_instance_plugin.policy import _read
+
+    text = "[tool.truss-instance]\n" + "".join(f"{json.dumps(k)} = {_toml(v)}\n" for k, v in table.items())
+    text += f"deep = {'[' * depth}{']' * depth}\n" if depth % 3 == 0 else ""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "pyproject.toml")
+        Path(path).write_text(text, encoding="utf-8", errors="surrogatepass")
+        try:
+            got = _read(path, 0, 0)
+        except PolicyError as e:
+            assert "\n" not in str(e) and str(e).startswith(path), str(e)
+        else:
+            assert got is not None and isinstance(got.max_usd_per_hour, Decimal | None)

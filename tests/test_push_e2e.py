@@ -294,10 +294,13 @@ def _damaged_venv(how: str) -> Scenario:
             (package / "push.py").write_text("raise ImportError('half-upgraded')\n")
         find = "import importlib.util as u; print(u.find_spec('truss_instance_plugin') is not None)"
         cwd = workdir(root)
+        other = cwd / "mytruss"  # argv[0] ends in "truss" (the .pth line tries our import), but it is another program
+        other.write_text("print('ran')\n")
         return {
             "importable": run_process([small.python, "-c", find], cwd),
             "python -c pass": run_process([small.python, "-c", "pass"], cwd),
             "python -S -c pass": run_process([small.python, "-S", "-c", "pass"], cwd),
+            "python mytruss": run_process([small.python, other], cwd),
             "truss --help": run_process([truss, "--help"], cwd),
         }
 
@@ -658,14 +661,21 @@ def test_damaged_install_never_breaks_start_up(runner: Runner, scenario: str) ->
 
     removed = scenario == "damaged-removed"
     assert procs["importable"].stdout == f"{not removed}\n", "precondition: a removed package is not importable from elsewhere"
-    for what in ("python -c pass", "python -S -c pass", "truss --help"):
+    for what in ("python -c pass", "python -S -c pass", "python mytruss"):  # any other program: silent and unbroken
         proc = procs[what]
-        assert proc.returncode == 0, said(proc)
-        if what != "truss --help" or scenario != "damaged-guard-raises":
-            assert proc.stderr == "", said(proc)
-    assert "Usage: truss [OPTIONS] [COMMAND] [ARGS]..." in procs["truss --help"].stdout
-    if scenario == "damaged-guard-raises":  # truss still runs, and says why the check is off
-        assert procs["truss --help"].stderr == "truss-instance: automatic check disabled: ImportError: half-upgraded\n"
+        assert (proc.returncode, proc.stdout, proc.stderr) == (0, "ran\n" if what == "python mytruss" else "", ""), said(proc)
+    proc = procs["truss --help"]  # truss still runs, and says in one line that the check is off, why, and how to mend it
+    assert proc.returncode == 0, said(proc)
+    assert "Usage: truss [OPTIONS] [COMMAND] [ARGS]..." in proc.stdout
+    why = {
+        "damaged-removed": "ModuleNotFoundError: No module named 'truss_instance_plugin'",
+        "damaged-hook-raises": "RuntimeError: half-upgraded",
+        "damaged-guard-raises": "ImportError: half-upgraded",
+    }[scenario]
+    assert proc.stderr == (
+        f"truss-instance: automatic check disabled: {why}; truss runs unguarded "
+        "(reinstall truss-instance-plugin, or delete truss_instance_plugin.pth)\n"
+    ), said(proc)
 
 
 @pytest.mark.parametrize(("value", "imported"), [("", True), ("1", False), ("true", False), (" Yes ", False), ("0", True)])

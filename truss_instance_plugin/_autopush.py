@@ -21,6 +21,13 @@ if TYPE_CHECKING:
 TARGET = "truss.cli.cli"
 DISABLE_ENV = "TRUSS_INSTANCE_DISABLE"
 _PROGRAMS = ("truss", "truss.exe", "truss-script.py")
+# What truss says when the guard cannot be installed; the .pth line (hooks/) says the same when this module is missing,
+# and sets the same flag on sys (once per process).
+_SAID = "_truss_instance_unguarded"
+DISABLED = (
+    "truss-instance: automatic check disabled: {kind}: {why}; truss runs unguarded "
+    "(reinstall truss-instance-plugin, or delete truss_instance_plugin.pth)\n"
+)
 
 
 def is_truss(argv: Sequence[str]) -> bool:
@@ -69,10 +76,22 @@ class _Loader:
 
             install(module.truss_cli)
         except Exception as e:  # never break truss itself; say why the check is off
-            sys.stderr.write(f"truss-instance: automatic check disabled: {type(e).__name__}: {e}\n")
+            say_disabled(e)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+def say_disabled(e: BaseException) -> None:
+    """One stderr line, once per process: the guard is off, why, and how to mend the install. Never raises.
+
+    The .pth line may run twice (a venv's lib64 is often a link to lib, and site reads both); it sets the same flag."""
+    try:
+        if not getattr(sys, _SAID, False):
+            setattr(sys, _SAID, True)
+            sys.stderr.write(DISABLED.format(kind=type(e).__name__, why=" ".join(str(e).split())))
+    except Exception:  # stderr may be gone
+        pass
 
 
 def _remove_finder() -> None:
@@ -91,5 +110,5 @@ def activate() -> None:
             install(module.truss_cli)
             return
         sys.meta_path.insert(0, _Finder())
-    except Exception:  # start-up must never break
-        pass
+    except Exception as e:  # start-up must never break; truss runs unguarded, and says so
+        say_disabled(e)

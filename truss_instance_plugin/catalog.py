@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Context, Decimal
 
 from truss_instance_plugin._typing import NamedTuple
-from truss_instance_plugin.diagnostics import INFO, Diagnostic
+from truss_instance_plugin.diagnostics import INFO, Diagnostic, clip
 from truss_instance_plugin.errors import CatalogError
 
 GiB = 1 << 30
@@ -412,10 +412,16 @@ def read_snapshot(path: str, named_by: str = "") -> Snapshot:
         raise CatalogError(f"{path}: not UTF-8, not a catalog snapshot; {refetch}") from None
     except json.JSONDecodeError as e:
         raise CatalogError(f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}; {refetch}") from None
+    except RecursionError:
+        raise CatalogError(f"{path}: arrays or objects nested too deeply, not a catalog snapshot; {refetch}") from None
+    except (ValueError, ArithmeticError):  # int() refuses 4,300+ digits; Decimal() an exponent past 10^18
+        raise CatalogError(f"{path}: a number with too many digits or too large an exponent, not a catalog snapshot; {refetch}") from None
     try:
         snap = _parse_snapshot(doc)
-    except ValueError as e:
-        raise CatalogError(f"{path}: cannot be used as a catalog snapshot: {e}; {refetch}") from None
+    except ValueError as e:  # it names the value: shortened, since a value may be megabytes long
+        raise CatalogError(f"{path}: cannot be used as a catalog snapshot: {clip(str(e), 200)}; {refetch}") from None
+    except RecursionError:  # quoting a value nested almost as deep as json reads
+        raise CatalogError(f"{path}: cannot be used as a catalog snapshot: a value nested too deeply; {refetch}") from None
     return snap
 
 

@@ -136,7 +136,7 @@ class _Builder:
     def unknown(self, what: str, u: Unknown, code: str = "TI045") -> None:
         self.unreadable = True
         if u.error:
-            self.refuse(code, f"{what}: {u.reason}", "fix the value; python fails on it at import", u.at)
+            self.refuse(code, f"{what}: {u.reason}", u.hint or "fix the value; python fails on it at import", u.at)
         else:
             hint = f"{STATIC}; write a literal or a module-level constant (a name, an Accelerator member, simple arithmetic)"
             self.diag("TI040", WARNING, f"{what}: {u.reason}, which cannot be read statically; no instance type predicted", hint, u.at)

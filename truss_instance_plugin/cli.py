@@ -377,11 +377,6 @@ def _lock_trusses(state: tuple[Host, argparse.Namespace], configs: Sequence[str]
     return [_locked(m, "", out, args.verbose) for m, out in zip(models, outs, strict=True)]
 
 
-def _recordable(value: str) -> bool:
-    """Text a lockfile can hold and read back: printable, encodable as UTF-8, not too long."""
-    return 0 < len(value) <= 200 and value.isprintable() and not any("\ud800" <= c <= "\udfff" for c in value)
-
-
 def _lock_chain_file(path: str, host: Host, args: argparse.Namespace, walked: bool) -> list[Locked]:
     """Lock every chainlet of a chain file into its one lockfile (nothing is written while one has errors)."""
     from truss_instance_plugin.lockfile import lock_path
@@ -398,6 +393,7 @@ def _lock_chain_file(path: str, host: Host, args: argparse.Namespace, walked: bo
 
 def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
     """Record a deployment in the lockfile: the baseline later edits are compared with."""
+    from truss_instance_plugin.lockfile import implausible
     from truss_instance_plugin.locking import record_deployment
     from truss_instance_plugin.report import diagnostic_lines
 
@@ -427,10 +423,13 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
             _out([line for d in errors for line in diagnostic_lines(model.path, d, "text")])
             return 1
         raise UsageError(f"no model_name in {os.path.basename(configs[0])}; pass --model NAME")
-    given = (("--model", name), ("--instance", args.instance), ("--model-id", args.model_id), ("--environment", args.environment))
-    for flag, value in (*given, ("--deployment-id", args.deployment_id)):
-        if value is not None and not _recordable(value):
-            raise UsageError(f"{flag} {clip(repr(value))} cannot be recorded: use printable UTF-8 text of at most 200 characters")
+    given = (
+        ("--model", "model_name", name), ("--instance", "instance_type", args.instance), ("--model-id", "model_id", args.model_id),
+        ("--environment", "environment", args.environment), ("--deployment-id", "deployment_id", args.deployment_id),
+    )  # fmt: skip
+    for flag, key, value in given:
+        if value is not None and (what := implausible(key, value)) is not None:  # what the lockfile would refuse to read back
+            raise UsageError(f"{flag} {clip(repr(value))} cannot be recorded: use {what}")
     instance, model_id, deployment_id = args.instance, args.model_id, args.deployment_id
     environment = None if deployment_id else args.environment
     if args.from_baseten:

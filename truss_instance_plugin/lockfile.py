@@ -230,7 +230,8 @@ _DEPLOYMENT_TYPES: dict[str, tuple[type, ...]] = {
     "model_id": _OPTIONAL_STR, "deployment_id": _OPTIONAL_STR, "environment": _OPTIONAL_STR,
     "predicted_instance_type": _OPTIONAL_STR, "request": (dict, type(None)), "resources": (dict, type(None)),
 }  # fmt: skip
-_DEPLOYMENT_REQUIRED = frozenset({"instance_type", "model_name", "request_hash", "source"})
+# Written by every record (null when unknown): a deleted id or environment would silently change what --online asks.
+_DEPLOYMENT_REQUIRED = frozenset({"instance_type", "model_name", "model_id", "deployment_id", "environment", "request_hash", "source"})
 _CHAIN_TYPES: dict[str, tuple[type, ...]] = {
     "lock_version": (int,), "catalog": (dict,), "chainlets": (dict,), "entrypoint": (str, type(None)),
 }  # fmt: skip
@@ -242,6 +243,56 @@ _TOP_TYPES: dict[str, tuple[type, ...]] = {
 
 
 _TYPE_NAMES = {int: "an integer", str: "a string", dict: "a mapping", type(None): "null", bool: "true or false"}
+MAX_INT = 10**30  # beyond any size, count or price a lock records (render writes bigger ones through yaml.dump)
+MAX_NAME = 64
+# A name as Baseten and truss spell them: A10Gx4x16, H100:8, RTX-PRO-6000:2, H200:2x8x128x1600, H100_40GB, CPU:4x16,
+# nvidia-l4, RTX PRO 6000. Nothing that could end a line, start markup or pass for other text. (Compiled on first use.)
+_NAME_SHAPE = r"(?a)[A-Za-z0-9](?:[A-Za-z0-9_.:-]| (?=[A-Za-z0-9_.:-]))*"
+_ID = (r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}", "an id of letters, digits, _ and - (at most 128)")
+_HASH = (r"sha256:[0-9a-f]{64}", "sha256: and 64 hexadecimal digits")
+# What each string a lockfile holds may be (by key), and how to say it: a lock comes from a stranger's pull request as
+# often as from `lock`, and its values reach terminals, CI logs and PR comments.
+_SHAPES: dict[str, tuple[str, str]] = {
+    "as_of": (r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])", "a date like 2026-09-19"),  # no datetime import
+    "sha256": _HASH,
+    "request_hash": _HASH,
+    "price_usd_per_min": (r"[0-9]{1,40}(?:\.[0-9]{1,40})?(?:E[-+][0-9]{1,2})?", "a price in US dollars like '0.02012'"),
+    "model_id": _ID,
+    "deployment_id": _ID,
+    "source": (r"adopt|baseten|truss push", "adopt, baseten or truss push"),
+}
+_NAMES = {
+    "instance_type": "an instance type name like A10Gx4x16 or H100:8",
+    "predicted_instance_type": "an instance type name like A10Gx4x16 or H100:8",
+    "gpu_type": "an accelerator name like A10G",
+    "name": "a catalog name like baseten-embedded",
+    "environment": "an environment name like production",
+}
+
+
+def plausible_name(name: str) -> bool:
+    """An instance type, accelerator, catalog or environment name: letters, digits, `_.:-` and single inner spaces,
+    at most MAX_NAME characters."""
+    return len(name) <= MAX_NAME and re.fullmatch(_NAME_SHAPE, name) is not None
+
+
+def implausible(key: str, value: str, pinned: bool = False) -> str | None:
+    """What the lockfile string under `key` must be, when `value` is not that; None when it is plausible.
+
+    `pinned`: a request's instance_type, recorded as written (truss sends it so; resolve strips it)."""
+    if key in _NAMES:
+        return None if plausible_name(value.strip(" \t") if pinned else value) else _NAMES[key]
+    if key in _SHAPES:
+        pattern, what = _SHAPES[key]
+        return None if re.fullmatch(pattern, value) else what
+    if key == "model_name" or key.startswith("resources."):
+        return None if recordable(value) else "printable UTF-8 text of at most 200 characters"
+    return None
+
+
+def recordable(value: str, limit: int = 200) -> bool:
+    """Free text a lockfile can hold (a model name, a resources value as written): printable, bounded, not empty."""
+    return 0 < len(value) <= limit and value.isprintable()
 
 
 class _Node(NamedTuple):
@@ -306,11 +357,16 @@ def _section(node: _Node, types: dict[str, tuple[type, ...]], where: str, requir
         raise LockError(f"{where} lacks the key {key!r}", node.line, node.col)
     out: dict[str, object] = {}
     for key, sub in items.items():
-        ok = types[key]
-        if not isinstance(sub.value, ok) or (isinstance(sub.value, bool) and bool not in ok):
+        ok, value = types[key], sub.value
+        field = f"{where}.{key}".removeprefix("the lockfile.")
+        if not isinstance(value, ok) or (isinstance(value, bool) and bool not in ok):
             names = " or ".join(_TYPE_NAMES[t] for t in ok)
-            raise LockError(f"{where}.{key} must be {names}".removeprefix("the lockfile."), sub.line, sub.col)
-        out[key] = _unwrap(sub.value)
+            raise LockError(f"{field} must be {names}", sub.line, sub.col)
+        if type(value) is int and key != "lock_version" and not 0 <= value < MAX_INT:
+            raise LockError(f"{field} must be an integer from 0 to 10^30", sub.line, sub.col)
+        if isinstance(value, str) and (what := implausible(key, value, where.endswith("request"))) is not None:
+            raise LockError(f"{field} must be {what}", sub.line, sub.col)
+        out[key] = _unwrap(value)
     return out
 
 
@@ -347,16 +403,16 @@ def _scalar(raw: str, field: str) -> object:
     """What YAML reads from one value `render` wrote on one line, or _NO when it might read something else."""
     key = field.split("_", 1)[-1]
     if key in _INT_KEYS and field != "hash":
-        ok = raw == "0" or (raw[:1] in "123456789" and raw.isascii() and raw.isdigit() and len(raw) <= 40)
+        ok = raw == "0" or (raw[:1] in "123456789" and raw.isascii() and raw.isdigit() and len(raw) <= 30)  # < MAX_INT
         return int(raw) if ok and raw else _NO
     if len(raw) >= 2 and raw[0] == raw[-1] == "'" and "'" not in raw[1:-1] and raw.isprintable():
-        return raw[1:-1]
+        return raw[1:-1] if implausible(key, raw[1:-1], field == "q_instance_type") is None else _NO
     if not raw or raw[0] in _NOT_PLAIN_START or raw[-1] == ":" or not raw.isprintable() or any(c in raw for c in " #{}[],"):
         return _NO
     tag = implicit_tag(raw)
     nullable = key in ("gpu_type", "instance_type") and field != "r_instance_type"
     if tag == YAML_TAG + "str":
-        return raw
+        return raw if implausible(key, raw, field == "q_instance_type") is None else _NO  # the full parse says why
     return None if tag == YAML_TAG + "null" and nullable else _NO
 
 
@@ -454,6 +510,8 @@ def parse_lock_text(text: str) -> Lock | ChainLock:
     assert isinstance(units.value, dict)
     chainlets = {}
     for name, node in units.value.items():
+        if not recordable(name):
+            raise LockError("a chainlet name that is not printable text of at most 200 characters", node.key_line, node.key_col)
         where = f"chainlets.{clip(name)}"
         _section(node, _CHAINLET_TYPES, where)
         assert isinstance(node.value, dict)
@@ -477,12 +535,18 @@ def _unit(items: dict[str, _Node], catalog: dict[str, str], where: str) -> Lock:
         dep = _section(dep_node, _DEPLOYMENT_TYPES, f"{where}deployment", _DEPLOYMENT_REQUIRED)
         sub = dep_node.value
         if "request" in sub and sub["request"].value is not None:
-            _request(sub["request"], f"{where}deployment.request")
+            deployed = _request(sub["request"], f"{where}deployment.request")
+            if dep["request_hash"] != request_hash(deployed):
+                h = sub["request_hash"]
+                raise LockError(f"{where}deployment.request_hash does not match deployment.request (hand-edited?)", h.line, h.col)
         resources = sub.get("resources")
         if resources is not None and isinstance(resources.value, dict):
             for key, v in resources.value.items():
-                if not isinstance(v.value, str):
-                    raise LockError(f"{where}deployment.resources.{clip(key)} must be a string", v.line, v.col)
+                if not re.fullmatch(r"[a-z_]{1,32}", key):  # not quoted: it is no key truss-instance writes
+                    raise LockError(f"{where}deployment.resources has a key that is not a resources key", v.key_line, v.key_col)
+                if not isinstance(v.value, str) or implausible("resources." + key, v.value) is not None:
+                    what = "a string (printable UTF-8 text of at most 200 characters)"
+                    raise LockError(f"{where}deployment.resources.{key} must be {what}", v.line, v.col)
     return Lock(req, str(items["request_hash"].value), catalog, resolved, dep)
 
 

@@ -17,13 +17,12 @@ PolicyError (exit 2) whether or not the model would violate it.
 from __future__ import annotations
 
 import functools
-import math
 import os
 from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
-from truss_instance_plugin.config import basename, dirname, exists, join
-from truss_instance_plugin.diagnostics import ERROR, Diagnostic
+from truss_instance_plugin.config import basename, dirname, exists, is_dir, join
+from truss_instance_plugin.diagnostics import ERROR, Diagnostic, clip
 from truss_instance_plugin.errors import PolicyError
 
 if TYPE_CHECKING:
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
 
 TABLE = "[tool.truss-instance]"
 KEYS = ("max-usd-per-hour", "allowed-accelerators", "denied-instance-types", "require-lock", "catalog")
+MAX_PYPROJECT_BYTES = 1 << 20
 
 
 class Policy(NamedTuple):
@@ -53,10 +53,44 @@ def _display(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
+def _shown(value: object) -> str:
+    """A policy value as a message quotes it: TOML's spelling for numbers, Python's for the rest, shortened."""
+    if isinstance(value, Decimal):
+        return "nan" if value.is_nan() else ("-inf" if value < 0 else "inf") if value.is_infinite() else clip(str(value))
+    try:
+        return clip(repr(value))
+    except RecursionError:  # a list nested almost as deep as the TOML reader goes
+        return "a value nested too deeply to show"
+
+
 def _strings(source: str, key: str, value: object) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise PolicyError(f'{source}: {TABLE} {key} must be a list of names, like ["A10G", "L4"]; got {value!r}')
+    from truss_instance_plugin.lockfile import plausible_name  # the names a lock may hold
+
+    if not isinstance(value, list) or not all(isinstance(v, str) and plausible_name(v.strip()) for v in value):
+        raise PolicyError(f'{source}: {TABLE} {key} must be a list of names, like ["A10G", "L4"]; got {_shown(value)}')
     return tuple(v.strip() for v in value)
+
+
+def _usd_limit(value: object) -> Decimal | None:
+    """An hourly limit as an exact Decimal: finite, ≥ 0, below 10^15 and with at most 30 decimal places; else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return None
+    if isinstance(value, int) and not 0 <= value < 10**15:  # before any conversion: an int may have 4,000 digits
+        return None
+    amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not amount.is_finite() or amount < 0:
+        return None
+    places = amount.as_tuple().exponent
+    assert isinstance(places, int)  # a finite Decimal's
+    return None if amount and (amount.adjusted() >= 15 or places < -30) else amount
+
+
+def _toml_float(text: str) -> Decimal:
+    """A TOML float, exactly (float() would round 0.1 and overflow past 1e308); a ValueError for an absurd exponent."""
+    try:
+        return Decimal(text)
+    except ArithmeticError:  # an exponent past what Decimal can hold
+        raise ValueError(text) from None
 
 
 def parse_policy(table: object, source: str) -> Policy:
@@ -73,9 +107,10 @@ def parse_policy(table: object, source: str) -> Policy:
     policy = Policy(source)
     if "max-usd-per-hour" in table:
         limit = table["max-usd-per-hour"]
-        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not math.isfinite(limit) or limit < 0:
-            raise PolicyError(f"{source}: {TABLE} max-usd-per-hour must be a number of US dollars ≥ 0, like 5 or 2.5; got {limit!r}")
-        policy = policy._replace(max_usd_per_hour=Decimal(str(limit)))
+        amount = _usd_limit(limit)
+        if amount is None:
+            raise PolicyError(f"{source}: {TABLE} max-usd-per-hour must be a number of US dollars ≥ 0, like 5 or 2.5; got {_shown(limit)}")
+        policy = policy._replace(max_usd_per_hour=amount)
     if "allowed-accelerators" in table:
         policy = policy._replace(allowed_accelerators=_strings(source, "allowed-accelerators", table["allowed-accelerators"]))
     if "denied-instance-types" in table:
@@ -83,12 +118,12 @@ def parse_policy(table: object, source: str) -> Policy:
     if "require-lock" in table:
         required = table["require-lock"]
         if not isinstance(required, bool):
-            raise PolicyError(f"{source}: {TABLE} require-lock must be true or false; got {required!r}")
+            raise PolicyError(f"{source}: {TABLE} require-lock must be true or false; got {_shown(required)}")
         policy = policy._replace(require_lock=required)
     if "catalog" in table:
         path = table["catalog"]
-        if not isinstance(path, str) or not path.strip():
-            raise PolicyError(f'{source}: {TABLE} catalog must be a catalog snapshot path, like "baseten-catalog.json"; got {path!r}')
+        if not isinstance(path, str) or not path.strip() or len(path) > 1024 or not path.isprintable():  # no NUL: os refuses it
+            raise PolicyError(f'{source}: {TABLE} catalog must be a catalog snapshot path, like "baseten-catalog.json"; got {_shown(path)}')
         policy = policy._replace(catalog=path)
     return policy
 
@@ -100,17 +135,23 @@ def _read(path: str, mtime_ns: int, size: int) -> Policy | None:
 
     source = _display(path)
     try:
-        raw = read_bounded(path, 1 << 20)
+        raw = read_bounded(path, MAX_PYPROJECT_BYTES)  # a FIFO or a device is an error here, never a hang
     except OSError as e:
         raise PolicyError(f"{source}: cannot read it: {e.strerror or e}") from None
+    if len(raw) > MAX_PYPROJECT_BYTES:
+        raise PolicyError(f"{source}: larger than {MAX_PYPROJECT_BYTES >> 20} MiB; not read")
     if b"truss-instance" not in raw:  # no table for us: skip parsing TOML (tomllib is a visible part of a check)
         return None
     import tomllib
 
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"), parse_float=_toml_float)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise PolicyError(f"{source}: not valid TOML: {e}") from None
+    except ValueError:  # an int of 4,300+ digits (int() refuses it), an exponent past Decimal's
+        raise PolicyError(f"{source}: not valid TOML for truss-instance: a number with too many digits or too large an exponent") from None
+    except RecursionError:
+        raise PolicyError(f"{source}: not valid TOML for truss-instance: arrays or tables nested too deeply") from None
     tool = data.get("tool")
     if not isinstance(tool, dict) or "truss-instance" not in tool:
         return None
@@ -144,7 +185,7 @@ def _nearest_pyproject(folder: str) -> str | None:
             continue
         climbed.append(folder)
         path = join(folder, "pyproject.toml")
-        if exists(path) and os.path.isfile(path):  # most folders have none: one cheap test
+        if exists(path) and not is_dir(path):  # most folders have none: one cheap test; a FIFO or device is read (refused)
             found = os.path.abspath(path)
             break
         if exists(join(folder, ".git")):  # an outer project's policy does not govern this repository

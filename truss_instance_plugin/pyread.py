@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import operator
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 
@@ -61,6 +63,7 @@ class Unknown(NamedTuple):
     reason: str
     at: Pos
     error: bool = False  # truss fails on it at import (not merely unreadable here)
+    hint: str = ""  # how to fix it, when not the usual
 
 
 class Val(NamedTuple):
@@ -325,6 +328,11 @@ class Reader:
         if depth > MAX_DEPTH:
             return Unknown("nested too deeply", m.pos(node))
         if isinstance(node, ast.Constant):
+            if type(node.value) is int and abs(node.value) >= _int_text_limit(sys.get_int_max_str_digits()):
+                digits = f"{_digits(sys.get_int_max_str_digits()):,}"
+                why = f"an integer of more than {digits} digits, which python cannot turn into text"
+                hint = "write a number of a sensible size; python (at import) or truss (writing the config) fails on this one"
+                return Unknown(why, m.pos(node), True, hint)
             return Val(node.value)
         if isinstance(node, ast.Name):
             return self.name(node.id, node, scope, depth + 1)
@@ -513,6 +521,18 @@ class Reader:
                 if got is not None and isinstance(got[1].node, ast.FunctionDef | ast.AsyncFunctionDef):
                     return got[1].node, Scope(entry.module, got[0], self.class_body(entry), entry.stmt)
         return None
+
+
+def _digits(limit: int) -> int:
+    """The most decimal digits str() writes: sys.get_int_max_str_digits(), and 4,300 when unlimited (0), since
+    converting longer integers takes quadratic time."""
+    return min(limit or 4300, 4300)
+
+
+@functools.cache
+def _int_text_limit(limit: int) -> int:
+    """The smallest magnitude str() refuses (or would take too long on): 10 ** _digits(limit)."""
+    return int(10 ** _digits(limit))
 
 
 def _c3(seqs: list[list[ClassRef | str | Unknown]]) -> list[ClassRef | str | Unknown] | None:

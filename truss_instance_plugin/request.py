@@ -7,7 +7,7 @@ import re
 from decimal import ROUND_CEILING, Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
-from truss_instance_plugin.catalog import TRUSS_ACCELERATORS, fmt_int
+from truss_instance_plugin.catalog import HUGE, TRUSS_ACCELERATORS, fmt_int
 from truss_instance_plugin.config import Field
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
 
@@ -434,7 +434,10 @@ class _Parser:
                 ok = False
         count = 1
         if c is not None:
-            if c.kind == "int" and isinstance(c.value, int) and c.value >= 1:
+            if c.kind == "int" and isinstance(c.value, int) and c.value >= HUGE:  # 0x… of any size: str() may fail
+                self.err("TI012", c, f"accelerator count {_q(c.value)}: more GPUs than any instance has", "e.g. count: 2")
+                ok = False
+            elif c.kind == "int" and isinstance(c.value, int) and c.value >= 1:
                 count = c.value
             elif n is not None and n >= 1:
                 why = f"{_STRICTER} (reading it as {_short(str(n))}); " if named else ""
@@ -490,8 +493,12 @@ class _Parser:
             return 1
         if f.kind == "invalid":
             return None
+        if f.kind == "int" and isinstance(f.value, int) and f.value >= HUGE:  # 0x… of any size: no lock holds it, str() may fail
+            hint = "e.g. node_count: 2 (omit it for one node)"
+            self.err("TI019", f, f"node_count {_q(f.value)}: more nodes than any deployment has", hint)
+            return None
         if f.kind != "int" or not isinstance(f.value, int) or f.value < 1:
-            quoted = f.kind == "str" and str(f.value).isascii() and str(f.value).isdigit() and int(str(f.value)) > 0
+            quoted = f.kind == "str" and str(f.value).isascii() and bool(_count(str(f.value)))  # int() refuses 4,300+ digits
             hint = (
                 f"write a whole number without quotes: node_count: {_short(str(f.value))}"
                 if quoted
