@@ -557,7 +557,7 @@ TI104_HINT = (
 
 A_TYPE = "must be an instance type name like A10Gx4x16 or H100:8"
 A_PRICE = "resolved.price_usd_per_min must be a price in US dollars like '0.02012'"
-A_ID = "must be an id of letters, digits, _ and - (at most 128)"
+A_ID = "must be an id of letters, digits, _ and -, at most 64 characters"
 A_TEXT = "must be printable UTF-8 text of at most 200 characters"
 PRICE = "price_usd_per_min: '0.02012'"
 
@@ -685,8 +685,8 @@ def test_adopt_refuses_what_a_lock_could_not_hold(work: Path, capsys: pytest.Cap
     before = LOCK.read_bytes()
     for flag, value, what in (
         ("--instance", "2x8 ## Approved", "an instance type name like A10Gx4x16 or H100:8"),
-        ("--model-id", "a/b", "an id of letters, digits, _ and - (at most 128)"),
-        ("--deployment-id", "-x", "an id of letters, digits, _ and - (at most 128)"),
+        ("--model-id", "a/b", "an id of letters, digits, _ and -, at most 64 characters"),
+        ("--deployment-id", "-x", "an id of letters, digits, _ and -, at most 64 characters"),
         ("--environment", "prod/uction", "an environment name like production"),
     ):
         code, out, err = run_cli(capsys, "adopt", "models/sdxl", f"{flag}={value}")

@@ -930,7 +930,7 @@ PLAUSIBLE = "letters, digits, _ . : - and single spaces, at most 64 characters"
 
 @pytest.mark.parametrize("name", GOOD_NAMES)
 def test_plausible_names(name: str) -> None:
-    assert plausible(name) and plausible(name, id=True) == name.isalnum()
+    assert plausible(name) and plausible(name, id=True) == (name[0].isalnum() and name.replace("_", "").replace("-", "").isalnum())
 
 
 @pytest.mark.parametrize("name", [*BAD_NAMES, None, 7, ["A10G"]])
@@ -942,7 +942,8 @@ def test_implausible_names(name: object) -> None:
 def test_a_plausible_name_is_one_printable_ascii_word_group(text: str) -> None:
     if plausible(text):
         assert text.isascii() and text.isprintable() and text == text.strip() and "  " not in text and 1 <= len(text) <= 64
-    assert plausible(text, id=True) == (text.isascii() and text.isalnum() and len(text) <= 64)
+    ident = text.replace("_", "").replace("-", "")
+    assert plausible(text, id=True) == (text.isascii() and text[:1].isalnum() and ident.isalnum() and len(text) <= 64)
 
 
 @pytest.mark.parametrize(
@@ -989,14 +990,14 @@ IMPLAUSIBLE_DEPLOYMENTS: dict[str, tuple[Any, tuple[str, ...], str]] = {
     "model id": (
         _bad_model_id,
         (),
-        "GET /v1/models: malformed answer from {url} (model id 'model\\x1b1' is not a plausible id: letters and digits, at most 64 "
-        "characters)",
+        "GET /v1/models: malformed answer from {url} (model id 'model\\x1b1' is not a plausible id: letters, digits, _ and -, at "
+        "most 64 characters)",
     ),
     "deployment id": (
         _bad_deployment_id,
         (),
-        "GET /v1/models/{mid}/deployments/production: malformed answer (deployment id 'dep\\n1' is not a plausible id: letters and digits, "
-        "at most 64 characters)",
+        "GET /v1/models/{mid}/deployments/production: malformed answer (deployment id 'dep\\n1' is not a plausible id: letters, digits, "
+        "_ and -, at most 64 characters)",
     ),
     "environment": (
         lambda f: f.deployments[next(iter(f.deployments))].update(environment="prod\u2028uction"),

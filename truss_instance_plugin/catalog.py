@@ -40,9 +40,10 @@ LEGACY_NAMES = {
 
 
 PLAUSIBLE_NAME = "letters, digits, _ . : - and single spaces, at most 64 characters"
-PLAUSIBLE_ID = "letters and digits, at most 64 characters"
-_NAME_RE = r"(?a)[A-Za-z0-9](?:[A-Za-z0-9_.:-]| (?=[A-Za-z0-9_.:-]))*"  # compiled on first use: not on the check path
-_ID_RE = r"(?a)[A-Za-z0-9]+"
+PLAUSIBLE_ID = "letters, digits, _ and -, at most 64 characters"
+# Compiled on first use (not on the check path); lockfiles hold names and ids to the same shapes.
+NAME_SHAPE = r"(?a)[A-Za-z0-9](?:[A-Za-z0-9_.:-]| (?=[A-Za-z0-9_.:-]))*"
+ID_SHAPE = r"(?a)[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 
 
 def plausible(value: object, id: bool = False) -> bool:
@@ -50,7 +51,7 @@ def plausible(value: object, id: bool = False) -> bool:
     environment name: A10Gx4x16, H100:8, RTX-PRO-6000:2, H200:2x8x128x1600, H100MIG, nvidia-l4, RTX PRO 6000) or, with
     `id`, PLAUSIBLE_ID (a model or deployment id). Nothing that could end a line, start markup or pass for other text.
     """
-    return isinstance(value, str) and len(value) <= 64 and re.fullmatch(_ID_RE if id else _NAME_RE, value) is not None
+    return isinstance(value, str) and len(value) <= 64 and re.fullmatch(ID_SHAPE if id else NAME_SHAPE, value) is not None
 
 
 class InstanceType(NamedTuple):

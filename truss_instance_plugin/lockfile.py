@@ -11,7 +11,7 @@ from collections.abc import Callable
 import yaml
 
 from truss_instance_plugin._typing import NamedTuple
-from truss_instance_plugin.catalog import Catalog, InstanceType
+from truss_instance_plugin.catalog import ID_SHAPE, PLAUSIBLE_ID, Catalog, InstanceType, plausible
 from truss_instance_plugin.config import YAML_TAG, basename, construct, dirname, implicit_tag, is_chain_file, join, read_bounded
 from truss_instance_plugin.diagnostics import clip
 from truss_instance_plugin.request import Request
@@ -244,11 +244,7 @@ _TOP_TYPES: dict[str, tuple[type, ...]] = {
 
 _TYPE_NAMES = {int: "an integer", str: "a string", dict: "a mapping", type(None): "null", bool: "true or false"}
 MAX_INT = 10**30  # beyond any size, count or price a lock records (render writes bigger ones through yaml.dump)
-MAX_NAME = 64
-# A name as Baseten and truss spell them: A10Gx4x16, H100:8, RTX-PRO-6000:2, H200:2x8x128x1600, H100_40GB, CPU:4x16,
-# nvidia-l4, RTX PRO 6000. Nothing that could end a line, start markup or pass for other text. (Compiled on first use.)
-_NAME_SHAPE = r"(?a)[A-Za-z0-9](?:[A-Za-z0-9_.:-]| (?=[A-Za-z0-9_.:-]))*"
-_ID = (r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}", "an id of letters, digits, _ and - (at most 128)")
+_ID = (ID_SHAPE, f"an id of {PLAUSIBLE_ID}")
 _HASH = (r"sha256:[0-9a-f]{64}", "sha256: and 64 hexadecimal digits")
 # What each string a lockfile holds may be (by key), and how to say it: a lock comes from a stranger's pull request as
 # often as from `lock`, and its values reach terminals, CI logs and PR comments.
@@ -270,18 +266,12 @@ _NAMES = {
 }
 
 
-def plausible_name(name: str) -> bool:
-    """An instance type, accelerator, catalog or environment name: letters, digits, `_.:-` and single inner spaces,
-    at most MAX_NAME characters."""
-    return len(name) <= MAX_NAME and re.fullmatch(_NAME_SHAPE, name) is not None
-
-
 def implausible(key: str, value: str, pinned: bool = False) -> str | None:
     """What the lockfile string under `key` must be, when `value` is not that; None when it is plausible.
 
     `pinned`: a request's instance_type, recorded as written (truss sends it so; resolve strips it)."""
     if key in _NAMES:
-        return None if plausible_name(value.strip(" \t") if pinned else value) else _NAMES[key]
+        return None if plausible(value.strip(" \t") if pinned else value) else _NAMES[key]
     if key in _SHAPES:
         pattern, what = _SHAPES[key]
         return None if re.fullmatch(pattern, value) else what

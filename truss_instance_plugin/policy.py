@@ -21,6 +21,7 @@ import os
 from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
+from truss_instance_plugin.catalog import plausible
 from truss_instance_plugin.config import basename, dirname, exists, is_dir, join
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic, clip
 from truss_instance_plugin.errors import PolicyError
@@ -64,9 +65,7 @@ def _shown(value: object) -> str:
 
 
 def _strings(source: str, key: str, value: object) -> tuple[str, ...]:
-    from truss_instance_plugin.lockfile import plausible_name  # the names a lock may hold
-
-    if not isinstance(value, list) or not all(isinstance(v, str) and plausible_name(v.strip()) for v in value):
+    if not isinstance(value, list) or not all(isinstance(v, str) and plausible(v.strip()) for v in value):
         raise PolicyError(f'{source}: {TABLE} {key} must be a list of names, like ["A10G", "L4"]; got {_shown(value)}')
     return tuple(v.strip() for v in value)
 
