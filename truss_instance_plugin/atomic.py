@@ -18,15 +18,18 @@ def folder_locks(folders: Iterable[str]) -> Iterator[None]:
     except ImportError:  # pragma: no cover - Windows: atomic replace still keeps files whole
         yield
         return
-    fds: list[int] = []
+    fds: dict[tuple[int, int], int] = {}  # by (device, inode): a folder named twice (m, $PWD/m, a symlink) is locked once
     try:
-        for folder in sorted({f or "." for f in folders}):  # one order for every process: no deadlock
+        for folder in {f or "." for f in folders}:
             fd = os.open(folder, os.O_RDONLY)
-            fds.append(fd)
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            st = os.fstat(fd)
+            if fds.setdefault((st.st_dev, st.st_ino), fd) != fd:
+                os.close(fd)  # a second flock through another descriptor would wait for the first forever
+        for key in sorted(fds):  # one order for every process, whatever the names: no deadlock
+            fcntl.flock(fds[key], fcntl.LOCK_EX)
         yield
     finally:
-        for fd in fds:
+        for fd in fds.values():
             os.close(fd)
 
 

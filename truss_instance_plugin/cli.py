@@ -113,7 +113,22 @@ def collect_configs(paths: Sequence[str], hook: bool = False, chains: bool = Fal
         if found and not trusses and not hook:
             raise PathError(f"{p}: no truss below (the config.yaml files here have no model/ folder and no truss keys)")
         out.update(dict.fromkeys(map(_normpath_below(p), trusses)))  # "./m/config.yaml" -> "m/config.yaml"
-    return list(out)
+    return _each_once(list(out)) if len(paths) > 1 else list(out)  # one PATH: a walk follows no symlink, so no repeats
+
+
+def _each_once(configs: list[str]) -> list[str]:
+    """Each model once, however its folder is spelt (m, $PWD/m, a symlink to m, ../m from inside m): the first spelling.
+
+    A model is its folder (where its lock goes) and its file's name; locking one twice would wait for itself."""
+    seen: dict[object, str] = {}
+    for c in configs:
+        try:
+            st = os.stat(dirname(c) or ".")
+            key: object = (st.st_dev, st.st_ino, os.path.basename(c))
+        except OSError:  # reported when the model is read
+            key = c
+        seen.setdefault(key, c)
+    return list(seen.values())
 
 
 def _normpath_below(root: str) -> Callable[[str], str]:
