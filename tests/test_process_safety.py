@@ -73,3 +73,67 @@ def test_folder_locks_take_a_folder_once_whatever_its_names(tmp_path: Path) -> N
     (tmp_path / "elsewhere").mkdir()
     done = subprocess.run([sys.executable, "-c", code, *names], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert (done.returncode, done.stdout, done.stderr) == (0, "locked\n", "")
+
+
+# Standard output on a full disk ---------------------------------------------------------------------------------
+
+FULL = "truss-instance: cannot write to standard output: No space left on device\n"
+
+
+def _git_repo(root: Path) -> dict[str, str]:
+    """root as a git repository: m at cpu 4, then at cpu 8 (so that `diff HEAD~1 HEAD` has a line to print)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    environ.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t")
+    environ.update(GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    copy_sdxl(root / "m")
+    for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "a"]):
+        subprocess.run(["git", *step], cwd=root, env=environ, check=True, capture_output=True)
+    config = root / "m" / "config.yaml"
+    config.write_text(config.read_text().replace('cpu: "4"', 'cpu: "8"'))
+    subprocess.run(["git", "commit", "-qam", "b"], cwd=root, env=environ, check=True, capture_output=True)
+    return environ
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""])  # the write fails at once, or when the buffer is flushed at exit
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("check", "m"),  # TI100: no lock yet
+        ("check", "-v", "m"),
+        ("check", "--format", "json", "m"),
+        ("explain", "m"),
+        ("lock", "m"),
+        ("catalog",),
+        ("catalog", "--format", "json"),
+        ("diff", "HEAD~1", "HEAD"),
+        ("--version",),
+        ("lock", "--help"),
+    ],
+)
+def test_a_full_disk_on_standard_output_is_one_line_and_exit_2(tmp_path: Path, argv: tuple[str, ...], unbuffered: str) -> None:
+    environ = _git_repo(tmp_path)
+    environ.pop("TRUSS_INSTANCE_DEBUG", None)
+    environ["PYTHONUNBUFFERED"] = unbuffered
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([str(TRUSS_INSTANCE), *argv], cwd=tmp_path, env=environ, stdout=full, stderr=subprocess.PIPE, timeout=60)
+    assert (done.returncode, done.stderr.decode()) == (2, FULL)
+
+
+def test_a_clean_check_writes_nothing_so_a_full_disk_is_no_error(tmp_path: Path) -> None:
+    copy_sdxl(tmp_path / "m", with_lock=True)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([str(TRUSS_INSTANCE), "check", "m"], cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, timeout=60)
+    assert (done.returncode, done.stderr) == (0, b"")
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_a_reader_that_left_is_exit_1_without_a_word(tmp_path: Path, unbuffered: str) -> None:
+    """`| head`: the output is not wanted any more; that is no error to report (unlike a full disk)."""
+    read, write = os.pipe()
+    os.close(read)
+    environ = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+    try:
+        done = subprocess.run([str(TRUSS_INSTANCE), "catalog"], cwd=tmp_path, env=environ, stdout=write, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (1, b"")

@@ -23,5 +23,9 @@ class CatalogError(Exception):
     """A catalog snapshot that cannot be used, or a Baseten account that cannot be asked: exit 2."""
 
 
+class OutputError(Exception):
+    """Standard output cannot be written (a full disk): exit 2."""
+
+
 class GuardError(Exception):
     """truss changed its push options in a way we cannot read: fail closed."""
