@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from support import GOLDEN, copy_sdxl
@@ -137,3 +142,136 @@ def test_a_reader_that_left_is_exit_1_without_a_word(tmp_path: Path, unbuffered:
     finally:
         os.close(write)
     assert (done.returncode, done.stderr) == (1, b"")
+
+
+# Signals: workers die with the command, and leave no temp file ---------------------------------------------------
+
+N_MODELS = 3000  # 12 chunks of 250 for two processes: a first `lock` of them takes seconds on a slow machine
+CONFIG = (Path(__file__).resolve().parents[1] / "examples" / "sdxl" / "config.yaml").read_text()
+
+
+def _tree(root: Path, n: int = N_MODELS) -> Path:
+    """`n` trusses (config.yaml and an empty model/) under root/tree/team-K/mNNNNN."""
+    for i in range(n):
+        folder = root / "tree" / f"team-{i % 8}" / f"m{i:05d}"
+        (folder / "model").mkdir(parents=True)
+        (folder / "config.yaml").write_text(CONFIG)
+    return root / "tree"
+
+
+def _group(pgid: int) -> list[int]:
+    """The processes of group `pgid` that still run (zombies are dead: an orphan's may wait for its reaper)."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()  # after "pid (name)": state ppid pgrp
+            except OSError:  # it ended meanwhile
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                alive.append(int(entry.name))
+    return alive
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):  # it ended meanwhile
+            found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def _poll(done: Callable[[], bool], seconds: float, what: str, pause: float = 0.005) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, f"still not {what} after {seconds} s"
+        time.sleep(pause)
+
+
+def _count(tree: Path, pattern: str) -> int:
+    return sum(1 for _ in tree.rglob(pattern))
+
+
+class Stopped(NamedTuple):
+    status: int
+    out: bytes
+    err: bytes
+    workers: set[int]  # the processes it forked
+    left: list[int]  # the processes of its group still running when it had ended
+    tree: Path
+    locks: int  # the locks there when it had ended
+
+
+def _stopped_midway(tmp_path: Path, command: str, sig: int, *, jobs: str = "2", group: bool = False) -> Stopped:
+    """Run `command tree` in its own process group and send it `sig` once it has forked and (for `lock`) is writing locks;
+    what it did, once every process of the group has ended, which must be promptly."""
+    tree = _tree(tmp_path)
+    environ = {k: v for k, v in os.environ.items() if k not in ("TRUSS_INSTANCE_DEBUG", "GITHUB_ACTIONS")}
+    environ["TRUSS_INSTANCE_JOBS"] = jobs
+    out, err = tmp_path / "stdout", tmp_path / "stderr"  # files: a pipe would also wait for the workers that hold it
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [str(TRUSS_INSTANCE), command, "tree"], cwd=tmp_path, env=environ, stdout=stdout, stderr=stderr, process_group=0
+        )
+    workers: set[int] = set()
+    watched = sorted(str(p.parent) for p in tree.glob("*/*/config.yaml"))[::16]
+
+    def writing() -> bool:
+        """Temp files are there (while a batch is written and synced), or else a third of the locks are."""
+        names = [name for folder in watched for name in os.listdir(folder)]
+        return any(n.endswith(".tmp") for n in names) or names.count("truss-instance.lock") > len(watched) // 3
+
+    def started() -> bool:
+        workers.update(_children(proc.pid))
+        assert proc.poll() is None, "the command ended before the signal"
+        return len(workers) >= int(jobs) - 1 and (command != "lock" or writing())
+
+    try:
+        _poll(started, 120, "started", pause=0)
+        (os.killpg if group else os.kill)(proc.pid, sig)
+        proc.wait(timeout=60)
+        left, locks = _group(proc.pid), _count(tree, "truss-instance.lock")
+        _poll(lambda: not _group(proc.pid), 10, "every process of the group ended")
+    finally:
+        proc.kill()
+        proc.wait()
+        for pid in _group(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+    return Stopped(proc.returncode, out.read_bytes(), err.read_bytes(), workers, left, tree, locks)
+
+
+@pytest.mark.parametrize(
+    ("sig", "group", "jobs", "status"),
+    [
+        (signal.SIGTERM, False, "2", 143),  # `timeout`, a CI runner's cancel
+        (signal.SIGTERM, True, "2", 143),  # `timeout` signals the group too
+        (signal.SIGHUP, False, "2", 129),  # the terminal closed
+        (signal.SIGINT, True, "2", 130),  # Ctrl-C: the terminal signals the group
+        (signal.SIGINT, False, "2", 130),
+        (signal.SIGTERM, False, "1", 143),  # one process
+    ],
+)
+def test_a_stopped_lock_stops_its_workers_and_leaves_no_temp_file(tmp_path: Path, sig: int, group: bool, jobs: str, status: int) -> None:
+    got = _stopped_midway(tmp_path, "lock", sig, jobs=jobs, group=group)
+    assert (got.status, got.out, got.err, len(got.workers)) == (status, b"", b"", int(jobs) - 1)
+    assert got.left == [], "workers outlived the command"  # it stopped and reaped them before it exited
+    assert _count(got.tree, ".truss-instance.*") == 0, "temp files left"
+    assert got.locks < N_MODELS
+    time.sleep(0.5)  # nothing runs any more: the count is final
+    assert _count(got.tree, "truss-instance.lock") == got.locks, "locks written after the command ended"
+
+
+def test_a_stopped_check_stops_its_workers(tmp_path: Path) -> None:
+    got = _stopped_midway(tmp_path, "check", signal.SIGTERM)
+    assert (got.status, got.out, got.err, len(got.workers), got.left) == (143, b"", b"", 1, [])
+
+
+def test_the_workers_of_a_killed_lock_die_with_it_and_the_next_lock_cleans_up(tmp_path: Path) -> None:
+    got = _stopped_midway(tmp_path, "lock", signal.SIGKILL)  # the kernel kills the workers: a moment later, all gone
+    assert (got.status, got.out, got.err, len(got.workers)) == (-signal.SIGKILL, b"", b"", 1)
+    time.sleep(0.5)  # nothing runs any more: the count is final
+    written = _count(got.tree, "truss-instance.lock")
+    assert got.locks <= written <= got.locks + 1 < N_MODELS, "locks written after the command died"  # + 1: a rename under way
+    code, out, err = cli("lock", "tree", cwd=tmp_path, timeout=300)  # a killed process's temp files: the next lock's to remove
+    assert (code, err, len(out.splitlines())) == (0, "", N_MODELS - written)
+    assert (_count(got.tree, "truss-instance.lock"), _count(got.tree, ".truss-instance.*")) == (N_MODELS, 0)

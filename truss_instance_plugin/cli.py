@@ -12,7 +12,16 @@ from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.config import Field, LoadedConfig, dirname, find_configs, is_chain_file, is_dir, join, read_bounded
 from truss_instance_plugin.diagnostics import Diagnostic, clip, exit_code
 from truss_instance_plugin.drift import check_model, read_state, truss_dir
-from truss_instance_plugin.errors import CatalogError, OutputError, PathError, PluginError, PolicyError, UsageError
+from truss_instance_plugin.errors import (
+    CatalogError,
+    OutputError,
+    PathError,
+    PluginError,
+    PolicyError,
+    Terminated,
+    UsageError,
+    stop_on_signals,
+)
 from truss_instance_plugin.pipeline import analyze, analyze_loaded, begin, failed_model, host_catalog
 from truss_instance_plugin.plugins import Host, get_host
 
@@ -703,9 +712,14 @@ def _unknown_command(argv: list[str]) -> int | None:
     return None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (never raises for bad input)."""
+def main(argv: Sequence[str] | None = None, *, signals: bool = False) -> int:
+    """Run the CLI; returns the exit code (never raises for bad input).
+
+    With `signals` (the command itself, not a caller in this process), SIGTERM and SIGHUP end one of our commands as
+    Ctrl-C does: its workers stopped, its temp files removed, exit 128 + the signal's number (130, 143, 129).
+    """
     args_list = list(sys.argv[1:] if argv is None else argv)
+    handling = False
     for stream in (sys.stdout, sys.stderr):  # a config may hold "\udc00" (truss loads it): print it escaped
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
@@ -727,6 +741,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         func: Callable[[argparse.Namespace, Host], int] = args.func
+        if signals:  # only for our commands: truss's handle signals their own way
+            stop_on_signals()
+            handling = True
         return func(args, begin(get_host(), getattr(args, "catalog_file", None)))
     except UsageError as e:
         _err(str(e))
@@ -741,6 +758,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _drop_output()
         return 1
+    except Terminated as e:
+        return 128 + e.signum
     except KeyboardInterrupt:
         return 130
     except Exception as e:
@@ -748,11 +767,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _err(f"internal error: {type(e).__name__}: {e} (set TRUSS_INSTANCE_DEBUG=1 for the traceback and please report it)")
         return 2
+    finally:
+        if handling:  # returned: a signal now has nothing to clean up
+            stop_on_signals(False)
 
 
 def run() -> NoReturn:
     """Run the command line and exit with its code (the console script enters through __main__.run)."""
-    exit_now(_flushed(main()))
+    exit_now(_flushed(main(signals=True)))
 
 
 def _flushed(code: int) -> int:
