@@ -18,22 +18,19 @@ def folder_locks(folders: Iterable[str]) -> Iterator[None]:
     except ImportError:  # pragma: no cover - Windows: atomic replace still keeps files whole
         yield
         return
-    fds: list[int] = []
+    fds: dict[tuple[int, int], int] = {}  # by (device, inode): a folder named twice (m, $PWD/m, a symlink) is locked once
     try:
-        for folder in sorted({f or "." for f in folders}):  # one order for every process: no deadlock
+        for folder in {f or "." for f in folders}:
             fd = os.open(folder, os.O_RDONLY)
-            fds.append(fd)
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            st = os.fstat(fd)
+            if fds.setdefault((st.st_dev, st.st_ino), fd) != fd:
+                os.close(fd)  # a second flock through another descriptor would wait for the first forever
+        for key in sorted(fds):  # one order for every process, whatever the names: no deadlock
+            fcntl.flock(fds[key], fcntl.LOCK_EX)
         yield
     finally:
-        for fd in fds:
+        for fd in fds.values():
             os.close(fd)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 TEMP_PREFIX, TEMP_SUFFIX = ".truss-instance.", ".tmp"
@@ -59,34 +56,63 @@ def clean_temp_files(folder: str) -> None:
                 os.unlink(os.path.join(folder, name))
 
 
-def write_temp(path: str, data: bytes, *, sync: bool) -> str:
-    """`data` in a new temp file beside `path` (fsynced when `sync`); the caller renames it over `path`."""
-    import tempfile
+_made: set[str] = set()  # temp files this process made and has neither renamed nor removed (remove_temps)
+os.register_at_fork(after_in_child=_made.clear)  # a forked worker's are its own
 
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=os.path.dirname(path) or ".")
+
+def write_temp(path: str, data: bytes, *, sync: bool) -> str:
+    """`data` in a new temp file beside `path` (fsynced when `sync`); the caller renames it over `path` (rename_temp),
+    and on its way out of an interrupt or error calls remove_temps."""
+    folder = os.path.abspath(os.path.dirname(path))  # absolute: remove_temps finds it wherever the cwd is then
+    while True:
+        tmp = os.path.join(folder, f"{TEMP_PREFIX}{os.urandom(6).hex()}{TEMP_SUFFIX}")
+        _made.add(tmp)  # before the file exists: wherever an interrupt comes after this, remove_temps finds it
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to the lock
+            break
+        except FileExistsError:  # another's (one chance in 2**48)
+            _made.discard(tmp)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             if sync:
                 f.flush()
                 os.fsync(f.fileno())
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
     return tmp
+
+
+def rename_temp(tmp: str, path: str) -> None:
+    """os.replace(tmp, path); when that fails the temp file is removed."""
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+    _made.discard(tmp)
+
+
+def remove_temps() -> None:
+    """Remove every temp file this process made and did not rename (on the way out of an interrupted write)."""
+    for tmp in list(_made):
+        _remove(tmp)
+
+
+def _remove(tmp: str) -> None:
+    with contextlib.suppress(OSError):  # gone already (renamed just before an interrupt)
+        os.unlink(tmp)
+    _made.discard(tmp)
 
 
 def write_if_changed(path: str, data: bytes) -> bool:
     """Write atomically and durably (temp file, fsync, os.replace) and only when the bytes differ; True if written."""
     if current_bytes(path, len(data)) == data:
         return False
-    tmp = write_temp(path, data, sync=True)
     try:
-        os.replace(tmp, path)
+        rename_temp(write_temp(path, data, sync=True), path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        remove_temps()
         raise
     return True

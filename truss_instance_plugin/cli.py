@@ -12,7 +12,16 @@ from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.config import Field, LoadedConfig, dirname, find_configs, is_chain_file, is_dir, join, read_bounded
 from truss_instance_plugin.diagnostics import Diagnostic, clip, exit_code
 from truss_instance_plugin.drift import check_model, read_state, truss_dir
-from truss_instance_plugin.errors import CatalogError, PathError, PluginError, PolicyError, UsageError
+from truss_instance_plugin.errors import (
+    CatalogError,
+    OutputError,
+    PathError,
+    PluginError,
+    PolicyError,
+    Terminated,
+    UsageError,
+    stop_on_signals,
+)
 from truss_instance_plugin.pipeline import analyze, analyze_loaded, begin, failed_model, host_catalog
 from truss_instance_plugin.plugins import Host, get_host
 
@@ -37,7 +46,18 @@ _TRUSS_KEYS = r"(?m)^(model_name|resources|python_version|docker_server|trt_llm|
 
 def _out(lines: Sequence[str]) -> None:
     if lines:
-        sys.stdout.write("\n".join(lines) + "\n")
+        write_out("\n".join(lines) + "\n")
+
+
+def write_out(text: str) -> None:
+    """Write `text` to standard output now: a full disk is an OutputError (exit 2, one line), not an error at exit."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left (`| head`): main ends quietly
+        raise
+    except OSError as e:
+        raise OutputError(f"cannot write to standard output: {e.strerror or e}") from None
 
 
 def _err(message: str) -> None:
@@ -113,7 +133,22 @@ def collect_configs(paths: Sequence[str], hook: bool = False, chains: bool = Fal
         if found and not trusses and not hook:
             raise PathError(f"{p}: no truss below (the config.yaml files here have no model/ folder and no truss keys)")
         out.update(dict.fromkeys(map(_normpath_below(p), trusses)))  # "./m/config.yaml" -> "m/config.yaml"
-    return list(out)
+    return _each_once(list(out)) if len(paths) > 1 else list(out)  # one PATH: a walk follows no symlink, so no repeats
+
+
+def _each_once(configs: list[str]) -> list[str]:
+    """Each model once, however its folder is spelt (m, $PWD/m, a symlink to m, ../m from inside m): the first spelling.
+
+    A model is its folder (where its lock goes) and its file's name; locking one twice would wait for itself."""
+    seen: dict[object, str] = {}
+    for c in configs:
+        try:
+            st = os.stat(dirname(c) or ".")
+            key: object = (st.st_dev, st.st_ino, os.path.basename(c))
+        except OSError:  # reported when the model is read
+            key = c
+        seen.setdefault(key, c)
+    return list(seen.values())
 
 
 def _normpath_below(root: str) -> Callable[[str], str]:
@@ -522,6 +557,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see {self.prog} --help)")
 
+    def _print_message(self, message: str, file: object = None) -> None:
+        """--help and --version as argparse prints them, but a full disk is exit 2 (argparse ignores a failed write)."""
+        if message and file is sys.stdout:
+            write_out(message)
+        else:
+            super()._print_message(message, file)  # type: ignore[arg-type]
+
 
 class _Formatter(argparse.HelpFormatter):
     """argparse's formatter without its `shutil` import (terminal width from COLUMNS, else 100)."""
@@ -670,9 +712,14 @@ def _unknown_command(argv: list[str]) -> int | None:
     return None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (never raises for bad input)."""
+def main(argv: Sequence[str] | None = None, *, signals: bool = False) -> int:
+    """Run the CLI; returns the exit code (never raises for bad input).
+
+    With `signals` (the command itself, not a caller in this process), SIGTERM and SIGHUP end one of our commands as
+    Ctrl-C does: its workers stopped, its temp files removed, exit 128 + the signal's number (130, 143, 129).
+    """
     args_list = list(sys.argv[1:] if argv is None else argv)
+    handling = False
     for stream in (sys.stdout, sys.stderr):  # a config may hold "\udc00" (truss loads it): print it escaped
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
@@ -694,6 +741,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         func: Callable[[argparse.Namespace, Host], int] = args.func
+        if signals:  # only for our commands: truss's handle signals their own way
+            stop_on_signals()
+            handling = True
         return func(args, begin(get_host(), getattr(args, "catalog_file", None)))
     except UsageError as e:
         _err(str(e))
@@ -701,8 +751,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (PathError, PluginError, PolicyError, CatalogError) as e:
         _err(str(e))
         return 2
+    except OutputError as e:
+        _drop_output()
+        _err(str(e))
+        return 2
     except BrokenPipeError:
+        _drop_output()
         return 1
+    except Terminated as e:
+        return 128 + e.signum
     except KeyboardInterrupt:
         return 130
     except Exception as e:
@@ -710,13 +767,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _err(f"internal error: {type(e).__name__}: {e} (set TRUSS_INSTANCE_DEBUG=1 for the traceback and please report it)")
         return 2
+    finally:
+        if handling:  # returned: a signal now has nothing to clean up
+            stop_on_signals(False)
 
 
 def run() -> NoReturn:
     """Run the command line and exit with its code (the console script enters through __main__.run)."""
-    code = main()
-    sys.stdout.flush()
-    exit_now(code)
+    exit_now(_flushed(main(signals=True)))
+
+
+def _flushed(code: int) -> int:
+    """The exit code once standard output is flushed: 2 with one line when it cannot be (a full disk), 1 when its reader
+    left (`| head`). What is left of it is then dropped, so that no later flush fails again."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _drop_output()
+        return code or 1
+    except OSError as e:
+        _drop_output()
+        _err(f"cannot write to standard output: {e.strerror or e}")
+        return 2
+    return code
+
+
+def _drop_output() -> None:
+    """Point standard output at /dev/null: what it still buffers is lost anyway, and flushing it again must not fail."""
+    import contextlib
+
+    with contextlib.suppress(OSError, ValueError):  # ValueError: no file descriptor (stdout replaced or closed)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 def exit_now(code: int) -> NoReturn:
@@ -727,11 +810,13 @@ def exit_now(code: int) -> NoReturn:
     `pluggy` (a plugin may rely on teardown, e.g. to flush a file it never closed); truss imports both.
     """
     import atexit
+    import contextlib
 
     run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
     if run_exitfuncs is None or "threading" in sys.modules or "pluggy" in sys.modules:
-        sys.exit(code)
+        sys.exit(_flushed(code))
     run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    code = _flushed(code)
+    with contextlib.suppress(OSError):  # nowhere left to say it
+        sys.stderr.flush()
     os._exit(code)

@@ -793,7 +793,9 @@ def cmd_diff(args: argparse.Namespace, host: Host) -> int:
     gates = gate_lines(d, args.fail_above_usd_per_month, args.fail_above_percent)
     out = renderer(d)
     if out:
-        sys.stdout.write("\n".join(out) + "\n")
+        from truss_instance_plugin.cli import write_out
+
+        write_out("\n".join(out) + "\n")
     for line in errors + [f"truss-instance: {g}" for g in gates]:
         sys.stderr.write(line + "\n")
     broken = any(c.status == "error" and c.after is not None and c.after.priced is None for c in d.changes)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
-from truss_instance_plugin.atomic import clean_temp_files, current_bytes, folder_locks, write_temp
+from truss_instance_plugin.atomic import clean_temp_files, current_bytes, folder_locks, remove_temps, rename_temp, write_temp
 from truss_instance_plugin.catalog import InstanceType
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.drift import LockState, bad_lock, kept_type, lock_diagnostics, read_state, tampered
@@ -159,7 +158,17 @@ def _plan_chain(
 
 
 def _commit(plans: Sequence[_Plan], *, sync_renames: bool = True) -> list[LockOutcome]:
-    """Write the planned files: temp files, made durable, then renamed over the locks, then the renames made durable."""
+    """Write the planned files: temp files, made durable, then renamed over the locks, then the renames made durable.
+
+    Interrupted (Ctrl-C, SIGTERM) or failing, it leaves no temp file behind."""
+    try:
+        return _write(plans, sync_renames)
+    except BaseException:
+        remove_temps()
+        raise
+
+
+def _write(plans: Sequence[_Plan], sync_renames: bool) -> list[LockOutcome]:
     out = [list(p.outcomes) for p in plans]
     temps: list[tuple[int, str]] = []
     for i, p in enumerate(plans):
@@ -173,11 +182,9 @@ def _commit(plans: Sequence[_Plan], *, sync_renames: bool = True) -> list[LockOu
     for i, tmp in temps:
         path = out[i][0].path
         try:
-            os.replace(tmp, path)
+            rename_temp(tmp, path)
         except OSError as e:
             out[i] = [o._replace(status="error", new=None, diagnostics=[_cannot_write(path, e.strerror or e)]) for o in out[i]]
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
     if temps and sync_renames:
         os.sync()  # the renames are durable before `lock` exits (lock_models syncs once at its end instead)
     return [o for group in out for o in group]

@@ -544,7 +544,9 @@ def cmd_catalog_fetch(args: argparse.Namespace, host: Host) -> int:
         say.write(f'truss-instance: warning: {u["name"]} is not usable: {u["reason"]} (kept under "unmapped")\n')
     summary = f"{len(doc['types'])} types from {doc['source']} as of {doc['as_of']}, {doc['sha256'][:19]}"
     if target is None:
-        sys.stdout.write(data.decode("utf-8"))
+        from truss_instance_plugin.cli import write_out
+
+        write_out(data.decode("utf-8"))
         say.write(f"truss-instance: {summary}\n")
         return 0
     from truss_instance_plugin.atomic import write_if_changed

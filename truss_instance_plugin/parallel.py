@@ -20,6 +20,7 @@ JOBS_ENV = "TRUSS_INSTANCE_JOBS"
 PER_PROCESS = 256  # items a process must have before starting it costs less than it saves
 CHUNKS_PER_PROCESS = 32  # small enough that the last chunks even out the processes, large enough to cost nothing
 MAX_CHUNKS = 256  # tickets are single bytes
+GRACE = 2.0  # seconds a stopped process has to remove its temp files before it is killed
 
 
 def jobs(n_items: int) -> int:
@@ -47,8 +48,11 @@ def ordered_map(fn: Callable[[S, Sequence[T]], list[R]], state: S, items: Sequen
     more (for work that costs something per call of `fn`). The processes inherit this one's memory (`state`, the
     plugin host, caches); only results are pickled, through a pipe each. The chunks come back in order, and what `fn`
     raises reaches the caller as in one process: the first exception in order. A chunk whose process died (out of
-    memory?) is done here. On Ctrl-C or an error the processes are killed at once. No threads and no pool:
-    concurrent.futures could deadlock at exit after Ctrl-C.
+    memory?) is done here. No threads and no pool: concurrent.futures could deadlock at exit after Ctrl-C.
+
+    On Ctrl-C, SIGTERM or SIGHUP here (or an error), the processes are stopped at once: each removes the temp files it
+    made and exits (killed if still there after GRACE seconds). A process never outlives this one, however this one
+    ends: the kernel kills it when this one dies (Linux), and it stops by itself when it finds it has a new parent.
     """
     n = min(n_jobs, len(items))
     if n <= 1:
@@ -65,15 +69,16 @@ def ordered_map(fn: Callable[[S, Sequence[T]], list[R]], state: S, items: Sequen
         stream.flush()
     children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
     try:
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # Ctrl-C waits until every child is listed
+        stopping = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, stopping)  # they wait until every child is listed (and set up)
         try:
             for _ in range(n - 1):
-                child = _fork(fn, state, chunks, tickets, mask)
+                child = _fork(fn, state, chunks, tickets, mask, [r for _, r in children])
                 if child is not None:
                     children.append(child)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        done = _work(fn, state, chunks, tickets, catch=Exception)  # an interrupt here ends it all (below)
+        done = _work(fn, state, chunks, tickets)  # an interrupt here ends it all (below)
         os.close(tickets)
         tickets = -1
         while children:
@@ -89,8 +94,7 @@ def ordered_map(fn: Callable[[S, Sequence[T]], list[R]], state: S, items: Sequen
             out += fn(state, chunk) if value is None else value  # type: ignore[arg-type]
         return out
     except BaseException:
-        for child in children:
-            _end(*child)
+        _stop(children)
         raise
     finally:
         if tickets >= 0:
@@ -98,17 +102,18 @@ def ordered_map(fn: Callable[[S, Sequence[T]], list[R]], state: S, items: Sequen
 
 
 def _work(
-    fn: Callable[[S, Sequence[T]], list[R]], state: S, chunks: list[Sequence[T]], tickets: int, catch: type[BaseException]
+    fn: Callable[[S, Sequence[T]], list[R]], state: S, chunks: list[Sequence[T]], tickets: int, parent: int | None = None
 ) -> dict[int, tuple[bool, object]]:
-    """Take chunks by their tickets until none is left: {chunk: (True, results) or (False, what fn raised)}.
+    """Take chunks by their tickets until none is left: {chunk: (True, results) or (False, the Exception fn raised)}.
 
-    After a failure, no more: the chunks after it in order are not needed, and the ones before are done elsewhere."""
+    After a failure, no more: the chunks after it in order are not needed, and the ones before are done elsewhere. In
+    a child, no more either once its `parent` has gone (a new parent: the old one died)."""
     done: dict[int, tuple[bool, object]] = {}
-    while ticket := os.read(tickets, 1):
+    while (parent is None or os.getppid() == parent) and (ticket := os.read(tickets, 1)):
         i = ticket[0]
         try:
             done[i] = (True, fn(state, chunks[i]))
-        except catch as e:
+        except Exception as e:  # not an interrupt: that ends this process's work (a child's chunks are then done by another)
             done[i] = (False, e)
             break
     return done
@@ -129,16 +134,19 @@ def _results(pid: int, read: int) -> dict[int, tuple[bool, object]]:
 
 
 def _fork(
-    fn: Callable[[S, Sequence[T]], list[R]], state: S, chunks: list[Sequence[T]], tickets: int, mask: set[int | signal.Signals]
-) -> tuple[int, int] | None:
+    fn: Callable[[S, Sequence[T]], list[R]], state: S, chunks: list[Sequence[T]], tickets: int, mask: set[int | signal.Signals],
+    others: list[int],
+) -> tuple[int, int] | None:  # fmt: skip
     """Start a child that takes chunks by their tickets, then pickles what it did into a pipe: (pid, read end).
 
-    None when no process can be started (the others do its share). The child ignores Ctrl-C (the parent's to report),
-    then restores `mask`.
+    None when no process can be started (the others do its share). The child closes the `others` pipes (the earlier
+    children's), ignores Ctrl-C (the parent's to report), stops on SIGTERM and SIGHUP (its temp files removed), dies
+    with the parent, then restores `mask`.
     """
     import pickle
     import signal
 
+    parent = os.getpid()
     read, write = os.pipe()
     try:
         pid = os.fork()
@@ -151,10 +159,16 @@ def _fork(
         return pid, read
     status = 1  # the child: it never returns and never runs the parent's exit handlers
     try:
+        from truss_instance_plugin.errors import stop
+
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGHUP, stop)
+        for fd in (read, *others):
+            os.close(fd)
+        _die_with(parent)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        os.close(read)
-        done = _work(fn, state, chunks, tickets, catch=BaseException)
+        done = _work(fn, state, chunks, tickets, parent)
         with open(write, "wb") as f:
             f.write(pickle.dumps(done, pickle.HIGHEST_PROTOCOL))
         status = 0
@@ -162,11 +176,39 @@ def _fork(
         os._exit(status)
 
 
-def _end(pid: int, read: int) -> None:
-    """Kill and reap a child, and close its pipe (whatever of that is still to do)."""
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies, however it dies (SIGKILL included); exit now if the
+    parent died before that was asked. Where that cannot be asked, _work still stops at the next chunk."""
+    try:
+        import ctypes  # only in a forked process (3 ms there, while the others work): never on the check path
+
+        ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # prctl(PR_SET_PDEATHSIG, SIGKILL)
+    except (ImportError, OSError, AttributeError):  # no ctypes, no libc, no prctl
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _stop(children: list[tuple[int, int]]) -> None:
+    """Stop the children at once (SIGTERM: each removes the temp files it made, then exits), kill any still there after
+    GRACE seconds, and reap them all."""
     import contextlib
     import signal
+    import time
 
-    for step in (lambda: os.kill(pid, signal.SIGKILL), lambda: os.waitpid(pid, 0), lambda: os.close(read)):
-        with contextlib.suppress(OSError):  # already gone, already reaped, already closed
-            step()
+    for pid, read in children:
+        with contextlib.suppress(OSError):  # already closed: the result being read when the interrupt came
+            os.close(read)  # a child writing its results meets a closed pipe instead of waiting for a reader
+        with contextlib.suppress(OSError):  # already gone
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + GRACE
+    for pid, _ in children:
+        try:
+            while not os.waitpid(pid, os.WNOHANG)[0]:
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    break
+                time.sleep(0.002)
+        except ChildProcessError:  # reaped already
+            pass
