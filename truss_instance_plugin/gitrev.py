@@ -6,10 +6,12 @@ Nothing here checks anything out or writes the index: every command is read-only
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterable, Sequence
 
 _GIT = ("git", "--no-optional-locks")
+_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256
 _SHALLOW_HINT = "fetch the history: `git fetch --unshallow` (GitHub Actions: actions/checkout with `fetch-depth: 0`)"
 
 
@@ -35,15 +37,30 @@ def repo_root(cwd: str = ".") -> str:
     return root
 
 
+def _shallow(root: str) -> bool:
+    return _git(["rev-parse", "--is-shallow-repository"], root).stdout.strip() == b"true"
+
+
+def _hint(root: str) -> str:
+    """How to get what is missing: fetch the history in a shallow clone; elsewhere the repository lacks it."""
+    return _SHALLOW_HINT if _shallow(root) else "this repository lacks it or holds it damaged (`git fsck` tells)"
+
+
 def resolve(root: str, rev: str) -> str:
-    """The commit id `rev` names; GitError for an unknown revision (with a hint in a shallow clone)."""
-    if not rev or rev.startswith("-"):
-        raise GitError(f"bad revision {rev!r}")
-    run = _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root)
-    if run.returncode == 0:
-        return run.stdout.decode().strip()
-    shallow = _git(["rev-parse", "--is-shallow-repository"], root).stdout.strip() == b"true"
-    if shallow:
+    """The commit id `rev` names (any revision `git rev-parse --verify REV^{commit}` accepts); GitError for an unknown
+    revision (with a hint in a shallow clone), for a range or an exclusion, and for a leading "-" (an option to git)."""
+    if not rev:
+        raise GitError("bad revision '': name a commit, e.g. HEAD~1 or origin/main")
+    if rev.startswith("-"):
+        raise GitError(f"bad revision {rev!r}: it starts with '-', which git would read as an option")
+    spec = rev if rev.startswith(":/") else f"{rev}^{{commit}}"  # `:/text` names a commit by its message: no suffix
+    run = _git(["rev-parse", "--verify", "--quiet", spec], root)
+    out = run.stdout.decode(errors="replace").strip()
+    if run.returncode == 0 and _OID.fullmatch(out):
+        return out
+    if run.returncode == 0:  # `^HEAD`: git verifies an exclusion, which names no commit to read
+        raise GitError(f"bad revision {rev!r}: not a single commit (an exclusion or a range); name one, e.g. HEAD~1 or origin/main")
+    if _shallow(root):
         raise GitError(f"bad revision {rev!r}: it is not in this shallow clone; {_SHALLOW_HINT}")
     raise GitError(f"bad revision {rev!r}: no such commit in {root}")
 
@@ -53,7 +70,7 @@ def tree_files(root: str, commit: str) -> dict[str, str]:
     run = _git(["ls-tree", "-r", "-z", "--full-tree", commit], root)
     if run.returncode != 0:
         detail = " ".join(run.stderr.decode(errors="replace").split())
-        raise GitError(f"cannot list the files of {commit[:12]}: {detail or 'git ls-tree failed'}; {_SHALLOW_HINT}")
+        raise GitError(f"cannot list the files of {commit[:12]}: {detail or 'git ls-tree failed'}; {_hint(root)}")
     files: dict[str, str] = {}
     for record in run.stdout.split(b"\0"):
         meta, _, path = record.partition(b"\t")
@@ -84,7 +101,7 @@ def read_blobs(root: str, ids: Iterable[str]) -> dict[str, bytes]:
         end = out.find(b"\n", pos)
         header = out[pos:end].split() if end >= 0 else []
         if len(header) != 3 or not header[2].isdigit():
-            raise GitError(f"object {oid} is missing (a shallow or partial clone?); {_SHALLOW_HINT}")
+            raise GitError(f"object {oid} is missing; {_hint(root)}")
         size = int(header[2])
         blobs[oid] = out[end + 1 : end + 1 + size]
         pos = end + 1 + size + 1  # the content is followed by a newline
