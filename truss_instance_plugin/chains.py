@@ -467,7 +467,7 @@ def _load_chain(r: Reader, path: str, entrypoint: str | None) -> ChainFile:
         chain_name = marked(r, entries[0])[1] if entries else None
         entries += models
     defined = [ClassRef(main, st, i) for i, st in enumerate(main.body) if isinstance(st, ast.ClassDef)]
-    for c in [*entries, *(d for d in defined if d not in entries and marked(r, d)[0])]:
+    for c in dict.fromkeys([*entries, *(d for d in defined if marked(r, d)[0])]):
         if kind(c) == "truss":
             hint = "a TrussChainlet cannot be a chain's entrypoint; mark a ChainletBase that depends on it (truss rejects it too)"
             notes.setdefault(c, []).append(
@@ -488,13 +488,13 @@ def _load_chain(r: Reader, path: str, entrypoint: str | None) -> ChainFile:
                 first.module.pos(first.node),
             )
         )
-    order: list[ClassRef] = []
+    order: dict[ClassRef, None] = {}  # ordered, and a set: membership is asked per class
     pending = list(reversed(roots))
     while pending:  # depth-first, entrypoints first, then each one's dependencies in __init__ order
         c = pending.pop()
         if c in order:
             continue
-        order.append(c)
+        order[c] = None
         deps: list[ClassRef] = []
         for d in dependencies(r, c):
             if isinstance(d, Unknown):
@@ -505,8 +505,9 @@ def _load_chain(r: Reader, path: str, entrypoint: str | None) -> ChainFile:
         pending.extend(reversed(deps))
     chainlets: list[Chainlet] = []
     seen: dict[str, Chainlet] = {}
+    entry_set = set(entries)
     for c in order:
-        unit = _Builder(r, c, c in entries).build()
+        unit = _Builder(r, c, c in entry_set).build()
         extra = list(notes.get(c, []))
         if unit.name in seen:
             prior = seen[unit.name]

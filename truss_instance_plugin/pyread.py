@@ -12,7 +12,7 @@ import builtins
 import operator
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
@@ -22,6 +22,7 @@ from truss_instance_plugin.request import did_you_mean
 
 MAX_MODULES = 64  # local modules followed from one chain file
 MAX_DEPTH = 48  # names, attributes and calls followed for one value
+MAX_MRO = 64  # classes in one method resolution order built as a list (a class with several bases)
 
 _ACCEL_MEMBERS = {("_B10" if v == "B10" else v): v for v in TRUSS_ACCELERATORS}  # truss_config.Accelerator member -> value
 
@@ -114,6 +115,7 @@ class Attr(NamedTuple):
 
 
 Value = Unknown | Val | Ext | ClassRef | ModRef | Call
+Entry = ClassRef | str | Unknown  # in a method resolution order: a class of the chain, an installed one, unreadable
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv}
 
 
@@ -218,7 +220,9 @@ class Reader:
         self.modules: dict[str, Module | Diagnostic] = {}
         self.fatal: list[Diagnostic] = []
         self.class_bindings: dict[int, Bindings] = {}
-        self.mros: dict[ClassRef, list[ClassRef | str | Unknown]] = {}
+        self.bases_of: dict[ClassRef, list[Entry]] = {}
+        self.mros: dict[ClassRef, list[Entry]] = {}
+        self.found: dict[str, dict[ClassRef, object]] = {}  # _search's answers: by key, then class
         self.visiting: set[tuple[str, str, int]] = set()
 
     # files
@@ -435,9 +439,12 @@ class Reader:
             self.class_bindings[key] = Bindings(cls.node.body)
         return self.class_bindings[key]
 
-    def bases(self, cls: ClassRef, depth: int) -> list[ClassRef | str | Unknown]:
-        """A class's bases: classes of the chain, qualified names of installed ones, or unreadable."""
-        out: list[ClassRef | str | Unknown] = []
+    def bases(self, cls: ClassRef, depth: int = 0) -> list[Entry]:
+        """A class's bases: classes of the chain, qualified names of installed ones, or unreadable (read once)."""
+        got = self.bases_of.get(cls)
+        if got is not None:
+            return got
+        out: list[Entry] = []
         scope = Scope(cls.module, cls.stmt)
         for b in cls.node.bases:
             expr = b.value if isinstance(b, ast.Subscript) else b  # Generic[T]
@@ -448,16 +455,45 @@ class Reader:
                 out.append(CANON.get(v.name, v.name))
             else:
                 out.append(Unknown("a base class that is not a class", cls.module.pos(b)))
+        self.bases_of[cls] = out
         return out
 
-    def mro(self, cls: ClassRef, depth: int = 0) -> list[ClassRef | str | Unknown]:
-        """The class's method resolution order (C3, as Python computes it) over what can be read."""
-        if cls in self.mros:
-            return self.mros[cls]
-        if depth > MAX_DEPTH:
-            return [cls, Unknown("base classes nested too deeply", cls.module.pos(cls.node))]
+    def _single(self, cls: ClassRef, depth: int) -> ClassRef | None:
+        """The one base class, when it is the chain's own: the MRO is then the class and its base's MRO."""
         bases = self.bases(cls, depth)
-        seqs: list[list[ClassRef | str | Unknown]] = []
+        return bases[0] if len(bases) == 1 and isinstance(bases[0], ClassRef) else None
+
+    def mro(self, cls: ClassRef, depth: int = 0) -> list[Entry]:
+        """The class's method resolution order (C3, as Python computes it) over what can be read, as a list of at most
+        MAX_MRO classes (then an Unknown). A chain of single bases is followed, not recursed into."""
+        got = self.mros.get(cls)
+        if got is not None:
+            return got
+        out: list[Entry] = []
+        c = cls
+        while len(out) <= MAX_MRO:
+            out.append(c)
+            base = self._single(c, depth)
+            if base is None:
+                out += self._merged(c, depth)
+                break
+            if base in self.mros:
+                out += self.mros[base]
+                break
+            c = base
+        if len(out) > MAX_MRO:
+            out[MAX_MRO:] = [Unknown(f"more than {MAX_MRO} classes in its method resolution order", cls.module.pos(cls.node))]
+        self.mros[cls] = out
+        return out
+
+    def _merged(self, cls: ClassRef, depth: int) -> list[Entry]:
+        """The MRO after `cls` of a class with several bases, or installed or unreadable ones."""
+        if depth > MAX_DEPTH:
+            return [Unknown("base classes nested too deeply", cls.module.pos(cls.node))]
+        bases = self.bases(cls, depth)
+        if len(bases) > MAX_MRO:
+            return [Unknown(f"more than {MAX_MRO} base classes", cls.module.pos(cls.node))]
+        seqs: list[list[Entry]] = []
         for b in bases:
             if isinstance(b, ClassRef):
                 seqs.append(self.mro(b, depth + 1))
@@ -468,67 +504,109 @@ class Reader:
         merged = _c3([*seqs, list(bases)])
         if merged is None:  # Python refuses this class (TypeError at import); read depth-first
             merged = [x for s in seqs for x in s]
-        self.mros[cls] = [cls, *dict.fromkeys(merged)]
-        return self.mros[cls]
+        return [x for x in dict.fromkeys(merged) if x != cls]
+
+    def _search(self, cls: ClassRef, key: str, test: Callable[[Entry], object], depth: int = 0) -> object:
+        """The first answer (not None) `test` gives along the class's MRO, else None. Remembered per class and key, and
+        a chain of single bases is walked once for all its classes: near-linear in the classes, however deep."""
+        memo = self.found.setdefault(key, {})
+        path: list[ClassRef] = []
+        seen: set[ClassRef] = set()
+        c = cls
+        answer: object = None
+        while c not in memo:
+            path.append(c)
+            seen.add(c)
+            base = self._single(c, depth)
+            if base is None or base in seen:  # several bases (or a cycle, which Python refuses): the MRO as a list
+                answer = next((a for e in self.mro(c, depth) if (a := test(e)) is not None), None)
+                break
+            answer = test(c)
+            if answer is not None:
+                break
+            c = base
+        else:
+            answer = memo[c]
+        memo.update(dict.fromkeys(path, answer))
+        return answer
 
     def kind(self, cls: ClassRef) -> str | None:
         """chainlet, model, truss or engine by the truss_chains base class, or None for another class."""
-        for entry in self.mro(cls):
-            if isinstance(entry, str) and entry in KINDS:
-                return KINDS[entry]
-        return None
+        got = self._search(cls, "kind", lambda e: KINDS.get(e) if isinstance(e, str) else None)
+        return got if isinstance(got, str) else None
 
     def lookup(self, cls: ClassRef, attr: str, depth: int = 0) -> Attr | str | Unknown | None:
         """A class attribute through the MRO: (its expression, scope), "default" (truss's), unreadable, or None."""
-        for entry in self.mro(cls, depth):
-            if isinstance(entry, Unknown):
-                return Unknown(f"a base class: {entry.reason}", entry.at)
-            if isinstance(entry, str):
-                if entry == _ABC and attr == "remote_config":
-                    return "default"
-                if entry in _HARMLESS or entry.startswith(TRUSS) or entry in KINDS:
-                    continue
-                return Unknown(
-                    f"{short(attr)} may come from the base class {short(entry)}, which is not in a local module", cls.module.pos(cls.node)
-                )
-            patched = entry.module.bindings.patched.get((entry.node.name, attr))
-            if patched is not None:
-                return Unknown(f"{short(entry.node.name + '.' + attr)} is assigned outside the class", entry.module.pos(patched))
-            body = self.class_body(entry)
-            got = body.get(attr)
-            if got is None:
-                continue
-            i, b = got
-            if b.kind == "value":
-                assert isinstance(b.node, ast.expr)
-                return Attr(b.node, Scope(entry.module, i, body, entry.stmt))
-            return Unknown(f"{short(entry.node.name + '.' + attr)} is {b.data or 'not a plain value'}", entry.module.pos(b.node))
-        return None
+        got = self._search(cls, f".{attr}", lambda e: self._attr(e, attr), depth)
+        if isinstance(got, _Foreign):
+            return Unknown(
+                f"{short(attr)} may come from the base class {short(got.name)}, which is not in a local module", cls.module.pos(cls.node)
+            )
+        assert got is None or isinstance(got, Attr | str | Unknown)
+        return got
+
+    def _attr(self, entry: Entry, attr: str) -> Attr | str | Unknown | _Foreign | None:
+        """What one MRO entry says of a class attribute (None: nothing, look further)."""
+        if isinstance(entry, Unknown):
+            return Unknown(f"a base class: {entry.reason}", entry.at)
+        if isinstance(entry, str):
+            if entry == _ABC and attr == "remote_config":
+                return "default"
+            if entry in _HARMLESS or entry.startswith(TRUSS) or entry in KINDS:
+                return None
+            return _Foreign(entry)
+        patched = entry.module.bindings.patched.get((entry.node.name, attr))
+        if patched is not None:
+            return Unknown(f"{short(entry.node.name + '.' + attr)} is assigned outside the class", entry.module.pos(patched))
+        body = self.class_body(entry)
+        got = body.get(attr)
+        if got is None:
+            return None
+        i, b = got
+        if b.kind == "value":
+            assert isinstance(b.node, ast.expr)
+            return Attr(b.node, Scope(entry.module, i, body, entry.stmt))
+        return Unknown(f"{short(entry.node.name + '.' + attr)} is {b.data or 'not a plain value'}", entry.module.pos(b.node))
 
     def init(self, cls: ClassRef) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, Scope] | None:
         """The class's __init__ (through the MRO) and its scope."""
-        for entry in self.mro(cls):
-            if isinstance(entry, ClassRef):
-                got = self.class_body(entry).get("__init__")
-                if got is not None and isinstance(got[1].node, ast.FunctionDef | ast.AsyncFunctionDef):
-                    return got[1].node, Scope(entry.module, got[0], self.class_body(entry), entry.stmt)
+        got = self._search(cls, "__init__", self._init)
+        return got if isinstance(got, tuple) else None
+
+    def _init(self, entry: Entry) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, Scope] | None:
+        if isinstance(entry, ClassRef):
+            got = self.class_body(entry).get("__init__")
+            if got is not None and isinstance(got[1].node, ast.FunctionDef | ast.AsyncFunctionDef):
+                return got[1].node, Scope(entry.module, got[0], self.class_body(entry), entry.stmt)
         return None
 
 
-def _c3(seqs: list[list[ClassRef | str | Unknown]]) -> list[ClassRef | str | Unknown] | None:
-    seqs = [list(s) for s in seqs if s]
-    out: list[ClassRef | str | Unknown] = []
-    while seqs:
-        for s in seqs:
-            head = s[0]
-            if not any(head in t[1:] for t in seqs):
-                break
-        else:
-            return None
+class _Foreign(NamedTuple):
+    """An installed base class in an MRO that may define the attribute looked up."""
+
+    name: str
+
+
+def _c3(seqs: list[list[Entry]]) -> list[Entry] | None:
+    """Python's C3 merge, None when there is no consistent order. Each sequence is consumed through an index and each
+    entry's count in the sequences' tails kept: no list is copied or scanned per step."""
+    seqs = [s for s in seqs if s]
+    tails: dict[Entry, int] = {}
+    for s in seqs:
+        for x in s[1:]:
+            tails[x] = tails.get(x, 0) + 1
+    at = [0] * len(seqs)
+    out: list[Entry] = []
+    while True:
+        head = next((s[i] for s, i in zip(seqs, at, strict=True) if i < len(s) and not tails.get(s[i])), None)
+        if head is None:
+            return out if all(i == len(s) for s, i in zip(seqs, at, strict=True)) else None
         out.append(head)
-        seqs = [t[1:] if t[0] == head else t for t in seqs]
-        seqs = [t for t in seqs if t]
-    return out
+        for n, s in enumerate(seqs):
+            if at[n] < len(s) and s[at[n]] == head:
+                at[n] += 1
+                if at[n] < len(s):
+                    tails[s[at[n]]] -= 1
 
 
 def _env_name(node: ast.AST | None) -> str:
