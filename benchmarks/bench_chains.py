@@ -3,7 +3,8 @@
     python benchmarks/bench_chains.py [--assert] [--runs N]
 
 A walk looks for chain files among the .py files it meets (outside trusses): each is read (at most
-1 MiB) and searched for b"truss_chains"; only a hit is parsed, and chains.py is imported only then.
+1 MiB) and searched for b"truss_chains" (decoded first when a coding cookie names a codec such as
+utf-7); only a hit is parsed, and chains.py is imported only then.
 Two trees with the same --models trusses (_harness.make_tree): "plain", and "with .py" = the same plus
 --py ordinary Python files (about 2 KiB each, in packages beside the trusses, none importing
 truss_chains). Both run `check --no-lock` (lockfile reads are the same in both; bench_check.py measures

@@ -57,3 +57,47 @@ def test_several_bases_keep_python_s_method_resolution_order(tmp_path: Path, mon
     Path("d.py").write_text(Path("d.py").read_text().replace("class Diamond(Left, Right)", "class Diamond(Base, Left)"))
     code, out, _ = run("explain", "d.py")  # Python refuses this order (TypeError): read depth-first, as before
     assert (code, out.splitlines()[0]) == (0, "d.py [Diamond, entrypoint]: 1x2  $0.00058/min  $0.03/h  $25/month  (1 vCPU, 2 GiB)")
+
+
+# Coding cookies --------------------------------------------------------------------------------------------------
+
+UTF7 = """# -*- coding: utf-7 -*-
+import truss+AF8-chains as chains
+
+
+class Hidden(chains.ChainletBase):
+    remote+AF8-config = chains.RemoteConfig(compute=chains.Compute(cpu+AF8-count=4, memory="16Gi", gpu="A10G"))
+"""
+
+
+def test_a_walk_reads_the_coding_cookie(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Run) -> None:
+    """`truss_chains` behind a utf-7 or unicode_escape cookie is no byte match: the walk skipped such chain files
+    silently. A cookie that names another codec is decoded; an unknown codec cannot tell (Python refuses the file too);
+    a UTF-8 cookie and a file without one stay a byte check."""
+    monkeypatch.chdir(tmp_path)
+    Path("w/sub").mkdir(parents=True)
+    Path("w/sub/u7.py").write_text(UTF7)
+    Path("w/esc.py").write_text(
+        "# coding: unicode_escape\nimport truss\\u005fchains as chains\n\n\nclass Esc(chains.ChainletBase):\n    pass\n"
+    )
+    Path("w/plain.py").write_text("# -*- coding: utf-8 -*-\nimport os\n")
+    Path("w/latin.py").write_text("# coding: latin-1\nimport os\n")
+    code, out, _ = run("explain", "w")
+    assert (code, [line for line in out.splitlines() if not line.startswith(" ")][:3]) == (
+        0,
+        [
+            "w/esc.py [Esc, entrypoint]: 1x2  $0.00058/min  $0.03/h  $25/month  (1 vCPU, 2 GiB)",
+            "w/esc.py: chain total  $0.00058/min  $0.03/h  $25/month  (1 chainlet)",
+            "w/sub/u7.py [Hidden, entrypoint]: A10Gx4x16  $0.02012/min  $1.21/h  $881/month  (1× A10G 24 GiB, 4 vCPU, 16 GiB)",
+        ],
+    )
+    Path("w/bogus.py").write_text("# coding: no-such-codec\nimport os\n")
+    code, out, _ = run("check", "--no-lock", "w")
+    assert (code, out.splitlines()) == (
+        2,
+        [
+            "w/bogus.py: error TI094 invalid Python: unknown encoding: no-such-codec",
+            "  python cannot import it either; fix the file",
+            "3 models: 1 error",
+        ],
+    )

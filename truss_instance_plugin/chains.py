@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
-from truss_instance_plugin.config import CHAIN_MARK, CONFIG_NAME, Field, LoadedConfig, load_config
+from truss_instance_plugin.config import CONFIG_NAME, Field, LoadedConfig, load_config, mentions_chains
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
 from truss_instance_plugin.pyread import (
     CANON,
@@ -429,7 +429,7 @@ def _load_chain(r: Reader, path: str, entrypoint: str | None) -> ChainFile:
     main = r.load(path)
     if isinstance(main, Diagnostic):
         return ChainFile(path, (), (main,), None, ())
-    if CHAIN_MARK not in main.data:
+    if not mentions_chains(main.data):
         return _no_chainlet(path, "does not import truss_chains: not a chain or model file")
     kinds: dict[ClassRef, str] = {}
 
