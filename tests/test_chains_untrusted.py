@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,86 @@ import pytest
 from support import Run
 
 TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"
+SECRET = 'resources:\n  accelerator: "SECRET-VALUE"\n  cpu: "1"\n  memory: 2Gi\n'
+WRAPPER = """import truss_chains as chains
+
+
+class Wrapped(chains.TrussChainlet):
+    truss_dir = "{}"
+
+
+@chains.mark_entrypoint
+class Front(chains.ChainletBase):
+    def __init__(self, wrapped=chains.depends(Wrapped)) -> None:
+        self._wrapped = wrapped
+"""
+
+
+@pytest.fixture
+def outside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository at tmp_path/repo (a `.git` folder is what bounds it), the cwd; a secret truss beside it."""
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "config.yaml").write_text(SECRET)
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    (tmp_path / "repo" / "ch").mkdir()
+    monkeypatch.chdir(tmp_path / "repo")
+    return tmp_path / "elsewhere"
+
+
+def _finding(folder: str, to: str) -> list[str]:
+    return [
+        f'ch/app.py:5:17: error TI049 [Wrapped] truss_dir "{folder}" leads outside the repository (to {to}); not read',
+        "  point truss_dir at a truss directory inside this repository; truss-instance reads nothing outside it",
+    ]
+
+
+@pytest.mark.parametrize("how", ["relative", "absolute", "symlink"])
+def test_check_lock_and_explain_never_read_a_truss_dir_outside_the_repository(outside: Path, run: Run, how: str) -> None:
+    """truss_dir = "../../elsewhere" made `check` read (and quote) a config.yaml outside the repository; so did an
+    absolute path or a symbolic link to it. It is TI049 now, saying where it leads; `lock` writes nothing."""
+    folder = {"relative": "../../elsewhere", "absolute": str(outside), "symlink": "linked"}[how]
+    if how == "symlink":
+        os.symlink(outside, "ch/linked")
+    Path("ch/app.py").write_text(WRAPPER.format(folder))
+    to = str(outside) if how == "absolute" else "../elsewhere"
+    shown = folder if len(folder) <= 40 else folder[:37] + "..."
+    code, out, err = run("check", "--no-lock", "ch/app.py")
+    assert (code, out.splitlines(), err) == (1, [*_finding(shown, to), "2 models: 1 error"], "")
+    code, out, err = run("lock", "ch/app.py")
+    assert "SECRET" not in out + err
+    assert (code, out.splitlines()[:2]) == (1, _finding(shown, to))
+    assert sorted(os.listdir("ch")) == sorted(["app.py", *(["linked"] if how == "symlink" else [])])
+    code, out, err = run("explain", "ch/app.py")
+    assert "SECRET" not in out + err
+    assert code == 1
+    assert [line for line in out.splitlines() if "TI049" in line] == ["  " + _finding(shown, to)[0].replace(" [Wrapped]", "")]
+
+
+def test_without_a_repository_a_truss_dir_is_read_where_it_points(outside: Path, run: Run) -> None:
+    """No `.git` above the chain file: no repository to bound the reading (your own files, on your own disk)."""
+    os.rmdir(".git")
+    Path("ch/app.py").write_text(WRAPPER.format("../../elsewhere"))
+    code, out, _ = run("check", "--no-lock", "ch/app.py")
+    assert (code, out.splitlines()[0]) == (
+        1,
+        '../elsewhere/config.yaml:2:16: error TI011 [Wrapped] accelerator "SECRET-VALUE": unknown GPU type "SECRET-VALUE"',
+    )
+
+
+def test_a_module_that_leads_outside_the_repository_is_not_read(outside: Path, run: Run) -> None:
+    (outside / "helper.py").write_text("import truss_chains as chains\n\n\nclass Worker(chains.ChainletBase):\n    pass\n")
+    os.symlink(outside / "helper.py", "ch/helper.py")
+    app = "import truss_chains as chains\n\nfrom helper import Worker\n\n\n@chains.mark_entrypoint\nclass Front(chains.ChainletBase):\n"
+    Path("ch/app.py").write_text(app + "    def __init__(self, worker=chains.depends(Worker)) -> None:\n        pass\n")
+    code, out, _ = run("check", "--no-lock", "ch/app.py")
+    assert (code, out.splitlines()) == (
+        0,
+        [
+            "ch/app.py:1:1: warning TI040 [Front] chains.depends(): helper.py leads outside the repository; not read",
+            "  truss-instance reads chain files without running them; the chain may have more chainlets than listed",
+            "1 model: 1 warning",
+        ],
+    )
 
 
 # Item 10b: inheritance is near-linear ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
-from truss_instance_plugin.config import MAX_CHAIN_BYTES, read_bounded
+from truss_instance_plugin.config import MAX_CHAIN_BYTES, LoadedConfig, load_config, read_bounded
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.request import did_you_mean
 
@@ -211,12 +211,70 @@ class Module:
 # Reading --------------------------------------------------------------------------------------------
 
 
+def repository_root(path: str) -> str | None:
+    """The repository a file is in, as the policy search bounds it: the nearest folder at or above the file's folder
+    that holds `.git`; None outside a repository."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(os.path.join(folder, ".git")):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+    return folder
+
+
+def within(path: str, root: str) -> bool:
+    """Whether the absolute, normalized `path` is `root` or below it."""
+    return path == root or path.startswith(os.path.join(root, ""))
+
+
+class Files:
+    """Where a chain's files are read: the file system, bounded by the repository `root` (a file that leads outside it,
+    by its path or through a symbolic link, is not read; no bound when there is no repository). diff reads a commit's
+    files through a subclass. Each file is parsed once, however many chain files import it."""
+
+    def __init__(self, root: str | None) -> None:
+        self.root = os.path.realpath(root) if root is not None else None
+        self.parsed: dict[str, Module | Diagnostic] = {}  # by key(path); a finding as about the chain file itself
+
+    def key(self, path: str) -> str:
+        """The same string for every path of one file."""
+        return os.path.realpath(path)
+
+    def isfile(self, path: str) -> bool:
+        return os.path.isfile(path)
+
+    def read(self, path: str, limit: int) -> bytes:
+        """At most `limit` + 1 bytes of the file (OSError when it cannot be read)."""
+        return read_bounded(path, limit)
+
+    def outside(self, path: str) -> str | None:
+        """Where `path` really is (absolute) when that is outside the repository; None when inside, or no repository."""
+        if self.root is None:
+            return None
+        real = os.path.realpath(path)
+        return None if within(real, self.root) else real
+
+    def config(self, path: str) -> LoadedConfig:
+        """A truss config (a TrussChainlet's), loaded."""
+        return load_config(path)
+
+    def parse(self, path: str, file: str) -> Module | Diagnostic:
+        """parse_py, once per file; `file` names it in a finding ("" for the chain file itself)."""
+        key = self.key(path)
+        got = self.parsed.get(key)
+        if got is None:
+            got = self.parsed[key] = parse_py(path, "", self)
+        return got._replace(file=file) if isinstance(got, Diagnostic) else got
+
+
 class Reader:
     """Everything read for one chain file: its modules and the values followed through them."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, files: Files | None = None) -> None:
         self.path = path
         self.root = os.path.dirname(path)  # truss puts the chain file's folder on sys.path
+        self.files = files if files is not None else Files(repository_root(path))
         self.modules: dict[str, Module | Diagnostic] = {}
         self.fatal: list[Diagnostic] = []
         self.class_bindings: dict[int, Bindings] = {}
@@ -229,10 +287,10 @@ class Reader:
 
     def load(self, path: str) -> Module | Diagnostic:
         """A file of the chain, parsed once; a fatal finding when it cannot be."""
-        key = os.path.realpath(path)
+        key = self.files.key(path)
         if key in self.modules:
             return self.modules[key]
-        got = parse_py(path, "" if not self.modules else path)
+        got = self.files.parse(path, "" if not self.modules else path)
         self.modules[key] = got
         if isinstance(got, Diagnostic):
             self.fatal.append(got)
@@ -248,9 +306,12 @@ class Reader:
             base = self.root
         rel = os.path.join(base, *name.split(".")) if name else base
         for cand in (rel + ".py", os.path.join(rel, "__init__.py")):
-            if os.path.isfile(cand):
-                if len(self.modules) >= MAX_MODULES and os.path.realpath(cand) not in self.modules:
-                    return Unknown(f"more than {MAX_MODULES} local modules", Pos(frm.path, 1, 1))
+            if self.files.isfile(cand):
+                if self.files.key(cand) not in self.modules:
+                    if len(self.modules) >= MAX_MODULES:
+                        return Unknown(f"more than {MAX_MODULES} local modules", Pos(frm.path, 1, 1))
+                    if self.files.outside(cand) is not None:
+                        return Unknown(f"{os.path.basename(cand)} leads outside the repository; not read", Pos(frm.path, 1, 1))
                 got = self.load(cand)
                 return got if isinstance(got, Module) else Unknown(f"{os.path.basename(cand)} cannot be read", Pos(frm.path, 1, 1))
         if level:
@@ -618,10 +679,11 @@ def short(s: str) -> str:
     return s if len(s) <= 40 else s[:37] + "..."
 
 
-def parse_py(path: str, file: str) -> Module | Diagnostic:
-    """Read and parse a .py file (bounded); an unreadable one is a fatal finding (`file` set for a local module)."""
+def parse_py(path: str, file: str, files: Files | None = None) -> Module | Diagnostic:
+    """Read (from `files`, else the file system) and parse a .py file, bounded; an unreadable one is a fatal finding
+    (`file` set for a local module)."""
     try:
-        data = read_bounded(path, MAX_CHAIN_BYTES)
+        data = files.read(path, MAX_CHAIN_BYTES) if files is not None else read_bounded(path, MAX_CHAIN_BYTES)
     except OSError as e:
         return Diagnostic("TI090", ERROR, f"cannot read: {e.strerror or e}", "", 0, 0, file)
     if len(data) > MAX_CHAIN_BYTES:
@@ -689,9 +751,10 @@ def dependencies(r: Reader, cls: ClassRef) -> Iterator[ClassRef | Unknown]:
         yield v if isinstance(v, ClassRef | Unknown) else Unknown("chains.depends() of something that is not a class", scope.module.pos(d))
 
 
-def local_imports(path: str) -> set[str]:
-    """The chain's own modules a .py file imports (absolute imports resolved beside it), by real path."""
-    got = parse_py(path, path)
+def local_imports(path: str, files: Files | None = None) -> set[str]:
+    """The chain's own modules a .py file imports (absolute imports resolved beside it), by files.key."""
+    files = files if files is not None else Files(None)
+    got = files.parse(path, path)
     if isinstance(got, Diagnostic):
         return set()
     root = os.path.dirname(os.path.abspath(path))
@@ -703,6 +766,6 @@ def local_imports(path: str) -> set[str]:
         for n in names:
             rel = os.path.join(root, *n.split("."))
             for cand in (rel + ".py", os.path.join(rel, "__init__.py")):
-                if os.path.isfile(cand):
-                    out.add(os.path.realpath(cand))
+                if files.isfile(cand):
+                    out.add(files.key(cand))
     return out
