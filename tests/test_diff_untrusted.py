@@ -20,10 +20,7 @@ from support import Run
 from test_diff import CHAIN, HELPER, SMALL, TRUSS_INSTANCE, chain, commit, git, model, repo, sha
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths and symlinks")
-
-
 __all__ = ["repo"]  # the fixture, shared with test_diff
-
 
 Node = bytes | list[tuple[bytes, "Node"]] | tuple[str, bytes]  # a blob, a tree, or ("link", target)
 
@@ -143,14 +140,8 @@ _PART = st.one_of(
         lambda s: s != "model"  # a model/ folder would make a config.yaml a truss: a unit, not a hostile entry
     ),
 )
-
-
 _LEAF = st.sampled_from(["x.py", "config.yaml", "n.yml", "t.txt", "truss-instance.x.lock"])
-
-
 _DATA = st.sampled_from([b"x = 1\n", b"import truss_chains\n", b"name: other\n"])
-
-
 _ENTRY = st.tuples(st.booleans(), st.lists(_PART, max_size=4), _LEAF, _DATA)  # (in the chain's folder, parts, leaf, bytes)
 
 
@@ -247,8 +238,6 @@ def test_arbitrary_tree_entries_never_write_or_read_outside(
 # Item 2: at a commit only its blobs are read; a truss_dir outside the repository is a finding -------------------
 
 SECRET = 'resources:\n  accelerator: "SECRET-VALUE"\n  cpu: "1"\n  memory: 2Gi\n'
-
-
 WRAPPER = """import truss_chains as chains
 
 
@@ -393,6 +382,41 @@ def test_a_missing_object_in_a_full_clone_does_not_suggest_unshallow(repo: Path,
     assert run("diff", "HEAD") == (
         2, "", f"truss-instance: object {blob} is missing; this repository lacks it or holds it damaged (`git fsck` tells)\n",
     )  # fmt: skip
+
+
+# Coding cookies ---------------------------------------------------------------------------------------------------
+
+UTF7_CHAIN = """# -*- coding: utf-7 -*-
+import truss+AF8-chains as chains
+
+
+class Hidden(chains.ChainletBase):
+    remote+AF8-config = chains.RemoteConfig(compute=chains.Compute(cpu+AF8-count=CPU, memory="16Gi", gpu="A10G"))
+"""
+
+
+def test_a_chain_file_behind_a_coding_cookie_is_a_unit(repo: Path, run: Run) -> None:
+    """`truss_chains` written in utf-7 (or unicode_escape) is no byte match: such files were silently no unit."""
+    Path("ch").mkdir()
+    Path("ch/u7.py").write_text(UTF7_CHAIN.replace("CPU", "4"))
+    escaped = "# coding: unicode_escape\nimport truss\\u005fchains as chains\n\n\nclass Esc(chains.ChainletBase):\n    pass\n"
+    Path("ch/esc.py").write_text(escaped)
+    commit("base")
+    Path("ch/u7.py").write_text(UTF7_CHAIN.replace("CPU", "8"))
+    commit("head")
+    code, out, err = run("diff", "HEAD~1", "HEAD")
+    assert (code, out.splitlines()[1:], err) == (
+        0,
+        [
+            "ch/u7.py [Hidden]: A10Gx4x16 → A10Gx8x32  +$0.25/h (+$180/month, +20%)  resources edit (cpu)",
+            "  before  $0.02012/min  $1.21/h  $881/month",
+            "  after   $0.02424/min  $1.45/h  $1,062/month",
+            "total: $907/month → $1,087/month  +$0.25/h (+$180/month, +20%) across 1 model; 1 unchanged",
+        ],
+        "",
+    )
+    Path("ch/u7.py").write_text(UTF7_CHAIN.replace("CPU", "4"))
+    assert run("diff")[1].splitlines()[1] == "ch/u7.py [Hidden]: A10Gx8x32 → A10Gx4x16  −$0.25/h (−$180/month, −17%)  resources edit (cpu)"
 
 
 # Item 10a: many root chain files over a folder of many modules ------------------------------------------------------

@@ -6,6 +6,7 @@ import argparse
 import errno
 import os
 import posixpath
+import re
 import sys
 from collections.abc import Collection
 from decimal import Decimal, InvalidOperation
@@ -20,6 +21,7 @@ from truss_instance_plugin.config import (
     MAX_CONFIG_BYTES,
     SKIP_DIRS,
     LoadedConfig,
+    cookie_may_hide,
     load_config,
     load_config_bytes,
     mentions_chains,
@@ -314,12 +316,24 @@ def _read_worktree(root: str, path: str) -> Content | None:
 
 # .py files, not read in the folders candidates() skips anyway (hidden ones, node_modules, __pycache__)
 _PY = ("*.py", ":(exclude,glob)**/.*/**", *(f":(exclude,glob)**/{d}/**" for d in sorted(SKIP_DIRS)))
+# What git grep looks for in them: the mark, and a coding cookie (in which the mark may be written otherwise)
+_MARKS = (re.escape(CHAIN_MARK.decode()), "coding[:=][[:blank:]]*[-_.[:alnum:]]+")
+
+
+def chain_candidates(root: str, commit: str | None) -> set[str]:
+    """The .py files that may be chain files, by one `git grep`: those that mention truss_chains, and those whose coding
+    cookie (line 1 or 2) names a codec that may hide it (config.mentions_chains decides on their bytes)."""
+    found: set[str] = set()
+    for path, line, text in gitrev.grep_lines(root, commit, _MARKS, _PY):
+        if text == CHAIN_MARK or (line <= 2 and cookie_may_hide(text[len(b"coding:") :].strip().decode("ascii", "replace"))):
+            found.add(path)
+    return found
 
 
 def snapshots(root: str, base: Revision, head: Revision, blobs: gitrev.Blobs) -> tuple[Snapshot, Snapshot]:
     """Both revisions' units; the git objects are read by one `git cat-file --batch` process (`blobs`), bounded."""
     trees = {rev: gitrev.tree_files(root, rev.commit, rev.title()) for rev in (base, head) if rev.commit}
-    marked = {rev: gitrev.grep_files(root, rev.commit, CHAIN_MARK.decode(), _PY) for rev in (base, head)}
+    marked = {rev: chain_candidates(root, rev.commit) for rev in (base, head)}
     found = {rev: candidates(trees[rev] if rev.commit else gitrev.worktree_files(root), marked[rev]) for rev in (base, head)}
     blobs.prefetch((trees[rev][p], _limit(p)) for rev in trees for c in found[rev] for p in (c.config, c.lock) if p)
 

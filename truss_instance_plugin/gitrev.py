@@ -248,11 +248,28 @@ class Blobs:
         return True
 
 
-def grep_files(root: str, commit: str | None, text: str, pathspecs: Sequence[str]) -> set[str]:
-    """The files matching `pathspecs` that contain `text`: at `commit`, or (None) in the work tree, untracked ones too."""
+def grep_lines(root: str, commit: str | None, patterns: Sequence[str], pathspecs: Sequence[str]) -> list[tuple[str, int, bytes]]:
+    """(path, line number, matched text) for each match of the extended regular expressions `patterns` in the files
+    matching `pathspecs`: at `commit`, or (None) in the work tree, untracked files too (not ignored ones)."""
     where = [commit] if commit else ["--untracked"]  # ignored files are left out, as by worktree_files
-    run = _git(["grep", "-l", "-z", "-F", "-a", "--no-color", "-e", text, *where, "--", *pathspecs], root)
+    args = ["grep", "-n", "-o", "-z", "-a", "-E", "--no-color", *(a for p in patterns for a in ("-e", p)), *where, "--", *pathspecs]
+    run = _git(args, root)
     if run.returncode not in (0, 1):  # 1: no file matched
         raise GitError(f"git grep failed: {' '.join(run.stderr.decode(errors='replace').split())}")
     prefix = f"{commit}:" if commit else ""
-    return {os.fsdecode(p).removeprefix(prefix) for p in run.stdout.split(b"\0") if p}
+    out, pos, hits = run.stdout, 0, []
+    try:
+        while pos < len(out):  # path NUL line NUL match LF
+            a = out.index(b"\0", pos)
+            b = out.index(b"\0", a + 1)
+            c = out.index(b"\n", b + 1)
+            hits.append((os.fsdecode(out[pos:a]).removeprefix(prefix), int(out[a + 1 : b]), out[b + 1 : c]))
+            pos = c + 1
+    except ValueError:
+        raise GitError("git grep gave output this version cannot read") from None
+    return hits
+
+
+def grep_files(root: str, commit: str | None, text: str, pathspecs: Sequence[str]) -> set[str]:
+    """The files matching `pathspecs` that contain `text`: at `commit`, or (None) in the work tree, untracked ones too."""
+    return {path for path, _, _ in grep_lines(root, commit, [re.escape(text)], pathspecs)}
