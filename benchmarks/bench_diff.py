@@ -12,6 +12,11 @@ each locked by `truss-instance lock` (tag `base`). Two commits on top of it are 
      appended: 2,000 configs read, every lock parsed);
   3. `diff typical`, the same against the work tree (the files read from disk).
 
+A second repository holds the shape that was quadratic: --roots chain files (100) in one folder of
+--modules ordinary modules (3,000), each chain importing one shared module whose CPU count the head
+commit changes; row 4 is `diff HEAD~1 HEAD` there (each revision's files are read from git objects in
+memory, each blob once: it took 258 s when each chain file's folder was written out per chain).
+
 Each row is the median of N interleaved runs (time.perf_counter around subprocess.run) after a
 warm-up. Run it with the interpreter of an environment where the package is installed (not
 editable), so every command runs from cached bytecode, as after `pip install`. Stdlib only.
@@ -110,6 +115,31 @@ def build(tmp: str, n: int, env: dict[str, str]) -> tuple[str, dict[str, int]]:
     return repo, kinds
 
 
+def build_chains(tmp: str, roots: int, modules: int, env: dict[str, str]) -> str:
+    """`roots` chain files over `modules` plain modules in one folder; HEAD changes the module they all import."""
+    repo = os.path.join(tmp, "chains-repo")
+    folder = os.path.join(repo, "chains")
+    os.makedirs(folder)
+    for i in range(modules):
+        with open(os.path.join(folder, f"mod_{i:05d}.py"), "w", encoding="utf-8") as f:
+            f.write(f"VALUE_{i} = {i}\n\n\ndef f_{i}(x):\n    return x + {i}\n")
+    for i in range(roots):
+        with open(os.path.join(folder, f"chain_{i:04d}.py"), "w", encoding="utf-8") as f:
+            f.write(
+                "import truss_chains as chains\n\nfrom shared import CPU\n\n\n"
+                f"class Chain{i}(chains.ChainletBase):\n"
+                '    remote_config = chains.RemoteConfig(compute=chains.Compute(cpu_count=CPU, memory="2Gi"))\n'
+            )
+    sh(["git", "init", "-q"], repo, env)
+    for cpu, message in ((1, "base"), (2, "head")):
+        with open(os.path.join(folder, "shared.py"), "w", encoding="utf-8") as f:
+            f.write(f"CPU = {cpu}\n")
+        sh(["git", "add", "-A"], repo, env)
+        sh(["git", "commit", "-q", "-m", message], repo, env)
+    sh(["git", "repack", "-a", "-d", "-q"], repo, env)
+    return repo
+
+
 def _child_cpu() -> float:
     """user+sys seconds of all finished children (and theirs: the git processes), 0 where unknown."""
     if resource is None:
@@ -135,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--assert", dest="assert_", action="store_true", help="exit 1 when a row misses the 2 s target")
     ap.add_argument("--runs", type=int, default=5, help="measured runs per row (default 5)")
     ap.add_argument("--models", type=int, default=1000, help="size of the generated repository (default 1000)")
+    ap.add_argument("--roots", type=int, default=100, help="root chain files in the chains repository (default 100)")
+    ap.add_argument("--modules", type=int, default=3000, help="plain modules beside them (default 3000)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (printed) for inspection")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -151,36 +183,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _bench(args: argparse.Namespace, tmp: str, t0: float) -> int:
     env = git_env(tmp)
     repo, kinds = build(tmp, args.models, env)
+    chains_repo = build_chains(tmp, args.roots, args.modules, env)
     setup = time.perf_counter() - t0
     rows = [
-        ("typical PR: diff base typical (120 changes, 10 renames)", h.cli_cmd("diff", "base", "typical")),
-        (f"worst case: diff typical HEAD ({args.models:,} configs change)", h.cli_cmd("diff", "typical", "HEAD")),
-        ("worst case: diff typical (the work tree)", h.cli_cmd("diff", "typical")),
+        ("typical PR: diff base typical (120 changes, 10 renames)", h.cli_cmd("diff", "base", "typical"), repo),
+        (f"worst case: diff typical HEAD ({args.models:,} configs change)", h.cli_cmd("diff", "typical", "HEAD"), repo),
+        ("worst case: diff typical (the work tree)", h.cli_cmd("diff", "typical"), repo),
+        (f"chains: diff HEAD~1 HEAD ({args.roots} roots over {args.modules:,} modules)", h.cli_cmd("diff", "HEAD~1", "HEAD"), chains_repo),
     ]
-    got = subprocess.run(rows[0][1], cwd=repo, env=env, capture_output=True, text=True, check=False)
-    if got.returncode != 0 or "across 120 models" not in got.stdout:
-        raise SystemExit(f"bench: the typical diff is not what was built (exit {got.returncode}):\n{got.stdout[-600:]}{got.stderr}")
+    for cmd, where, expected in ((rows[0][1], repo, "across 120 models"), (rows[3][1], chains_repo, f"across {args.roots} models")):
+        got = subprocess.run(cmd, cwd=where, env=env, capture_output=True, text=True, check=False)
+        if got.returncode != 0 or expected not in got.stdout:
+            raise SystemExit(f"bench: a diff is not what was built (exit {got.returncode}):\n{got.stdout[-600:]}{got.stderr}")
     run_env = env
-    times: dict[str, list[float]] = {name: [] for name, _ in rows}
-    cpus: dict[str, list[float]] = {name: [] for name, _ in rows}
-    for _, cmd in rows:
-        run_once(cmd, repo, run_env)  # warm-up
+    times: dict[str, list[float]] = {name: [] for name, _, _ in rows}
+    cpus: dict[str, list[float]] = {name: [] for name, _, _ in rows}
+    for _, cmd, where in rows:
+        run_once(cmd, where, run_env)  # warm-up
     for i in range(args.runs):
         shift = i % len(rows)
-        for name, cmd in [*rows[shift:], *rows[:shift]]:
-            wall, cpu = run_once(cmd, repo, run_env)
+        for name, cmd, where in [*rows[shift:], *rows[:shift]]:
+            wall, cpu = run_once(cmd, where, run_env)
             times[name].append(wall)
             cpus[name].append(cpu)
 
     print(f"truss-instance diff benchmark · Python {platform.python_version()} ({sys.executable})")
     print(f"repository: {args.models:,} locked trusses {dict(sorted(kinds.items()))}; setup {setup:.1f} s")
+    print(f"chains repository: {args.roots} root chain files over {args.modules:,} modules in one folder")
     print(f"runs: median of {args.runs}, interleaved, after 1 warm-up")
     print()
-    width = max(len(name) for name, _ in rows)
+    width = max(len(name) for name, _, _ in rows)
     print(f"{'name':<{width}}  {'median s':>9}  {'ratio':<12} {'target':<7} result  {'CPU s':>6}")
     print(f"{'-' * width}  {'-' * 9}  {'-' * 12} {'-' * 7} ------  {'-' * 6}")
     missed = []
-    for name, _ in rows:
+    for name, _, _ in rows:
         med = statistics.median(times[name])
         ok = med <= TARGET_S
         missed += [] if ok else [name]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
-from truss_instance_plugin.config import CHAIN_MARK, CONFIG_NAME, Field, LoadedConfig, load_config
+from truss_instance_plugin.config import CONFIG_NAME, Field, LoadedConfig, mentions_chains
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
 from truss_instance_plugin.pyread import (
     CANON,
@@ -25,6 +25,7 @@ from truss_instance_plugin.pyread import (
     Call,
     ClassRef,
     Ext,
+    Files,
     Module,
     Pos,
     Reader,
@@ -403,16 +404,26 @@ class _Builder:
             self.refuse("TI049", "truss_dir must be a non-empty str or pathlib.Path", 'e.g. truss_dir = "../my_truss"', where)
             return self.chainlet(display, "truss", empty, at.file, None, at)
         path = os.path.normpath(os.path.join(os.path.dirname(self.cls.module.path), folder, CONFIG_NAME))
-        if not os.path.isfile(path):
+        files = self.r.files
+        away = files.outside(path)
+        if away is not None:  # never read: its values would be quoted in findings and in diff's PR comment
+            assert files.root is not None
+            target = os.path.dirname(away)
+            shown = target if os.path.isabs(folder) else os.path.relpath(target, files.root)
+            hint = "point truss_dir at a truss directory inside this repository; truss-instance reads nothing outside it"
+            self.diag("TI049", ERROR, f'truss_dir "{short(folder)}" leads outside the repository (to {shown}); not read', hint, where)
+            return self.chainlet(display, "truss", empty, at.file, None, at)
+        if not files.isfile(path):
             hint = "truss refuses to push it; point truss_dir at a truss directory (relative to this file)"
             self.diag("TI049", ERROR, f'truss_dir "{short(folder)}": no {CONFIG_NAME} in {os.path.dirname(path)}', hint, where)
             return self.chainlet(display, "truss", empty, at.file, None, at)
-        return self.chainlet(display, "truss", load_config(path), path, None, at)
+        return self.chainlet(display, "truss", files.config(path), path, None, at)
 
 
-def load_chain(path: str, entrypoint: str | None = None) -> ChainFile:
-    """Read a chain or model .py file statically; `entrypoint`: the class named on `truss chains push FILE NAME`."""
-    r = Reader(path)
+def load_chain(path: str, entrypoint: str | None = None, files: Files | None = None) -> ChainFile:
+    """Read a chain or model .py file statically; `entrypoint`: the class named on `truss chains push FILE NAME`;
+    `files`: where its files are read (default: the file system, bounded by the repository the file is in)."""
+    r = Reader(path, files)
     try:
         return _load_chain(r, path, entrypoint)
     except RecursionError:
@@ -429,7 +440,7 @@ def _load_chain(r: Reader, path: str, entrypoint: str | None) -> ChainFile:
     main = r.load(path)
     if isinstance(main, Diagnostic):
         return ChainFile(path, (), (main,), None, ())
-    if CHAIN_MARK not in main.data:
+    if not mentions_chains(main.data):
         return _no_chainlet(path, "does not import truss_chains: not a chain or model file")
     kinds: dict[ClassRef, str] = {}
 
@@ -467,7 +478,7 @@ def _load_chain(r: Reader, path: str, entrypoint: str | None) -> ChainFile:
         chain_name = marked(r, entries[0])[1] if entries else None
         entries += models
     defined = [ClassRef(main, st, i) for i, st in enumerate(main.body) if isinstance(st, ast.ClassDef)]
-    for c in [*entries, *(d for d in defined if d not in entries and marked(r, d)[0])]:
+    for c in dict.fromkeys([*entries, *(d for d in defined if marked(r, d)[0])]):
         if kind(c) == "truss":
             hint = "a TrussChainlet cannot be a chain's entrypoint; mark a ChainletBase that depends on it (truss rejects it too)"
             notes.setdefault(c, []).append(
@@ -488,13 +499,13 @@ def _load_chain(r: Reader, path: str, entrypoint: str | None) -> ChainFile:
                 first.module.pos(first.node),
             )
         )
-    order: list[ClassRef] = []
+    order: dict[ClassRef, None] = {}  # ordered, and a set: membership is asked per class
     pending = list(reversed(roots))
     while pending:  # depth-first, entrypoints first, then each one's dependencies in __init__ order
         c = pending.pop()
         if c in order:
             continue
-        order.append(c)
+        order[c] = None
         deps: list[ClassRef] = []
         for d in dependencies(r, c):
             if isinstance(d, Unknown):
@@ -505,8 +516,9 @@ def _load_chain(r: Reader, path: str, entrypoint: str | None) -> ChainFile:
         pending.extend(reversed(deps))
     chainlets: list[Chainlet] = []
     seen: dict[str, Chainlet] = {}
+    entry_set = set(entries)
     for c in order:
-        unit = _Builder(r, c, c in entries).build()
+        unit = _Builder(r, c, c in entry_set).build()
         extra = list(notes.get(c, []))
         if unit.name in seen:
             prior = seen[unit.name]
@@ -547,11 +559,11 @@ def analyze_chainlet(chainlet: Chainlet, host: Host) -> Model:
     return model._replace(path=chainlet.chain, diagnostics=sort_diagnostics([*diags, *chainlet.findings]))
 
 
-def analyze_chain(path: str, host: Host, *, walked: bool = False) -> list[tuple[Model, Chainlet | None]]:
+def analyze_chain(path: str, host: Host, *, walked: bool = False, files: Files | None = None) -> list[tuple[Model, Chainlet | None]]:
     """Every chainlet of a chain file, analyzed; (model, None) for a file that cannot be read. A walk skips non-chains."""
     from truss_instance_plugin.pipeline import analyze_loaded
 
-    chain = load_chain(path)
+    chain = load_chain(path, files=files)
     if walked and not chain.chainlets and all(d.code == "TI095" for d in chain.diagnostics):
         return []
     if chain.diagnostics and (not chain.chainlets or any(d.fatal for d in chain.diagnostics)):
@@ -559,11 +571,12 @@ def analyze_chain(path: str, host: Host, *, walked: bool = False) -> list[tuple[
     return [(analyze_chainlet(c, host), c) for c in chain.chainlets]
 
 
-def chain_roots(paths: list[str]) -> list[str]:
+def chain_roots(paths: list[str], files: Files | None = None) -> list[str]:
     """Drop the .py files that another .py file in `paths` imports as a local module (its chainlets are read there)."""
+    files = files if files is not None else Files(None)
     imports: dict[str, set[str]] = {}
     for p in paths:
         if p.endswith(".py"):
-            imports[os.path.realpath(p)] = local_imports(p)
+            imports[files.key(p)] = local_imports(p, files)
     imported = {q for p, qs in imports.items() for q in qs if q in imports and p not in imports.get(q, set())}
-    return [p for p in paths if not p.endswith(".py") or os.path.realpath(p) not in imported]
+    return [p for p in paths if not p.endswith(".py") or files.key(p) not in imported]

@@ -158,8 +158,41 @@ def _subfolder(entry: os.DirEntry[str]) -> bool | None:
 
 
 def mentions_chains(data: bytes) -> bool:
-    """Whether a .py file's bytes make it a chain file: truss_chains within its first MAX_CHAIN_BYTES + 1 bytes."""
-    return data.find(CHAIN_MARK, 0, MAX_CHAIN_BYTES + 1) >= 0
+    """Whether a .py file's bytes make it a chain file: truss_chains within its first MAX_CHAIN_BYTES + 1 bytes, as
+    Python reads them. A byte check, unless a coding cookie (PEP 263, line 1 or 2) names a codec in which the name can
+    be written otherwise (utf-7, unicode_escape...): that file is decoded first, and one that cannot be is a chain file
+    (cannot tell; its parse then says why)."""
+    if data.find(CHAIN_MARK, 0, MAX_CHAIN_BYTES + 1) >= 0:
+        return True
+    second = data.find(b"\n", data.find(b"\n") + 1)  # the end of line 2 (-1: the file has fewer lines)
+    if data.find(b"coding", 0, second if second >= 0 else len(data)) < 0:
+        return False  # no cookie: the bytes are what Python reads
+    return _decoded_mentions_chains(data[: MAX_CHAIN_BYTES + 1])
+
+
+# Codecs (as codecs.lookup names them) in which "truss_chains" has only its ASCII bytes: the byte check is exact.
+_PLAIN_CODECS = frozenset({"utf-8", "utf-8-sig", "ascii", "iso8859-1"})
+
+
+def cookie_may_hide(codec: str) -> bool:
+    """Whether a coding cookie naming `codec` may hide truss_chains from a byte check (an unknown codec too)."""
+    import codecs  # always loaded by the interpreter: no cost
+
+    try:
+        return codecs.lookup(codec).name not in _PLAIN_CODECS
+    except LookupError:
+        return True
+
+
+def _decoded_mentions_chains(data: bytes) -> bool:
+    import io  # only for a .py file with a coding cookie
+    import tokenize  # the same: Python's own cookie rules
+
+    try:
+        codec, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return cookie_may_hide(codec) and CHAIN_MARK.decode() in data.decode(codec)
+    except (SyntaxError, LookupError, UnicodeError, ValueError):
+        return True  # cannot tell: the parse reports the file
 
 
 def is_chain_file(path: str) -> bool:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
+import errno
 import os
 import posixpath
+import re
 import sys
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from decimal import Decimal, InvalidOperation
 
 from truss_instance_plugin import gitrev
@@ -16,9 +17,11 @@ from truss_instance_plugin.catalog import HOURS_PER_MONTH, round_half_up
 from truss_instance_plugin.config import (
     CHAIN_MARK,
     CONFIG_NAME,
+    MAX_CHAIN_BYTES,
     MAX_CONFIG_BYTES,
     SKIP_DIRS,
     LoadedConfig,
+    cookie_may_hide,
     load_config,
     load_config_bytes,
     mentions_chains,
@@ -26,6 +29,7 @@ from truss_instance_plugin.config import (
 )
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.lockfile import (
+    MAX_LOCK_BYTES,
     ChainLock,
     Lock,
     LockError,
@@ -34,6 +38,7 @@ from truss_instance_plugin.lockfile import (
     parse_lock,
     request_hash,
 )
+from truss_instance_plugin.pyread import Files, within
 from truss_instance_plugin.report import diagnostic_lines, dumps, per_hour, per_month, price_delta_text
 from truss_instance_plugin.request import Request, parse_resources
 
@@ -251,12 +256,50 @@ class Snapshot(NamedTuple):
 
     revision: Revision
     units: dict[str, tuple[Content, bytes | None]]
-    chain_files: dict[str, bytes]  # at a commit: the Python files and truss configs in chain files' folders
+    files: Files  # where chain files read their modules and truss configs: the commit's blobs, or the work tree
 
-    def files_for(self, chain: str) -> dict[str, bytes]:
-        """The files a chain file at this commit may read: those in its folder and below."""
-        folder = posixpath.dirname(chain)
-        return {p: b for p, b in self.chain_files.items() if _under(p, folder)}
+
+class CommitFiles(Files):
+    """A commit's files for the chain reader: paths under the work tree's `root` name the commit's blobs, read (once,
+    bounded) from git and kept in memory. Nothing else exists at a commit, so nothing outside the repository is read,
+    and nothing is ever written."""
+
+    def __init__(self, root: str, tree: dict[str, str], blobs: gitrev.Blobs) -> None:
+        super().__init__(None)
+        self.root = self.top = os.path.normpath(root)
+        self.tree = tree
+        self.blobs = blobs
+
+    def _path(self, path: str) -> str:
+        return os.path.normpath(os.path.join(self.top, path))
+
+    def _rel(self, path: str) -> str | None:
+        full = self._path(path)
+        return _posix(os.path.relpath(full, self.top)) if within(full, self.top) else None
+
+    def key(self, path: str) -> str:
+        return self._path(path)
+
+    def isfile(self, path: str) -> bool:
+        return self._rel(path) in self.tree
+
+    def read(self, path: str, limit: int) -> bytes:
+        rel = self._rel(path)
+        if rel is None or rel not in self.tree:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+        return self.blobs.read(self.tree[rel], limit)
+
+    def outside(self, path: str) -> str | None:
+        full = self._path(path)
+        return None if within(full, self.top) else full
+
+    def config(self, path: str) -> LoadedConfig:
+        return load_config_bytes(path, self.read(path, MAX_CONFIG_BYTES))
+
+
+def _limit(path: str) -> int:
+    """The size limit of a file diff reads, as on disk: a lock's, a chain file's, a config's."""
+    return MAX_LOCK_BYTES if path.endswith(".lock") else MAX_CHAIN_BYTES if path.endswith(".py") else MAX_CONFIG_BYTES
 
 
 def _read_worktree(root: str, path: str) -> Content | None:
@@ -264,7 +307,7 @@ def _read_worktree(root: str, path: str) -> Content | None:
     if os.path.islink(full):
         return None  # as at a revision, where a symlink is no file of its own
     try:
-        return read_bounded(full, MAX_CONFIG_BYTES)
+        return read_bounded(full, _limit(path))
     except FileNotFoundError:
         return None
     except OSError as e:
@@ -273,20 +316,29 @@ def _read_worktree(root: str, path: str) -> Content | None:
 
 # .py files, not read in the folders candidates() skips anyway (hidden ones, node_modules, __pycache__)
 _PY = ("*.py", ":(exclude,glob)**/.*/**", *(f":(exclude,glob)**/{d}/**" for d in sorted(SKIP_DIRS)))
+# What git grep looks for in them: the mark, and a coding cookie (in which the mark may be written otherwise)
+_MARKS = (re.escape(CHAIN_MARK.decode()), "coding[:=][[:blank:]]*[-_.[:alnum:]]+")
 
 
-def snapshots(root: str, base: Revision, head: Revision) -> tuple[Snapshot, Snapshot]:
-    """Both revisions' units, the git objects read by one `git cat-file --batch` process."""
-    trees = {rev: gitrev.tree_files(root, rev.commit) for rev in (base, head) if rev.commit}
-    marked = {rev: gitrev.grep_files(root, rev.commit, CHAIN_MARK.decode(), _PY) for rev in (base, head)}
+def chain_candidates(root: str, commit: str | None) -> set[str]:
+    """The .py files that may be chain files, by one `git grep`: those that mention truss_chains, and those whose coding
+    cookie (line 1 or 2) names a codec that may hide it (config.mentions_chains decides on their bytes)."""
+    found: set[str] = set()
+    for path, line, text in gitrev.grep_lines(root, commit, _MARKS, _PY):
+        if text == CHAIN_MARK or (line <= 2 and cookie_may_hide(text[len(b"coding:") :].strip().decode("ascii", "replace"))):
+            found.add(path)
+    return found
+
+
+def snapshots(root: str, base: Revision, head: Revision, blobs: gitrev.Blobs) -> tuple[Snapshot, Snapshot]:
+    """Both revisions' units; the git objects are read by one `git cat-file --batch` process (`blobs`), bounded."""
+    trees = {rev: gitrev.tree_files(root, rev.commit, rev.title()) for rev in (base, head) if rev.commit}
+    marked = {rev: chain_candidates(root, rev.commit) for rev in (base, head)}
     found = {rev: candidates(trees[rev] if rev.commit else gitrev.worktree_files(root), marked[rev]) for rev in (base, head)}
-    wanted = [trees[rev][p] for rev in trees for c in found[rev] for p in (c.config, c.lock) if p]
-    chain_files = {rev: _chain_folder_files(trees[rev], [c.config for c in found[rev] if c.config.endswith(".py")]) for rev in trees}
-    wanted += [trees[rev][p] for rev in chain_files for p in chain_files[rev]]
-    blobs = gitrev.read_blobs(root, wanted)
+    blobs.prefetch((trees[rev][p], _limit(p)) for rev in trees for c in found[rev] for p in (c.config, c.lock) if p)
 
     def read(rev: Revision, path: str) -> Content | None:
-        return blobs[trees[rev][path]] if rev.commit else _read_worktree(root, path)
+        return blobs.read(trees[rev][path], _limit(path)) if rev.commit else _read_worktree(root, path)
 
     out: list[Snapshot] = []
     for rev in (base, head):
@@ -299,39 +351,21 @@ def snapshots(root: str, base: Revision, head: Revision) -> tuple[Snapshot, Snap
                 continue  # a stray lock's name matches a module that is no chain file
             lock = read(rev, c.lock) if c.lock else None
             units[c.config] = (data, lock if isinstance(lock, bytes) else None)
-        imported = _imported_chains({p: data for p, (data, _) in units.items() if p.endswith(".py") and isinstance(data, bytes)})
+        files = CommitFiles(root, trees[rev], blobs) if rev.commit else Files(root)
+        imported = _imported_chains(root, [p for p, (data, _) in units.items() if p.endswith(".py") and isinstance(data, bytes)], files)
         units = {p: unit for p, unit in units.items() if p not in imported}
-        extra = {p: blobs[trees[rev][p]] for p in chain_files.get(rev, ())}
-        out.append(Snapshot(rev, units, extra))
+        out.append(Snapshot(rev, units, files))
     return out[0], out[1]
 
 
-def _imported_chains(chains: dict[str, bytes]) -> set[str]:
+def _imported_chains(root: str, chains: list[str], files: Files) -> set[str]:
     """The chain files another one imports as a local module: their chainlets are priced there (as `check` walks)."""
     if len(chains) < 2:
         return set()
     from truss_instance_plugin.chains import chain_roots
 
-    with _written(chains) as tmp:
-        full = {os.path.join(tmp, *p.split("/")): p for p in chains}
-        return set(chains) - {full[f] for f in chain_roots(list(full))}
-
-
-def _chain_folder_files(tree: dict[str, str], chains: list[str]) -> list[str]:
-    """The .py files and truss configs in (and below) the folders of `chains`, in a commit's tree."""
-    folders = {posixpath.dirname(c) for c in chains}
-    if not folders:
-        return []
-    return [
-        p for p in tree
-        if (p.endswith(".py") or posixpath.basename(p) == CONFIG_NAME)
-        and any(_under(p, f) for f in folders)
-    ]  # fmt: skip
-
-
-def _under(path: str, folder: str) -> bool:
-    """Whether a repository path is in `folder` or below ("" is the repository root)."""
-    return not folder or path.startswith(folder + "/")
+    full = {os.path.join(root, *p.split("/")): p for p in chains}
+    return set(chains) - {full[f] for f in chain_roots(list(full), files)}
 
 
 # Pricing ------------------------------------------------------------------------------------
@@ -386,9 +420,9 @@ def _side(path: str, data: bytes | None, model: Model, lock: Lock | None, chainl
     return Side(path, data, Priced(res.chosen.name, res.nodes, price, req, False, lock.deployment if lock else None), (), chainlet)
 
 
-def price_chain(base: str, path: str, content: Content, lock_data: bytes | None, host: Host) -> list[Side]:
-    """Price each chainlet of the chain file `path` (repository-relative) in the folder `base` (the work tree, or the
-    revision's files written to a temporary folder), like a model: its entry in the chain's lock when current, else its
+def price_chain(root: str, path: str, content: Content, lock_data: bytes | None, host: Host, files: Files) -> list[Side]:
+    """Price each chainlet of the chain file `path` (repository-relative) of the repository `root`, its files read from
+    `files` (the work tree, or a commit's blobs), like a model: its entry in the chain's lock when current, else its
     compute resolved; one Side with the errors when the file cannot be read. Findings name repository paths."""
     from truss_instance_plugin.chains import analyze_chain
 
@@ -396,43 +430,19 @@ def price_chain(base: str, path: str, content: Content, lock_data: bytes | None,
     got = _parse_lock(lock_data) if lock_data is not None else None
     entries = got.chainlets if isinstance(got, ChainLock) else {}
 
-    prefix = os.path.join(base, "")
+    prefix = os.path.join(root, "")
 
     def clean(d: Diagnostic) -> Diagnostic:
-        where = _posix(os.path.relpath(d.file, base)) if d.file else ""
+        where = _posix(os.path.relpath(d.file, root)) if d.file else ""
         return d._replace(message=d.message.replace(prefix, ""), hint=d.hint.replace(prefix, ""), file=where)
 
     sides: list[Side] = []
     # walked: a file that defines no chainlet (a helper that imports truss_chains) is no unit, as in check's walk
-    for model, chainlet in analyze_chain(os.path.join(base, *path.split("/")), host, walked=True):
+    for model, chainlet in analyze_chain(os.path.join(root, *path.split("/")), host, walked=True, files=files):
         name = chainlet.name if chainlet is not None else ""
         side = _side(path, data, model, entries.get(name), name)
         sides.append(side._replace(errors=tuple(clean(d) for d in side.errors)))
     return sides
-
-
-def _chain_at(root: str, path: str, files: dict[str, bytes], host: Host, content: Content, lock: bytes | None) -> list[Side]:
-    """Price a chain file at a commit: its folder's Python files and truss configs written to a temporary folder."""
-    with _written(files) as tmp:
-        return price_chain(tmp, path, content, lock, host)
-
-
-@contextlib.contextmanager
-def _written(files: dict[str, bytes]) -> Iterator[str]:
-    """A temporary folder holding `files` (repository-relative paths), removed afterwards."""
-    import shutil
-    import tempfile
-
-    tmp = tempfile.mkdtemp(prefix="truss-instance-diff-")
-    try:
-        for rel, data in files.items():
-            full = os.path.join(tmp, *rel.split("/"))
-            os.makedirs(os.path.dirname(full), exist_ok=True)
-            with open(full, "wb") as f:
-                f.write(data)
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # Comparing ----------------------------------------------------------------------------------
@@ -506,7 +516,6 @@ def diff_revisions(base_rev: str, head_rev: str | None, host: Host, cwd: str = "
     root = gitrev.repo_root(cwd)
     base = Revision(base_rev, gitrev.resolve(root, base_rev))
     head = Revision(head_rev, gitrev.resolve(root, head_rev)) if head_rev else Revision("working tree", None)
-    snap_b, snap_h = snapshots(root, base, head)
     cache: dict[tuple[str, object, bytes | None], Side] = {}  # an unchanged unit is analysed once
 
     def sides(snap: Snapshot, path: str) -> list[Side]:
@@ -514,16 +523,16 @@ def diff_revisions(base_rev: str, head_rev: str | None, host: Host, cwd: str = "
         if path.endswith(".py"):  # a chain file: its modules may differ between revisions, so it is not cached
             if isinstance(content, OSError):
                 return [Side(path, None, None, (Diagnostic("TI090", ERROR, f"cannot read: {content.strerror or content}"),))]
-            if snap.revision.commit:
-                return _chain_at(root, path, snap.files_for(path), host, content, lock)
-            return price_chain(root, path, content, lock, host)
+            return price_chain(root, path, content, lock, host, snap.files)
         key = (path, content if isinstance(content, bytes) else id(content), lock)
         if key not in cache:
             cache[key] = price_side(root, path, content, lock, host)
         return [cache[key]]
 
-    before = {unit_id(s): s for p in snap_b.units for s in sides(snap_b, p)}
-    after = {unit_id(s): s for p in snap_h.units for s in sides(snap_h, p)}
+    with gitrev.Blobs(root) as blobs:
+        snap_b, snap_h = snapshots(root, base, head, blobs)
+        before = {unit_id(s): s for p in snap_b.units for s in sides(snap_b, p)}
+        after = {unit_id(s): s for p in snap_h.units for s in sides(snap_h, p)}
     return compare(base, head, before, after)
 
 

@@ -14,16 +14,17 @@ import operator
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
-from truss_instance_plugin.config import MAX_CHAIN_BYTES, read_bounded
+from truss_instance_plugin.config import MAX_CHAIN_BYTES, LoadedConfig, load_config, read_bounded
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.request import did_you_mean
 
 MAX_MODULES = 64  # local modules followed from one chain file
 MAX_DEPTH = 48  # names, attributes and calls followed for one value
+MAX_MRO = 64  # classes in one method resolution order built as a list (a class with several bases)
 
 _ACCEL_MEMBERS = {("_B10" if v == "B10" else v): v for v in TRUSS_ACCELERATORS}  # truss_config.Accelerator member -> value
 
@@ -117,6 +118,7 @@ class Attr(NamedTuple):
 
 
 Value = Unknown | Val | Ext | ClassRef | ModRef | Call
+Entry = ClassRef | str | Unknown  # in a method resolution order: a class of the chain, an installed one, unreadable
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv}
 
 
@@ -212,26 +214,86 @@ class Module:
 # Reading --------------------------------------------------------------------------------------------
 
 
+def repository_root(path: str) -> str | None:
+    """The repository a file is in, as the policy search bounds it: the nearest folder at or above the file's folder
+    that holds `.git`; None outside a repository."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(os.path.join(folder, ".git")):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+    return folder
+
+
+def within(path: str, root: str) -> bool:
+    """Whether the absolute, normalized `path` is `root` or below it."""
+    return path == root or path.startswith(os.path.join(root, ""))
+
+
+class Files:
+    """Where a chain's files are read: the file system, bounded by the repository `root` (a file that leads outside it,
+    by its path or through a symbolic link, is not read; no bound when there is no repository). diff reads a commit's
+    files through a subclass. Each file is parsed once, however many chain files import it."""
+
+    def __init__(self, root: str | None) -> None:
+        self.root = os.path.realpath(root) if root is not None else None
+        self.parsed: dict[str, Module | Diagnostic] = {}  # by key(path); a finding as about the chain file itself
+
+    def key(self, path: str) -> str:
+        """The same string for every path of one file."""
+        return os.path.realpath(path)
+
+    def isfile(self, path: str) -> bool:
+        return os.path.isfile(path)
+
+    def read(self, path: str, limit: int) -> bytes:
+        """At most `limit` + 1 bytes of the file (OSError when it cannot be read)."""
+        return read_bounded(path, limit)
+
+    def outside(self, path: str) -> str | None:
+        """Where `path` really is (absolute) when that is outside the repository; None when inside, or no repository."""
+        if self.root is None:
+            return None
+        real = os.path.realpath(path)
+        return None if within(real, self.root) else real
+
+    def config(self, path: str) -> LoadedConfig:
+        """A truss config (a TrussChainlet's), loaded."""
+        return load_config(path)
+
+    def parse(self, path: str, file: str) -> Module | Diagnostic:
+        """parse_py, once per file; `file` names it in a finding ("" for the chain file itself)."""
+        key = self.key(path)
+        got = self.parsed.get(key)
+        if got is None:
+            got = self.parsed[key] = parse_py(path, "", self)
+        return got._replace(file=file) if isinstance(got, Diagnostic) else got
+
+
 class Reader:
     """Everything read for one chain file: its modules and the values followed through them."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, files: Files | None = None) -> None:
         self.path = path
         self.root = os.path.dirname(path)  # truss puts the chain file's folder on sys.path
+        self.files = files if files is not None else Files(repository_root(path))
         self.modules: dict[str, Module | Diagnostic] = {}
         self.fatal: list[Diagnostic] = []
         self.class_bindings: dict[int, Bindings] = {}
-        self.mros: dict[ClassRef, list[ClassRef | str | Unknown]] = {}
+        self.bases_of: dict[ClassRef, list[Entry]] = {}
+        self.mros: dict[ClassRef, list[Entry]] = {}
+        self.found: dict[str, dict[ClassRef, object]] = {}  # _search's answers: by key, then class
         self.visiting: set[tuple[str, str, int]] = set()
 
     # files
 
     def load(self, path: str) -> Module | Diagnostic:
         """A file of the chain, parsed once; a fatal finding when it cannot be."""
-        key = os.path.realpath(path)
+        key = self.files.key(path)
         if key in self.modules:
             return self.modules[key]
-        got = parse_py(path, "" if not self.modules else path)
+        got = self.files.parse(path, "" if not self.modules else path)
         self.modules[key] = got
         if isinstance(got, Diagnostic):
             self.fatal.append(got)
@@ -247,9 +309,12 @@ class Reader:
             base = self.root
         rel = os.path.join(base, *name.split(".")) if name else base
         for cand in (rel + ".py", os.path.join(rel, "__init__.py")):
-            if os.path.isfile(cand):
-                if len(self.modules) >= MAX_MODULES and os.path.realpath(cand) not in self.modules:
-                    return Unknown(f"more than {MAX_MODULES} local modules", Pos(frm.path, 1, 1))
+            if self.files.isfile(cand):
+                if self.files.key(cand) not in self.modules:
+                    if len(self.modules) >= MAX_MODULES:
+                        return Unknown(f"more than {MAX_MODULES} local modules", Pos(frm.path, 1, 1))
+                    if self.files.outside(cand) is not None:
+                        return Unknown(f"{os.path.basename(cand)} leads outside the repository; not read", Pos(frm.path, 1, 1))
                 got = self.load(cand)
                 return got if isinstance(got, Module) else Unknown(f"{os.path.basename(cand)} cannot be read", Pos(frm.path, 1, 1))
         if level:
@@ -443,9 +508,12 @@ class Reader:
             self.class_bindings[key] = Bindings(cls.node.body)
         return self.class_bindings[key]
 
-    def bases(self, cls: ClassRef, depth: int) -> list[ClassRef | str | Unknown]:
-        """A class's bases: classes of the chain, qualified names of installed ones, or unreadable."""
-        out: list[ClassRef | str | Unknown] = []
+    def bases(self, cls: ClassRef, depth: int = 0) -> list[Entry]:
+        """A class's bases: classes of the chain, qualified names of installed ones, or unreadable (read once)."""
+        got = self.bases_of.get(cls)
+        if got is not None:
+            return got
+        out: list[Entry] = []
         scope = Scope(cls.module, cls.stmt)
         for b in cls.node.bases:
             expr = b.value if isinstance(b, ast.Subscript) else b  # Generic[T]
@@ -456,16 +524,45 @@ class Reader:
                 out.append(CANON.get(v.name, v.name))
             else:
                 out.append(Unknown("a base class that is not a class", cls.module.pos(b)))
+        self.bases_of[cls] = out
         return out
 
-    def mro(self, cls: ClassRef, depth: int = 0) -> list[ClassRef | str | Unknown]:
-        """The class's method resolution order (C3, as Python computes it) over what can be read."""
-        if cls in self.mros:
-            return self.mros[cls]
-        if depth > MAX_DEPTH:
-            return [cls, Unknown("base classes nested too deeply", cls.module.pos(cls.node))]
+    def _single(self, cls: ClassRef, depth: int) -> ClassRef | None:
+        """The one base class, when it is the chain's own: the MRO is then the class and its base's MRO."""
         bases = self.bases(cls, depth)
-        seqs: list[list[ClassRef | str | Unknown]] = []
+        return bases[0] if len(bases) == 1 and isinstance(bases[0], ClassRef) else None
+
+    def mro(self, cls: ClassRef, depth: int = 0) -> list[Entry]:
+        """The class's method resolution order (C3, as Python computes it) over what can be read, as a list of at most
+        MAX_MRO classes (then an Unknown). A chain of single bases is followed, not recursed into."""
+        got = self.mros.get(cls)
+        if got is not None:
+            return got
+        out: list[Entry] = []
+        c = cls
+        while len(out) <= MAX_MRO:
+            out.append(c)
+            base = self._single(c, depth)
+            if base is None:
+                out += self._merged(c, depth)
+                break
+            if base in self.mros:
+                out += self.mros[base]
+                break
+            c = base
+        if len(out) > MAX_MRO:
+            out[MAX_MRO:] = [Unknown(f"more than {MAX_MRO} classes in its method resolution order", cls.module.pos(cls.node))]
+        self.mros[cls] = out
+        return out
+
+    def _merged(self, cls: ClassRef, depth: int) -> list[Entry]:
+        """The MRO after `cls` of a class with several bases, or installed or unreadable ones."""
+        if depth > MAX_DEPTH:
+            return [Unknown("base classes nested too deeply", cls.module.pos(cls.node))]
+        bases = self.bases(cls, depth)
+        if len(bases) > MAX_MRO:
+            return [Unknown(f"more than {MAX_MRO} base classes", cls.module.pos(cls.node))]
+        seqs: list[list[Entry]] = []
         for b in bases:
             if isinstance(b, ClassRef):
                 seqs.append(self.mro(b, depth + 1))
@@ -476,50 +573,80 @@ class Reader:
         merged = _c3([*seqs, list(bases)])
         if merged is None:  # Python refuses this class (TypeError at import); read depth-first
             merged = [x for s in seqs for x in s]
-        self.mros[cls] = [cls, *dict.fromkeys(merged)]
-        return self.mros[cls]
+        return [x for x in dict.fromkeys(merged) if x != cls]
+
+    def _search(self, cls: ClassRef, key: str, test: Callable[[Entry], object], depth: int = 0) -> object:
+        """The first answer (not None) `test` gives along the class's MRO, else None. Remembered per class and key, and
+        a chain of single bases is walked once for all its classes: near-linear in the classes, however deep."""
+        memo = self.found.setdefault(key, {})
+        path: list[ClassRef] = []
+        seen: set[ClassRef] = set()
+        c = cls
+        answer: object = None
+        while c not in memo:
+            path.append(c)
+            seen.add(c)
+            base = self._single(c, depth)
+            if base is None or base in seen:  # several bases (or a cycle, which Python refuses): the MRO as a list
+                answer = next((a for e in self.mro(c, depth) if (a := test(e)) is not None), None)
+                break
+            answer = test(c)
+            if answer is not None:
+                break
+            c = base
+        else:
+            answer = memo[c]
+        memo.update(dict.fromkeys(path, answer))
+        return answer
 
     def kind(self, cls: ClassRef) -> str | None:
         """chainlet, model, truss or engine by the truss_chains base class, or None for another class."""
-        for entry in self.mro(cls):
-            if isinstance(entry, str) and entry in KINDS:
-                return KINDS[entry]
-        return None
+        got = self._search(cls, "kind", lambda e: KINDS.get(e) if isinstance(e, str) else None)
+        return got if isinstance(got, str) else None
 
     def lookup(self, cls: ClassRef, attr: str, depth: int = 0) -> Attr | str | Unknown | None:
         """A class attribute through the MRO: (its expression, scope), "default" (truss's), unreadable, or None."""
-        for entry in self.mro(cls, depth):
-            if isinstance(entry, Unknown):
-                return Unknown(f"a base class: {entry.reason}", entry.at)
-            if isinstance(entry, str):
-                if entry == _ABC and attr == "remote_config":
-                    return "default"
-                if entry in _HARMLESS or entry.startswith(TRUSS) or entry in KINDS:
-                    continue
-                return Unknown(
-                    f"{short(attr)} may come from the base class {short(entry)}, which is not in a local module", cls.module.pos(cls.node)
-                )
-            patched = entry.module.bindings.patched.get((entry.node.name, attr))
-            if patched is not None:
-                return Unknown(f"{short(entry.node.name + '.' + attr)} is assigned outside the class", entry.module.pos(patched))
-            body = self.class_body(entry)
-            got = body.get(attr)
-            if got is None:
-                continue
-            i, b = got
-            if b.kind == "value":
-                assert isinstance(b.node, ast.expr)
-                return Attr(b.node, Scope(entry.module, i, body, entry.stmt))
-            return Unknown(f"{short(entry.node.name + '.' + attr)} is {b.data or 'not a plain value'}", entry.module.pos(b.node))
-        return None
+        got = self._search(cls, f".{attr}", lambda e: self._attr(e, attr), depth)
+        if isinstance(got, _Foreign):
+            return Unknown(
+                f"{short(attr)} may come from the base class {short(got.name)}, which is not in a local module", cls.module.pos(cls.node)
+            )
+        assert got is None or isinstance(got, Attr | str | Unknown)
+        return got
+
+    def _attr(self, entry: Entry, attr: str) -> Attr | str | Unknown | _Foreign | None:
+        """What one MRO entry says of a class attribute (None: nothing, look further)."""
+        if isinstance(entry, Unknown):
+            return Unknown(f"a base class: {entry.reason}", entry.at)
+        if isinstance(entry, str):
+            if entry == _ABC and attr == "remote_config":
+                return "default"
+            if entry in _HARMLESS or entry.startswith(TRUSS) or entry in KINDS:
+                return None
+            return _Foreign(entry)
+        patched = entry.module.bindings.patched.get((entry.node.name, attr))
+        if patched is not None:
+            return Unknown(f"{short(entry.node.name + '.' + attr)} is assigned outside the class", entry.module.pos(patched))
+        body = self.class_body(entry)
+        got = body.get(attr)
+        if got is None:
+            return None
+        i, b = got
+        if b.kind == "value":
+            assert isinstance(b.node, ast.expr)
+            return Attr(b.node, Scope(entry.module, i, body, entry.stmt))
+        return Unknown(f"{short(entry.node.name + '.' + attr)} is {b.data or 'not a plain value'}", entry.module.pos(b.node))
 
     def init(self, cls: ClassRef) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, Scope] | None:
         """The class's __init__ (through the MRO) and its scope."""
-        for entry in self.mro(cls):
-            if isinstance(entry, ClassRef):
-                got = self.class_body(entry).get("__init__")
-                if got is not None and isinstance(got[1].node, ast.FunctionDef | ast.AsyncFunctionDef):
-                    return got[1].node, Scope(entry.module, got[0], self.class_body(entry), entry.stmt)
+        got = self._search(cls, "__init__", self._init)
+        return got if isinstance(got, tuple) else None
+
+    def _init(self, entry: Entry) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, Scope] | None:
+        if isinstance(entry, ClassRef):
+            got = self.class_body(entry).get("__init__")
+            if got is not None and isinstance(got[1].node, ast.FunctionDef | ast.AsyncFunctionDef):
+                return got[1].node, Scope(entry.module, got[0], self.class_body(entry), entry.stmt)
         return None
 
 
@@ -535,20 +662,32 @@ def _int_text_limit(limit: int) -> int:
     return int(10 ** _digits(limit))
 
 
-def _c3(seqs: list[list[ClassRef | str | Unknown]]) -> list[ClassRef | str | Unknown] | None:
-    seqs = [list(s) for s in seqs if s]
-    out: list[ClassRef | str | Unknown] = []
-    while seqs:
-        for s in seqs:
-            head = s[0]
-            if not any(head in t[1:] for t in seqs):
-                break
-        else:
-            return None
+class _Foreign(NamedTuple):
+    """An installed base class in an MRO that may define the attribute looked up."""
+
+    name: str
+
+
+def _c3(seqs: list[list[Entry]]) -> list[Entry] | None:
+    """Python's C3 merge, None when there is no consistent order. Each sequence is consumed through an index and each
+    entry's count in the sequences' tails kept: no list is copied or scanned per step."""
+    seqs = [s for s in seqs if s]
+    tails: dict[Entry, int] = {}
+    for s in seqs:
+        for x in s[1:]:
+            tails[x] = tails.get(x, 0) + 1
+    at = [0] * len(seqs)
+    out: list[Entry] = []
+    while True:
+        head = next((s[i] for s, i in zip(seqs, at, strict=True) if i < len(s) and not tails.get(s[i])), None)
+        if head is None:
+            return out if all(i == len(s) for s, i in zip(seqs, at, strict=True)) else None
         out.append(head)
-        seqs = [t[1:] if t[0] == head else t for t in seqs]
-        seqs = [t for t in seqs if t]
-    return out
+        for n, s in enumerate(seqs):
+            if at[n] < len(s) and s[at[n]] == head:
+                at[n] += 1
+                if at[n] < len(s):
+                    tails[s[at[n]]] -= 1
 
 
 def _env_name(node: ast.AST | None) -> str:
@@ -560,10 +699,11 @@ def short(s: str) -> str:
     return s if len(s) <= 40 else s[:37] + "..."
 
 
-def parse_py(path: str, file: str) -> Module | Diagnostic:
-    """Read and parse a .py file (bounded); an unreadable one is a fatal finding (`file` set for a local module)."""
+def parse_py(path: str, file: str, files: Files | None = None) -> Module | Diagnostic:
+    """Read (from `files`, else the file system) and parse a .py file, bounded; an unreadable one is a fatal finding
+    (`file` set for a local module)."""
     try:
-        data = read_bounded(path, MAX_CHAIN_BYTES)
+        data = files.read(path, MAX_CHAIN_BYTES) if files is not None else read_bounded(path, MAX_CHAIN_BYTES)
     except OSError as e:
         return Diagnostic("TI090", ERROR, f"cannot read: {e.strerror or e}", "", 0, 0, file)
     if len(data) > MAX_CHAIN_BYTES:
@@ -631,9 +771,10 @@ def dependencies(r: Reader, cls: ClassRef) -> Iterator[ClassRef | Unknown]:
         yield v if isinstance(v, ClassRef | Unknown) else Unknown("chains.depends() of something that is not a class", scope.module.pos(d))
 
 
-def local_imports(path: str) -> set[str]:
-    """The chain's own modules a .py file imports (absolute imports resolved beside it), by real path."""
-    got = parse_py(path, path)
+def local_imports(path: str, files: Files | None = None) -> set[str]:
+    """The chain's own modules a .py file imports (absolute imports resolved beside it), by files.key."""
+    files = files if files is not None else Files(None)
+    got = files.parse(path, path)
     if isinstance(got, Diagnostic):
         return set()
     root = os.path.dirname(os.path.abspath(path))
@@ -645,6 +786,6 @@ def local_imports(path: str) -> set[str]:
         for n in names:
             rel = os.path.join(root, *n.split("."))
             for cand in (rel + ".py", os.path.join(rel, "__init__.py")):
-                if os.path.isfile(cand):
-                    out.add(os.path.realpath(cand))
+                if files.isfile(cand):
+                    out.add(files.key(cand))
     return out
