@@ -69,7 +69,9 @@ class _Loader:
 
             install(module.truss_cli)
         except Exception as e:  # never break truss itself; say why the check is off
-            sys.stderr.write(f"truss-instance: automatic check disabled: {type(e).__name__}: {e}\n")
+            from truss_instance_plugin.diagnostics import safe_line
+
+            sys.stderr.write(safe_line(f"truss-instance: automatic check disabled: {type(e).__name__}: {e}") + "\n")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS, make_snapshot, render_snapshot, type_from_record
-from truss_instance_plugin.diagnostics import WARNING, Diagnostic
+from truss_instance_plugin.diagnostics import WARNING, Diagnostic, write_lines
 from truss_instance_plugin.errors import CatalogError
 
 if TYPE_CHECKING:
@@ -364,12 +364,11 @@ def cmd_catalog_fetch(args: argparse.Namespace, host: Host) -> int:
     doc = json.loads(data)
     target = args.output if args.output not in (None, "-") else None
     say = sys.stdout if target else sys.stderr
-    for u in unmapped:
-        say.write(f'truss-instance: warning: {u["name"]} is not usable: {u["reason"]} (kept under "unmapped")\n')
+    write_lines(say, [f'truss-instance: warning: {u["name"]} is not usable: {u["reason"]} (kept under "unmapped")' for u in unmapped])
     summary = f"{len(doc['types'])} types from {doc['source']} as of {doc['as_of']}, {doc['sha256'][:19]}"
     if target is None:
-        sys.stdout.write(data.decode("utf-8"))
-        say.write(f"truss-instance: {summary}\n")
+        sys.stdout.write(data.decode("utf-8"))  # render_snapshot's JSON: printable, no `##[` (diagnostics.json_safe)
+        write_lines(say, [f"truss-instance: {summary}"])
         return 0
     from truss_instance_plugin.atomic import write_if_changed
 
@@ -377,7 +376,7 @@ def cmd_catalog_fetch(args: argparse.Namespace, host: Host) -> int:
         written = write_if_changed(target, data)
     except OSError as e:
         raise OnlineError(f"{target}: cannot write the catalog snapshot: {e.strerror or e}; nothing was changed") from None
-    say.write(f"{'wrote' if written else 'unchanged'} {target}: {summary}\n")
+    write_lines(say, [f"{'wrote' if written else 'unchanged'} {target}: {summary}"])
     return 0
 
 
