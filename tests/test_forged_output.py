@@ -347,3 +347,41 @@ def test_on_a_terminal_only_our_colours_are_raw(tmp_path: Path) -> None:
         'x\\x1b[2J/config.yaml:3:8: \x1b[1;31merror\x1b[0m TI004 cpu "-1\\x1b]0;title\\x07": not a number of vCPUs ("4", "0.5") '
         'or millicores ("500m")'
     )
+
+
+# A chains.ModelBase name is a lock key ---------------------------------------------------------------------------------
+
+
+MODEL_BASE = """import truss_chains as chains
+
+
+class Echo(chains.ModelBase):
+    remote_config = chains.RemoteConfig(compute=chains.Compute(cpu_count=4, memory="16Gi", gpu="A10G"), name=NAME)
+
+    def predict(self, text: str) -> str:
+        return text
+"""
+FORGED_NAME = "e\u202echo\n::error::x\x1b[31m ##[error]y: error TI030 z"  # a chains.ModelBase may have any name
+SHOWN_NAME = "e\\u202echo\\n::error::x\\x1b[31m #\\u0023[error]y\\u003a error TI030 z"
+
+
+def test_a_model_base_name_is_a_safe_lock_key_and_prints_escaped(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from truss_instance_plugin.lockfile import ChainLock, read_lock
+
+    monkeypatch.chdir(tmp_path)
+    Path("my_model.py").write_text(MODEL_BASE.replace("NAME", json.dumps(FORGED_NAME)))
+    assert run("lock", "my_model.py") == (0, f"wrote truss-instance.my_model.lock (new): [{SHOWN_NAME}] A10Gx4x16 $0.02012/min\n", "")
+    data = Path("truss-instance.my_model.lock").read_bytes()
+    assert data.isascii() and all(line.isprintable() for line in data.decode().splitlines())  # no bidi override in a review
+    assert b'entrypoint: "e\\u202Echo\\n::error::x\\e[31m ##[error]y: error TI030 z"\n' in data
+    lock = read_lock("truss-instance.my_model.lock")
+    assert isinstance(lock, ChainLock) and list(lock.chainlets) == [FORGED_NAME] and lock.entrypoint == FORGED_NAME
+    assert run("check", "my_model.py") == (0, "", "")  # the lock reads back: current
+    code, out, _ = run("lock", "-v", "my_model.py")
+    assert (code, out.split("  ")[0]) == (0, f"truss-instance.my_model.lock is up to date: [{SHOWN_NAME}] A10Gx4x16")
+    assert run("adopt", "my_model.py") == (
+        2,
+        "",
+        f"truss-instance: the model name '{SHOWN_NAME}' cannot be recorded: use printable UTF-8 text of "
+        "at most 200 characters; pass --model NAME\n",
+    )

@@ -448,7 +448,9 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
     given = (("--model", name), ("--instance", args.instance), ("--model-id", args.model_id), ("--environment", args.environment))
     for flag, value in (*given, ("--deployment-id", args.deployment_id)):
         if value is not None and not _recordable(value):
-            raise UsageError(f"{flag} {clip(repr(value))} cannot be recorded: use printable UTF-8 text of at most 200 characters")
+            what = flag if flag != "--model" or args.model else "the model name"  # a chainlet's, or model_name in the config
+            fix = "" if what == flag else "; pass --model NAME"
+            raise UsageError(f"{what} {clip(repr(value))} cannot be recorded: use printable UTF-8 text of at most 200 characters{fix}")
     instance, model_id, deployment_id = args.instance, args.model_id, args.deployment_id
     environment = None if deployment_id else args.environment
     if args.from_baseten:
