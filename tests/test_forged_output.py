@@ -18,11 +18,26 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 from support import Run, with_entries
 
 from truss_instance_plugin.catalog import InstanceType
 from truss_instance_plugin.diagnostics import Diagnostic, location, safe_line, shown
+from truss_instance_plugin.diff import (
+    MARKER,
+    Change,
+    Diff,
+    Priced,
+    Revision,
+    Side,
+    error_lines,
+    render_json,
+    render_markdown,
+    render_text,
+    unit_name,
+)
 from truss_instance_plugin.report import diagnostic_lines, dumps
+from truss_instance_plugin.request import Request
 
 # What hostile input tries: line breaks, terminal escapes, bidi overrides, workflow commands, finding headers, markdown.
 SNIPPETS = [
@@ -385,3 +400,234 @@ def test_a_model_base_name_is_a_safe_lock_key_and_prints_escaped(run: Run, tmp_p
         f"truss-instance: the model name '{SHOWN_NAME}' cannot be recorded: use printable UTF-8 text of "
         "at most 200 characters; pass --model NAME\n",
     )
+
+
+# diff's renderers on constructed comparisons ------------------------------------------------------------------------
+
+REQ = Request(4000, 16 << 30, "A10G", 1)
+REQ2 = Request(8000, 32 << 30, "A10G", 1)
+SHA = "1a2b3c4d" * 5
+
+
+def _priced(t: str, price: str, req: Request = REQ) -> Priced:
+    return Priced(t, 1, Decimal(price), req, True, None)
+
+
+def _side(config: str, priced: Priced | None, chainlet: str = "", errors: tuple[Diagnostic, ...] = ()) -> Side:
+    return Side(config, b"data", priced, errors, chainlet)
+
+
+def hostile_diff(s: dict[str, str]) -> Diff:
+    """One comparison with a hostile string in each slot: paths, chainlet, labels, types, reasons, errors, deployment."""
+    changed, chain, broken = s["path"] + "/config.yaml", s["chain"] + ".py", s["broken"] + "/config.yaml"
+    err = Diagnostic("TI011", "error", s["message"], s["hint"], 3, 16, s["file"])
+    before, after = _side(changed, _priced(s["old"], "0.01414")), _side(changed, _priced(s["new"], "0.04002", REQ2))
+    quiet, errors = _priced(s["quiet"], "0.00346"), (err, err._replace(line=0, col=0))
+    return Diff(
+        Revision(s["base"], SHA),
+        Revision(s["head"], SHA[::-1]) if s["head"] else Revision("working tree", None),
+        (
+            Change(changed, None, "changed", before, after, (("resources_edit", s["reason"]),), s["deployed"]),
+            Change(chain, None, "added", None, _side(chain, _priced(s["type"], "0.10833"), s["chainlet"]), (), None, s["chainlet"]),
+            Change(broken, None, "error", _side(broken, _priced("1x2", "0.00058")), _side(broken, None, errors=errors), (), None),
+            Change(s["renamed"] + "/config.yaml", s["was"] + "/config.yaml", "renamed", _side("was", quiet), _side("now", quiet), (), None),
+        ),
+    )  # fmt: skip
+
+
+NOTE_COMMANDS = ("truss push --promote", "--environment", "--no-preserve-env-instance-type")  # the note's own code spans
+SLOTS = ("path", "chain", "broken", "message", "hint", "file", "base", "head", "old", "new", "reason", "deployed", "type",
+         "chainlet", "renamed", "was", "quiet")  # fmt: skip
+slots = st.fixed_dictionaries({k: st.sampled_from([""]) | any_text if k in ("head", "file", "hint") else any_text for k in SLOTS})
+MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+class Shape:
+    """What a CommonMark + GFM tables reader makes of a markdown text: the markup in it, table rows, code spans."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.kinds: dict[str, int] = {}
+        self.codes: list[str] = []  # each code span's content
+        self.rows: list[list[str]] = []  # each table row's cells (their text and code spans)
+        self.html: list[str] = []
+        cell = False
+        for tok in MD.parse("\n".join(lines) + "\n"):
+            self.kinds[tok.type] = self.kinds.get(tok.type, 0) + 1
+            if tok.type == "tr_open":
+                self.rows.append([])
+            cell = tok.type in ("th_open", "td_open") or (cell and tok.type == "inline")
+            if tok.type == "html_block":
+                self.html.append(tok.content)
+            children = tok.children or []
+            if cell and tok.type == "inline":
+                self.rows[-1].append("".join(c.content for c in children))
+            for child in children:
+                self.kinds[child.type] = self.kinds.get(child.type, 0) + 1
+                if child.type == "code_inline":
+                    self.codes.append(child.content)
+
+
+@given(slots)
+def test_markdown_holds_each_value_in_a_code_span_it_cannot_leave(s: dict[str, str]) -> None:
+    d = hostile_diff(s)
+    raw = render_markdown(d)
+    assert_safe(printed(raw))
+    assert_no_finding(printed(raw))
+    for lines in (raw, printed(raw)):
+        shape = Shape(lines)
+        kinds = shape.kinds
+        markup = {k for k in kinds if k.startswith(("heading", "image", "link", "html_inline", "hr", "bullet", "ordered", "em_", "s_"))}
+        assert markup | {k for k in kinds if k in ("fence", "code_block")} == set()
+        notes = 1 if s["deployed"] else 0
+        assert (kinds["table_open"], kinds.get("blockquote_open", 0), kinds["strong_open"]) == (2, notes, 1 + notes)  # ours
+        assert [len(r) for r in shape.rows] == [7, 7, 7, 7, 4, 4]  # the main table: header and 3 units; unchanged: header, 1
+        assert lines is not raw or shape.rows[1][-1] == shown(s["reason"]).strip(" ")  # `why`: the reason as text, in its cell
+        assert shape.html == ["<details><summary>1 unchanged model ($152/month)</summary>\n", "</details>\n", f"{MARKER}\n"]
+    where = (
+        f"{s['head']}:{s['file'] or s['broken'] + '/config.yaml'}:3:16"
+        if s["head"]
+        else f"{s['file'] or s['broken'] + '/config.yaml'}:3:16"
+    )
+    assert Shape(raw).codes == [
+        shown(v) or " "
+        for v in (
+            s["base"], *([s["head"]] if s["head"] else []),
+            unit_name(s["path"] + "/config.yaml"), s["old"], s["new"],
+            unit_name(s["chain"] + ".py", s["chainlet"]), s["type"],
+            unit_name(s["broken"] + "/config.yaml"), where, s["message"],
+            *((unit_name(s["path"] + "/config.yaml"), s["deployed"], *NOTE_COMMANDS) if s["deployed"] else ()),
+            unit_name(s["renamed"] + "/config.yaml"), unit_name(s["was"] + "/config.yaml"), s["quiet"],
+        )
+    ]  # fmt: skip  # each value whole, in a code span of its own
+
+
+@given(slots)
+def test_text_prints_each_change_on_its_lines_and_no_finding(s: dict[str, str]) -> None:
+    d = hostile_diff(s)
+    lines = printed(render_text(d))
+    assert_safe(lines)
+    assert_no_finding(lines)
+    # title; changed: headline, before, after, note (when deployed); added: headline, after; error: headline; total
+    notes = 1 if s["deployed"] else 0
+    assert len(lines) == 8 + notes
+    assert [x[:2] for x in lines[2 : 4 + notes]] == ["  "] * (2 + notes) and lines[5 + notes].startswith("  after ")
+    assert lines[-1].startswith("total: ")
+    errors = error_lines(d)
+    assert [len(e) for e in errors] == [2 if s["hint"] else 1] * 2
+    path = s["file"] or s["broken"] + "/config.yaml"
+    where, shown_where = (f"{s['head']}:{path}", f"{location(s['head'])}:{location(path)}") if s["head"] else (path, location(path))
+    for e in errors:
+        out = printed(e, {0})
+        assert_safe(out)
+        if out[0].startswith(" "):
+            continue  # a label or path with a leading space makes no finding line at all
+        m = FINDING.match(out[0]) or BARE.match(out[0])
+        assert m is not None and m.group(m.lastindex or 0) == "TI011", out[0]
+        assert m.group(1) == safe_line(shown_where)
+        if "\\" not in where and "\udc00" not in where and "\ud800" not in where:
+            assert unescape(m.group(1)) == where
+
+
+@given(slots)
+def test_json_holds_every_value_exactly(s: dict[str, str]) -> None:
+    lines = printed(render_json(hostile_diff(s)))
+    assert_safe(lines)
+    assert_no_finding(lines)
+    doc = json.loads("\n".join(lines))
+    assert (doc["base"]["revision"], doc["head"]["revision"]) == (s["base"], s["head"] or None)
+    changed, chain, broken, renamed = doc["units"]
+    assert (changed["config"], changed["before"]["instance_type"], changed["after"]["instance_type"]) == (
+        s["path"] + "/config.yaml", s["old"], s["new"]
+    )  # fmt: skip
+    assert (changed["reasons"], changed["deployed_instance_type"]) == ([{"code": "resources_edit", "text": s["reason"]}], s["deployed"])
+    assert (chain["config"], chain["chainlet"], chain["after"]["instance_type"]) == (s["chain"] + ".py", s["chainlet"] or None, s["type"])
+    assert [(e["message"], e["hint"], e.get("file")) for e in broken["errors"]] == [(s["message"], s["hint"], s["file"] or None)] * 2
+    assert (renamed["config"], renamed["previous_config"]) == (s["renamed"] + "/config.yaml", s["was"] + "/config.yaml")
+
+
+def test_a_lock_that_would_approve_itself_stays_in_its_code_span() -> None:
+    """The issue's lock: after a resources edit, its deployment's instance type is quoted in the PR comment."""
+    forged = "2x8\n\n## ✅ Approved: no cost change\n\n![x](https://evil.example/p.png)"
+    d = Diff(
+        Revision("HEAD", SHA),
+        Revision("working tree", None),
+        (Change("m/config.yaml", None, "changed", _side("m/config.yaml", _priced("`2x8|", "0.00173")),
+                _side("m/config.yaml", _priced("4x16", "0.00346", REQ2)), (("resources_edit", "resources edit (cpu)"),), forged),),
+    )  # fmt: skip
+    assert render_markdown(d)[4:9] == [
+        "| model | change | instance type | $/h | $/month | Δ $/month | why |",
+        "|---|---|---|--:|--:|--:|---|",
+        "| `m` | changed | `` `2x8\\| `` → `4x16` | $0.10 → $0.21 | $76 → $152 | +$76 (+100%) | resources edit (cpu) |",
+        "",
+        "> **Note** `m`: resources changed after a recorded deployment (on "
+        "`2x8\\n\\n## ✅ Approved: no cost change\\n\\n![x](https://evil.example/p.png)`): running deployments keep their "
+        "instance type, and `truss push --promote` / `--environment` keep the environment's type unless you pass "
+        "`--no-preserve-env-instance-type` (TI110).",
+    ]
+
+
+# diff end to end: a real git repository ---------------------------------------------------------------------------------
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty git repository as the working directory; git sees no user or system config."""
+    for key in [k for k in os.environ if k.startswith("GIT_")]:
+        monkeypatch.delenv(key)
+    (tmp_path / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for who in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
+        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
+    (tmp_path / "repo").mkdir()
+    monkeypatch.chdir(tmp_path / "repo")
+    _git("init", "-q")
+    return tmp_path / "repo"
+
+
+SDXL = 'model_name: sdxl\nresources:\n  accelerator: A10G\n  cpu: "4"\n  memory: 16Gi\n'
+
+
+def test_diff_prints_a_hostile_folder_and_value_as_data(repo: Path, run: Run) -> None:
+    model("models/sdxl", SDXL)
+    _git("add", "-A")
+    _git("commit", "-q", "-m", "base")
+    model("models/sdxl", SDXL.replace('"4"', '"8"'))
+    value = "A10G\\n![x](https://e.example/p.png) <img src=x> | `"
+    model("models/evil\n::error::x ##[error]y: error TI030 z", SDXL.replace("A10G", f'"{value}"'))
+    sha = _git("rev-parse", "--short=7", "HEAD").strip()
+    name = "models/evil\\n::error::x #\\u0023[error]y\\u003a error TI030 z"
+    message = 'accelerator "A10G\\n![x](https://e.example/p.png) <img src=x> | `": unknown GPU type "A10G\\n![x](https"'
+    stderr = (
+        f"{name}/config.yaml:3:16: error TI011 {message}\n"
+        "  known types: B10, T4, L4, A10G, V100, A100, A100_40GB, H100, H200, H100_40GB, B200, L40S, RTX_PRO_6000, B300, GB300\n"
+        f"{name}/config.yaml:3:16: error TI012 {message.split(': unknown')[0]}: count must be a positive integer\n"
+        '  e.g. "A10G:2"; omit the count for one GPU\n'
+    )
+    assert run("diff") == (
+        2,
+        f"HEAD ({sha}) → working tree\n"
+        f"{name}: cannot price {name}/config.yaml:3:16: TI011 {message}\n"
+        "models/sdxl: A10Gx4x16 → A10Gx8x32  +$0.25/h (+$180/month, +20%)  resources edit (cpu)\n"
+        "  before  $0.02012/min  $1.21/h  $881/month\n"
+        "  after   $0.02424/min  $1.45/h  $1,062/month\n"
+        "total: $881/month → $1,062/month  +$0.25/h (+$180/month, +20%) across 1 model; 1 not priced\n",
+        stderr,
+    )
+    code, out, err = run("diff", "--format", "markdown")
+    assert (code, err) == (2, stderr)
+    md = message.replace("|", "\\|")
+    assert out.splitlines()[4:8] == [
+        "| model | change | instance type | $/h | $/month | Δ $/month | why |",
+        "|---|---|---|--:|--:|--:|---|",
+        f"| `{name}` | ⚠ not priced | | | | | TI011 at `{name}/config.yaml:3:16`: ``{md}`` |",
+        "| `models/sdxl` | changed | `A10Gx4x16` → `A10Gx8x32` | $1.21 → $1.45 | $881 → $1,062 | +$180 (+20%) | resources edit (cpu) |",
+    ]
+    assert Shape(out.splitlines()).codes[2:4] == [f"{name}/config.yaml:3:16", message]
+    doc = json.loads(run("diff", "--format", "json")[1])
+    assert doc["units"][0]["config"] == "models/evil\n::error::x ##[error]y: error TI030 z/config.yaml"
