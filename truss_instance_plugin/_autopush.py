@@ -89,7 +89,8 @@ def say_disabled(e: BaseException) -> None:
     try:
         if not getattr(sys, _SAID, False):
             setattr(sys, _SAID, True)
-            sys.stderr.write(DISABLED.format(kind=type(e).__name__, why=" ".join(str(e).split())))
+            why = "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(str(e).split()))  # nothing of ours
+            sys.stderr.write(DISABLED.format(kind=type(e).__name__, why=why))  # to import: the package may be gone
     except Exception:  # stderr may be gone
         pass
 

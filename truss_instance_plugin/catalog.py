@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Context, Decimal
 
 from truss_instance_plugin._typing import NamedTuple
-from truss_instance_plugin.diagnostics import INFO, Diagnostic, clip
+from truss_instance_plugin.diagnostics import INFO, Diagnostic, clip, json_safe
 from truss_instance_plugin.errors import CatalogError
 
 GiB = 1 << 30
@@ -391,7 +391,8 @@ def render_snapshot(snap: Snapshot) -> bytes:
     }
     import json
 
-    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    # json_safe: a server's names are printed (`catalog fetch` to stdout) and shown in reviews: no control character raw
+    return (json_safe(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)) + "\n").encode("utf-8")
 
 
 def read_snapshot(path: str, named_by: str = "") -> Snapshot:

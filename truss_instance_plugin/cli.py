@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.config import Field, LoadedConfig, dirname, find_configs, is_chain_file, is_dir, join, read_bounded
-from truss_instance_plugin.diagnostics import Diagnostic, clip, exit_code
+from truss_instance_plugin.diagnostics import Diagnostic, clip, exit_code, location, safe_line, write_lines, write_text
 from truss_instance_plugin.drift import check_model, read_state, truss_dir
 from truss_instance_plugin.errors import (
     CatalogError,
@@ -44,24 +44,28 @@ TRUSS_COMMANDS = frozenset(
 _TRUSS_KEYS = r"(?m)^(model_name|resources|python_version|docker_server|trt_llm|model_class_name|model_cache|base_image|model_metadata)\s*:"
 
 
-def _out(lines: Sequence[str]) -> None:
-    if lines:
-        write_out("\n".join(lines) + "\n")
+def _out(lines: Sequence[str], commands: bool = False, findings: dict[int, Diagnostic] | None = None, paint: bool = False) -> None:
+    """Print `lines` through the choke point (diagnostics.safe_line); `findings`: the index of each diagnostic's first
+    line (see _diagnostic), coloured with `paint`; with `commands` (github annotations) no line has a text header."""
+    if not paint or not findings:
+        write_lines(sys.stdout, lines, commands, () if commands or findings is None else findings)
+        return
+    safe = [safe_line(line, commands, i in findings) for i, line in enumerate(lines)]
+    for i, d in findings.items():
+        safe[i] = _paint(safe[i], d)
+    write_text(sys.stdout, "\n".join(safe) + "\n")
 
 
-def write_out(text: str) -> None:
-    """Write `text` to standard output now: a full disk is an OutputError (exit 2, one line), not an error at exit."""
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:  # the reader left (`| head`): main ends quietly
-        raise
-    except OSError as e:
-        raise OutputError(f"cannot write to standard output: {e.strerror or e}") from None
+def _diagnostic(lines: list[str], findings: dict[int, Diagnostic], path: str, d: Diagnostic, fmt: str, chainlet: str = "") -> None:
+    """Append a diagnostic's lines, noting where its first line is (the only place a finding's header may be)."""
+    from truss_instance_plugin.report import diagnostic_lines
+
+    findings[len(lines)] = d
+    lines += diagnostic_lines(path, d, fmt, chainlet)
 
 
 def _err(message: str) -> None:
-    sys.stderr.write(f"truss-instance: {message}\n")
+    write_lines(sys.stderr, [f"truss-instance: {message}"])
 
 
 def _format(args: argparse.Namespace) -> str:
@@ -187,15 +191,15 @@ def cmd_check(args: argparse.Namespace, host: Host) -> int:
         found = ordered_map(_findings, state, configs, jobs(len(configs)))
     if fmt == "text" and not args.verbose and not any(diags for _, _, diags in found):
         return 0  # quiet when all is well (and no renderer to import)
-    from truss_instance_plugin.report import diagnostic_lines, dumps, model_json, summary
+    from truss_instance_plugin.report import dumps, model_json, summary
 
     all_diags = [d for _, _, diags in found for d in diags]
     lines: list[str] = []
+    findings: dict[int, Diagnostic] = {}
     if fmt == "json":
         docs = [model_json(m, c.name, c.entrypoint) if c else model_json(m) for m, c in units]
-        lines = [dumps({"models": docs})]
+        lines = dumps({"models": docs}).split("\n")
     else:
-        paint = fmt == "text" and color()
         for i, (path, name, diags) in enumerate(found):
             m = units[i][0] if units else None
             if m is not None and args.verbose and m.chosen is not None and fmt == "text":
@@ -203,13 +207,12 @@ def cmd_check(args: argparse.Namespace, host: Host) -> int:
 
                 policy = find_policy(m.path) if m.path else None
                 applied = f"  (policy: {policy_name(policy.source)})" if policy is not None else ""
-                lines.append(f"{m.path}{f' [{name}]' if name else ''}: {summary(m)}{applied}")
+                lines.append(f"{location(m.path)}{f' [{location(name)}]' if name else ''}: {summary(m)}{applied}")
             for d in diags:
-                got = diagnostic_lines(path, d, fmt, name)
-                lines += [_paint(got[0], d), *got[1:]] if paint else got
+                _diagnostic(lines, findings, path, d, fmt, name)
         if fmt == "text" and all_diags:
             lines.append(counts(len(found), all_diags))
-    _out(lines)
+    _out(lines, fmt == "github", findings, paint=fmt == "text" and color())
     return exit_code(all_diags, strict=args.strict)
 
 
@@ -315,7 +318,7 @@ def cmd_explain(args: argparse.Namespace, host: Host) -> int:
             chainlets = [(m, c.name, c.entrypoint) for m, c in units if c]
             each = [explain_json(m, args.replicas, args.why_not) for m, c in units if c is None]
             docs += [chain_json(path, chainlets, args.replicas, args.why_not)] if chainlets else each
-        _out([dumps(docs[0] if len(docs) == 1 else {"models": docs})])
+        _out(dumps(docs[0] if len(docs) == 1 else {"models": docs}).split("\n"))
     else:
         lines: list[str] = []
         for path, units in groups:
@@ -344,9 +347,10 @@ def _explain_one(config: LoadedConfig, args: argparse.Namespace, host: Host) -> 
 
 def cmd_lock(args: argparse.Namespace, host: Host) -> int:
     """Write each model's lockfile when its bytes change (exit 1 when one was written only with --hook or --check)."""
-    from truss_instance_plugin.report import diagnostic_lines, price_delta_text
+    from truss_instance_plugin.report import price_delta_text
 
     lines: list[str] = []
+    findings: dict[int, Diagnostic] = {}
     codes = [0]
     configs = collect_configs(args.paths, args.hook, chains=True)
     named = {os.path.normpath(p) for p in args.paths}
@@ -368,12 +372,12 @@ def cmd_lock(args: argparse.Namespace, host: Host) -> int:
             results += _lock_chain_file(c, host, args, walked=c not in named)
     for path, chainlet, where, summary, out in results:
         for d in out.diagnostics:
-            lines += diagnostic_lines(path, d, "text", chainlet)
+            _diagnostic(lines, findings, path, d, "text", chainlet)
         if out.status == "error":
             codes.append(2 if any(d.fatal for d in out.diagnostics) else 1)
         elif out.status == "unchanged":
             if summary is not None:
-                lines.append(f"{out.path} is up to date: {f'[{chainlet}] ' if chainlet else ''}{summary}")
+                lines.append(f"{location(out.path)} is up to date: {f'[{chainlet}] ' if chainlet else ''}{summary}")
         else:
             assert out.new is not None
             codes.append(1 if args.hook or args.check else 0)
@@ -383,7 +387,7 @@ def cmd_lock(args: argparse.Namespace, host: Host) -> int:
             unit = f"[{chainlet}] " if chainlet else ""
             if args.check:
                 state = "missing" if out.status == "new" else "out of date"
-                line = f"{out.path} is {state}; run `truss-instance lock {where}`"
+                line = f"{location(out.path)} is {state}; run `truss-instance lock {where}`"
                 lines += [] if line in lines else [line]
             elif out.status == "new":
                 lines.append(f"wrote {out.path} (new): {unit}{out.new.name} {price}")
@@ -391,7 +395,7 @@ def cmd_lock(args: argparse.Namespace, host: Host) -> int:
                 lines.append(f"wrote {out.path} (updated): {unit}{out.new.name} {price} (request or catalog changed, same type){moved}")
             else:
                 lines.append(f"wrote {out.path} (updated): {unit}{out.old or '?'} → {out.new.name} {price}{moved}")
-    _out(lines)
+    _out(lines, findings=findings)
     return max(codes)
 
 
@@ -430,7 +434,6 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
     """Record a deployment in the lockfile: the baseline later edits are compared with."""
     from truss_instance_plugin.lockfile import implausible
     from truss_instance_plugin.locking import record_deployment
-    from truss_instance_plugin.report import diagnostic_lines
 
     configs = collect_configs(args.paths, chains=True)
     if len(configs) != 1:
@@ -452,10 +455,14 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
             raise UsageError("--chainlet is for a chain file (.py)")
         model = analyze(configs[0], host)
         name = args.model or model.config.model_name
+    lines: list[str] = []
+    findings: dict[int, Diagnostic] = {}
     if not name:
         errors = [d for d in model.diagnostics if d.severity == "error"]
         if errors:  # e.g. invalid YAML: the model_name could not be read, and that is not the user's usage error
-            _out([line for d in errors for line in diagnostic_lines(model.path, d, "text")])
+            for d in errors:
+                _diagnostic(lines, findings, model.path, d, "text")
+            _out(lines, findings=findings)
             return 1
         raise UsageError(f"no model_name in {os.path.basename(configs[0])}; pass --model NAME")
     given = (
@@ -488,7 +495,9 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
 
         record = deployment_record(model, source=source, **how)
         if record is None:
-            _out([line for d in model.diagnostics for line in diagnostic_lines(model.path, d, "text", name)])
+            for d in model.diagnostics:
+                _diagnostic(lines, findings, model.path, d, "text", name)
+            _out(lines, findings=findings)
             return 1
         outs = lock_chain(chain, entry, deployment=record, only=name)
         out = next(o for (_, n), o in zip(chain, outs, strict=True) if n == name)
@@ -496,11 +505,10 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
         out = bad or out
     else:
         out = record_deployment(model, source=source, **how)
-    lines: list[str] = []
     for d in out.diagnostics:
-        lines += diagnostic_lines(model.path, d, "text", next((n for m, n in chain if m is model), ""))
+        _diagnostic(lines, findings, model.path, d, "text", next((n for m, n in chain if m is model), ""))
     if out.status == "error":
-        _out(lines)
+        _out(lines, findings=findings)
         return 2 if any(d.fatal for d in out.diagnostics) else 1
     shown = instance or (out.new.name if out.new else "?")
     lines.append(f"recorded deployment of {name} ({shown}) in {out.path}")
@@ -508,7 +516,7 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
         from truss_instance_plugin.locking import FIRST_DEPLOYMENT
 
         lines.append(FIRST_DEPLOYMENT.format(instance=shown))
-    _out(lines)
+    _out(lines, findings=findings)
     return 0
 
 
@@ -532,7 +540,7 @@ def cmd_catalog(args: argparse.Namespace, host: Host) -> int:
     if _format(args) == "json":
         doc = catalog.as_json()
         doc["types"] = [t.as_json() for t in types]
-        _out([dumps(doc)])
+        _out(dumps(doc).split("\n"))
     else:
         _out(catalog_text(catalog, types))
     return 0
@@ -544,7 +552,7 @@ def cmd_plugins(args: argparse.Namespace, host: Host) -> int:
 
     infos = host.plugins()
     if _format(args) == "json":
-        _out([dumps([{"name": p.name, "distribution": p.dist, "version": p.version, "hooks": list(p.hooks)} for p in infos])])
+        _out(dumps([{"name": p.name, "distribution": p.dist, "version": p.version, "hooks": list(p.hooks)} for p in infos]).split("\n"))
     else:
         _out([f"{p.name} ({p.dist} {p.version}): {', '.join(p.hooks)}" for p in infos])
     return 0
@@ -559,8 +567,9 @@ class _Parser(argparse.ArgumentParser):
 
     def _print_message(self, message: str, file: object = None) -> None:
         """--help and --version as argparse prints them, but a full disk is exit 2 (argparse ignores a failed write)."""
-        if message and file is sys.stdout:
-            write_out(message)
+        out = sys.stdout
+        if message and file is out:
+            write_text(out, message)
         else:
             super()._print_message(message, file)  # type: ignore[arg-type]
 

@@ -1,12 +1,15 @@
-"""Diagnostics: one record per finding, with a stable code, a position and a fix."""
+"""Diagnostics: one record per finding, with a stable code, a position and a fix; and how any text is printed safely."""
 
 from __future__ import annotations
 
+import sys
+
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
+from truss_instance_plugin.errors import OutputError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import Final, Literal
+    from collections.abc import Container, Sequence
+    from typing import Final, Literal, TextIO
 
     Severity = Literal["error", "warning", "info"]
 
@@ -88,6 +91,107 @@ def clip(text: str, limit: int = 80) -> str:
     if len(text) <= limit:
         return text
     return f"{text[: limit - 20]}…{text[-12:]} ({len(text)} characters)"
+
+
+# Printing untrusted text --------------------------------------------------------------------
+# Paths, config values, chainlet names, lock fields and server answers may come from a stranger's pull request.
+# One rule: every character str.isprintable() refuses (controls such as \n and \x1b, bidi overrides such as
+# \u202e, line and paragraph separators, spaces other than " ") is printed as its Python escape. The renderers apply
+# it to each value; safe_line applies it again to each whole line (the choke point every command writes through),
+# and there keeps data from reading as a GitHub workflow command or as a finding of its own.
+
+
+def shown(text: str) -> str:
+    """`text` on one line with every character str.isprintable() refuses written as its escape (\\n, \\x1b, \\u202e)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def location(text: str) -> str:
+    """`shown(text)` for a path or name that begins a line: each `:` that could end a finding's location (`: `, or
+    `:LINE:COL:`) written \\u003a, so that a folder `a:1:1: error TI030 x` reads as no position of its own."""
+    text = shown(text)
+    if ":" not in text:
+        return text
+    import re  # only for a name with a colon (re is loaded already: yaml uses it)
+
+    return re.sub(r":(?= |\d+:\d+:)", r"\\u003a", text)
+
+
+def json_safe(text: str) -> str:
+    """JSON text fit for a terminal and a CI log, and the same JSON: each character str.isprintable() refuses (but the
+    layout's newlines) and each `##[` (a GitHub workflow command anywhere in a line) written as a \\u escape."""
+    if "##[" in text:
+        text = text.replace("##[", "#\\u0023[")
+    if text.replace("\n", "").isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == "\n" else _json_escape(c) for c in text)
+
+
+def _json_escape(c: str) -> str:
+    n = ord(c)
+    if n < 0x10000:
+        return f"\\u{n:04x}"
+    n -= 0x10000
+    return f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}"  # UTF-16 surrogates, as JSON spells it
+
+
+def safe_line(line: str, commands: bool = False, finding: bool = False) -> str:
+    """One output line as a terminal and a CI log must get it (each \\u escape here is also valid inside JSON):
+    - `shown`: no control, bidi or other invisible character;
+    - no GitHub workflow command: `##[` (read anywhere in a line) as `#\\u0023[`; `::` at the start (after spaces) as
+      `\\u003a:` unless `commands` (the github format's own annotations);
+    - no finding but ours: in a line that does not start with a space (a finding's continuation lines do), each
+      `: error `, `: [warning] `, ... (a finding's header) has its `:` written \\u003a, except the first when the line
+      is a `finding` (diagnostic_lines' first line, whose path `location` has escaped)."""
+    if not line.isprintable():
+        line = shown(line)
+    if "##[" in line:
+        line = line.replace("##[", "#\\u0023[")
+    if line.startswith(" "):
+        if not commands and line.lstrip(" ").startswith("::"):
+            i = len(line) - len(line.lstrip(" "))
+            line = f"{line[:i]}\\u003a{line[i + 1 :]}"
+        return line
+    if not commands and line.startswith("::"):
+        line = "\\u003a" + line[1:]
+    if _may_head(line):
+        import re  # re is loaded already (yaml uses it); the pattern is compiled once, in re's cache
+
+        head = re.search(_HEAD, line) if finding else None
+        start = head.end() if head else 0
+        if not head or _may_head(line[start:]):
+            line = line[:start] + re.sub(_HEAD, r"\\u003a", line[start:])
+    return line
+
+
+_HEAD = r":(?= \[?(?:error|warning|info)\]? )"  # the colon before a finding's severity (text and parsable formats)
+
+
+def _may_head(text: str) -> bool:
+    return ": " in text and (": error " in text or ": warning " in text or ": info " in text or ": [" in text)
+
+
+def write_lines(stream: TextIO, lines: Sequence[str], commands: bool = False, findings: Container[int] = ()) -> None:
+    """Write `lines` through `safe_line` (each one line: a newline inside is printed as \\n); `findings`: the indexes of
+    diagnostic_lines' first lines."""
+    if lines:
+        write_text(stream, "".join(safe_line(line, commands, i in findings) + "\n" for i, line in enumerate(lines)))
+
+
+def write_text(stream: TextIO, text: str) -> None:
+    """Write `text` and flush it now: standard output on a full disk is an OutputError (exit 2, one line), not an
+    error at exit; a reader that left (`| head`) is BrokenPipeError, which the command line ends quietly."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        if stream is not sys.stdout:
+            raise
+        raise OutputError(f"cannot write to standard output: {e.strerror or e}") from None
 
 
 class Diagnostic(NamedTuple):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import itertools
 import os
 import posixpath
 import re
@@ -27,7 +28,7 @@ from truss_instance_plugin.config import (
     mentions_chains,
     read_bounded,
 )
-from truss_instance_plugin.diagnostics import ERROR, Diagnostic
+from truss_instance_plugin.diagnostics import ERROR, Diagnostic, location, shown, write_lines
 from truss_instance_plugin.lockfile import (
     MAX_LOCK_BYTES,
     ChainLock,
@@ -576,21 +577,22 @@ def _error_brief(c: Change, d: Diff) -> str:
     return f"cannot price {where}: {e.code} {e.message}"
 
 
-def error_lines(d: Diff) -> list[str]:
-    """The errors that kept a changed unit from being priced, as `REV:path:line:col: error CODE message` and a hint."""
-    lines: list[str] = []
+def error_lines(d: Diff) -> list[list[str]]:
+    """The errors that kept a changed unit from being priced, each as `REV:path:line:col: error CODE message` and a hint."""
+    out: list[list[str]] = []
     for c in d.changes:
         if c.status != "error":
             continue
         for rev, s in ((d.base, c.before), (d.head, c.after)):
             if s is not None:
                 for e in s.errors:
-                    lines += diagnostic_lines(rev.where(s.config), e._replace(file=rev.where(e.file)) if e.file else e, "text", s.chainlet)
-    return lines
+                    got = diagnostic_lines(s.config, e, "text", s.chainlet)
+                    out.append([f"{location(rev.label)}:{got[0]}", *got[1:]] if rev.commit else got)
+    return out
 
 
 def _headline(c: Change, d: Diff) -> str:
-    name = unit_name(c.config, c.chainlet)
+    name = location(unit_name(c.config, c.chainlet))
     old, new = c.old, c.new
     if c.status == "error":
         return f"{name}: {_error_brief(c, d)}"
@@ -599,7 +601,7 @@ def _headline(c: Change, d: Diff) -> str:
         return f"{name}: added, {new.type_text()}  {price_delta_text(Decimal(0), new.price_per_min)}"
     if new is None:
         return f"{name}: removed, was {old.type_text()}  {price_delta_text(old.price_per_min, Decimal(0))}"
-    what = f"{unit_name(c.previous)} → {name}: renamed, " if c.previous else f"{name}: "
+    what = f"{location(unit_name(c.previous))} → {name}: renamed, " if c.previous else f"{name}: "
     why = "; ".join(text for _, text in c.reasons)
     return f"{what}{old.type_text()} → {new.type_text()}  {_delta_text(old.price_per_min, new.price_per_min)}" + (f"  {why}" if why else "")
 
@@ -608,9 +610,9 @@ def _price_row(label: str, p: Priced) -> str:
     return f"  {label:<6}  ${p.price_per_min:f}/min  {per_hour(p.price_per_min)}  {per_month(p.price_per_min)}"
 
 
-def _deployed_text(c: Change) -> str:
+def _deployed_text(on: str) -> str:
     return (
-        f"resources changed after a recorded deployment (on {c.deployed}): running deployments keep their instance type, "
+        f"resources changed after a recorded deployment (on {on}): running deployments keep their instance type, "
         "and `truss push --promote` / `--environment` keep the environment's type unless you pass "
         "`--no-preserve-env-instance-type` (TI110)"
     )
@@ -618,19 +620,19 @@ def _deployed_text(c: Change) -> str:
 
 def render_text(d: Diff) -> list[str]:
     """The changes, two or three lines each, and the totals; nothing when no type or price changed."""
-    shown = d.shown()
-    if not shown:
+    listed = d.shown()
+    if not listed:
         return []
     lines = [f"{d.base.title()} → {d.head.title()}"]
-    for c in shown:
+    for c in listed:
         lines.append(_headline(c, d))
         lines += [_price_row(label, p) for label, p in (("before", c.old), ("after", c.new)) if p is not None]
         if c.deployed:
-            lines.append(f"  note: {_deployed_text(c)}")
+            lines.append(f"  note: {_deployed_text(c.deployed)}")
     before, after = d.totals()
     counted = sum(c.cost_changed for c in d.changes)
     errors = sum(c.status == "error" for c in d.changes)
-    rest = [f"{n} {word}" for n, word in ((len(d.changes) - len(shown), "unchanged"), (errors, "not priced")) if n]
+    rest = [f"{n} {word}" for n, word in ((len(d.changes) - len(listed), "unchanged"), (errors, "not priced")) if n]
     tail = f"; {', '.join(rest)}" if rest else ""
     lines.append(f"total: {per_month(before)} → {per_month(after)}  {_delta_text(before, after)} across {_plural(counted)}{tail}")
     return lines
@@ -686,43 +688,63 @@ def render_json(d: Diff) -> list[str]:
             "errors": sum(c.status == "error" for c in d.changes),
         },
     }
-    return [dumps(doc)]
+    return dumps(doc).split("\n")
 
 
-def _cell(text: str) -> str:
-    """Text safe inside a markdown table cell."""
-    return text.replace("|", "\\|").replace("\n", " ")
+# Markdown: every value from the repository, a lock or the command line is a code span it cannot end (so no heading,
+# image, link, HTML, mention or table cell of its own), and the prose around values is escaped (`_md_text`).
+
+_MD_MARKUP = str.maketrans({c: "\\" + c for c in "\\`*_[]<>!|#~&"})
 
 
-def _md(text: str) -> str:
-    return _cell(f"`{text.replace('`', '')}`")
+def _md_text(text: str) -> str:
+    """Prose safe in markdown and in a table cell: one line, each character that could start markup backslash-escaped."""
+    return shown(text).translate(_MD_MARKUP)
+
+
+def _code(text: str, cell: bool = True) -> str:
+    """`text` as a code span nothing in it can end (CommonMark): on one line (`shown`), fenced with one backtick more
+    than its longest run of them, padded with a space where it starts or ends with a backtick or with spaces at both
+    ends (a span drops one space at each end); in a table `cell` each | is \\| (GFM splits cells before code spans)."""
+    text = shown(text)
+    if cell:
+        text = text.replace("|", "\\|")
+    if not text:
+        return "` `"
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if "`" in (text[0], text[-1]) or (text[0] == text[-1] == " " and text.strip(" ")) else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _md_rev(rev: Revision) -> str:
-    return f"{_md(rev.label)} ({rev.commit[:7]})" if rev.commit else rev.label
+    return f"{_code(rev.label, cell=False)} ({rev.commit[:7]})" if rev.commit else rev.label
+
+
+def _md_name(c: Change) -> str:
+    return _code(unit_name(c.config, c.chainlet)) + (f" (was {_code(unit_name(c.previous))})" if c.previous else "")
 
 
 def _md_row(c: Change, d: Diff) -> str:
-    name = _md(unit_name(c.config, c.chainlet)) + (f" (was {_md(unit_name(c.previous))})" if c.previous else "")
+    name = _md_name(c)
     if c.status == "error":
         where, e = _first_error(c, d)
-        return f"| {name} | ⚠ not priced | | | | | {e.code} at {_md(where)}: {_cell(e.message)} |"
+        return f"| {name} | ⚠ not priced | | | | | {_md_text(e.code)} at {_code(where)}: {_code(e.message)} |"
     old, new = c.old, c.new
     cells = [p for p in (old, new) if p is not None]
-    types = " → ".join(p.type_text() for p in cells)
+    types = " → ".join(_code(p.type_text()) for p in cells)
     hours = " → ".join(per_hour(p.price_per_min)[:-2] for p in cells)
     months = " → ".join(per_month(p.price_per_min)[:-6] for p in cells)
     delta = c.delta()
     pct = _percent(old.price_per_min, delta) if old else None
     change = f"{_sign(delta)}{per_month(abs(delta))[:-6]}" + (f" ({pct})" if pct else "")
-    why = "; ".join(text for _, text in c.reasons) or {"added": "new model", "removed": "model removed"}.get(c.status, "")
+    why = "; ".join(_md_text(text) for _, text in c.reasons) or {"added": "new model", "removed": "model removed"}.get(c.status, "")
     return f"| {name} | {c.status} | {types} | {hours} | {months} | {change} | {why} |"
 
 
 def render_markdown(d: Diff) -> list[str]:
     """A pull-request comment: a one-line summary, a table of changed units, unchanged ones folded; nothing when no change."""
-    shown = d.shown()
-    if not shown:
+    listed = d.shown()
+    if not listed:
         return []
     before, after = d.totals()
     pct = _percent(before, after - before)
@@ -733,21 +755,23 @@ def render_markdown(d: Diff) -> list[str]:
         "",
         "| model | change | instance type | $/h | $/month | Δ $/month | why |",
         "|---|---|---|--:|--:|--:|---|",
-        *(_md_row(c, d) for c in shown),
+        *(_md_row(c, d) for c in listed),
     ]
-    for c in shown:
+    for c in listed:
         if c.deployed:
-            lines += ["", f"> **Note** {_md(unit_name(c.config, c.chainlet))}: {_deployed_text(c)}."]
-    quiet = [c for c in d.changes if c not in shown]
+            name, on = _code(unit_name(c.config, c.chainlet), cell=False), _code(c.deployed, cell=False)
+            lines += ["", f"> **Note** {name}: {_deployed_text(on)}."]
+    quiet = [c for c in d.changes if c not in listed]
     if quiet:
         total = sum((c.new.price_per_min for c in quiet if c.new), Decimal(0))
         lines += ["", f"<details><summary>{_plural(len(quiet), 'unchanged model')} ({per_month(total)})</summary>", ""]
         lines += ["| model | instance type | $/h | $/month |", "|---|---|--:|--:|"]
         for c in quiet:
-            name = _md(unit_name(c.config, c.chainlet)) + (f" (was {_md(unit_name(c.previous))})" if c.previous else "")
             p = c.new
-            cells = f"{p.type_text()} | {per_hour(p.price_per_min)[:-2]} | {per_month(p.price_per_min)[:-6]}" if p else "not priced | |"
-            lines.append(f"| {name} | {cells} |")
+            cells = (
+                f"{_code(p.type_text())} | {per_hour(p.price_per_min)[:-2]} | {per_month(p.price_per_min)[:-6]}" if p else "not priced | |"
+            )
+            lines.append(f"| {_md_name(c)} | {cells} |")
         lines += ["", "</details>"]
     lines += ["", MARKER]
     return lines
@@ -795,17 +819,13 @@ def cmd_diff(args: argparse.Namespace, host: Host) -> int:
     try:
         d = diff_revisions(args.base, args.head, host)
     except gitrev.GitError as e:
-        sys.stderr.write(f"truss-instance: {e}\n")
+        write_lines(sys.stderr, [f"truss-instance: {e}"])
         return 2
     renderer = {"text": render_text, "json": render_json, "markdown": render_markdown}[args.format]
     errors = error_lines(d)
+    heads = set(itertools.accumulate((len(e) for e in errors[:-1]), initial=0))  # each diagnostic's first line
     gates = gate_lines(d, args.fail_above_usd_per_month, args.fail_above_percent)
-    out = renderer(d)
-    if out:
-        from truss_instance_plugin.cli import write_out
-
-        write_out("\n".join(out) + "\n")
-    for line in errors + [f"truss-instance: {g}" for g in gates]:
-        sys.stderr.write(line + "\n")
+    write_lines(sys.stdout, renderer(d))  # each line through the choke point: no control character, no workflow command
+    write_lines(sys.stderr, [line for e in errors for line in e] + [f"truss-instance: {g}" for g in gates], findings=heads)
     broken = any(c.status == "error" and c.after is not None and c.after.priced is None for c in d.changes)
     return 2 if broken else 1 if gates else 0

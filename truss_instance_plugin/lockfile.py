@@ -172,7 +172,10 @@ def _dump(doc: dict[str, object]) -> str:
     if doc and _simple_lines(doc, "", lines):
         return "".join(lines)
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter: the same bytes, five times faster
-    return yaml.dump(doc, Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1000)
+    text: str = yaml.dump(doc, Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1000)
+    if not text.replace("\n", "").isprintable():  # YAML writes bidi overrides and other invisible characters raw
+        text = yaml.dump(doc, Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=False, width=1000)
+    return text
 
 
 @functools.cache

@@ -36,7 +36,7 @@ from truss_instance_plugin.catalog import (
     render_snapshot,
     type_from_record,
 )
-from truss_instance_plugin.diagnostics import WARNING, Diagnostic, clip
+from truss_instance_plugin.diagnostics import WARNING, Diagnostic, clip, write_lines, write_text
 from truss_instance_plugin.errors import CatalogError
 
 if TYPE_CHECKING:
@@ -540,14 +540,11 @@ def cmd_catalog_fetch(args: argparse.Namespace, host: Host) -> int:
     doc = json.loads(data)
     target = args.output if args.output not in (None, "-") else None
     say = sys.stdout if target else sys.stderr
-    for u in unmapped:
-        say.write(f'truss-instance: warning: {u["name"]} is not usable: {u["reason"]} (kept under "unmapped")\n')
+    write_lines(say, [f'truss-instance: warning: {u["name"]} is not usable: {u["reason"]} (kept under "unmapped")' for u in unmapped])
     summary = f"{len(doc['types'])} types from {doc['source']} as of {doc['as_of']}, {doc['sha256'][:19]}"
     if target is None:
-        from truss_instance_plugin.cli import write_out
-
-        write_out(data.decode("utf-8"))
-        say.write(f"truss-instance: {summary}\n")
+        write_text(sys.stdout, data.decode("utf-8"))  # render_snapshot's JSON: printable, no `##[` (diagnostics.json_safe)
+        write_lines(say, [f"truss-instance: {summary}"])
         return 0
     from truss_instance_plugin.atomic import write_if_changed
 
@@ -555,7 +552,7 @@ def cmd_catalog_fetch(args: argparse.Namespace, host: Host) -> int:
         written = write_if_changed(target, data)
     except OSError as e:
         raise OnlineError(f"{target}: cannot write the catalog snapshot: {e.strerror or e}; nothing was changed") from None
-    say.write(f"{'wrote' if written else 'unchanged'} {target}: {summary}\n")
+    write_lines(say, [f"{'wrote' if written else 'unchanged'} {target}: {summary}"])
     return 0
 
 

@@ -35,8 +35,11 @@ _LOCK_STATE = ("TI100", "TI101", "TI104")  # summarized in one line; they do not
 NO_TRUSS = "truss is not installed: install truss, or truss-instance-plugin[truss]"
 
 
-def _say(message: str) -> None:
-    sys.stderr.write(PREFIX + message + "\n")
+def _say(message: str, finding: bool = False) -> None:
+    """One line on stderr through the choke point (`finding`: a diagnostic's first line, see diagnostics.safe_line)."""
+    from truss_instance_plugin.diagnostics import write_lines
+
+    write_lines(sys.stderr, [PREFIX + message], findings=(0,) if finding else ())
     sys.stderr.flush()
 
 
@@ -205,8 +208,8 @@ def _findings(model: Model, diags: list[Diagnostic], push: PushContext, path: st
         diags = [*diags, *batch]
     for d in diags:
         if d.code not in _LOCK_STATE and d.code != "TI110":
-            for line in diagnostic_lines(path or model.path, d, "text", chainlet):
-                _say(line)
+            for i, line in enumerate(diagnostic_lines(path or model.path, d, "text", chainlet)):
+                _say(line, finding=i == 0)
     return [d for d in diags if d.severity == ERROR and d.code not in _LOCK_STATE]
 
 
@@ -223,7 +226,9 @@ def _stop_on(blocking: list[Diagnostic], path: str, push: PushContext) -> None:
 
 def _json_error(message: str, **extra: object) -> None:
     """truss's `--output json` error shape on stdout: {"error": {"message": ...}}."""
-    sys.stdout.write(json.dumps({"error": {"message": message, **extra}}) + "\n")
+    from truss_instance_plugin.diagnostics import write_lines
+
+    write_lines(sys.stdout, [json.dumps({"error": {"message": message, **extra}})])  # ASCII JSON; `##[` as #\u0023[
     sys.stdout.flush()
 
 
@@ -309,9 +314,15 @@ def run_truss(argv: list[str], prog_name: str = "truss") -> int:
     except SystemExit as e:
         if e.code is None or isinstance(e.code, int):
             return e.code or 0
-        sys.stderr.write(f"{e.code}\n")  # sys.exit("message"): the interpreter would have printed it
+        _print_exit(e.code)  # sys.exit("message"): the interpreter would have printed it
         return 1
     return 0
+
+
+def _print_exit(message: object) -> None:
+    from truss_instance_plugin.diagnostics import write_lines
+
+    write_lines(sys.stderr, str(message).split("\n"))  # the lines truss meant, each through the choke point
 
 
 # Chain files: `truss chains push FILE [ENTRYPOINT]` and `truss push FILE.py` ----------------------------

@@ -17,7 +17,7 @@ from truss_instance_plugin.catalog import (
     hourly_delta,
     round_half_up,
 )
-from truss_instance_plugin.diagnostics import Diagnostic, clip
+from truss_instance_plugin.diagnostics import Diagnostic, clip, json_safe, location, shown
 from truss_instance_plugin.resolve import Resolution, rejection, step_down
 
 if TYPE_CHECKING:
@@ -71,17 +71,20 @@ def _pos(path: str, d: Diagnostic) -> str:
 
 
 def diagnostic_lines(path: str, d: Diagnostic, fmt: str, chainlet: str = "") -> list[str]:
-    """One diagnostic in one of the line formats (text has the hint on a second line); a chainlet's is marked [NAME]."""
+    """One diagnostic in one of the line formats (text has the hint on a second line); a chainlet's is marked [NAME].
+    Every value is escaped (`shown`): one diagnostic is one line (two in text), whatever its path, message or name."""
     where = d.file or path or "(what-if)"
-    if chainlet:
-        d = d._replace(message=f"[{clip(chainlet, 60)}] {d.message}")
-    if fmt == "parsable":
-        return [f"{_pos(where, d)}: [{d.severity}] {d.code} {d.message}"]
+    message = f"[{shown(clip(chainlet, 60))}] {shown(d.message)}" if chainlet else shown(d.message)
+    if message is not d.message or not (d.hint.isprintable() and d.code.isprintable()):
+        d = d._replace(message=message, hint=shown(d.hint), code=shown(d.code))
     if fmt == "github":
         level = {"info": "notice"}.get(d.severity, d.severity)
         text = f"{d.message}. {d.hint}" if d.hint else d.message
-        loc = f"file={_gh_property(where)}" + (f",line={d.line},col={d.col}" if d.line else "")
+        loc = f"file={_gh_property(where)}" + (f",line={d.line},col={d.col}" if d.line else "")  # the path itself
         return [f"::{level} {loc},title={_gh_property(d.code)}::{_gh_escape(text)}"]
+    where = location(where)
+    if fmt == "parsable":
+        return [f"{_pos(where, d)}: [{d.severity}] {d.code} {d.message}"]
     lines = [f"{_pos(where, d)}: {d.severity} {d.code} {d.message}"]
     if d.hint:
         lines.append(f"  {d.hint}")
@@ -113,8 +116,8 @@ def model_json(model: Model, chainlet: str | None = None, entrypoint: bool = Fal
 
 
 def dumps(obj: object) -> str:
-    """Stable JSON: sorted keys, two-space indent, non-ASCII kept."""
-    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False)
+    """Stable JSON: sorted keys, two-space indent, non-ASCII kept (but what a terminal or CI log would act on)."""
+    return json_safe(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False))
 
 
 # Explain ------------------------------------------------------------------------------------
@@ -158,7 +161,7 @@ def _funnel(res: Resolution) -> list[str]:
 
 def explain_text(model: Model, replicas: int = 1, why_not: str | None = None, top: int = 8, chainlet: str = "") -> list[str]:
     """The human explanation of one model's resolution (a chain's chainlet is named after the path)."""
-    where = (model.path or "(what-if)") + (f" [{chainlet}]" if chainlet else "")
+    where = location(model.path or "(what-if)") + (f" [{chainlet}]" if chainlet else "")
     res = model.resolution
     lines: list[str] = []
     if res is None or res.chosen is None:
@@ -280,8 +283,8 @@ def chain_total_text(path: str, chainlets: Sequence[tuple[Model, str]], replicas
     if total is None:
         missing = [name for m, name in chainlets if m.chosen is None]
         verb = "has" if len(missing) == 1 else "have"
-        return f"{path}: chain total unknown: {', '.join(missing)} {verb} no instance type ({each})"
-    return f"{path}: chain total  {prices(total)}  ({each})"
+        return f"{location(path)}: chain total unknown: {', '.join(missing)} {verb} no instance type ({each})"
+    return f"{location(path)}: chain total  {prices(total)}  ({each})"
 
 
 def chain_json(path: str, chainlets: Sequence[tuple[Model, str, bool]], replicas: int = 1, why_not: str | None = None) -> dict[str, object]:
@@ -301,7 +304,7 @@ def catalog_text(catalog: Catalog, types: list[InstanceType]) -> list[str]:
         gpus = f"{t.gpu_count}× {t.gpu_type} {t.vram_gib} GiB" if t.gpu_type else "-"
         note = t.note
         lines.append(
-            f"{t.name:<16} {gpus:<20} {fmt_cpu(t.millicores):>4} {fmt_bytes(t.memory_bytes):>9}  "
+            f"{location(t.name):<16} {gpus:<20} {fmt_cpu(t.millicores):>4} {fmt_bytes(t.memory_bytes):>9}  "
             f"{t.price_per_min:>8}  {round_half_up(t.price_per_hour, '0.01'):>7}  {note}".rstrip()
         )
     lines.append(
