@@ -567,9 +567,8 @@ class _Parser(argparse.ArgumentParser):
 
     def _print_message(self, message: str, file: object = None) -> None:
         """--help and --version as argparse prints them, but a full disk is exit 2 (argparse ignores a failed write)."""
-        out = sys.stdout
-        if message and file is out:
-            write_text(out, message)
+        if message and id(file) == id(sys.stdout):  # `is` would narrow sys.stdout to `object` for mypy
+            write_text(sys.stdout, message)
         else:
             super()._print_message(message, file)  # type: ignore[arg-type]
 
