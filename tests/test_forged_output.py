@@ -380,20 +380,19 @@ FORGED_NAME = "e\u202echo\n::error::x\x1b[31m ##[error]y: error TI030 z"  # a ch
 SHOWN_NAME = "e\\u202echo\\n::error::x\\x1b[31m #\\u0023[error]y\\u003a error TI030 z"
 
 
-def test_a_model_base_name_is_a_safe_lock_key_and_prints_escaped(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from truss_instance_plugin.lockfile import ChainLock, read_lock
-
+def test_a_model_base_name_that_no_lock_can_hold_is_TI048_and_prints_escaped(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chains.ModelBase may have any name for truss, but a lock key must read back as printable text: refused with a
+    finding at the name, nothing written, and every line escaped."""
     monkeypatch.chdir(tmp_path)
     Path("my_model.py").write_text(MODEL_BASE.replace("NAME", json.dumps(FORGED_NAME)))
-    assert run("lock", "my_model.py") == (0, f"wrote truss-instance.my_model.lock (new): [{SHOWN_NAME}] A10Gx4x16 $0.02012/min\n", "")
-    data = Path("truss-instance.my_model.lock").read_bytes()
-    assert data.isascii() and all(line.isprintable() for line in data.decode().splitlines())  # no bidi override in a review
-    assert b'entrypoint: "e\\u202Echo\\n::error::x\\e[31m ##[error]y: error TI030 z"\n' in data
-    lock = read_lock("truss-instance.my_model.lock")
-    assert isinstance(lock, ChainLock) and list(lock.chainlets) == [FORGED_NAME] and lock.entrypoint == FORGED_NAME
-    assert run("check", "my_model.py") == (0, "", "")  # the lock reads back: current
-    code, out, _ = run("lock", "-v", "my_model.py")
-    assert (code, out.split("  ")[0]) == (0, f"truss-instance.my_model.lock is up to date: [{SHOWN_NAME}] A10Gx4x16")
+    finding = (
+        f"my_model.py:5:105: error TI048 [{SHOWN_NAME}] model name "
+        '"e\\u202echo\\n::error::x\\u001b[31…rror TI030 z (47 characters)" is not printable text of at most 200 characters\n'
+        "  truss accepts this, but a lockfile cannot record it; use printable text of at most 200 characters\n"
+    )
+    assert run("lock", "my_model.py") == (1, finding, "")
+    assert not Path("truss-instance.my_model.lock").exists()
+    assert run("check", "--no-lock", "my_model.py") == (1, finding + "1 model: 1 error\n", "")
     assert run("adopt", "my_model.py") == (
         2,
         "",

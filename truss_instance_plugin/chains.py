@@ -18,6 +18,7 @@ from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
 from truss_instance_plugin.config import CONFIG_NAME, Field, LoadedConfig, mentions_chains
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
+from truss_instance_plugin.lockfile import recordable
 from truss_instance_plugin.pyread import (
     CANON,
     TRUSS,
@@ -152,6 +153,9 @@ class _Builder:
             self.refuse(
                 "TI048", f"chainlet name {_py(display)} must match [a-zA-Z0-9_-]+", "use letters, digits, _ and - only", self.name_at
             )
+        elif kind == "model" and not recordable(display):  # a lock key, and printed in every review
+            hint = f"{STRICTER}, but a lockfile cannot record it; use printable text of at most 200 characters"
+            self.diag("TI048", ERROR, f"model name {_py(display)} is not printable text of at most 200 characters", hint, self.name_at)
         if kind == "truss":
             return self.truss_chainlet(display, at, compute)
         fields: dict[str, Field] = {}

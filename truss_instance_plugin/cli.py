@@ -471,7 +471,9 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
     )  # fmt: skip
     for flag, key, value in given:
         if value is not None and (what := implausible(key, value)) is not None:  # what the lockfile would refuse to read back
-            raise UsageError(f"{flag} {clip(repr(value))} cannot be recorded: use {what}")
+            named = flag if flag != "--model" or args.model else "the model name"  # a chainlet's, or model_name in the config
+            fix = "" if named == flag else "; pass --model NAME"
+            raise UsageError(f"{named} {clip(repr(value))} cannot be recorded: use {what}{fix}")
     instance, model_id, deployment_id = args.instance, args.model_id, args.deployment_id
     environment = None if deployment_id else args.environment
     if args.from_baseten:
