@@ -380,7 +380,9 @@ FORGED_NAME = "e\u202echo\n::error::x\x1b[31m ##[error]y: error TI030 z"  # a ch
 SHOWN_NAME = "e\\u202echo\\n::error::x\\x1b[31m #\\u0023[error]y\\u003a error TI030 z"
 
 
-def test_a_model_base_name_that_no_lock_can_hold_is_TI048_and_prints_escaped(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_model_base_name_that_no_lock_can_hold_is_TI048_and_prints_escaped(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A chains.ModelBase may have any name for truss, but a lock key must read back as printable text: refused with a
     finding at the name, nothing written, and every line escaped."""
     monkeypatch.chdir(tmp_path)
