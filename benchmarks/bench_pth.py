@@ -21,7 +21,7 @@ sits at the root of site-packages exactly as in a user's install. (It toggles th
       modules imported first by us;
    b. the meta-path finder: truss imports N modules while it sits first on sys.meta_path; its
       per-call cost for other names (timeit) × N;
-   c. cold `import truss_instance_plugin.push` + install() after truss.cli.cli is imported;
+   c. cold `import truss_instance_plugin.integrations.push` + install() after truss.cli.cli is imported;
    d. the check itself (`before_push` on a copy of examples/sdxl with its lock): first call in a
       process (plugin host, catalog) and warm median;
    e. `truss --help` with vs without TRUSS_INSTANCE_DISABLE=1, interleaved, wall and CPU time
@@ -135,7 +135,7 @@ INSTALL_COST = r"""
 import json, time
 import truss.cli.cli as cli   # argv[0] is -c: the hook is inert, truss is imported unguarded
 t = time.perf_counter()
-from truss_instance_plugin.push import install
+from truss_instance_plugin.integrations.push import install
 install(cli.truss_cli)
 print(json.dumps({"import_push_and_install": time.perf_counter() - t}))
 """
@@ -143,7 +143,7 @@ print(json.dumps({"import_push_and_install": time.perf_counter() - t}))
 CHECK_COST = r"""
 import contextlib, io, json, os, statistics, sys, time
 import truss.cli.cli
-from truss_instance_plugin.push import before_push
+from truss_instance_plugin.integrations.push import before_push
 target = sys.argv[1]
 params = {"target_directory": target, "config": None, "promote": False, "environment": None,
           "preserve_env_instance_type": None, "watch_after_push": False, "model_name": None, "output_format": "text"}
@@ -273,7 +273,7 @@ def main() -> None:
         finder = _in_venv(venv, FINDER_COST)["find_spec"]
         print(f"   b. finder: {finder * 1e9:.0f} ns per import × {n_imports} imports = {ms(finder * n_imports)}")
         install = [_in_venv(venv, INSTALL_COST)["import_push_and_install"] for _ in range(5)]
-        print(f"   c. cold import of truss_instance_plugin.push + install(), median of 5: {ms(statistics.median(install))}")
+        print(f"   c. cold import of truss_instance_plugin.integrations.push + install(), median of 5: {ms(statistics.median(install))}")
         example = Path(tmp) / "sdxl"
         example.mkdir()
         for name in ("config.yaml", "truss-instance.lock"):

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import settings
 from support import Run, copy_sdxl, run_cli
 
+from truss_instance_plugin.core.policy import clear_cache
 from truss_instance_plugin.plugins import DISABLE_ENV, Host, reset_host
-from truss_instance_plugin.policy import clear_cache
 
 # Hypothesis: small and reproducible in CI; `pytest --hypothesis-profile=deep` for 100,000 examples per test.
 settings.register_profile("default", max_examples=60, deadline=None, derandomize=True, database=None)

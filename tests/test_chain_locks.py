@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from support import Run
 
-from truss_instance_plugin.lockfile import ChainLock, read_lock
-from truss_instance_plugin.locking import FIRST_DEPLOYMENT
+from truss_instance_plugin.lock.format import ChainLock, read_lock
+from truss_instance_plugin.lock.write import FIRST_DEPLOYMENT
 
 CHAIN = """import truss_chains as chains
 

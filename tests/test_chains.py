@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from support import Run
 
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
-from truss_instance_plugin.chains import Chainlet, analyze_chain, load_chain
+from truss_instance_plugin.chains.load import Chainlet, analyze_chain, load_chain
 from truss_instance_plugin.config import Field
 from truss_instance_plugin.diagnostics import CODES
 from truss_instance_plugin.plugins import Host
@@ -441,7 +441,8 @@ def test_chains_module_loads_only_for_python_files(tmp_path: Path) -> None:
     (tmp_path / "m" / "model").mkdir()
     write(tmp_path, "lib/util.py", "import os\n")
     probe = (
-        "import sys; from truss_instance_plugin.cli import main; main(sys.argv[1:]); print('truss_instance_plugin.chains' in sys.modules)"
+        "import sys; from truss_instance_plugin.cli import main; main(sys.argv[1:]); "
+        "print('truss_instance_plugin.chains.load' in sys.modules)"
     )
 
     def loaded() -> str:

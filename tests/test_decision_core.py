@@ -16,13 +16,13 @@ from support import GOLDEN, Run, golden, with_entries
 from truss_instance_plugin import plugins
 from truss_instance_plugin.catalog import Catalog, GiB, InstanceType, embedded_types, make_catalog
 from truss_instance_plugin.config import load_config
+from truss_instance_plugin.core.pipeline import analyze_loaded
+from truss_instance_plugin.core.resolve import CLIFF_MARGIN, Resolution, misfit, rejection, resolve, step_down
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic
-from truss_instance_plugin.lockfile import LockError, config_for_lock, lock_path, parse_lock, read_lock, render
+from truss_instance_plugin.lock.format import LockError, config_for_lock, lock_path, parse_lock, read_lock, render
 from truss_instance_plugin.model import Model
-from truss_instance_plugin.pipeline import analyze_loaded
 from truss_instance_plugin.plugins import Host
 from truss_instance_plugin.request import Request
-from truss_instance_plugin.resolve import CLIFF_MARGIN, Resolution, misfit, rejection, resolve, step_down
 
 CATALOG = make_catalog(embedded_types())
 ROOT = Path(__file__).resolve().parents[1]
@@ -387,7 +387,7 @@ def test_a_locked_type_that_became_multi_node_no_longer_fits(cwd: Path, run: Run
 
 
 def host_catalog() -> Catalog:
-    from truss_instance_plugin.pipeline import host_catalog as of
+    from truss_instance_plugin.core.pipeline import host_catalog as of
 
     return of(plugins.get_host())
 
@@ -868,7 +868,7 @@ def test_folder_locks_lock_each_folder_itself(cwd: Path) -> None:
     import fcntl
     import os
 
-    from truss_instance_plugin.atomic import folder_locks
+    from truss_instance_plugin.lock.atomic import folder_locks
 
     Path("a").mkdir()
 
@@ -893,8 +893,8 @@ def test_the_temp_file_is_written_beside_the_lock(cwd: Path, monkeypatch: pytest
     """os.replace is atomic only within one file system: the temp file lives in the lock's folder."""
     import os
 
-    from truss_instance_plugin import lockfile
-    from truss_instance_plugin.atomic import write_if_changed
+    from truss_instance_plugin.lock import format as lockfile
+    from truss_instance_plugin.lock.atomic import write_if_changed
 
     Path("m").mkdir()
     renames: list[tuple[str, str]] = []
@@ -946,7 +946,7 @@ def _outcome(read: object, data: bytes) -> object:
     ],
 )
 def test_the_fast_path_agrees_with_the_full_parse(line: str, value: str) -> None:
-    from truss_instance_plugin import lockfile
+    from truss_instance_plugin.lock import format as lockfile
 
     pinned = render(req(4000, 16 * GiB, "A10G", pin="A10Gx4x16"), CATALOG, get("A10Gx4x16"), 1, None)  # no null in its request
     for text in (GOLDEN.decode(), pinned.decode()):

@@ -23,8 +23,8 @@ import pytest
 from test_validation import CASES, Case, case_params, verdict
 
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
+from truss_instance_plugin.core.pipeline import analyze
 from truss_instance_plugin.model import Model
-from truss_instance_plugin.pipeline import analyze
 from truss_instance_plugin.plugins import Host
 from truss_instance_plugin.request import MEMORY_UNITS
 

@@ -13,8 +13,8 @@ from support import GOLDEN, run_cli, with_entries
 
 from truss_instance_plugin import plugins
 from truss_instance_plugin.catalog import GiB, InstanceType
-from truss_instance_plugin.lockfile import read_lock
-from truss_instance_plugin.locking import FIRST_DEPLOYMENT as FIRST
+from truss_instance_plugin.lock.format import read_lock
+from truss_instance_plugin.lock.write import FIRST_DEPLOYMENT as FIRST
 from truss_instance_plugin.plugins import Host
 
 ROOT = Path(__file__).resolve().parents[1]

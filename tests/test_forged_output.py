@@ -23,7 +23,9 @@ from support import Run, with_entries
 
 from truss_instance_plugin.catalog import InstanceType
 from truss_instance_plugin.diagnostics import Diagnostic, location, safe_line, shown
-from truss_instance_plugin.diff import (
+from truss_instance_plugin.report import diagnostic_lines, dumps
+from truss_instance_plugin.request import Request
+from truss_instance_plugin.review.diff import (
     MARKER,
     Change,
     Diff,
@@ -36,8 +38,6 @@ from truss_instance_plugin.diff import (
     render_text,
     unit_name,
 )
-from truss_instance_plugin.report import diagnostic_lines, dumps
-from truss_instance_plugin.request import Request
 
 # What hostile input tries: line breaks, terminal escapes, bidi overrides, workflow commands, finding headers, markdown.
 SNIPPETS = [
@@ -301,7 +301,7 @@ def test_catalog_names_and_usage_errors_print_escaped(run: Run) -> None:
 
 
 def test_the_push_guard_prints_through_the_choke_point(capsys: pytest.CaptureFixture[str]) -> None:
-    from truss_instance_plugin.push import _json_error, _say
+    from truss_instance_plugin.integrations.push import _json_error, _say
 
     _say('m/config.yaml:3:8: error TI003 cpu "x: error TI030 ##[error]y\x1b[2J"', finding=True)
     _say("recorded deployment of a: error TI030 x (\u202e8x2)")

@@ -18,10 +18,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from support import GOLDEN, copy_sdxl, golden, run_cli
 
-from truss_instance_plugin import cli, lockfile, plugins
-from truss_instance_plugin.atomic import write_if_changed
+from truss_instance_plugin import cli, plugins
 from truss_instance_plugin.catalog import embedded_types, make_catalog
-from truss_instance_plugin.lockfile import (
+from truss_instance_plugin.lock import format as lockfile
+from truss_instance_plugin.lock.atomic import write_if_changed
+from truss_instance_plugin.lock.format import (
     HEADER,
     LOCK_VERSION,
     ChainLock,
@@ -106,7 +107,7 @@ def test_golden_lock_is_deterministic_sorted_no_floats_no_timestamps() -> None:
 
 def test_render_is_byte_stable_and_matches_golden() -> None:
     host = plugins.get_host()
-    from truss_instance_plugin.pipeline import host_catalog
+    from truss_instance_plugin.core.pipeline import host_catalog
 
     catalog = host_catalog(host)
     req = Request(4000, 16 << 30, "A10G", 1)
@@ -532,7 +533,7 @@ def test_lock_goes_through_every_batch_in_order(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Models are locked BATCH folders at a time: full batches, then the rest, outcomes in the order of the models."""
-    from truss_instance_plugin import locking
+    from truss_instance_plugin.lock import write as locking
 
     monkeypatch.setattr(locking, "BATCH", 2)
     for i in range(5):
@@ -801,7 +802,7 @@ CHAINLET_NAME = "a chainlet name that is not printable text of at most 200 chara
 
 def test_a_chain_lock_with_a_hostile_chainlet_name_is_refused() -> None:
     """Chainlet names are lock keys, shown in every finding: printable text only, like a model name."""
-    from truss_instance_plugin.lockfile import render_chain
+    from truss_instance_plugin.lock.format import render_chain
 
     catalog = make_catalog(embedded_types())
     t = catalog.get("A10Gx4x16")

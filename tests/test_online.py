@@ -39,8 +39,8 @@ from truss_instance_plugin.catalog import (
     stale_snapshot,
     type_from_record,
 )
-from truss_instance_plugin.locking import FIRST_DEPLOYMENT
-from truss_instance_plugin.online import accelerator_for, map_listed
+from truss_instance_plugin.integrations.online import accelerator_for, map_listed
+from truss_instance_plugin.lock.write import FIRST_DEPLOYMENT
 
 KEY = "sk-test.0123456789abcdefSECRET"  # distinctive: a test fails if any of it leaks
 DATE_EPOCH = "1790000000"  # 2026-09-21 UTC
@@ -547,7 +547,7 @@ def test_the_check_path_imports_nothing_online_even_with_a_snapshot(online: Onli
         "import sys; from truss_instance_plugin.cli import main\n"
         "code = main(['check', 'models/sdxl', '--no-lock', '--catalog', 'baseten-catalog.json'])\n"
         "print(code, sorted(m for m in sys.modules if m.split('.')[0] in ('truss', 'requests', 'urllib3', 'pydantic')"
-        " or m == 'truss_instance_plugin.online'))\n"
+        " or m == 'truss_instance_plugin.integrations.online'))\n"
     )
     proc = _process([], online.env, work, script)
     assert (proc.stdout, proc.stderr) == ("0 []\n", "")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from support import GOLDEN, Run, copy_sdxl
 
-from truss_instance_plugin.parallel import JOBS_ENV, jobs, ordered_map
+from truss_instance_plugin.core.parallel import JOBS_ENV, jobs, ordered_map
 
 SDXL_CONFIG = (Path(__file__).resolve().parents[1] / "examples" / "sdxl" / "config.yaml").read_text()
 VARIANTS = (  # (edit of the example's config, keep the example's lock)

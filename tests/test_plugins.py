@@ -29,10 +29,11 @@ import pytest
 from support import Run, position
 
 import truss_instance_plugin
-from truss_instance_plugin import hookimpl, hookspecs, push
+from truss_instance_plugin import hookimpl, hookspecs
 from truss_instance_plugin.catalog import GiB, InstanceType
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.errors import PluginError
+from truss_instance_plugin.integrations import push
 from truss_instance_plugin.model import Model, PushContext, PushResult
 from truss_instance_plugin.plugins import BUILTIN, DISABLE_ENV, Host, get_host, scan_entry_points
 from truss_instance_plugin.request import Request
@@ -665,8 +666,8 @@ HEAVY = (
     "importlib.metadata",
     "typing",
     "contextlib",
-    "truss_instance_plugin.atomic",
-    "truss_instance_plugin.parallel",
+    "truss_instance_plugin.lock.atomic",
+    "truss_instance_plugin.core.parallel",
 )
 
 

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import Run, position
 
+from truss_instance_plugin.core.policy import KEYS, Policy, find_policy, parse_policy
 from truss_instance_plugin.diagnostics import clip
 from truss_instance_plugin.errors import PolicyError
-from truss_instance_plugin.policy import KEYS, Policy, find_policy, parse_policy
 
 # A10Gx4x16: $0.02012/min = $1.2072/h. 4x16 (CPU): $0.00346/min = $0.2076/h.
 GPU = 'model_name: gpu\nresources:\n  cpu: "4"\n  memory: 16Gi\n  accelerator: A10G\n'
@@ -283,7 +283,7 @@ def test_parse_policy_unit() -> None:
 @pytest.mark.parametrize("cwd", ["", "a", "a/b", "a/b/c", "a/b/c/d", "x"])
 def test_a_relative_path_finds_the_pyproject_its_absolute_path_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cwd: str) -> None:
     """Folders are climbed as text, down to "", "." or ".." (then from the absolute path): the same answers."""
-    from truss_instance_plugin.policy import _nearest_pyproject, clear_cache
+    from truss_instance_plugin.core.policy import _nearest_pyproject, clear_cache
 
     (tmp_path / "a" / "b" / "c" / "d").mkdir(parents=True)
     (tmp_path / "x" / "y").mkdir(parents=True)
@@ -410,7 +410,7 @@ _VALUES = st.recursive(
 )
 def test_arbitrary_policy_tables_are_a_policy_or_one_exit_2_line(table: dict[str, object], depth: int) -> None:
     """Any table (numbers of any size and spelling, nesting as deep as 1,100) is a Policy or a PolicyError of one line."""
-    from truss_instance_plugin.policy import _read
+    from truss_instance_plugin.core.policy import _read
 
     text = "[tool.truss-instance]\n" + "".join(f"{json.dumps(k)} = {_toml(v)}\n" for k, v in table.items())
     text += f"deep = {'[' * depth}{']' * depth}\n" if depth % 3 == 0 else ""

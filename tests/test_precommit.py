@@ -21,7 +21,7 @@ from typing import NamedTuple
 import pytest
 import yaml
 
-from truss_instance_plugin.lockfile import read_lock
+from truss_instance_plugin.lock.format import read_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 SDXL = ROOT / "examples" / "sdxl"

@@ -70,7 +70,7 @@ def test_folder_locks_take_a_folder_once_whatever_its_names(tmp_path: Path) -> N
     names = ["m", "ml", str(tmp_path / "m"), "m/", "./m", "m/../m", "ml/."]
     code = (
         "import sys\n"
-        "from truss_instance_plugin.atomic import folder_locks\n"
+        "from truss_instance_plugin.lock.atomic import folder_locks\n"
         "with folder_locks(sys.argv[1:]):\n"
         "    with folder_locks(['elsewhere']):\n"  # another folder while holding these: no interference
         "        print('locked')\n"

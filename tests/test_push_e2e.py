@@ -38,7 +38,7 @@ if str(Path(__file__).parent) not in sys.path:
 from fake_baseten import MODEL_PY, FakeBaseten, truss_env
 from helpers_venv import PROJECT, PTH, START, TRUSS_OLDEST, Venv, bare_venv, build_wheel, copy_script, installed_venv, truss_venv
 
-from truss_instance_plugin.locking import FIRST_DEPLOYMENT
+from truss_instance_plugin.lock.write import FIRST_DEPLOYMENT
 
 PREFIX = "truss-instance: "
 PUSH_OPS = ["teams", "models", "models", "truss_validation", "model_s3_upload_credentials", "s3_put"]
@@ -291,7 +291,7 @@ def _damaged_venv(how: str) -> Scenario:
         elif how == "hook-raises":  # present but broken at import time
             (package / "_autopush.py").write_text("raise RuntimeError('half-upgraded')\n")
         elif how == "guard-raises":  # the hook imports, the guard does not
-            (package / "push.py").write_text("raise ImportError('half-upgraded')\n")
+            (package / "integrations" / "push.py").write_text("raise ImportError('half-upgraded')\n")
         find = "import importlib.util as u; print(u.find_spec('truss_instance_plugin') is not None)"
         cwd = workdir(root)
         other = cwd / "mytruss"  # argv[0] ends in "truss" (the .pth line tries our import), but it is another program

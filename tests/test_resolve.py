@@ -23,11 +23,11 @@ from truss_instance_plugin.catalog import (
     parse_csv,
 )
 from truss_instance_plugin.config import load_config
+from truss_instance_plugin.core.pipeline import analyze_loaded
+from truss_instance_plugin.core.resolve import Resolution, cheapest, rejection, resolve
 from truss_instance_plugin.model import Model
-from truss_instance_plugin.pipeline import analyze_loaded
 from truss_instance_plugin.plugins import Host
 from truss_instance_plugin.request import Request
-from truss_instance_plugin.resolve import Resolution, cheapest, rejection, resolve
 
 CATALOG = make_catalog(embedded_types())
 REFERENCE_CSV = Path(__file__).resolve().parents[2] / "shared/reference/baseten-instances.csv"

@@ -17,9 +17,9 @@ import pytest
 
 from truss_instance_plugin import cli
 from truss_instance_plugin.catalog import GiB
+from truss_instance_plugin.core.pipeline import analyze
 from truss_instance_plugin.diagnostics import CODES, ERROR, WARNING, exit_code
 from truss_instance_plugin.model import Model
-from truss_instance_plugin.pipeline import analyze
 from truss_instance_plugin.plugins import Host, reset_host
 from truss_instance_plugin.request import Request
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.config import Field, LoadedConfig, dirname, find_configs, is_chain_file, is_dir, join, read_bounded
+from truss_instance_plugin.core.pipeline import analyze, analyze_loaded, begin, failed_model, host_catalog
 from truss_instance_plugin.diagnostics import Diagnostic, clip, exit_code, location, safe_line, write_lines, write_text
-from truss_instance_plugin.drift import check_model, read_state, truss_dir
 from truss_instance_plugin.errors import (
     CatalogError,
     OutputError,
@@ -22,14 +22,14 @@ from truss_instance_plugin.errors import (
     UsageError,
     stop_on_signals,
 )
-from truss_instance_plugin.pipeline import analyze, analyze_loaded, begin, failed_model, host_catalog
+from truss_instance_plugin.lock.drift import check_model, read_state, truss_dir
 from truss_instance_plugin.plugins import Host, get_host
 
 if TYPE_CHECKING:
     from typing import NoReturn
 
-    from truss_instance_plugin.chains import Chainlet
-    from truss_instance_plugin.locking import LockOutcome
+    from truss_instance_plugin.chains.load import Chainlet
+    from truss_instance_plugin.lock.write import LockOutcome
     from truss_instance_plugin.model import Model
 
     Unit = tuple[Model, Chainlet | None]  # a model, or one chainlet of a chain file
@@ -112,7 +112,7 @@ def collect_configs(paths: Sequence[str], hook: bool = False, chains: bool = Fal
     files of other tools are skipped silently. With `chains`, chain files (.py) too: named ones,
     and those a walk finds, except the modules another chain file found there imports.
     """
-    from truss_instance_plugin.lockfile import config_for_lock
+    from truss_instance_plugin.lock.format import config_for_lock
 
     out: dict[str, None] = {}  # ordered and de-duplicated
     for p in paths or ["."]:
@@ -127,7 +127,7 @@ def collect_configs(paths: Sequence[str], hook: bool = False, chains: bool = Fal
         explicit = (p, os.path.join(p, "config.yaml"))  # what the user named directly is checked as is
         py = {c: None for c in found if chains and c.endswith(".py")}
         if len(py) > 1:
-            from truss_instance_plugin.chains import chain_roots
+            from truss_instance_plugin.chains.load import chain_roots
 
             py = dict.fromkeys(chain_roots(list(py))) if os.path.isdir(p) else py
         trusses = [
@@ -177,7 +177,7 @@ def cmd_check(args: argparse.Namespace, host: Host) -> int:
     if fmt == "json" or args.verbose or args.online:  # these need each whole model
         units = [u for c in configs for u in check_units(c, host, not args.no_lock, c not in named)]
         if args.online:  # chainlets have no lockfile (yet), so no recorded deployment to compare
-            from truss_instance_plugin.online import check_online
+            from truss_instance_plugin.integrations.online import check_online
 
             plain = [i for i, (_, chainlet) in enumerate(units) if chainlet is None]
             for i, checked in zip(plain, check_online([units[i][0] for i in plain], args), strict=True):
@@ -186,7 +186,7 @@ def cmd_check(args: argparse.Namespace, host: Host) -> int:
     elif len(configs) == 1 or args.hook or host.has_plugins():  # pre-commit runs --hook batches in parallel itself
         found = _findings(state, configs)  # and a plugin may not expect other processes
     else:  # only findings: many models are checked on every CPU
-        from truss_instance_plugin.parallel import jobs, ordered_map
+        from truss_instance_plugin.core.parallel import jobs, ordered_map
 
         found = ordered_map(_findings, state, configs, jobs(len(configs)))
     if fmt == "text" and not args.verbose and not any(diags for _, _, diags in found):
@@ -203,7 +203,7 @@ def cmd_check(args: argparse.Namespace, host: Host) -> int:
         for i, (path, name, diags) in enumerate(found):
             m = units[i][0] if units else None
             if m is not None and args.verbose and m.chosen is not None and fmt == "text":
-                from truss_instance_plugin.policy import find_policy, policy_name
+                from truss_instance_plugin.core.policy import find_policy, policy_name
 
                 policy = find_policy(m.path) if m.path else None
                 applied = f"  (policy: {policy_name(policy.source)})" if policy is not None else ""
@@ -241,7 +241,7 @@ def check_units(path: str, host: Host, lock: bool, walked: bool) -> list[Unit]:
     """A config file's model, or each chainlet of a chain file (with its entry in the chain file's lock)."""
     if not path.endswith(".py"):
         return [(check_one(path, host, lock=lock), None)]
-    from truss_instance_plugin.chains import analyze_chain  # only when a .py file is named or found
+    from truss_instance_plugin.chains.load import analyze_chain  # only when a .py file is named or found
 
     try:
         units = analyze_chain(path, host, walked=walked)
@@ -356,13 +356,13 @@ def cmd_lock(args: argparse.Namespace, host: Host) -> int:
     named = {os.path.normpath(p) for p in args.paths}
     trusses = [c for c in configs if not c.endswith(".py")]
     if len(trusses) > 1 and not host.has_plugins():  # a plugin may not expect other processes
-        from truss_instance_plugin.parallel import jobs, ordered_map
-        from truss_instance_plugin.policy import find_policy
+        from truss_instance_plugin.core.parallel import jobs, ordered_map
+        from truss_instance_plugin.core.policy import find_policy
 
         for c in trusses:  # a malformed policy or catalog snapshot stops `lock` here, before any process writes (as in one)
             find_policy(c)  # each folder's policy and catalog, remembered for the processes
             host_catalog(host, c)
-        from truss_instance_plugin.locking import BATCH  # each call of lock_models syncs its batches once
+        from truss_instance_plugin.lock.write import BATCH  # each call of lock_models syncs its batches once
 
         results = ordered_map(_lock_trusses, (host, args), trusses, jobs(len(trusses)), min_chunk=BATCH)
     else:
@@ -408,7 +408,7 @@ def _locked(model: Model, chainlet: str, out: LockOutcome, verbose: bool) -> Loc
 
 def _lock_trusses(state: tuple[Host, argparse.Namespace], configs: Sequence[str]) -> list[Locked]:
     """Analyze and lock the models of `configs` (config files, no chain files)."""
-    from truss_instance_plugin.locking import lock_models
+    from truss_instance_plugin.lock.write import lock_models
 
     host, args = state
     models = [check_one(c, host, lock=False) for c in configs]
@@ -418,8 +418,8 @@ def _lock_trusses(state: tuple[Host, argparse.Namespace], configs: Sequence[str]
 
 def _lock_chain_file(path: str, host: Host, args: argparse.Namespace, walked: bool) -> list[Locked]:
     """Lock every chainlet of a chain file into its one lockfile (nothing is written while one has errors)."""
-    from truss_instance_plugin.lockfile import lock_path
-    from truss_instance_plugin.locking import LockOutcome, lock_chain
+    from truss_instance_plugin.lock.format import lock_path
+    from truss_instance_plugin.lock.write import LockOutcome, lock_chain
 
     units = check_units(path, host, lock=False, walked=walked)
     chainlets = [(m, c) for m, c in units if c is not None]
@@ -432,8 +432,8 @@ def _lock_chain_file(path: str, host: Host, args: argparse.Namespace, walked: bo
 
 def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
     """Record a deployment in the lockfile: the baseline later edits are compared with."""
-    from truss_instance_plugin.lockfile import implausible
-    from truss_instance_plugin.locking import record_deployment
+    from truss_instance_plugin.lock.format import implausible
+    from truss_instance_plugin.lock.write import record_deployment
 
     configs = collect_configs(args.paths, chains=True)
     if len(configs) != 1:
@@ -477,7 +477,7 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
     instance, model_id, deployment_id = args.instance, args.model_id, args.deployment_id
     environment = None if deployment_id else args.environment
     if args.from_baseten:
-        from truss_instance_plugin.online import adopt_from_baseten
+        from truss_instance_plugin.integrations.online import adopt_from_baseten
 
         if instance is not None:
             raise UsageError("--instance and --from-baseten exclude each other: Baseten says which type runs")
@@ -493,7 +493,7 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
     how = {"instance": instance, "model_name": name, "model_id": model_id, "deployment_id": deployment_id, "environment": environment}
     source = "baseten" if args.from_baseten else "adopt"
     if chain:
-        from truss_instance_plugin.locking import deployment_record, lock_chain
+        from truss_instance_plugin.lock.write import deployment_record, lock_chain
 
         record = deployment_record(model, source=source, **how)
         if record is None:
@@ -515,7 +515,7 @@ def cmd_adopt(args: argparse.Namespace, host: Host) -> int:
     shown = instance or (out.new.name if out.new else "?")
     lines.append(f"recorded deployment of {name} ({shown}) in {out.path}")
     if first:
-        from truss_instance_plugin.locking import FIRST_DEPLOYMENT
+        from truss_instance_plugin.lock.write import FIRST_DEPLOYMENT
 
         lines.append(FIRST_DEPLOYMENT.format(instance=shown))
     _out(lines, findings=findings)
@@ -666,7 +666,9 @@ def _add_catalog(k: argparse.ArgumentParser) -> None:
     )
     fetch.add_argument("-o", "--output", metavar="FILE", help="the snapshot file (default: standard output)")
     _online_options(fetch)
-    fetch.set_defaults(func=lambda args, host: __import__("truss_instance_plugin.online").online.cmd_catalog_fetch(args, host))
+    fetch.set_defaults(
+        func=lambda args, host: __import__("truss_instance_plugin.integrations.online").integrations.online.cmd_catalog_fetch(args, host)
+    )
 
 
 def _add_plugins(g: argparse.ArgumentParser) -> None:
@@ -683,7 +685,7 @@ _SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] =
     "plugins": ("list plugins and their hooks", _add_plugins),
     "diff": (  # diff.py is imported only when `diff` is the command (never on the check path)
         "cost review: instance types and prices between git revisions",
-        lambda d: __import__("truss_instance_plugin.diff").diff.add_parser(d),
+        lambda d: __import__("truss_instance_plugin.review.diff").review.diff.add_parser(d),
     ),
 }
 
@@ -739,7 +741,7 @@ def main(argv: Sequence[str] | None = None, *, signals: bool = False) -> int:
             code = _unknown_command(args_list)
             if code is not None:
                 return code
-            from truss_instance_plugin.push import run_truss
+            from truss_instance_plugin.integrations.push import run_truss
 
             return run_truss(args_list, prog_name="truss-instance")  # `push` and every other truss command
         parser = _build_parser(args_list[0] if args_list and args_list[0] in _SUBCOMMANDS else None)

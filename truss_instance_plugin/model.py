@@ -7,9 +7,9 @@ from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from truss_instance_plugin.catalog import Catalog, InstanceType
     from truss_instance_plugin.config import LoadedConfig
+    from truss_instance_plugin.core.resolve import Resolution
     from truss_instance_plugin.diagnostics import Diagnostic
     from truss_instance_plugin.request import Parsed, Request
-    from truss_instance_plugin.resolve import Resolution
 
 
 class Model(NamedTuple):

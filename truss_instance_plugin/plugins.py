@@ -243,7 +243,7 @@ class Host:
     def catalog_entries(self) -> list[Sequence[InstanceType]]:
         """truss_instance_catalog_entries: every plugin's instance types (the built-in's last)."""
         if self._pm is None:
-            from truss_instance_plugin import builtin
+            from truss_instance_plugin.core import builtin
 
             return [builtin.catalog_entries()]
         return self._call("truss_instance_catalog_entries")  # type: ignore[return-value]
@@ -251,7 +251,7 @@ class Host:
     def validate(self, model: Model) -> list[Sequence[Diagnostic]]:
         """truss_instance_validate: every plugin's findings on a model."""
         if self._pm is None:
-            from truss_instance_plugin import builtin
+            from truss_instance_plugin.core import builtin
 
             return [builtin.validate(model)]
         return self._call("truss_instance_validate", model=model)  # type: ignore[return-value]
@@ -259,7 +259,7 @@ class Host:
     def choose_instance(self, request: Request, candidates: Sequence[InstanceType]) -> InstanceType | None:
         """truss_instance_choose_instance: the first plugin's choice among the fitting types (firstresult)."""
         if self._pm is None:
-            from truss_instance_plugin import builtin
+            from truss_instance_plugin.core import builtin
 
             return builtin.choose_instance(request, candidates)
         return self._call("truss_instance_choose_instance", request=request, candidates=candidates)  # type: ignore[return-value]
@@ -307,7 +307,7 @@ class Host:
 
 def _builtin_plugin() -> object:
     """The built-in behaviour as a pluggy plugin: every impl trylast, so any third-party one runs first."""
-    from truss_instance_plugin import builtin
+    from truss_instance_plugin.core import builtin
     from truss_instance_plugin.hookspecs import hookimpl
 
     class Builtin:

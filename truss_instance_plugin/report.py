@@ -17,8 +17,8 @@ from truss_instance_plugin.catalog import (
     hourly_delta,
     round_half_up,
 )
+from truss_instance_plugin.core.resolve import Resolution, rejection, step_down
 from truss_instance_plugin.diagnostics import Diagnostic, clip, json_safe, location, shown
-from truss_instance_plugin.resolve import Resolution, rejection, step_down
 
 if TYPE_CHECKING:
     from truss_instance_plugin.model import Model

@@ -22,9 +22,9 @@ from truss_instance_plugin.errors import GuardError
 if TYPE_CHECKING:
     from typing import Any, NoReturn
 
-    from truss_instance_plugin.chains import Chainlet
+    from truss_instance_plugin.chains.load import Chainlet
     from truss_instance_plugin.diagnostics import Diagnostic
-    from truss_instance_plugin.drift import LockState
+    from truss_instance_plugin.lock.drift import LockState
     from truss_instance_plugin.model import Model, PushContext
     from truss_instance_plugin.request import Request
 
@@ -78,7 +78,7 @@ def _config_path(params: dict[str, Any]) -> str:
 def _mode_note(model: Model, push: PushContext, dep: dict[str, object] | None) -> str | None:
     """What this push does with the config's resources, given the recorded deployment."""
     from truss_instance_plugin.catalog import hourly_delta
-    from truss_instance_plugin.lockfile import request_hash
+    from truss_instance_plugin.lock.format import request_hash
 
     chosen, req = model.chosen, model.request
     if dep is None or chosen is None or req is None or dep.get("request_hash") == request_hash(req):
@@ -100,8 +100,8 @@ def _mode_note(model: Model, push: PushContext, dep: dict[str, object] | None) -
 
 def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | ChainPush | None:
     """Validate, resolve and check the lock; print the prediction. Raises SystemExit(1) to block."""
-    from truss_instance_plugin.drift import check_model, truss_dir
-    from truss_instance_plugin.pipeline import analyze, begin
+    from truss_instance_plugin.core.pipeline import analyze, begin
+    from truss_instance_plugin.lock.drift import check_model, truss_dir
     from truss_instance_plugin.plugins import get_host
 
     push = push_context(params)
@@ -151,7 +151,7 @@ def capture_deployment() -> Iterator[dict[str, Any]]:
 
 def after_push(model: Model, push: PushContext, seen: dict[str, Any]) -> None:
     """Record the deployment Baseten reported in the lockfile; warn when it differs from the prediction."""
-    from truss_instance_plugin.locking import record_deployment
+    from truss_instance_plugin.lock.write import record_deployment
     from truss_instance_plugin.model import PushResult
     from truss_instance_plugin.plugins import get_host
 
@@ -183,14 +183,14 @@ def after_push(model: Model, push: PushContext, seen: dict[str, Any]) -> None:
     shown = reported or (out.new.name if out.new else "?")
     _say(f"recorded deployment of {name} ({shown}) in {out.path}")
     if result.new_model:  # Baseten created the model: its type is fixed from now on (platform-rules §3)
-        from truss_instance_plugin.locking import FIRST_DEPLOYMENT
+        from truss_instance_plugin.lock.write import FIRST_DEPLOYMENT
 
         _say(FIRST_DEPLOYMENT.format(instance=shown))
 
 
 def _lock_note(state: LockState, req: Request, lock: str, where: str) -> str:
     """'lock up to date', or 'lock missing (run `truss-instance lock WHERE`)' / 'lock out of date (...)'."""
-    from truss_instance_plugin.lockfile import request_hash
+    from truss_instance_plugin.lock.format import request_hash
 
     if state.lock is not None and state.lock.request_hash == request_hash(req):
         return f"{lock} up to date"
@@ -361,10 +361,10 @@ def check_chain(path: str, entrypoint: str | None, push: PushContext, command: s
     """Read the chain file statically, block on errors, print each chainlet's type and price, the total and the lock state."""
     from decimal import Decimal
 
-    from truss_instance_plugin.chains import analyze_chainlet, load_chain
+    from truss_instance_plugin.chains.load import analyze_chainlet, load_chain
+    from truss_instance_plugin.core.pipeline import begin
     from truss_instance_plugin.diagnostics import ERROR
-    from truss_instance_plugin.drift import check_model
-    from truss_instance_plugin.pipeline import begin
+    from truss_instance_plugin.lock.drift import check_model
     from truss_instance_plugin.plugins import get_host
     from truss_instance_plugin.report import diagnostic_lines
 
@@ -405,7 +405,7 @@ def check_chain(path: str, entrypoint: str | None, push: PushContext, command: s
 
 def after_chain_push(checked: ChainPush, seen: dict[str, Any]) -> None:
     """`truss push FILE.py`: record what Baseten reported for the model; `truss chains push`: say why nothing is recorded."""
-    from truss_instance_plugin.locking import deployment_record, lock_chain
+    from truss_instance_plugin.lock.write import deployment_record, lock_chain
 
     handle, kwargs = seen.get("handle"), seen.get("kwargs", {})
     if checked.command != "truss push":

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.catalog import SNAPSHOT_NAME, Catalog, InstanceType, embedded_types, make_catalog, read_snapshot, stale_snapshot
 from truss_instance_plugin.config import LoadedConfig, dirname, load_config
+from truss_instance_plugin.core.policy import catalog_setting, clear_cache
+from truss_instance_plugin.core.resolve import Chooser, Resolution, Where, resolve
 from truss_instance_plugin.diagnostics import Diagnostic, sort_diagnostics
 from truss_instance_plugin.model import Model
-from truss_instance_plugin.policy import catalog_setting, clear_cache
 from truss_instance_plugin.request import Parsed, Request, parse_resources
-from truss_instance_plugin.resolve import Chooser, Resolution, Where, resolve
 
 if TYPE_CHECKING:
     from typing import Any

@@ -16,10 +16,7 @@ from collections.abc import Callable, Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
-from truss_instance_plugin.config import CONFIG_NAME, Field, LoadedConfig, mentions_chains
-from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
-from truss_instance_plugin.lockfile import recordable
-from truss_instance_plugin.pyread import (
+from truss_instance_plugin.chains.pyread import (
     CANON,
     TRUSS,
     Attr,
@@ -40,6 +37,9 @@ from truss_instance_plugin.pyread import (
     short,
     symbols,
 )
+from truss_instance_plugin.config import CONFIG_NAME, Field, LoadedConfig, mentions_chains
+from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
+from truss_instance_plugin.lock.format import recordable
 from truss_instance_plugin.request import _lax_int, did_you_mean, truss_accepts_memory
 
 if TYPE_CHECKING:
@@ -546,9 +546,9 @@ def _at(r: Reader, d: Diagnostic, at: Pos) -> Diagnostic:
 
 def analyze_chainlet(chainlet: Chainlet, host: Host) -> Model:
     """Run the pipeline on one chainlet; a blocked one keeps its findings and gets no request."""
+    from truss_instance_plugin.core.pipeline import analyze_loaded, host_catalog
     from truss_instance_plugin.diagnostics import sort_diagnostics
     from truss_instance_plugin.model import Model
-    from truss_instance_plugin.pipeline import analyze_loaded, host_catalog
     from truss_instance_plugin.request import parse_resources
 
     config = chainlet.config
@@ -565,7 +565,7 @@ def analyze_chainlet(chainlet: Chainlet, host: Host) -> Model:
 
 def analyze_chain(path: str, host: Host, *, walked: bool = False, files: Files | None = None) -> list[tuple[Model, Chainlet | None]]:
     """Every chainlet of a chain file, analyzed; (model, None) for a file that cannot be read. A walk skips non-chains."""
-    from truss_instance_plugin.pipeline import analyze_loaded
+    from truss_instance_plugin.core.pipeline import analyze_loaded
 
     chain = load_chain(path, files=files)
     if walked and not chain.chainlets and all(d.code == "TI095" for d in chain.diagnostics):

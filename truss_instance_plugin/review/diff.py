@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from truss_instance_plugin import gitrev
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import HOURS_PER_MONTH, round_half_up
+from truss_instance_plugin.chains.pyread import Files, within
 from truss_instance_plugin.config import (
     CHAIN_MARK,
     CONFIG_NAME,
@@ -29,7 +30,7 @@ from truss_instance_plugin.config import (
     read_bounded,
 )
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic, location, shown, write_lines
-from truss_instance_plugin.lockfile import (
+from truss_instance_plugin.lock.format import (
     MAX_LOCK_BYTES,
     ChainLock,
     Lock,
@@ -39,7 +40,6 @@ from truss_instance_plugin.lockfile import (
     parse_lock,
     request_hash,
 )
-from truss_instance_plugin.pyread import Files, within
 from truss_instance_plugin.report import diagnostic_lines, dumps, per_hour, per_month, price_delta_text
 from truss_instance_plugin.request import Request, parse_resources
 
@@ -363,7 +363,7 @@ def _imported_chains(root: str, chains: list[str], files: Files) -> set[str]:
     """The chain files another one imports as a local module: their chainlets are priced there (as `check` walks)."""
     if len(chains) < 2:
         return set()
-    from truss_instance_plugin.chains import chain_roots
+    from truss_instance_plugin.chains.load import chain_roots
 
     full = {os.path.join(root, *p.split("/")): p for p in chains}
     return set(chains) - {full[f] for f in chain_roots(list(full), files)}
@@ -404,7 +404,7 @@ def price_side(root: str, path: str, content: Content, lock_data: bytes | None, 
     req = None if any(d.fatal for d in loaded.diagnostics) else parse_resources(loaded.resources).request
     if req is not None and lock is not None and (priced := _from_lock(lock, req)) is not None:
         return Side(path, data, priced, ())  # the lock decides: no need to resolve
-    from truss_instance_plugin.pipeline import analyze_loaded
+    from truss_instance_plugin.core.pipeline import analyze_loaded
 
     return _side(path, data, analyze_loaded(loaded, host), lock)
 
@@ -425,7 +425,7 @@ def price_chain(root: str, path: str, content: Content, lock_data: bytes | None,
     """Price each chainlet of the chain file `path` (repository-relative) of the repository `root`, its files read from
     `files` (the work tree, or a commit's blobs), like a model: its entry in the chain's lock when current, else its
     compute resolved; one Side with the errors when the file cannot be read. Findings name repository paths."""
-    from truss_instance_plugin.chains import analyze_chain
+    from truss_instance_plugin.chains.load import analyze_chain
 
     data = content if isinstance(content, bytes) else None
     got = _parse_lock(lock_data) if lock_data is not None else None
@@ -451,7 +451,7 @@ def price_chain(root: str, path: str, content: Content, lock_data: bytes | None,
 
 def _reasons(old: Priced, new: Priced, base: Revision, head: Revision) -> tuple[tuple[str, str], ...]:
     """Why the type or price moved: a resources edit, a catalog price change, `lock --upgrade`, a missing lock."""
-    from truss_instance_plugin.drift import changed_keys
+    from truss_instance_plugin.lock.drift import changed_keys
 
     out: list[tuple[str, str]] = []
     if old.request != new.request:

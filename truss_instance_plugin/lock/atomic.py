@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Iterator
 
 from truss_instance_plugin.config import read_bounded
-from truss_instance_plugin.lockfile import MAX_LOCK_BYTES
+from truss_instance_plugin.lock.format import MAX_LOCK_BYTES
 
 
 @contextlib.contextmanager

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.catalog import InstanceType, embedded_types, fmt_int
+from truss_instance_plugin.core.policy import policy_diagnostics
+from truss_instance_plugin.core.resolve import cheapest
 from truss_instance_plugin.diagnostics import WARNING, Diagnostic, clip
-from truss_instance_plugin.policy import policy_diagnostics
-from truss_instance_plugin.resolve import cheapest
 
 if TYPE_CHECKING:
     from truss_instance_plugin.model import Model

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.catalog import Catalog, InstanceType, fmt_bytes, hourly_delta
+from truss_instance_plugin.core.resolve import misfit, priced_nodes
 from truss_instance_plugin.diagnostics import ERROR, INFO, WARNING, Diagnostic, sort_diagnostics
-from truss_instance_plugin.lockfile import ChainLock, Lock, LockError, lock_path, lock_sharers, read_lock, request_hash, resolved_section
+from truss_instance_plugin.lock.format import ChainLock, Lock, LockError, lock_path, lock_sharers, read_lock, request_hash, resolved_section
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import DEFAULT_CPU, DEFAULT_MEMORY, Request
-from truss_instance_plugin.resolve import misfit, priced_nodes
 
 _KEYS = (  # request field -> the resources key it comes from
     ("millicores", "cpu"),

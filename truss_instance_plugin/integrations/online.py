@@ -546,7 +546,7 @@ def cmd_catalog_fetch(args: argparse.Namespace, host: Host) -> int:
         write_text(sys.stdout, data.decode("utf-8"))  # render_snapshot's JSON: printable, no `##[` (diagnostics.json_safe)
         write_lines(say, [f"truss-instance: {summary}"])
         return 0
-    from truss_instance_plugin.atomic import write_if_changed
+    from truss_instance_plugin.lock.atomic import write_if_changed
 
     try:
         written = write_if_changed(target, data)
@@ -692,7 +692,7 @@ def _compare(conn: Baseten, models: list[dict[str, Any]], dep: Mapping[str, obje
 def check_online(models: Sequence[Model], args: argparse.Namespace) -> list[Model]:
     """`check --online`: compare every recorded deployment with what Baseten runs now (GET /v1/models once)."""
     from truss_instance_plugin.diagnostics import sort_diagnostics
-    from truss_instance_plugin.drift import read_state, truss_dir
+    from truss_instance_plugin.lock.drift import read_state, truss_dir
 
     out = list(models)
     records = []

@@ -8,11 +8,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
-from truss_instance_plugin.atomic import clean_temp_files, current_bytes, folder_locks, remove_temps, rename_temp, write_temp
 from truss_instance_plugin.catalog import InstanceType
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
-from truss_instance_plugin.drift import LockState, bad_lock, kept_type, lock_diagnostics, read_state, tampered
-from truss_instance_plugin.lockfile import (
+from truss_instance_plugin.lock.atomic import clean_temp_files, current_bytes, folder_locks, remove_temps, rename_temp, write_temp
+from truss_instance_plugin.lock.drift import LockState, bad_lock, kept_type, lock_diagnostics, read_state, tampered
+from truss_instance_plugin.lock.format import (
     ChainLock,
     Lock,
     LockError,
@@ -222,7 +222,7 @@ def lock_chain(
         except Exception as e:
             if os.environ.get("TRUSS_INSTANCE_DEBUG"):
                 raise
-            from truss_instance_plugin.pipeline import failed_model
+            from truss_instance_plugin.core.pipeline import failed_model
 
             plan = _Plan([_error(lock_path(m.path), list(failed_model(m.path, e).diagnostics)) for m, _ in units], None)
         return _commit([plan])
@@ -235,7 +235,7 @@ def _safe_plan(model: Model, **how: object) -> _Plan:
     except Exception as e:
         if os.environ.get("TRUSS_INSTANCE_DEBUG"):
             raise
-        from truss_instance_plugin.pipeline import failed_model
+        from truss_instance_plugin.core.pipeline import failed_model
 
         return _Plan([_error(lock_path(model.path), list(failed_model(model.path, e).diagnostics))], None)
 

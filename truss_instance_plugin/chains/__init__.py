@@ -1,0 +1,1 @@
+"""Truss Chains and Python-file models, read with ast and never run: the files, then the chainlets as fields."""

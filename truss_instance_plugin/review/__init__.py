@@ -1,0 +1,1 @@
+"""The cost review: every priced unit at two git revisions, compared and rendered."""
