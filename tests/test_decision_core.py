@@ -19,7 +19,8 @@ from truss_instance_plugin.config import load_config
 from truss_instance_plugin.core.pipeline import analyze_loaded
 from truss_instance_plugin.core.resolve import CLIFF_MARGIN, Resolution, misfit, rejection, resolve, step_down
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic
-from truss_instance_plugin.lock.format import LockError, config_for_lock, lock_path, parse_lock, read_lock, render
+from truss_instance_plugin.discover import config_for_lock, lock_path
+from truss_instance_plugin.lock.format import LockError, parse_lock, read_lock, render
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.plugins import Host
 from truss_instance_plugin.request import Request
@@ -893,13 +894,12 @@ def test_the_temp_file_is_written_beside_the_lock(cwd: Path, monkeypatch: pytest
     """os.replace is atomic only within one file system: the temp file lives in the lock's folder."""
     import os
 
-    from truss_instance_plugin.lock import format as lockfile
     from truss_instance_plugin.lock.atomic import write_if_changed
 
     Path("m").mkdir()
     renames: list[tuple[str, str]] = []
     real = os.replace
-    monkeypatch.setattr(lockfile.os, "replace", lambda src, dst: (renames.append((str(src), str(dst))), real(src, dst))[1])
+    monkeypatch.setattr(os, "replace", lambda src, dst: (renames.append((str(src), str(dst))), real(src, dst))[1])
     assert write_if_changed("m/truss-instance.lock", b"a\n") is True
     assert write_if_changed("truss-instance.lock", b"b\n") is True
     assert [(os.path.dirname(src), dst) for src, dst in renames] == [

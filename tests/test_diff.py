@@ -18,12 +18,12 @@ from support import Run
 
 from truss_instance_plugin import hookimpl
 from truss_instance_plugin.catalog import InstanceType, embedded_types
-from truss_instance_plugin.config import find_configs
 from truss_instance_plugin.diagnostics import Diagnostic
+from truss_instance_plugin.discover import candidates, find_configs
 from truss_instance_plugin.gitrev import grep_files
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.report import price_delta_text
-from truss_instance_plugin.review.diff import _PY, MARKER, candidates
+from truss_instance_plugin.review.diff import _PY, MARKER
 from truss_instance_plugin.testing import register_plugin
 
 TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"

@@ -20,21 +20,10 @@ from support import GOLDEN, copy_sdxl, golden, run_cli
 
 from truss_instance_plugin import cli, plugins
 from truss_instance_plugin.catalog import embedded_types, make_catalog
+from truss_instance_plugin.discover import config_for_lock, lock_path
 from truss_instance_plugin.lock import format as lockfile
 from truss_instance_plugin.lock.atomic import write_if_changed
-from truss_instance_plugin.lock.format import (
-    HEADER,
-    LOCK_VERSION,
-    ChainLock,
-    Lock,
-    LockError,
-    config_for_lock,
-    lock_path,
-    parse_lock,
-    read_lock,
-    render,
-    request_hash,
-)
+from truss_instance_plugin.lock.format import HEADER, LOCK_VERSION, ChainLock, Lock, LockError, parse_lock, read_lock, render, request_hash
 from truss_instance_plugin.request import Request
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,9 +239,9 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path, monk
                 self.f.write(data[:3])
                 raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(lockfile.os, "fdopen", Full)
+        monkeypatch.setattr(os, "fdopen", Full)
     else:
-        monkeypatch.setattr(lockfile.os, failing, _boom)
+        monkeypatch.setattr(os, failing, _boom)
     with pytest.raises(OSError, match="No space"):
         write_if_changed(str(target), b"new contents\n")
     assert target.read_bytes() == b"old\n"
@@ -260,7 +249,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path, monk
 
 
 def test_failed_first_write_creates_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lockfile.os, "replace", _boom)
+    monkeypatch.setattr(os, "replace", _boom)
     with pytest.raises(OSError):
         write_if_changed(str(tmp_path / "truss-instance.lock"), b"x\n")
     assert list(tmp_path.iterdir()) == []
@@ -289,7 +278,7 @@ def test_lock_command_write_failure_is_reported_and_keeps_the_old_lock(
 ) -> None:
     run_cli(capsys, "lock", "models/sdxl")
     CONFIG.write_text(CONFIG.read_text().replace('cpu: "4"', 'cpu: "5"'))
-    monkeypatch.setattr(lockfile.os, "replace", _boom)
+    monkeypatch.setattr(os, "replace", _boom)
     message = "cannot write truss-instance.lock: No space left on device; the previous file (if any) is unchanged"
     assert run_cli(capsys, "lock", "models/sdxl") == (2, f"models/sdxl/truss-instance.lock: error TI105 {message}\n", "")
     assert LOCK.read_bytes() == GOLDEN

@@ -653,7 +653,8 @@ def os_walk_find_configs(path: str, chains: bool) -> list[str]:
     """find_configs as it was written on os.walk (it now lists only folders without a config.yaml)."""
     import os
 
-    from truss_instance_plugin.config import CONFIG_NAME, _skip_dir, _walked, is_chain_file
+    from truss_instance_plugin.config import CONFIG_NAME
+    from truss_instance_plugin.discover import _skip_dir, _walked, is_chain_file
 
     found: list[str] = []
     errors: list[OSError] = []
@@ -698,7 +699,7 @@ def make_entries(root: Path, tree: dict[str, object], outside: Path) -> None:
     chains=st.booleans(),
 )
 def test_discovery_finds_what_os_walk_finds(tree: object, chains: bool) -> None:
-    from truss_instance_plugin.config import find_configs
+    from truss_instance_plugin.discover import find_configs
     from truss_instance_plugin.errors import PathError
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -736,7 +737,7 @@ def test_paths_below_a_walked_root_normalize_as_normpath(root: str, below: list[
     """collect_configs normalizes only the root of a walk's paths: the names a walk appends never need it."""
     import os
 
-    from truss_instance_plugin.cli import _normpath_below
+    from truss_instance_plugin.discover import _normpath_below
 
     norm = _normpath_below(root)
     walked = os.path.join(root, *below)

@@ -11,12 +11,9 @@ import yaml
 
 from truss_instance_plugin._typing import NamedTuple
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic, clip
-from truss_instance_plugin.errors import PathError
 
 CONFIG_NAME = "config.yaml"
 MAX_CONFIG_BYTES = 1 << 20  # a truss config is a few KiB; refuse to parse a huge file
-SKIP_DIRS = frozenset({"node_modules", "__pycache__"})  # and hidden folders, and virtualenvs (pyvenv.cfg)
-CHAIN_MARK = b"truss_chains"  # a chain or Python-file model imports it; cheaper than parsing every .py file
 MAX_CHAIN_BYTES = 1 << 20  # a chain file is a few KiB
 
 YAML_TAG = "tag:yaml.org,2002:"  # the prefix of the standard tags (str, int, map...)
@@ -118,152 +115,6 @@ def exists(path: str) -> bool:
 def is_dir(path: str) -> bool:
     """os.path.isdir(path), as cheaply: with a trailing separator, only a directory (or a link to one) exists."""
     return bool(path) and os.access(path + os.sep, os.F_OK)
-
-
-def _skip_dir(name: str, full: str) -> bool:
-    return name.startswith(".") or name in SKIP_DIRS or exists(full + os.sep + "pyvenv.cfg")
-
-
-def _entry_kind(path: str) -> str | None:
-    """ "file" or "dir" as os.walk would list `path` (symlinks followed; a dangling one is a file); "" when there is
-    nothing there; None when it cannot be told without listing the folder."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return ""
-    except OSError:
-        return None
-    if stat.S_ISLNK(st.st_mode):
-        try:
-            st = os.stat(path)
-        except OSError:
-            return "file"
-    return "dir" if stat.S_ISDIR(st.st_mode) else "file"
-
-
-def _subfolder(entry: os.DirEntry[str]) -> bool | None:
-    """True for a folder os.walk would descend into, False for a symlink to one (listed, not followed), None for a file.
-
-    An entry that cannot be examined is a file to is_dir(), and not a symlink to is_symlink() (as os.walk treats it).
-    """
-    try:
-        if not entry.is_dir():
-            return None
-    except OSError:
-        return None
-    try:
-        return not entry.is_symlink()
-    except OSError:
-        return True
-
-
-def mentions_chains(data: bytes) -> bool:
-    """Whether a .py file's bytes make it a chain file: truss_chains within its first MAX_CHAIN_BYTES + 1 bytes, as
-    Python reads them. A byte check, unless a coding cookie (PEP 263, line 1 or 2) names a codec in which the name can
-    be written otherwise (utf-7, unicode_escape...): that file is decoded first, and one that cannot be is a chain file
-    (cannot tell; its parse then says why)."""
-    if data.find(CHAIN_MARK, 0, MAX_CHAIN_BYTES + 1) >= 0:
-        return True
-    second = data.find(b"\n", data.find(b"\n") + 1)  # the end of line 2 (-1: the file has fewer lines)
-    if data.find(b"coding", 0, second if second >= 0 else len(data)) < 0:
-        return False  # no cookie: the bytes are what Python reads
-    return _decoded_mentions_chains(data[: MAX_CHAIN_BYTES + 1])
-
-
-# Codecs (as codecs.lookup names them) in which "truss_chains" has only its ASCII bytes: the byte check is exact.
-_PLAIN_CODECS = frozenset({"utf-8", "utf-8-sig", "ascii", "iso8859-1"})
-
-
-def cookie_may_hide(codec: str) -> bool:
-    """Whether a coding cookie naming `codec` may hide truss_chains from a byte check (an unknown codec too)."""
-    import codecs  # always loaded by the interpreter: no cost
-
-    try:
-        return codecs.lookup(codec).name not in _PLAIN_CODECS
-    except LookupError:
-        return True
-
-
-def _decoded_mentions_chains(data: bytes) -> bool:
-    import io  # only for a .py file with a coding cookie
-    import tokenize  # the same: Python's own cookie rules
-
-    try:
-        codec, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        return cookie_may_hide(codec) and CHAIN_MARK.decode() in data.decode(codec)
-    except (SyntaxError, LookupError, UnicodeError, ValueError):
-        return True  # cannot tell: the parse reports the file
-
-
-def is_chain_file(path: str) -> bool:
-    """A .py file that mentions truss_chains (a byte check on at most MAX_CHAIN_BYTES; nothing is parsed)."""
-    try:
-        return mentions_chains(read_bounded(path, MAX_CHAIN_BYTES))
-    except OSError:
-        return False
-
-
-def find_configs(path: str, chains: bool = False) -> list[str]:
-    """Config files named by PATH: a file, a truss directory, or every truss below a directory.
-
-    With `chains`, a walk also yields chain files: `.py` files that import truss_chains (outside trusses)."""
-    if os.path.isfile(path):
-        return [path]
-    if not os.path.isdir(path):
-        if os.path.exists(path):
-            raise PathError(f"{path}: not a regular file or directory")
-        raise PathError(f"{path}: no such file or directory")
-    if os.path.basename(os.path.normpath(path)) == CONFIG_NAME:
-        raise PathError(f"{path}: is a directory, not a config file")
-    found: list[str] = []
-    errors: list[OSError] = []
-    odd: list[str] = []  # directories called config.yaml
-    # Depth first, in sorted order: what os.walk gives, without listing each truss's own folder. Each folder comes
-    # with its path ending in a separator, so that a child's path, os.path.join(root, name), is one concatenation.
-    folders = [(path, os.path.join(path, ""))]
-    while folders:
-        root, prefix = folders.pop()
-        config = prefix + CONFIG_NAME
-        kind = _entry_kind(config)
-        if kind == "file":
-            found.append(config)
-            continue  # a truss's own subfolders (data/, packages/) are not trusses
-        try:
-            with os.scandir(root) as listing:
-                entries = list(listing)
-        except OSError as e:
-            errors.append(e)  # an unreadable folder may hold a model: never skip it silently
-            continue
-        files: list[str] = []
-        walk: list[str] = []  # subfolders, not followed when they are symlinks (as os.walk)
-        for entry in entries:
-            folder = _subfolder(entry)
-            if folder is None:
-                files.append(entry.name)
-            elif entry.name == CONFIG_NAME:
-                odd.append(config)
-            elif folder:
-                walk.append(entry.name)
-        if kind is None and CONFIG_NAME in files:  # listed, but not stat-able (a folder without search permission)
-            found.append(config)
-            continue
-        if chains:
-            found += [prefix + f for f in sorted(files) if f.endswith(".py") and is_chain_file(prefix + f)]
-        folders += [(full, full + os.sep) for d in sorted(walk, reverse=True) if not _skip_dir(d, full := prefix + d)]
-    return _walked(path, found, errors, odd)
-
-
-def _walked(path: str, found: list[str], errors: list[OSError], odd: list[str]) -> list[str]:
-    """What a walk of `path` gives: the files it found, or a PathError (a folder it could not read, or nothing found)."""
-    if errors:  # an unreadable folder may hold a model: never skip it silently
-        raise PathError(f"{errors[0].filename}: cannot read this folder: {errors[0].strerror}")
-    if not found and odd:  # directories called config.yaml
-        raise PathError(f"{odd[0]}: is a directory, not a config file")
-    if not found:
-        raise PathError(
-            f"{path}: no {CONFIG_NAME} in this directory or below (hidden directories, virtualenvs and node_modules are skipped)"
-        )
-    return found
 
 
 def _fatal(path: str, code: str, message: str, hint: str = "", line: int = 0, col: int = 0) -> LoadedConfig:

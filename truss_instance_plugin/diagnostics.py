@@ -238,3 +238,8 @@ def exit_code(diagnostics: list[Diagnostic], *, strict: bool = False) -> int:
         return 2
     failing = {ERROR, WARNING} if strict else {ERROR}
     return 1 if any(d.severity in failing for d in diagnostics) else 0
+
+
+def err(message: str) -> None:
+    """One line on standard error: `truss-instance: message`, through the choke point."""
+    write_lines(sys.stderr, [f"truss-instance: {message}"])

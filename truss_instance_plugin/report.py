@@ -1,8 +1,10 @@
-"""Rendering: diagnostics (text, parsable, json, github), explanations and the catalog."""
+"""Rendering and writing what commands print: diagnostics (text, parsable, json, github), explanations, the catalog."""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -18,7 +20,7 @@ from truss_instance_plugin.catalog import (
     round_half_up,
 )
 from truss_instance_plugin.core.resolve import Resolution, rejection, step_down
-from truss_instance_plugin.diagnostics import Diagnostic, clip, json_safe, location, shown
+from truss_instance_plugin.diagnostics import Diagnostic, clip, json_safe, location, safe_line, shown, write_lines, write_text
 
 if TYPE_CHECKING:
     from truss_instance_plugin.model import Model
@@ -311,3 +313,47 @@ def catalog_text(catalog: Catalog, types: list[InstanceType]) -> list[str]:
         f"{len(types)} of {len(catalog.types)} types · {catalog.name} as of {catalog.as_of} · {catalog.source} · {catalog.sha256[:19]}"
     )
     return lines
+
+
+# Writing ------------------------------------------------------------------------------------
+
+
+def out(lines: Sequence[str], commands: bool = False, findings: dict[int, Diagnostic] | None = None, colored: bool = False) -> None:
+    """Print `lines` through the choke point (diagnostics.safe_line); `findings`: the index of each diagnostic's first
+    line (see add_diagnostic), coloured with `colored`; with `commands` (github annotations) no line has a text header."""
+    if not colored or not findings:
+        write_lines(sys.stdout, lines, commands, () if commands or findings is None else findings)
+        return
+    safe = [safe_line(line, commands, i in findings) for i, line in enumerate(lines)]
+    for i, d in findings.items():
+        safe[i] = paint(safe[i], d)
+    write_text(sys.stdout, "\n".join(safe) + "\n")
+
+
+def add_diagnostic(lines: list[str], findings: dict[int, Diagnostic], path: str, d: Diagnostic, fmt: str, chainlet: str = "") -> None:
+    """Append a diagnostic's lines, noting where its first line is (the only place a finding's header may be)."""
+    findings[len(lines)] = d
+    lines += diagnostic_lines(path, d, fmt, chainlet)
+
+
+def color() -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+_ANSI = {"error": "\033[1;31m", "warning": "\033[33m", "info": "\033[36m"}
+
+
+def paint(line: str, d: Diagnostic) -> str:
+    marker = f": {d.severity} {d.code} "
+    return line.replace(marker, f": {_ANSI.get(d.severity, '')}{d.severity}\033[0m {d.code} ", 1)
+
+
+def counts(n_models: int, diags: Sequence[Diagnostic]) -> str:
+    """'376 models: 2 errors, 33 warnings' (ruff's closing line)."""
+    parts = []
+    for severity in ("error", "warning", "info"):
+        n = sum(d.severity == severity for d in diags)
+        if n:
+            parts.append(f"{n} {severity}{'s' if n != 1 and severity != 'info' else ''}")
+    return f"{n_models} model{'s' if n_models != 1 else ''}: {', '.join(parts)}"

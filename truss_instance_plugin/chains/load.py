@@ -32,13 +32,13 @@ from truss_instance_plugin.chains.pyread import (
     Val,
     Value,
     dependencies,
-    local_imports,
     marked,
     short,
     symbols,
 )
-from truss_instance_plugin.config import CONFIG_NAME, Field, LoadedConfig, mentions_chains
+from truss_instance_plugin.config import CONFIG_NAME, Field, LoadedConfig
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
+from truss_instance_plugin.discover import mentions_chains
 from truss_instance_plugin.lock.format import recordable
 from truss_instance_plugin.request import _lax_int, did_you_mean, truss_accepts_memory
 
@@ -573,14 +573,3 @@ def analyze_chain(path: str, host: Host, *, walked: bool = False, files: Files |
     if chain.diagnostics and (not chain.chainlets or any(d.fatal for d in chain.diagnostics)):
         return [(analyze_loaded(LoadedConfig(path, None, None, list(chain.diagnostics)), host), None)]
     return [(analyze_chainlet(c, host), c) for c in chain.chainlets]
-
-
-def chain_roots(paths: list[str], files: Files | None = None) -> list[str]:
-    """Drop the .py files that another .py file in `paths` imports as a local module (its chainlets are read there)."""
-    files = files if files is not None else Files(None)
-    imports: dict[str, set[str]] = {}
-    for p in paths:
-        if p.endswith(".py"):
-            imports[files.key(p)] = local_imports(p, files)
-    imported = {q for p, qs in imports.items() for q in qs if q in imports and p not in imports.get(q, set())}
-    return [p for p in paths if not p.endswith(".py") or files.key(p) not in imported]

@@ -253,7 +253,7 @@ def policy_diagnostics(model: Model) -> list[Diagnostic]:
         line, col = model.position("instance_type", "accelerator", "cpu", "memory")
         out.append(Diagnostic("TI202", ERROR, f"instance type {chosen.name} is denied", f"denied-instance-types in {source}", line, col))
     if policy.require_lock:
-        from truss_instance_plugin.lock.format import lock_path
+        from truss_instance_plugin.discover import lock_path
 
         lock = lock_path(model.path)
         if not os.path.exists(lock):

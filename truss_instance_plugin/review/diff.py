@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import errno
-import itertools
 import os
 import posixpath
 import re
-import sys
-from collections.abc import Collection
 from decimal import Decimal, InvalidOperation
 
 from truss_instance_plugin import gitrev
@@ -17,29 +13,25 @@ from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import HOURS_PER_MONTH, round_half_up
 from truss_instance_plugin.chains.pyread import Files, within
 from truss_instance_plugin.config import (
-    CHAIN_MARK,
     CONFIG_NAME,
     MAX_CHAIN_BYTES,
     MAX_CONFIG_BYTES,
-    SKIP_DIRS,
     LoadedConfig,
-    cookie_may_hide,
     load_config,
     load_config_bytes,
-    mentions_chains,
     read_bounded,
 )
-from truss_instance_plugin.diagnostics import ERROR, Diagnostic, location, shown, write_lines
-from truss_instance_plugin.lock.format import (
-    MAX_LOCK_BYTES,
-    ChainLock,
-    Lock,
-    LockError,
-    config_for_lock,
-    lock_path,
-    parse_lock,
-    request_hash,
+from truss_instance_plugin.diagnostics import ERROR, Diagnostic, location, shown
+from truss_instance_plugin.discover import (
+    CHAIN_MARK,
+    SKIP_DIRS,
+    candidates,
+    chain_roots,
+    cookie_may_hide,
+    looks_like_truss_text,
+    mentions_chains,
 )
+from truss_instance_plugin.lock.format import MAX_LOCK_BYTES, ChainLock, Lock, LockError, parse_lock, request_hash
 from truss_instance_plugin.report import diagnostic_lines, dumps, per_hour, per_month, price_delta_text
 from truss_instance_plugin.request import Request, parse_resources
 
@@ -195,58 +187,6 @@ def _posix(path: str) -> str:
     return path.replace(os.sep, "/")
 
 
-class Candidate(NamedTuple):
-    """A config file that may be a unit, and its lockfile when there is one."""
-
-    config: str
-    lock: str | None
-    sure: bool  # a named config with a lock, a sibling lock, or a model/ folder: a truss without reading it
-
-
-def candidates(files: Collection[str], chains: Collection[str] = ()) -> list[Candidate]:
-    """config.yaml files (not inside another truss), NAME.yaml files with a truss-instance.NAME.lock beside them, and
-    the .py files among `chains` (those that mention truss_chains), skipping what config.find_configs skips: hidden
-    folders, node_modules, virtualenvs (pyvenv.cfg), ..."""
-    present = set(files)
-    venvs = {p[: -len("/pyvenv.cfg")] for p in present if p.endswith("/pyvenv.cfg")}
-    configs: list[str] = []
-    model_dirs: set[str] = set()
-    for p in present:
-        *dirs, name = p.split("/")
-        if any(d.startswith(".") or d in SKIP_DIRS or d == CONFIG_NAME for d in dirs):
-            continue
-        if venvs and any("/".join(dirs[:i]) in venvs for i in range(1, len(dirs) + 1)):
-            continue
-        if "model" in dirs:
-            model_dirs.update("/".join(dirs[: i + 1]) for i, d in enumerate(dirs) if d == "model")
-        if name == CONFIG_NAME or (name.endswith(".py") and p in chains):
-            configs.append(p)
-        elif name.startswith("truss-instance.") and name.endswith(".lock") and (c := config_for_lock(p, lambda c: _posix(c) in present)):
-            named = _posix(c)
-            if named in present and posixpath.basename(named) != CONFIG_NAME:
-                configs.append(named)
-    trusses = {posixpath.dirname(c) for c in configs if posixpath.basename(c) == CONFIG_NAME}
-    out: list[Candidate] = []
-    for config in sorted(set(configs)):
-        folder = posixpath.dirname(config)
-        parents = folder.split("/")[:-1] if folder else []
-        if ("" in trusses and folder) or any("/".join(parents[: i + 1]) in trusses for i in range(len(parents))):
-            continue  # a truss's own subfolders (data/, packages/) are not trusses
-        if config.endswith(".py") and folder in trusses:
-            continue  # nor are its Python files: a walk stops at a truss's folder
-        lock = _posix(lock_path(config))
-        has_lock = lock in present
-        sure = has_lock or config.endswith(".py") or posixpath.join(folder, "model") in model_dirs
-        out.append(Candidate(config, lock if has_lock else None, sure))
-    return out
-
-
-def _looks_like_truss(data: bytes) -> bool:
-    from truss_instance_plugin.cli import has_truss_keys
-
-    return has_truss_keys(data[: 1 << 16].decode("utf-8-sig", "replace"))
-
-
 # Reading both revisions ---------------------------------------------------------------------
 
 Content = bytes | OSError  # a file's bytes, or why the work tree would not give them
@@ -346,7 +286,7 @@ def snapshots(root: str, base: Revision, head: Revision, blobs: gitrev.Blobs) ->
         units: dict[str, tuple[Content, bytes | None]] = {}
         for c in found[rev]:
             data = read(rev, c.config)
-            if data is None or (not c.sure and isinstance(data, bytes) and not _looks_like_truss(data)):
+            if data is None or (not c.sure and isinstance(data, bytes) and not looks_like_truss_text(data)):
                 continue  # deleted from the work tree, or another tool's config.yaml
             if c.config.endswith(".py") and isinstance(data, bytes) and not mentions_chains(data):
                 continue  # a stray lock's name matches a module that is no chain file
@@ -363,8 +303,6 @@ def _imported_chains(root: str, chains: list[str], files: Files) -> set[str]:
     """The chain files another one imports as a local module: their chainlets are priced there (as `check` walks)."""
     if len(chains) < 2:
         return set()
-    from truss_instance_plugin.chains.load import chain_roots
-
     full = {os.path.join(root, *p.split("/")): p for p in chains}
     return set(chains) - {full[f] for f in chain_roots(list(full), files)}
 
@@ -780,26 +718,6 @@ def render_markdown(d: Diff) -> list[str]:
 # Command line -------------------------------------------------------------------------------
 
 
-def _amount(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite() or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {text!r}")
-    return value
-
-
-def add_parser(p: argparse.ArgumentParser) -> None:
-    """The arguments of `truss-instance diff`."""
-    p.add_argument("base", nargs="?", default="HEAD", metavar="BASE", help="the revision to compare with (default HEAD)")
-    p.add_argument("head", nargs="?", metavar="HEAD", help="the revision with the change (default: the working tree)")
-    p.add_argument("--format", choices=FORMATS, default="text", help="text (default), json, or markdown for a PR comment")
-    p.add_argument("--fail-above-usd-per-month", type=_amount, metavar="N", help="exit 1 when the total rises by more than $N a month")
-    p.add_argument("--fail-above-percent", type=_amount, metavar="P", help="exit 1 when the total rises by more than P percent")
-    p.set_defaults(func=cmd_diff)
-
-
 def gate_lines(d: Diff, usd_per_month: Decimal | None, percent: Decimal | None) -> list[str]:
     """One line per exceeded gate (on the total increase per replica)."""
     before, after = d.totals()
@@ -811,21 +729,3 @@ def gate_lines(d: Diff, usd_per_month: Decimal | None, percent: Decimal | None) 
         by = _percent(before, rise) or f"{per_month(rise)} from $0"
         lines.append(f"the total rises by {by.lstrip('+')}, above --fail-above-percent {percent}")
     return lines
-
-
-def cmd_diff(args: argparse.Namespace, host: Host) -> int:
-    """Compare two revisions' priced units; exit 1 over a gate, 2 for git errors or a changed config that cannot be
-    priced at HEAD (errors at BASE only are reported: the change may be what fixes them)."""
-    try:
-        d = diff_revisions(args.base, args.head, host)
-    except gitrev.GitError as e:
-        write_lines(sys.stderr, [f"truss-instance: {e}"])
-        return 2
-    renderer = {"text": render_text, "json": render_json, "markdown": render_markdown}[args.format]
-    errors = error_lines(d)
-    heads = set(itertools.accumulate((len(e) for e in errors[:-1]), initial=0))  # each diagnostic's first line
-    gates = gate_lines(d, args.fail_above_usd_per_month, args.fail_above_percent)
-    write_lines(sys.stdout, renderer(d))  # each line through the choke point: no control character, no workflow command
-    write_lines(sys.stderr, [line for e in errors for line in e] + [f"truss-instance: {g}" for g in gates], findings=heads)
-    broken = any(c.status == "error" and c.after is not None and c.after.priced is None for c in d.changes)
-    return 2 if broken else 1 if gates else 0

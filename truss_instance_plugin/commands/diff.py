@@ -1,0 +1,56 @@
+"""`truss-instance diff`: the cost review, every priced unit's instance type and price between two git revisions."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from decimal import Decimal, InvalidOperation
+
+from truss_instance_plugin import gitrev
+from truss_instance_plugin._typing import TYPE_CHECKING
+from truss_instance_plugin.diagnostics import write_lines
+from truss_instance_plugin.review.diff import FORMATS, diff_revisions, error_lines, gate_lines, render_json, render_markdown, render_text
+
+if TYPE_CHECKING:
+    from truss_instance_plugin.plugins import Host
+
+HELP = "cost review: instance types and prices between git revisions"
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {text!r}")
+    return value
+
+
+def add_parser(p: argparse.ArgumentParser) -> None:
+    """The arguments of `truss-instance diff`."""
+    p.add_argument("base", nargs="?", default="HEAD", metavar="BASE", help="the revision to compare with (default HEAD)")
+    p.add_argument("head", nargs="?", metavar="HEAD", help="the revision with the change (default: the working tree)")
+    p.add_argument("--format", choices=FORMATS, default="text", help="text (default), json, or markdown for a PR comment")
+    p.add_argument("--fail-above-usd-per-month", type=_amount, metavar="N", help="exit 1 when the total rises by more than $N a month")
+    p.add_argument("--fail-above-percent", type=_amount, metavar="P", help="exit 1 when the total rises by more than P percent")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, host: Host) -> int:
+    """Compare two revisions' priced units; exit 1 over a gate, 2 for git errors or a changed config that cannot be
+    priced at HEAD (errors at BASE only are reported: the change may be what fixes them)."""
+    try:
+        d = diff_revisions(args.base, args.head, host)
+    except gitrev.GitError as e:
+        write_lines(sys.stderr, [f"truss-instance: {e}"])
+        return 2
+    renderer = {"text": render_text, "json": render_json, "markdown": render_markdown}[args.format]
+    errors = error_lines(d)
+    heads = set(itertools.accumulate((len(e) for e in errors[:-1]), initial=0))  # each diagnostic's first line
+    gates = gate_lines(d, args.fail_above_usd_per_month, args.fail_above_percent)
+    write_lines(sys.stdout, renderer(d))  # each line through the choke point: no control character, no workflow command
+    write_lines(sys.stderr, [line for e in errors for line in e] + [f"truss-instance: {g}" for g in gates], findings=heads)
+    broken = any(c.status == "error" and c.after is not None and c.after.priced is None for c in d.changes)
+    return 2 if broken else 1 if gates else 0

@@ -1,0 +1,108 @@
+"""`truss-instance lock`: write each model's lockfile when its bytes change."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+
+from truss_instance_plugin._typing import TYPE_CHECKING
+from truss_instance_plugin.commands import catalog_option, check_one, check_units
+from truss_instance_plugin.core.pipeline import host_catalog
+from truss_instance_plugin.diagnostics import Diagnostic, location
+from truss_instance_plugin.discover import collect_configs, lock_path
+from truss_instance_plugin.lock.drift import truss_dir
+from truss_instance_plugin.lock.write import BATCH, LockOutcome, lock_chain, lock_models
+from truss_instance_plugin.report import add_diagnostic, out, price_delta_text, summary
+
+if TYPE_CHECKING:
+    from truss_instance_plugin.model import Model
+    from truss_instance_plugin.plugins import Host
+
+    Locked = tuple[str, str, str, str | None, LockOutcome]  # path, chainlet, truss dir, summary (--verbose), outcome
+
+HELP = "write truss-instance.lock beside each config (only when its bytes change)"
+
+
+def run(args: argparse.Namespace, host: Host) -> int:
+    """Write each model's lockfile when its bytes change (exit 1 when one was written only with --hook or --check)."""
+    lines: list[str] = []
+    findings: dict[int, Diagnostic] = {}
+    codes = [0]
+    configs = collect_configs(args.paths, args.hook, chains=True)
+    named = {os.path.normpath(p) for p in args.paths}
+    trusses = [c for c in configs if not c.endswith(".py")]
+    if len(trusses) > 1 and not host.has_plugins():  # a plugin may not expect other processes
+        from truss_instance_plugin.core.parallel import jobs, ordered_map
+        from truss_instance_plugin.core.policy import find_policy
+
+        for c in trusses:  # a malformed policy or catalog snapshot stops `lock` here, before any process writes (as in one)
+            find_policy(c)  # each folder's policy and catalog, remembered for the processes
+            host_catalog(host, c)
+        results = ordered_map(_lock_trusses, (host, args), trusses, jobs(len(trusses)), min_chunk=BATCH)
+    else:
+        results = _lock_trusses((host, args), trusses)
+    for c in configs:
+        if c.endswith(".py"):
+            results += _lock_chain_file(c, host, args, walked=c not in named)
+    for path, chainlet, where, brief, done in results:
+        for d in done.diagnostics:
+            add_diagnostic(lines, findings, path, d, "text", chainlet)
+        if done.status == "error":
+            codes.append(2 if any(d.fatal for d in done.diagnostics) else 1)
+        elif done.status == "unchanged":
+            if brief is not None:
+                lines.append(f"{location(done.path)} is up to date: {f'[{chainlet}] ' if chainlet else ''}{brief}")
+        else:
+            assert done.new is not None
+            codes.append(1 if args.hook or args.check else 0)
+            new_price = done.new.price_per_min * done.nodes
+            price = f"${new_price}/min"
+            moved = f"  {price_delta_text(done.old_price, new_price)}" if done.old_price is not None and done.old_price != new_price else ""
+            unit = f"[{chainlet}] " if chainlet else ""
+            if args.check:
+                state = "missing" if done.status == "new" else "out of date"
+                line = f"{location(done.path)} is {state}; run `truss-instance lock {where}`"
+                lines += [] if line in lines else [line]
+            elif done.status == "new":
+                lines.append(f"wrote {done.path} (new): {unit}{done.new.name} {price}")
+            elif done.old == done.new.name:
+                lines.append(f"wrote {done.path} (updated): {unit}{done.new.name} {price} (request or catalog changed, same type){moved}")
+            else:
+                lines.append(f"wrote {done.path} (updated): {unit}{done.old or '?'} → {done.new.name} {price}{moved}")
+    out(lines, findings=findings)
+    return max(codes)
+
+
+def _locked(model: Model, chainlet: str, out: LockOutcome, verbose: bool) -> Locked:
+    """What `lock` prints about one unit: its path, chainlet, folder, summary (--verbose) and what was done."""
+    return model.path, chainlet, truss_dir(model), summary(model) if verbose and model.chosen is not None else None, out
+
+
+def _lock_trusses(state: tuple[Host, argparse.Namespace], configs: Sequence[str]) -> list[Locked]:
+    """Analyze and lock the models of `configs` (config files, no chain files)."""
+    host, args = state
+    models = [check_one(c, host, lock=False) for c in configs]
+    outs = lock_models(models, upgrade=args.upgrade, check_only=args.check)
+    return [_locked(m, "", out, args.verbose) for m, out in zip(models, outs, strict=True)]
+
+
+def _lock_chain_file(path: str, host: Host, args: argparse.Namespace, walked: bool) -> list[Locked]:
+    """Lock every chainlet of a chain file into its one lockfile (nothing is written while one has errors)."""
+    units = check_units(path, host, lock=False, walked=walked)
+    chainlets = [(m, c) for m, c in units if c is not None]
+    if len(chainlets) != len(units) or not units:  # the file itself cannot be read
+        return [_locked(m, "", LockOutcome(lock_path(path), "error", None, None, list(m.diagnostics)), args.verbose) for m, _ in units]
+    entry = next((c.name for _, c in chainlets if c.entrypoint), None)
+    outs = lock_chain([(m, c.name) for m, c in chainlets], entry, upgrade=args.upgrade, check_only=args.check)
+    return [_locked(m, c.name, out, args.verbose) for (m, c), out in zip(chainlets, outs, strict=True)]
+
+
+def add_parser(lk: argparse.ArgumentParser) -> None:
+    lk.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, lockfile, or a tree (default .)")
+    lk.add_argument("--check", action="store_true", help="write nothing; exit 1 if a lock is missing or stale")
+    lk.add_argument("--upgrade", action="store_true", help="re-resolve even when the locked type still fits")
+    lk.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit (exit 1 when a lock was written)")
+    lk.add_argument("-v", "--verbose", action="store_true", help="also name the locks that are up to date")
+    catalog_option(lk)
+    lk.set_defaults(func=run)
