@@ -23,7 +23,8 @@ from truss_instance_plugin.discover import candidates, find_configs
 from truss_instance_plugin.gitrev import grep_files
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.report import price_delta_text
-from truss_instance_plugin.review.diff import _PY, MARKER
+from truss_instance_plugin.review.revisions import _PY
+from truss_instance_plugin.review.units import MARKER
 from truss_instance_plugin.testing import register_plugin
 
 TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"

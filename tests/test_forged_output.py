@@ -25,19 +25,8 @@ from truss_instance_plugin.catalog import InstanceType
 from truss_instance_plugin.diagnostics import Diagnostic, location, safe_line, shown
 from truss_instance_plugin.report import diagnostic_lines, dumps
 from truss_instance_plugin.request import Request
-from truss_instance_plugin.review.diff import (
-    MARKER,
-    Change,
-    Diff,
-    Priced,
-    Revision,
-    Side,
-    error_lines,
-    render_json,
-    render_markdown,
-    render_text,
-    unit_name,
-)
+from truss_instance_plugin.review.render import error_lines, render_json, render_markdown, render_text
+from truss_instance_plugin.review.units import MARKER, Change, Diff, Priced, Revision, Side, unit_name
 
 # What hostile input tries: line breaks, terminal escapes, bidi overrides, workflow commands, finding headers, markdown.
 SNIPPETS = [

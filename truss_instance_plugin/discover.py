@@ -305,7 +305,8 @@ def chain_roots(paths: list[str], files: Files | None = None) -> list[str]:
 # Git trees ------------------------------------------------------------------------------------------------------------
 
 
-def _posix(path: str) -> str:
+def posix(path: str) -> str:
+    """A path with "/" separators (as git names files)."""
     return path.replace(os.sep, "/")
 
 
@@ -335,8 +336,8 @@ def candidates(files: Collection[str], chains: Collection[str] = ()) -> list[Can
             model_dirs.update("/".join(dirs[: i + 1]) for i, d in enumerate(dirs) if d == "model")
         if name == CONFIG_NAME or (name.endswith(".py") and p in chains):
             configs.append(p)
-        elif name.startswith("truss-instance.") and name.endswith(".lock") and (c := config_for_lock(p, lambda c: _posix(c) in present)):
-            named = _posix(c)
+        elif name.startswith("truss-instance.") and name.endswith(".lock") and (c := config_for_lock(p, lambda c: posix(c) in present)):
+            named = posix(c)
             if named in present and posixpath.basename(named) != CONFIG_NAME:
                 configs.append(named)
     trusses = {posixpath.dirname(c) for c in configs if posixpath.basename(c) == CONFIG_NAME}
@@ -348,7 +349,7 @@ def candidates(files: Collection[str], chains: Collection[str] = ()) -> list[Can
             continue  # a truss's own subfolders (data/, packages/) are not trusses
         if config.endswith(".py") and folder in trusses:
             continue  # nor are its Python files: a walk stops at a truss's folder
-        lock = _posix(lock_path(config))
+        lock = posix(lock_path(config))
         has_lock = lock in present
         sure = has_lock or config.endswith(".py") or posixpath.join(folder, "model") in model_dirs
         out.append(Candidate(config, lock if has_lock else None, sure))

@@ -10,7 +10,9 @@ from decimal import Decimal, InvalidOperation
 from truss_instance_plugin import gitrev
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.diagnostics import write_lines
-from truss_instance_plugin.review.diff import FORMATS, diff_revisions, error_lines, gate_lines, render_json, render_markdown, render_text
+from truss_instance_plugin.review.compare import diff_revisions, gate_lines
+from truss_instance_plugin.review.render import error_lines, render_json, render_markdown, render_text
+from truss_instance_plugin.review.units import FORMATS
 
 if TYPE_CHECKING:
     from truss_instance_plugin.plugins import Host

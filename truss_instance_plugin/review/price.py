@@ -1,0 +1,101 @@
+"""Pricing one unit at one revision: its lock when current, else its config (or chain file) resolved."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal, InvalidOperation
+
+from truss_instance_plugin._typing import TYPE_CHECKING
+from truss_instance_plugin.chains.pyread import Files
+from truss_instance_plugin.config import (
+    LoadedConfig,
+    load_config,
+    load_config_bytes,
+)
+from truss_instance_plugin.diagnostics import ERROR, Diagnostic
+from truss_instance_plugin.discover import posix
+from truss_instance_plugin.lock.format import ChainLock, Lock, LockError, parse_lock, request_hash
+from truss_instance_plugin.request import Request, parse_resources
+from truss_instance_plugin.review.revisions import Content
+from truss_instance_plugin.review.units import Priced, Side
+
+if TYPE_CHECKING:
+    from truss_instance_plugin.model import Model
+    from truss_instance_plugin.plugins import Host
+
+
+# Pricing ------------------------------------------------------------------------------------
+
+
+def _parse_lock(data: bytes) -> Lock | ChainLock | None:
+    """The lock in `data`, None when it cannot be used (the unit is then priced from its config)."""
+    try:
+        return parse_lock(data)
+    except LockError:
+        return None
+
+
+def _from_lock(lock: Lock, req: Request) -> Priced | None:
+    """The lock's recorded type and price when the lock is current for `req`."""
+    if lock.request_hash != request_hash(req):
+        return None
+    nodes = lock.resolved.get("nodes", 1)
+    try:
+        price = Decimal(str(lock.resolved.get("price_usd_per_min")))
+    except InvalidOperation:
+        return None
+    if not isinstance(nodes, int) or isinstance(nodes, bool) or nodes < 1 or not price.is_finite() or price < 0:
+        return None
+    return Priced(lock.instance_type, nodes, price, req, True, lock.deployment)
+
+
+def price_side(root: str, path: str, content: Content, lock_data: bytes | None, host: Host) -> Side:
+    """Price one unit at one revision: its lock when current, else its config resolved with the catalog in use."""
+    full = os.path.join(root, path)
+    loaded: LoadedConfig = load_config(full) if isinstance(content, OSError) else load_config_bytes(full, content)
+    data = content if isinstance(content, bytes) else None
+    got = _parse_lock(lock_data) if lock_data is not None else None
+    lock = got if isinstance(got, Lock) else None
+    req = None if any(d.fatal for d in loaded.diagnostics) else parse_resources(loaded.resources).request
+    if req is not None and lock is not None and (priced := _from_lock(lock, req)) is not None:
+        return Side(path, data, priced, ())  # the lock decides: no need to resolve
+    from truss_instance_plugin.core.pipeline import analyze_loaded
+
+    return _side(path, data, analyze_loaded(loaded, host), lock)
+
+
+def _side(path: str, data: bytes | None, model: Model, lock: Lock | None, chainlet: str = "") -> Side:
+    """An analysed unit priced: its lock's recorded type when the lock is current, else the resolution, else its errors."""
+    req, res = model.request, model.resolution
+    if req is not None and lock is not None and (priced := _from_lock(lock, req)) is not None:
+        return Side(path, data, priced, (), chainlet)
+    if req is None or res is None or res.chosen is None:
+        errors = tuple(d for d in model.diagnostics if d.severity == ERROR)
+        return Side(path, data, None, errors or (Diagnostic("TI030", ERROR, "no instance type was chosen"),), chainlet)
+    price = res.chosen.price_per_min * res.nodes
+    return Side(path, data, Priced(res.chosen.name, res.nodes, price, req, False, lock.deployment if lock else None), (), chainlet)
+
+
+def price_chain(root: str, path: str, content: Content, lock_data: bytes | None, host: Host, files: Files) -> list[Side]:
+    """Price each chainlet of the chain file `path` (repository-relative) of the repository `root`, its files read from
+    `files` (the work tree, or a commit's blobs), like a model: its entry in the chain's lock when current, else its
+    compute resolved; one Side with the errors when the file cannot be read. Findings name repository paths."""
+    from truss_instance_plugin.chains.load import analyze_chain
+
+    data = content if isinstance(content, bytes) else None
+    got = _parse_lock(lock_data) if lock_data is not None else None
+    entries = got.chainlets if isinstance(got, ChainLock) else {}
+
+    prefix = os.path.join(root, "")
+
+    def clean(d: Diagnostic) -> Diagnostic:
+        where = posix(os.path.relpath(d.file, root)) if d.file else ""
+        return d._replace(message=d.message.replace(prefix, ""), hint=d.hint.replace(prefix, ""), file=where)
+
+    sides: list[Side] = []
+    # walked: a file that defines no chainlet (a helper that imports truss_chains) is no unit, as in check's walk
+    for model, chainlet in analyze_chain(os.path.join(root, *path.split("/")), host, walked=True, files=files):
+        name = chainlet.name if chainlet is not None else ""
+        side = _side(path, data, model, entries.get(name), name)
+        sides.append(side._replace(errors=tuple(clean(d) for d in side.errors)))
+    return sides
