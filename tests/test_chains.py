@@ -23,9 +23,9 @@ from support import Run
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
 from truss_instance_plugin.chains.load import Chainlet, analyze_chain, load_chain
 from truss_instance_plugin.config import Field
+from truss_instance_plugin.core.resources import parse_resources
 from truss_instance_plugin.diagnostics import CODES
 from truss_instance_plugin.plugins import Host
-from truss_instance_plugin.request import parse_resources
 
 FIX = Path(__file__).resolve().parent / "chains_fixtures"
 

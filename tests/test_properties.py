@@ -754,8 +754,8 @@ def test_paths_below_a_walked_root_normalize_as_normpath(root: str, below: list[
 @example(data=b'resources:\n  cpu: "0.0001"\n  memory: 1.5Ki\n')
 def test_remembered_cpu_and_memory_parse_as_fresh_ones(data: bytes) -> None:
     """cpu and memory strings that parsed without a finding are remembered: a block parses the same either way."""
-    from truss_instance_plugin import request
     from truss_instance_plugin.config import load_config_bytes
+    from truss_instance_plugin.core import resources as request
 
     loaded = load_config_bytes("config.yaml", data)
     request._CLEAN_CPU.clear()

@@ -19,7 +19,7 @@ from truss_instance_plugin.config import CONFIG_NAME, MAX_CHAIN_BYTES, basename,
 from truss_instance_plugin.errors import PathError
 
 if TYPE_CHECKING:
-    from truss_instance_plugin.chains.pyread import Files
+    from truss_instance_plugin.chains.files import Files
 
 # Lockfiles -----------------------------------------------------------------------------------------------------------
 
@@ -291,7 +291,7 @@ def _normpath_below(root: str) -> Callable[[str], str]:
 
 def chain_roots(paths: list[str], files: Files | None = None) -> list[str]:
     """Drop the .py files that another .py file in `paths` imports as a local module (its chainlets are read there)."""
-    from truss_instance_plugin.chains.pyread import Files, local_imports  # ast: only when several chain files are found
+    from truss_instance_plugin.chains.files import Files, local_imports  # ast: only when several chain files are found
 
     files = files if files is not None else Files(None)
     imports: dict[str, set[str]] = {}

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
+from truss_instance_plugin.chains.files import Files, Module, Pos
 from truss_instance_plugin.chains.pyread import (
     CANON,
     TRUSS,
@@ -23,9 +24,6 @@ from truss_instance_plugin.chains.pyread import (
     Call,
     ClassRef,
     Ext,
-    Files,
-    Module,
-    Pos,
     Reader,
     Scope,
     Unknown,
@@ -40,7 +38,7 @@ from truss_instance_plugin.config import CONFIG_NAME, Field, LoadedConfig
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
 from truss_instance_plugin.discover import mentions_chains
 from truss_instance_plugin.lock.format import recordable
-from truss_instance_plugin.request import _lax_int, did_you_mean, truss_accepts_memory
+from truss_instance_plugin.request import did_you_mean, lax_int, truss_accepts_memory
 
 if TYPE_CHECKING:
     from truss_instance_plugin.diagnostics import Severity
@@ -105,7 +103,7 @@ def _lax(v: object) -> int | None:
     if isinstance(v, float) and not -(2**63) <= v < 2**63:  # pydantic reads a float into an i64 only
         return None
     kind = {bool: "bool", int: "int", float: "float", str: "str"}.get(type(v))
-    return _lax_int(v, kind) if kind else None
+    return lax_int(v, kind) if kind else None
 
 
 # Chainlets ------------------------------------------------------------------------------------------
@@ -547,9 +545,9 @@ def _at(r: Reader, d: Diagnostic, at: Pos) -> Diagnostic:
 def analyze_chainlet(chainlet: Chainlet, host: Host) -> Model:
     """Run the pipeline on one chainlet; a blocked one keeps its findings and gets no request."""
     from truss_instance_plugin.core.pipeline import analyze_loaded, host_catalog
+    from truss_instance_plugin.core.resources import parse_resources
     from truss_instance_plugin.diagnostics import sort_diagnostics
     from truss_instance_plugin.model import Model
-    from truss_instance_plugin.request import parse_resources
 
     config = chainlet.config
     if chainlet.blocked:

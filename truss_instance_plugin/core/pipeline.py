@@ -10,9 +10,10 @@ from truss_instance_plugin.catalog import SNAPSHOT_NAME, Catalog, InstanceType, 
 from truss_instance_plugin.config import LoadedConfig, dirname, load_config
 from truss_instance_plugin.core.policy import catalog_setting, clear_cache
 from truss_instance_plugin.core.resolve import Chooser, Resolution, Where, resolve
+from truss_instance_plugin.core.resources import parse_resources
 from truss_instance_plugin.diagnostics import Diagnostic, sort_diagnostics
 from truss_instance_plugin.model import Model
-from truss_instance_plugin.request import Parsed, Request, parse_resources
+from truss_instance_plugin.request import Parsed, Request
 
 if TYPE_CHECKING:
     from typing import Any

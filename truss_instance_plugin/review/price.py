@@ -6,16 +6,17 @@ import os
 from decimal import Decimal, InvalidOperation
 
 from truss_instance_plugin._typing import TYPE_CHECKING
-from truss_instance_plugin.chains.pyread import Files
+from truss_instance_plugin.chains.files import Files
 from truss_instance_plugin.config import (
     LoadedConfig,
     load_config,
     load_config_bytes,
 )
+from truss_instance_plugin.core.resources import parse_resources
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.discover import posix
 from truss_instance_plugin.lock.format import ChainLock, Lock, LockError, parse_lock, request_hash
-from truss_instance_plugin.request import Request, parse_resources
+from truss_instance_plugin.request import Request
 from truss_instance_plugin.review.revisions import Content
 from truss_instance_plugin.review.units import Priced, Side
 

@@ -9,7 +9,7 @@ import re
 
 from truss_instance_plugin import gitrev
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
-from truss_instance_plugin.chains.pyread import Files, within
+from truss_instance_plugin.chains.files import Files, within
 from truss_instance_plugin.config import (
     MAX_CHAIN_BYTES,
     MAX_CONFIG_BYTES,
