@@ -20,7 +20,8 @@ from truss_instance_plugin.core.pipeline import analyze_loaded
 from truss_instance_plugin.core.resolve import CLIFF_MARGIN, Resolution, misfit, rejection, resolve, step_down
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic
 from truss_instance_plugin.discover import config_for_lock, lock_path
-from truss_instance_plugin.lock.format import LockError, parse_lock, read_lock, render
+from truss_instance_plugin.errors import LockError
+from truss_instance_plugin.lock.format import parse_lock, read_lock, render
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.plugins import Host
 from truss_instance_plugin.request import Request

@@ -448,7 +448,8 @@ def test_many_root_chains_over_many_modules_is_near_linear(repo: Path) -> None:
 def test_blobs_are_read_in_one_pass_and_a_large_one_stops_the_process(repo: Path, tmp_path: Path) -> None:
     """More ids than a pipe holds are written by a thread while the answers are read; a blob over its limit is cut at
     limit + 1 bytes and its process killed, the rest read by the next; a missing object ends the pass, never hangs."""
-    from truss_instance_plugin.gitrev import Blobs, GitError
+    from truss_instance_plugin.errors import GitError
+    from truss_instance_plugin.gitrev import Blobs
 
     folder = tmp_path / "blobs"
     folder.mkdir()

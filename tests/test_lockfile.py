@@ -21,9 +21,10 @@ from support import GOLDEN, copy_sdxl, golden, run_cli
 from truss_instance_plugin import cli, plugins
 from truss_instance_plugin.catalog import embedded_types, make_catalog
 from truss_instance_plugin.discover import config_for_lock, lock_path
+from truss_instance_plugin.errors import LockError
 from truss_instance_plugin.lock import format as lockfile
 from truss_instance_plugin.lock.atomic import write_if_changed
-from truss_instance_plugin.lock.format import HEADER, LOCK_VERSION, ChainLock, Lock, LockError, parse_lock, read_lock, render, request_hash
+from truss_instance_plugin.lock.format import HEADER, LOCK_VERSION, ChainLock, Lock, parse_lock, read_lock, render, request_hash
 from truss_instance_plugin.request import Request
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,16 +10,7 @@ from collections.abc import Callable, Sequence
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.core.pipeline import begin
 from truss_instance_plugin.diagnostics import err, write_text
-from truss_instance_plugin.errors import (
-    CatalogError,
-    OutputError,
-    PathError,
-    PluginError,
-    PolicyError,
-    Terminated,
-    UsageError,
-    stop_on_signals,
-)
+from truss_instance_plugin.errors import OutputError, Terminated, TrussInstanceError, UsageError, stop_on_signals
 from truss_instance_plugin.plugins import Host, get_host
 
 if TYPE_CHECKING:
@@ -134,14 +125,9 @@ def main(argv: Sequence[str] | None = None, *, signals: bool = False) -> int:
             stop_on_signals()
             handling = True
         return func(args, begin(get_host(), getattr(args, "catalog_file", None)))
-    except UsageError as e:
-        err(str(e))
-        return 2
-    except (PathError, PluginError, PolicyError, CatalogError) as e:
-        err(str(e))
-        return 2
-    except OutputError as e:
-        _drop_output()
+    except TrussInstanceError as e:  # bad input, usage, a plugin, git, a lockfile, Baseten: one line
+        if isinstance(e, OutputError):
+            _drop_output()
         err(str(e))
         return 2
     except BrokenPipeError:

@@ -1,5 +1,5 @@
-"""The errors that end a command with exit 2 (one line, no traceback), and the signals that end it as Ctrl-C does; a
-leaf module every stage can import."""
+"""The errors that end a command with exit 2 (one line, no traceback; all TrussInstanceError), and the signals that end
+it as Ctrl-C does; a leaf module every stage can import."""
 
 from __future__ import annotations
 
@@ -11,32 +11,62 @@ else:
     import _signal  # what signal.py wraps in enums; building them would cost a check ~2 ms
 
 
-class PathError(Exception):
-    """A PATH argument that names nothing we can check (exit 2)."""
+class TrussInstanceError(Exception):
+    """Everything that ends a command with exit 2 and one line saying what to do: bad input or usage, a plugin, git,
+    a lockfile, Baseten. Not a bug: an unexpected exception is reported differently ("internal error ... please
+    report it")."""
 
 
-class UsageError(Exception):
-    """Bad arguments: exit 2."""
+class UsageError(TrussInstanceError):
+    """Bad arguments."""
 
 
-class PolicyError(Exception):
-    """A malformed policy table or an unreadable pyproject.toml (exit 2)."""
+class PathError(TrussInstanceError):
+    """A PATH argument that names nothing we can check."""
 
 
-class PluginError(Exception):
-    """A plugin failed to load or raised: exit 2, naming the plugin and its distribution."""
+class PolicyError(TrussInstanceError):
+    """A malformed policy table or an unreadable pyproject.toml."""
 
 
-class CatalogError(Exception):
-    """A catalog snapshot that cannot be used, or a Baseten account that cannot be asked: exit 2."""
+class PluginError(TrussInstanceError):
+    """A plugin failed to load or raised; the message names the plugin and its distribution."""
 
 
-class OutputError(Exception):
-    """Standard output cannot be written (a full disk): exit 2."""
+class CatalogError(TrussInstanceError):
+    """A catalog snapshot that cannot be used, or a Baseten account that cannot be asked."""
 
 
-class GuardError(Exception):
+class OnlineError(CatalogError):
+    """Baseten could not be asked, or answered something unusable (the text never holds the API key)."""
+
+
+class NotFound(OnlineError):
+    """HTTP 404 from Baseten's REST API."""
+
+
+class GitError(TrussInstanceError):
+    """A repository or revision git cannot give us."""
+
+
+class LockError(TrussInstanceError):
+    """A lockfile we cannot trust: never rewritten (it may hold a deployment record)."""
+
+    def __init__(self, message: str, line: int = 0, col: int = 0, hint: str = "") -> None:
+        super().__init__(message)
+        self.line, self.col, self.hint = line, col, hint  # hint: how to recover, when not the usual restore-or-regenerate
+
+
+class OutputError(TrussInstanceError):
+    """Standard output cannot be written (a full disk)."""
+
+
+class GuardError(TrussInstanceError):
     """truss changed its push options in a way we cannot read: fail closed."""
+
+
+# What stops the whole command even in the middle of one model (anything else there is that model's TI099 finding).
+ABORTS_COMMAND = (PluginError, PolicyError, CatalogError)
 
 
 class Terminated(KeyboardInterrupt):

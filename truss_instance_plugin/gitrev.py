@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterable, Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
+from truss_instance_plugin.errors import GitError
 
 if TYPE_CHECKING:
     from typing import IO
@@ -20,10 +21,6 @@ if TYPE_CHECKING:
 _GIT = ("git", "--no-optional-locks")
 _OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256
 _SHALLOW_HINT = "fetch the history: `git fetch --unshallow` (GitHub Actions: actions/checkout with `fetch-depth: 0`)"
-
-
-class GitError(Exception):
-    """A repository or revision git cannot give us (exit 2)."""
 
 
 def _git(args: Sequence[str], cwd: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.core.pipeline import analyze, failed_model
-from truss_instance_plugin.errors import CatalogError, PluginError, PolicyError
+from truss_instance_plugin.errors import ABORTS_COMMAND
 from truss_instance_plugin.lock.drift import check_model
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def check_units(path: str, host: Host, lock: bool, walked: bool) -> list[Unit]:
         if lock:
             units = [(check_model(m, c.name)[0], c) if c else (m, c) for m, c in units]
         return units
-    except (PluginError, PolicyError, CatalogError):
+    except ABORTS_COMMAND:
         raise
     except Exception as e:
         if os.environ.get("TRUSS_INSTANCE_DEBUG"):
@@ -54,7 +54,7 @@ def check_one(config: str, host: Host, *, lock: bool = True) -> Model:
         if lock:
             model = check_model(model)[0]
         return model
-    except (PluginError, PolicyError, CatalogError):
+    except ABORTS_COMMAND:
         raise
     except Exception as e:
         if os.environ.get("TRUSS_INSTANCE_DEBUG"):

@@ -7,7 +7,6 @@ import itertools
 import sys
 from decimal import Decimal, InvalidOperation
 
-from truss_instance_plugin import gitrev
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.diagnostics import write_lines
 from truss_instance_plugin.review.compare import diff_revisions, gate_lines
@@ -43,11 +42,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, host: Host) -> int:
     """Compare two revisions' priced units; exit 1 over a gate, 2 for git errors or a changed config that cannot be
     priced at HEAD (errors at BASE only are reported: the change may be what fixes them)."""
-    try:
-        d = diff_revisions(args.base, args.head, host)
-    except gitrev.GitError as e:
-        write_lines(sys.stderr, [f"truss-instance: {e}"])
-        return 2
+    d = diff_revisions(args.base, args.head, host)  # a GitError is exit 2 with its one line (cli.main)
     renderer = {"text": render_text, "json": render_json, "markdown": render_markdown}[args.format]
     errors = error_lines(d)
     heads = set(itertools.accumulate((len(e) for e in errors[:-1]), initial=0))  # each diagnostic's first line

@@ -12,7 +12,7 @@ from truss_instance_plugin.config import Field, LoadedConfig, load_config
 from truss_instance_plugin.core.pipeline import analyze_loaded, failed_model
 from truss_instance_plugin.diagnostics import exit_code
 from truss_instance_plugin.discover import collect_configs
-from truss_instance_plugin.errors import CatalogError, PluginError, PolicyError, UsageError
+from truss_instance_plugin.errors import ABORTS_COMMAND, UsageError
 from truss_instance_plugin.report import chain_json, chain_total_text, dumps, explain_json, explain_text, out
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace, host: Host) -> int:
 def _explain_one(config: LoadedConfig, args: argparse.Namespace, host: Host) -> Model:
     try:
         return analyze_loaded(_what_if(config, args), host)
-    except (PluginError, PolicyError, CatalogError):
+    except ABORTS_COMMAND:
         raise
     except Exception as e:
         if os.environ.get("TRUSS_INSTANCE_DEBUG"):

@@ -24,7 +24,7 @@ from truss_instance_plugin.catalog import (
     plausible,
 )
 from truss_instance_plugin.diagnostics import clip
-from truss_instance_plugin.errors import CatalogError
+from truss_instance_plugin.errors import NotFound, OnlineError
 
 if TYPE_CHECKING:
     from typing import Any
@@ -43,14 +43,6 @@ LISTED_INSTANCES = (
     "query Instances { listed_instances { id name millicpu_limit memory_limit gpu_count gpu_type gpu_memory "
     "default display_name node_count price limited_capacity } }"
 )
-
-
-class OnlineError(CatalogError):
-    """Baseten could not be asked, or answered something unusable: exit 2 (the text never holds the API key)."""
-
-
-class NotFound(OnlineError):
-    """HTTP 404 from the REST API."""
 
 
 # -- the connection --------------------------------------------------------------------------------------------------

@@ -29,16 +29,8 @@ from truss_instance_plugin.catalog import (
     type_from_record,
 )
 from truss_instance_plugin.diagnostics import WARNING, Diagnostic, clip, write_lines, write_text
-from truss_instance_plugin.integrations.baseten import (
-    LISTED_INSTANCES,
-    Baseten,
-    NotFound,
-    OnlineError,
-    connect_for,
-    origin,
-    public_url,
-    require_plausible,
-)
+from truss_instance_plugin.errors import NotFound, OnlineError
+from truss_instance_plugin.integrations.baseten import LISTED_INSTANCES, Baseten, connect_for, origin, public_url, require_plausible
 
 if TYPE_CHECKING:
     from typing import Any

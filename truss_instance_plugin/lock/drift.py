@@ -10,7 +10,8 @@ from truss_instance_plugin.catalog import Catalog, InstanceType, fmt_bytes, hour
 from truss_instance_plugin.core.resolve import misfit, priced_nodes
 from truss_instance_plugin.diagnostics import ERROR, INFO, WARNING, Diagnostic, sort_diagnostics
 from truss_instance_plugin.discover import lock_path, lock_sharers
-from truss_instance_plugin.lock.format import ChainLock, Lock, LockError, read_lock, request_hash, resolved_section
+from truss_instance_plugin.errors import LockError
+from truss_instance_plugin.lock.format import ChainLock, Lock, read_lock, request_hash, resolved_section
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import DEFAULT_CPU, DEFAULT_MEMORY, Request
 

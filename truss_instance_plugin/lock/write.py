@@ -11,9 +11,10 @@ from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import InstanceType
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.discover import lock_path
+from truss_instance_plugin.errors import LockError
 from truss_instance_plugin.lock.atomic import clean_temp_files, current_bytes, folder_locks, remove_temps, rename_temp, write_temp
 from truss_instance_plugin.lock.drift import LockState, bad_lock, kept_type, lock_diagnostics, read_state, tampered
-from truss_instance_plugin.lock.format import ChainLock, Lock, LockError, parse_lock, render, render_chain, request_hash
+from truss_instance_plugin.lock.format import ChainLock, Lock, parse_lock, render, render_chain, request_hash
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import Request
 

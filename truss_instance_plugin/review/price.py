@@ -15,7 +15,8 @@ from truss_instance_plugin.config import (
 from truss_instance_plugin.core.resources import parse_resources
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.discover import posix
-from truss_instance_plugin.lock.format import ChainLock, Lock, LockError, parse_lock, request_hash
+from truss_instance_plugin.errors import LockError
+from truss_instance_plugin.lock.format import ChainLock, Lock, parse_lock, request_hash
 from truss_instance_plugin.request import Request
 from truss_instance_plugin.review.revisions import Content
 from truss_instance_plugin.review.units import Priced, Side
