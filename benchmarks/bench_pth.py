@@ -143,7 +143,7 @@ print(json.dumps({"import_push_and_install": time.perf_counter() - t}))
 CHECK_COST = r"""
 import contextlib, io, json, os, statistics, sys, time
 import truss.cli.cli
-from truss_instance_plugin.integrations.push import before_push
+from truss_instance_plugin.integrations.push_checks import before_push
 target = sys.argv[1]
 params = {"target_directory": target, "config": None, "promote": False, "environment": None,
           "preserve_env_instance_type": None, "watch_after_push": False, "model_name": None, "output_format": "text"}

@@ -290,7 +290,8 @@ def test_catalog_names_and_usage_errors_print_escaped(run: Run) -> None:
 
 
 def test_the_push_guard_prints_through_the_choke_point(capsys: pytest.CaptureFixture[str]) -> None:
-    from truss_instance_plugin.integrations.push import _json_error, _say
+    from truss_instance_plugin.diagnostics import err as _say
+    from truss_instance_plugin.integrations.push_checks import json_error as _json_error
 
     _say('m/config.yaml:3:8: error TI003 cpu "x: error TI030 ##[error]y\x1b[2J"', finding=True)
     _say("recorded deployment of a: error TI030 x (\u202e8x2)")

@@ -33,7 +33,7 @@ from truss_instance_plugin import hookimpl, hookspecs
 from truss_instance_plugin.catalog import GiB, InstanceType
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.errors import PluginError
-from truss_instance_plugin.integrations import push
+from truss_instance_plugin.integrations import push_checks as push
 from truss_instance_plugin.model import Model, PushContext, PushResult
 from truss_instance_plugin.plugins import BUILTIN, DISABLE_ENV, Host, get_host, scan_entry_points
 from truss_instance_plugin.request import Request

@@ -109,9 +109,11 @@ def main(argv: Sequence[str] | None = None, *, signals: bool = False) -> int:
             code = _unknown_command(args_list)
             if code is not None:
                 return code
+            from truss_instance_plugin._autopush import disabled
             from truss_instance_plugin.integrations.push import run_truss
 
-            return run_truss(args_list, prog_name="truss-instance")  # `push` and every other truss command
+            # `push` and every other truss command; TRUSS_INSTANCE_DISABLE=1 is the escape hatch, as for plain `truss push`
+            return run_truss(args_list, prog_name="truss-instance", guarded=not disabled())
         parser = _build_parser(args_list[0] if args_list and args_list[0] in COMMANDS else None)
         try:
             args = parser.parse_args(args_list)

@@ -240,6 +240,7 @@ def exit_code(diagnostics: list[Diagnostic], *, strict: bool = False) -> int:
     return 1 if any(d.severity in failing for d in diagnostics) else 0
 
 
-def err(message: str) -> None:
-    """One line on standard error: `truss-instance: message`, through the choke point."""
-    write_lines(sys.stderr, [f"truss-instance: {message}"])
+def err(message: str, finding: bool = False) -> None:
+    """One line on standard error, `truss-instance: message`, through the choke point (`finding`: a diagnostic's first
+    line, whose header safe_line keeps)."""
+    write_lines(sys.stderr, [f"truss-instance: {message}"], findings=(0,) if finding else ())
