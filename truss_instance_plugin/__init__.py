@@ -14,7 +14,7 @@ __all__ = ["__version__", "hookimpl"]
 def __getattr__(name: str) -> object:
     """`hookimpl` is imported on first use, so the .pth start-up path stays free of pluggy."""
     if name == "hookimpl":
-        from truss_instance_plugin.hookspecs import hookimpl
+        from truss_instance_plugin.hookspecs import hookimpl  # noqa: PLC0415 (pluggy: the .pth start-up path imports this package without it)
 
         return hookimpl
     raise AttributeError(f"module 'truss_instance_plugin' has no attribute {name!r}")

@@ -72,7 +72,7 @@ class _Loader:
         self.inner.exec_module(module)
         _remove_finder()
         try:
-            from truss_instance_plugin.integrations.push import install
+            from truss_instance_plugin.integrations.push import install  # noqa: PLC0415 (runs in every truss process: the guard loads only with truss.cli.cli)
 
             install(module.truss_cli)
         except Exception as e:  # never break truss itself; say why the check is off
@@ -106,7 +106,7 @@ def activate() -> None:
             return
         module = sys.modules.get(TARGET)
         if module is not None:  # already imported: guard it directly
-            from truss_instance_plugin.integrations.push import install
+            from truss_instance_plugin.integrations.push import install  # noqa: PLC0415 (runs in every truss process: the guard loads only with truss.cli.cli)
 
             install(module.truss_cli)
             return

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
+import io
 import math
 import os
 import re
@@ -11,6 +13,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Context, Decimal
 
 from truss_instance_plugin._typing import NamedTuple
+from truss_instance_plugin.config import read_bounded
 from truss_instance_plugin.diagnostics import INFO, Diagnostic, clip, json_safe
 from truss_instance_plugin.errors import CatalogError
 
@@ -214,8 +217,7 @@ def parse_csv(data: bytes) -> tuple[InstanceType, ...]:
     """Instance types from the published catalog CSV."""
     text = data.decode("utf-8")
     if '"' in text:  # quoted fields need the csv module; the embedded table has none, and splitting is faster
-        import csv
-        import io
+        import csv  # noqa: PLC0415 (csv: only for a CSV catalog file (the embedded one is read without it))
 
         rows = [list(r.values()) for r in csv.DictReader(io.StringIO(text))]
     else:
@@ -244,8 +246,8 @@ def content_hash(types: tuple[InstanceType, ...]) -> str:
 
 def compute_hash(types: tuple[InstanceType, ...]) -> str:
     """content_hash, always computed."""
-    import hashlib
-    import json
+    import hashlib  # noqa: PLC0415 (hashlib: only to hash a catalog that is not the embedded one)
+    import json  # noqa: PLC0415 (json: only for a catalog snapshot)
 
     rows = sorted((t.as_json() for t in types), key=lambda r: str(r["name"]))
     blob = json.dumps(rows, sort_keys=True, separators=(",", ":")).encode()
@@ -389,7 +391,7 @@ def render_snapshot(snap: Snapshot) -> bytes:
         "types": list(snap.records),
         "unmapped": list(snap.unmapped),
     }
-    import json
+    import json  # noqa: PLC0415 (json: only for a catalog snapshot)
 
     # json_safe: a server's names are printed (`catalog fetch` to stdout) and shown in reviews: no control character raw
     return (json_safe(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)) + "\n").encode("utf-8")
@@ -397,9 +399,7 @@ def render_snapshot(snap: Snapshot) -> bytes:
 
 def read_snapshot(path: str, named_by: str = "") -> Snapshot:
     """A catalog snapshot file; CatalogError (exit 2) says what is wrong with it, who named it, and how to get a good one."""
-    import json
-
-    from truss_instance_plugin.config import read_bounded
+    import json  # noqa: PLC0415 (json: only for a catalog snapshot)
 
     refetch = f"run `truss-instance catalog fetch -o {path}` to fetch it again" + (f" (named by {named_by})" if named_by else "")
     try:
@@ -454,8 +454,6 @@ def _parse_snapshot(doc: object) -> Snapshot:
 
 
 def _valid_date(text: str) -> bool:
-    import datetime
-
     try:
         datetime.date.fromisoformat(text)
     except ValueError:
@@ -467,7 +465,6 @@ def stale_snapshot(catalog: Catalog, today: str | None = None) -> list[Diagnosti
     """Info TI106 when the catalog in use is a snapshot fetched more than STALE_DAYS days before `today` (UTC)."""
     if catalog.name != SNAPSHOT_NAME:
         return []
-    import datetime
 
     now = datetime.date.fromisoformat(today) if today else datetime.datetime.now(datetime.UTC).date()
     age = (now - datetime.date.fromisoformat(catalog.as_of)).days

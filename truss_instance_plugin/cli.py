@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
 from collections.abc import Callable, Sequence
 
+from truss_instance_plugin import __version__
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.core.pipeline import begin
 from truss_instance_plugin.diagnostics import err, write_text
@@ -59,8 +61,6 @@ def _command(name: str) -> ModuleType:
 
 def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `only`, just that subcommand's (argparse setup is a visible part of a check)."""
-    from truss_instance_plugin import __version__
-
     p = _Parser(
         prog="truss-instance",
         description="Validate, resolve, explain and lock Truss resources.",
@@ -80,7 +80,7 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def _unknown_command(argv: list[str]) -> int | None:
     """Did-you-mean for a misspelt command of ours; None lets truss take the command."""
-    import difflib
+    import difflib  # noqa: PLC0415 (difflib: only for a misspelt command)
 
     word = argv[0]
     if word in TRUSS_COMMANDS:
@@ -109,8 +109,8 @@ def main(argv: Sequence[str] | None = None, *, signals: bool = False) -> int:
             code = _unknown_command(args_list)
             if code is not None:
                 return code
-            from truss_instance_plugin._autopush import disabled
-            from truss_instance_plugin.integrations.push import run_truss
+            from truss_instance_plugin._autopush import disabled  # noqa: PLC0415 (truss commands only)
+            from truss_instance_plugin.integrations.push import run_truss  # noqa: PLC0415 (truss commands only)
 
             # `push` and every other truss command; TRUSS_INSTANCE_DISABLE=1 is the escape hatch, as for plain `truss push`
             return run_truss(args_list, prog_name="truss-instance", guarded=not disabled())
@@ -171,12 +171,12 @@ def _flushed(code: int) -> int:
 
 def _drop_output() -> None:
     """Point standard output at /dev/null: what it still buffers is lost anyway, and flushing it again must not fail."""
-    import contextlib
-
-    with contextlib.suppress(OSError, ValueError):  # ValueError: no file descriptor (stdout replaced or closed)
+    try:
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, sys.stdout.fileno())
         os.close(null)
+    except (OSError, ValueError):  # ValueError: no file descriptor (stdout replaced or closed)
+        pass
 
 
 def exit_now(code: int) -> NoReturn:
@@ -186,14 +186,13 @@ def exit_now(code: int) -> NoReturn:
     for nothing. atexit handlers still run. Not with `threading` imported (a thread may still be running) nor with
     `pluggy` (a plugin may rely on teardown, e.g. to flush a file it never closed); truss imports both.
     """
-    import atexit
-    import contextlib
-
     run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
     if run_exitfuncs is None or "threading" in sys.modules or "pluggy" in sys.modules:
         sys.exit(_flushed(code))
     run_exitfuncs()
     code = _flushed(code)
-    with contextlib.suppress(OSError):  # nowhere left to say it
+    try:  # noqa: SIM105 (contextlib.suppress would import contextlib on every exit)
         sys.stderr.flush()
+    except OSError:  # nowhere left to say it
+        pass
     os._exit(code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
@@ -114,7 +115,6 @@ def location(text: str) -> str:
     text = shown(text)
     if ":" not in text:
         return text
-    import re  # only for a name with a colon (re is loaded already: yaml uses it)
 
     return re.sub(r":(?= |\d+:\d+:)", r"\\u003a", text)
 
@@ -157,8 +157,6 @@ def safe_line(line: str, commands: bool = False, finding: bool = False) -> str:
     if not commands and line.startswith("::"):
         line = "\\u003a" + line[1:]
     if _may_head(line):
-        import re  # re is loaded already (yaml uses it); the pattern is compiled once, in re's cache
-
         head = re.search(_HEAD, line) if finding else None
         start = head.end() if head else 0
         if not head or _may_head(line[start:]):

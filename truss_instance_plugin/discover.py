@@ -8,6 +8,8 @@ entered. Nothing here parses YAML or runs a model.
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
 import posixpath
 import re
@@ -122,8 +124,6 @@ _PLAIN_CODECS = frozenset({"utf-8", "utf-8-sig", "ascii", "iso8859-1"})
 
 def cookie_may_hide(codec: str) -> bool:
     """Whether a coding cookie naming `codec` may hide truss_chains from a byte check (an unknown codec too)."""
-    import codecs  # always loaded by the interpreter: no cost
-
     try:
         return codecs.lookup(codec).name not in _PLAIN_CODECS
     except LookupError:
@@ -131,8 +131,7 @@ def cookie_may_hide(codec: str) -> bool:
 
 
 def _decoded_mentions_chains(data: bytes) -> bool:
-    import io  # only for a .py file with a coding cookie
-    import tokenize  # the same: Python's own cookie rules
+    import tokenize  # noqa: PLC0415 (only for a file with a coding cookie)
 
     try:
         codec, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
@@ -291,7 +290,7 @@ def _normpath_below(root: str) -> Callable[[str], str]:
 
 def chain_roots(paths: list[str], files: Files | None = None) -> list[str]:
     """Drop the .py files that another .py file in `paths` imports as a local module (its chainlets are read there)."""
-    from truss_instance_plugin.chains.files import Files, local_imports  # ast: only when several chain files are found
+    from truss_instance_plugin.chains.files import Files, local_imports  # noqa: PLC0415 (ast: only when several chain files are found)
 
     files = files if files is not None else Files(None)
     imports: dict[str, set[str]] = {}

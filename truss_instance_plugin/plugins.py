@@ -8,14 +8,16 @@ import sys
 import types
 from collections.abc import Mapping, Sequence
 
+from truss_instance_plugin import __version__
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
+from truss_instance_plugin.catalog import InstanceType
+from truss_instance_plugin.core import builtin
+from truss_instance_plugin.diagnostics import Diagnostic
 from truss_instance_plugin.errors import PluginError
 
 if TYPE_CHECKING:
     import pluggy
 
-    from truss_instance_plugin.catalog import InstanceType
-    from truss_instance_plugin.diagnostics import Diagnostic
     from truss_instance_plugin.model import Model, PushContext, PushResult
     from truss_instance_plugin.request import Request
 
@@ -125,7 +127,7 @@ def scan_entry_points(group: str = GROUP, path: list[str] | None = None) -> list
 
 
 def _load(ep: EntryPoint) -> object:
-    import importlib
+    import importlib  # noqa: PLC0415 (only to load a plugin entry point)
 
     module, _, attr = ep.value.partition(":")
     obj: object = importlib.import_module(module.strip())
@@ -157,7 +159,7 @@ class Host:
         self._pm: pluggy.PluginManager | None = None
         entry_points = scan_entry_points() if load_entry_points else []
         if entry_points:  # only then is pluggy imported: with the built-in alone, hooks are called directly
-            import pluggy
+            import pluggy  # noqa: PLC0415 (pluggy: only when a plugin is installed or listed)
 
             for ep in entry_points:
                 self._register_entry_point(ep)
@@ -170,9 +172,9 @@ class Host:
     def pm(self) -> pluggy.PluginManager:
         """The pluggy manager, built on first use with the built-in plugin registered first."""
         if self._pm is None:
-            import pluggy
+            import pluggy  # noqa: PLC0415 (pluggy: only when a plugin is installed or listed)
 
-            from truss_instance_plugin import hookspecs
+            from truss_instance_plugin import hookspecs  # noqa: PLC0415 (hookspecs imports pluggy: only when a plugin is installed)
 
             pm = pluggy.PluginManager(GROUP)
             pm.add_hookspecs(hookspecs)
@@ -181,7 +183,7 @@ class Host:
         return self._pm
 
     def _register_entry_point(self, ep: EntryPoint) -> None:
-        import pluggy
+        import pluggy  # noqa: PLC0415 (pluggy: only when a plugin is installed or listed)
 
         if normalize(ep.name) in self.disabled or normalize(ep.dist) in self.disabled:
             self.pm.set_blocked(ep.name)  # listed by pluggy as blocked; never imported
@@ -210,7 +212,7 @@ class Host:
         Raises PluginError (and registers nothing) when the name is taken or an impl does not
         match a hook spec.
         """
-        import pluggy
+        import pluggy  # noqa: PLC0415 (pluggy: only when a plugin is installed or listed)
 
         if self.pm.has_plugin(name):
             raise PluginError(f"a plugin named {name!r} is already registered")
@@ -243,24 +245,18 @@ class Host:
     def catalog_entries(self) -> list[Sequence[InstanceType]]:
         """truss_instance_catalog_entries: every plugin's instance types (the built-in's last)."""
         if self._pm is None:
-            from truss_instance_plugin.core import builtin
-
             return [builtin.catalog_entries()]
         return self._call("truss_instance_catalog_entries")  # type: ignore[return-value]
 
     def validate(self, model: Model) -> list[Sequence[Diagnostic]]:
         """truss_instance_validate: every plugin's findings on a model."""
         if self._pm is None:
-            from truss_instance_plugin.core import builtin
-
             return [builtin.validate(model)]
         return self._call("truss_instance_validate", model=model)  # type: ignore[return-value]
 
     def choose_instance(self, request: Request, candidates: Sequence[InstanceType]) -> InstanceType | None:
         """truss_instance_choose_instance: the first plugin's choice among the fitting types (firstresult)."""
         if self._pm is None:
-            from truss_instance_plugin.core import builtin
-
             return builtin.choose_instance(request, candidates)
         return self._call("truss_instance_choose_instance", request=request, candidates=candidates)  # type: ignore[return-value]
 
@@ -307,8 +303,7 @@ class Host:
 
 def _builtin_plugin() -> object:
     """The built-in behaviour as a pluggy plugin: every impl trylast, so any third-party one runs first."""
-    from truss_instance_plugin.core import builtin
-    from truss_instance_plugin.hookspecs import hookimpl
+    from truss_instance_plugin.hookspecs import hookimpl  # noqa: PLC0415 (hookspecs imports pluggy: only when a plugin is installed)
 
     class Builtin:
         """Registered first and marked trylast."""
@@ -345,9 +340,6 @@ def _culprit(caller: pluggy.HookCaller, exc: BaseException) -> object | None:
 
 def _wrong_result(hook: str, result: object) -> str | None:
     """What is wrong with a hook's result (None when it has the documented type)."""
-    from truss_instance_plugin.catalog import InstanceType
-    from truss_instance_plugin.diagnostics import Diagnostic
-
     item: type = {"truss_instance_catalog_entries": InstanceType}.get(hook, Diagnostic)
     if hook == "truss_instance_choose_instance":
         ok = result is None or isinstance(result, InstanceType)
@@ -364,8 +356,6 @@ def _wrong_result(hook: str, result: object) -> str | None:
 
 
 def _own_version() -> str:
-    from truss_instance_plugin import __version__
-
     return __version__
 
 

@@ -21,6 +21,7 @@ from truss_instance_plugin.catalog import (
 )
 from truss_instance_plugin.core.resolve import Resolution, rejection, step_down
 from truss_instance_plugin.diagnostics import Diagnostic, clip, json_safe, location, safe_line, shown, write_lines, write_text
+from truss_instance_plugin.request import did_you_mean
 
 if TYPE_CHECKING:
     from truss_instance_plugin.model import Model
@@ -214,8 +215,6 @@ def why_not_text(model: Model, name: str) -> str:
     """Which constraint or price rule rejected `name`."""
     t = model.catalog.get(name)
     if t is None:
-        from truss_instance_plugin.request import did_you_mean
-
         guess = did_you_mean(name, [x.name for x in model.catalog.types])
         return f"why not {name}: not in the catalog" + (f' (did you mean "{guess}"?)' if guess else "")
     res, req = model.resolution, model.request

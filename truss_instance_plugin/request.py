@@ -60,7 +60,7 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
     for c in choices:
         if c.lower() == word.lower():
             return c
-    import difflib
+    import difflib  # noqa: PLC0415 (difflib: only for a did-you-mean)
 
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return close[0] if close else None

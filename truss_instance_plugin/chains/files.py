@@ -102,7 +102,7 @@ class Module:
         """1-based line and column (in characters; ast counts UTF-8 bytes) of a node."""
         line, off = getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
         if self._lines is None:
-            import importlib.util
+            import importlib.util  # noqa: PLC0415 (only to turn a column into characters)
 
             self._lines = importlib.util.decode_source(self.data).split("\n")
         text = self._lines[line - 1] if 0 < line <= len(self._lines) else ""

@@ -35,14 +35,16 @@ from truss_instance_plugin.chains.pyread import (
     symbols,
 )
 from truss_instance_plugin.config import CONFIG_NAME, Field, LoadedConfig
-from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip
+from truss_instance_plugin.core.pipeline import analyze_loaded, host_catalog
+from truss_instance_plugin.core.resources import parse_resources
+from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip, sort_diagnostics
 from truss_instance_plugin.discover import mentions_chains
 from truss_instance_plugin.lock.format import recordable
+from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import did_you_mean, lax_int, truss_accepts_memory
 
 if TYPE_CHECKING:
     from truss_instance_plugin.diagnostics import Severity
-    from truss_instance_plugin.model import Model
     from truss_instance_plugin.plugins import Host
 
 STRICTER = "truss accepts this"
@@ -544,11 +546,6 @@ def _at(r: Reader, d: Diagnostic, at: Pos) -> Diagnostic:
 
 def analyze_chainlet(chainlet: Chainlet, host: Host) -> Model:
     """Run the pipeline on one chainlet; a blocked one keeps its findings and gets no request."""
-    from truss_instance_plugin.core.pipeline import analyze_loaded, host_catalog
-    from truss_instance_plugin.core.resources import parse_resources
-    from truss_instance_plugin.diagnostics import sort_diagnostics
-    from truss_instance_plugin.model import Model
-
     config = chainlet.config
     if chainlet.blocked:
         parsed = parse_resources(config.resources)  # the readable arguments' own findings ("Gi")
@@ -563,8 +560,6 @@ def analyze_chainlet(chainlet: Chainlet, host: Host) -> Model:
 
 def analyze_chain(path: str, host: Host, *, walked: bool = False, files: Files | None = None) -> list[tuple[Model, Chainlet | None]]:
     """Every chainlet of a chain file, analyzed; (model, None) for a file that cannot be read. A walk skips non-chains."""
-    from truss_instance_plugin.core.pipeline import analyze_loaded
-
     chain = load_chain(path, files=files)
     if walked and not chain.chainlets and all(d.code == "TI095" for d in chain.diagnostics):
         return []

@@ -32,7 +32,7 @@ def check_units(path: str, host: Host, lock: bool, walked: bool) -> list[Unit]:
     """A config file's model, or each chainlet of a chain file (with its entry in the chain file's lock)."""
     if not path.endswith(".py"):
         return [(check_one(path, host, lock=lock), None)]
-    from truss_instance_plugin.chains.load import analyze_chain  # only when a .py file is named or found
+    from truss_instance_plugin.chains.load import analyze_chain  # noqa: PLC0415 (ast and the chain reader: only when a .py file is named or found)
 
     try:
         units = analyze_chain(path, host, walked=walked)

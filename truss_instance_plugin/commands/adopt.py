@@ -68,7 +68,7 @@ def run(args: argparse.Namespace, host: Host) -> int:
     instance, model_id, deployment_id = args.instance, args.model_id, args.deployment_id
     environment = None if deployment_id else args.environment
     if args.from_baseten:
-        from truss_instance_plugin.integrations.online import adopt_from_baseten  # needs truss: only with --from-baseten
+        from truss_instance_plugin.integrations.online import adopt_from_baseten  # noqa: PLC0415 (needs truss: only with --from-baseten)
 
         if instance is not None:
             raise UsageError("--instance and --from-baseten exclude each other: Baseten says which type runs")

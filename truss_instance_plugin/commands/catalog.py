@@ -53,6 +53,6 @@ def add_parser(k: argparse.ArgumentParser) -> None:
 
 def fetch_catalog(args: argparse.Namespace, host: Host) -> int:
     """`catalog fetch`: the account's live catalog as a snapshot (standard output, or -o FILE written only on change)."""
-    from truss_instance_plugin.integrations.online import cmd_catalog_fetch  # needs truss and requests: only for fetch
+    from truss_instance_plugin.integrations.online import cmd_catalog_fetch  # noqa: PLC0415 (needs truss: only for fetch)
 
     return cmd_catalog_fetch(args, host)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.commands import catalog_option, check_units, format_option, online_options, output_format
+from truss_instance_plugin.core.policy import find_policy, policy_name
 from truss_instance_plugin.diagnostics import Diagnostic, exit_code, location
 from truss_instance_plugin.discover import collect_configs
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace, host: Host) -> int:
     if fmt == "json" or args.verbose or args.online:  # these need each whole model
         units = [u for c in configs for u in check_units(c, host, not args.no_lock, c not in named)]
         if args.online:  # chainlets have no lockfile (yet), so no recorded deployment to compare
-            from truss_instance_plugin.integrations.online import check_online
+            from truss_instance_plugin.integrations.online import check_online  # noqa: PLC0415 (needs truss: only with --online)
 
             plain = [i for i, (_, chainlet) in enumerate(units) if chainlet is None]
             for i, checked in zip(plain, check_online([units[i][0] for i in plain], args), strict=True):
@@ -41,12 +42,12 @@ def run(args: argparse.Namespace, host: Host) -> int:
     elif len(configs) == 1 or args.hook or host.has_plugins():  # pre-commit runs --hook batches in parallel itself
         found = _findings(state, configs)  # and a plugin may not expect other processes
     else:  # only findings: many models are checked on every CPU
-        from truss_instance_plugin.core.parallel import jobs, ordered_map
+        from truss_instance_plugin.core.parallel import jobs, ordered_map  # noqa: PLC0415 (only for many models)
 
         found = ordered_map(_findings, state, configs, jobs(len(configs)))
     if fmt == "text" and not args.verbose and not any(diags for _, _, diags in found):
         return 0  # quiet when all is well (and no renderer to import)
-    from truss_instance_plugin.report import add_diagnostic, color, counts, dumps, model_json, out, summary  # only to print
+    from truss_instance_plugin.report import add_diagnostic, color, counts, dumps, model_json, out, summary  # noqa: PLC0415 (only when there is something to print)
 
     all_diags = [d for _, _, diags in found for d in diags]
     lines: list[str] = []
@@ -58,8 +59,6 @@ def run(args: argparse.Namespace, host: Host) -> int:
         for i, (path, name, diags) in enumerate(found):
             m = units[i][0] if units else None
             if m is not None and args.verbose and m.chosen is not None and fmt == "text":
-                from truss_instance_plugin.core.policy import find_policy, policy_name
-
                 policy = find_policy(m.path) if m.path else None
                 applied = f"  (policy: {policy_name(policy.source)})" if policy is not None else ""
                 lines.append(f"{location(m.path)}{f' [{location(name)}]' if name else ''}: {summary(m)}{applied}")

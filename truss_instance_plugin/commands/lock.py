@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.commands import catalog_option, check_one, check_units
 from truss_instance_plugin.core.pipeline import host_catalog
+from truss_instance_plugin.core.policy import find_policy
 from truss_instance_plugin.diagnostics import Diagnostic, location
 from truss_instance_plugin.discover import collect_configs, lock_path
 from truss_instance_plugin.lock.drift import truss_dir
@@ -33,8 +34,7 @@ def run(args: argparse.Namespace, host: Host) -> int:
     named = {os.path.normpath(p) for p in args.paths}
     trusses = [c for c in configs if not c.endswith(".py")]
     if len(trusses) > 1 and not host.has_plugins():  # a plugin may not expect other processes
-        from truss_instance_plugin.core.parallel import jobs, ordered_map
-        from truss_instance_plugin.core.policy import find_policy
+        from truss_instance_plugin.core.parallel import jobs, ordered_map  # noqa: PLC0415 (only for many models)
 
         for c in trusses:  # a malformed policy or catalog snapshot stops `lock` here, before any process writes (as in one)
             find_policy(c)  # each folder's policy and catalog, remembered for the processes

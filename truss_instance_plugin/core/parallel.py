@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
+from truss_instance_plugin.errors import UsageError, stop
 
 if TYPE_CHECKING:
     import signal
@@ -33,8 +35,6 @@ def jobs(n_items: int) -> int:
     given = os.environ.get(JOBS_ENV, "").strip()
     if given:
         if not (given.isascii() and given.isdigit() and int(given) >= 1):
-            from truss_instance_plugin.errors import UsageError
-
             raise UsageError(f"{JOBS_ENV}={given!r}: expected a whole number of processes, at least 1")
         return min(int(given), max(n_items, 1))
     return max(1, min(len(os.sched_getaffinity(0)), n_items // PER_PROCESS))
@@ -57,7 +57,7 @@ def ordered_map(fn: Callable[[S, Sequence[T]], list[R]], state: S, items: Sequen
     n = min(n_jobs, len(items))
     if n <= 1:
         return fn(state, items)
-    import signal
+    import signal  # noqa: PLC0415 (signal's enums cost ~2 ms: only with workers)
 
     k = min(MAX_CHUNKS, n * max(1, min(CHUNKS_PER_PROCESS, len(items) // (n * min_chunk))))  # n of them, or a multiple
     bounds = [len(items) * i // k for i in range(k + 1)]
@@ -121,7 +121,7 @@ def _work(
 
 def _results(pid: int, read: int) -> dict[int, tuple[bool, object]]:
     """What a child sends once it has finished (nothing when it died before it finished writing); it is reaped."""
-    import pickle
+    import pickle  # noqa: PLC0415 (only with workers)
 
     with open(read, "rb") as f:
         data = f.read()
@@ -143,8 +143,8 @@ def _fork(
     children's), ignores Ctrl-C (the parent's to report), stops on SIGTERM and SIGHUP (its temp files removed), dies
     with the parent, then restores `mask`.
     """
-    import pickle
-    import signal
+    import pickle  # noqa: PLC0415 (only with workers)
+    import signal  # noqa: PLC0415 (signal's enums cost ~2 ms: only with workers)
 
     parent = os.getpid()
     read, write = os.pipe()
@@ -159,8 +159,6 @@ def _fork(
         return pid, read
     status = 1  # the child: it never returns and never runs the parent's exit handlers
     try:
-        from truss_instance_plugin.errors import stop
-
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGHUP, stop)
@@ -180,7 +178,7 @@ def _die_with(parent: int) -> None:
     """Have the kernel kill this process when its parent dies, however it dies (SIGKILL included); exit now if the
     parent died before that was asked. Where that cannot be asked, _work still stops at the next chunk."""
     try:
-        import ctypes  # only in a forked process (3 ms there, while the others work): never on the check path
+        import ctypes  # noqa: PLC0415 (only in a worker: prctl)
 
         ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # prctl(PR_SET_PDEATHSIG, SIGKILL)
     except (ImportError, OSError, AttributeError):  # no ctypes, no libc, no prctl
@@ -192,9 +190,8 @@ def _die_with(parent: int) -> None:
 def _stop(children: list[tuple[int, int]]) -> None:
     """Stop the children at once (SIGTERM: each removes the temp files it made, then exits), kill any still there after
     GRACE seconds, and reap them all."""
-    import contextlib
-    import signal
-    import time
+    import contextlib  # noqa: PLC0415 (not loaded on the check path: only when workers are stopped)
+    import signal  # noqa: PLC0415 (signal's enums cost ~2 ms: only with workers)
 
     for pid, read in children:
         with contextlib.suppress(OSError):  # already closed: the result being read when the interrupt came

@@ -11,7 +11,8 @@ from truss_instance_plugin.config import LoadedConfig, dirname, load_config
 from truss_instance_plugin.core.policy import catalog_setting, clear_cache
 from truss_instance_plugin.core.resolve import Chooser, Resolution, Where, resolve
 from truss_instance_plugin.core.resources import parse_resources
-from truss_instance_plugin.diagnostics import Diagnostic, sort_diagnostics
+from truss_instance_plugin.diagnostics import ERROR, Diagnostic, clip, sort_diagnostics
+from truss_instance_plugin.errors import PluginError
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import Parsed, Request
 
@@ -69,8 +70,6 @@ def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
         def choose(req: Request, candidates: Sequence[InstanceType]) -> InstanceType | None:
             got = host.choose_instance(req, candidates)
             if got is not None and got not in candidates:
-                from truss_instance_plugin.errors import PluginError
-
                 raise PluginError(f"truss_instance_choose_instance returned {getattr(got, 'name', got)!r}, which is not a candidate")
             return got if isinstance(got, InstanceType) else None
 
@@ -104,8 +103,6 @@ def _resolve(host: Host, req: Request, catalog: Catalog, choose: Chooser, where:
 
 def failed_model(path: str, error: BaseException) -> Model:
     """A model whose analysis failed unexpectedly: one TI099 error, no request, no instance."""
-    from truss_instance_plugin.diagnostics import ERROR, clip
-
     message = f"unexpected failure while checking this model: {type(error).__name__}: {clip(str(error), 200)}"
     hint = "the other models were checked; set TRUSS_INSTANCE_DEBUG=1 for the traceback and please report it"
     config = LoadedConfig(path, None, None, [])

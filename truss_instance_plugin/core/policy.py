@@ -22,9 +22,11 @@ from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import plausible
-from truss_instance_plugin.config import basename, dirname, exists, is_dir, join
+from truss_instance_plugin.config import basename, dirname, exists, is_dir, join, read_bounded
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic, clip
+from truss_instance_plugin.discover import lock_path
 from truss_instance_plugin.errors import PolicyError
+from truss_instance_plugin.request import did_you_mean
 
 if TYPE_CHECKING:
     from truss_instance_plugin.model import Model
@@ -98,8 +100,6 @@ def parse_policy(table: object, source: str) -> Policy:
         raise PolicyError(f"{source}: {TABLE} must be a table, not {type(table).__name__}")
     unknown = sorted(set(table) - set(KEYS))
     if unknown:
-        from truss_instance_plugin.request import did_you_mean
-
         guesses = [g for g in (did_you_mean(k, KEYS) for k in unknown) if g]
         hint = f' (did you mean "{guesses[0]}"?)' if len(unknown) == 1 and guesses else ""
         raise PolicyError(f"{source}: unknown key(s) in {TABLE}: {', '.join(unknown)}{hint}; known: {', '.join(KEYS)}")
@@ -130,8 +130,6 @@ def parse_policy(table: object, source: str) -> Policy:
 @functools.lru_cache(maxsize=64)
 def _read(path: str, mtime_ns: int, size: int) -> Policy | None:
     """The policy in one pyproject.toml (cached per path and version of the file)."""
-    from truss_instance_plugin.config import read_bounded
-
     source = _display(path)
     try:
         raw = read_bounded(path, MAX_PYPROJECT_BYTES)  # a FIFO or a device is an error here, never a hang
@@ -141,7 +139,7 @@ def _read(path: str, mtime_ns: int, size: int) -> Policy | None:
         raise PolicyError(f"{source}: larger than {MAX_PYPROJECT_BYTES >> 20} MiB; not read")
     if b"truss-instance" not in raw:  # no table for us: skip parsing TOML (tomllib is a visible part of a check)
         return None
-    import tomllib
+    import tomllib  # noqa: PLC0415 (tomllib: only for a pyproject.toml that mentions truss-instance)
 
     try:
         data = tomllib.loads(raw.decode("utf-8"), parse_float=_toml_float)
@@ -253,8 +251,6 @@ def policy_diagnostics(model: Model) -> list[Diagnostic]:
         line, col = model.position("instance_type", "accelerator", "cpu", "memory")
         out.append(Diagnostic("TI202", ERROR, f"instance type {chosen.name} is denied", f"denied-instance-types in {source}", line, col))
     if policy.require_lock:
-        from truss_instance_plugin.discover import lock_path
-
         lock = lock_path(model.path)
         if not os.path.exists(lock):
             line, col = model.position()

@@ -9,6 +9,8 @@ never holds the API key. The server is not trusted: only plausible names and ids
 from __future__ import annotations
 
 import argparse
+import http.client
+import io
 import json
 import os
 import re
@@ -25,6 +27,7 @@ from truss_instance_plugin.catalog import (
 )
 from truss_instance_plugin.diagnostics import clip
 from truss_instance_plugin.errors import NotFound, OnlineError
+from truss_instance_plugin.request import did_you_mean
 
 if TYPE_CHECKING:
     from typing import Any
@@ -100,11 +103,8 @@ def _session(clock: _Clock) -> Any:
     socket first sets its timeout to the per-read timeout or the time left, whichever is less, and fails once the
     deadline has passed (through urllib3's pools, so proxies and TLS work as in requests).
     """
-    import http.client
-    import io
-
-    import requests
-    from requests.adapters import HTTPAdapter
+    import requests  # noqa: PLC0415 (requests comes with truss, an extra: connect() says when it is missing)
+    from requests.adapters import HTTPAdapter  # noqa: PLC0415 (requests comes with truss, an extra: connect() says when it is missing)
 
     class Reads(io.RawIOBase):
         def __init__(self, sock: Any) -> None:
@@ -174,7 +174,7 @@ class Baseten:
             token = value.split(" ", 1)[-1]
             self._secrets |= {value, token} | {part for part in token.split(".") if len(part) >= 8}
         try:
-            from truss.remote.baseten.user_agent import with_user_agent
+            from truss.remote.baseten.user_agent import with_user_agent  # noqa: PLC0415 (truss is an extra: connect() says when it is missing)
         except ImportError:  # an older truss: no User-Agent helper
             return headers
         return dict(with_user_agent(headers))
@@ -192,7 +192,7 @@ class Baseten:
 
     def _call(self, what: str, url: str, body: dict[str, str] | None = None) -> Any:
         """One request (a POST to GraphQL with `body`, else a GET of the REST API); the JSON answer with numbers as Decimal."""
-        import requests
+        import requests  # noqa: PLC0415 (requests comes with truss, an extra: connect() says when it is missing)
 
         try:
             wait = self.clock.left()
@@ -341,8 +341,8 @@ def connect(remote: str | None, rest_url: str | None = None, timeout: str | None
     seconds = _seconds(timeout, ENV_TIMEOUT, DEFAULT_TIMEOUT, "timeout", "--timeout")
     total = _seconds(deadline, ENV_DEADLINE, DEFAULT_DEADLINE, "deadline", "--deadline")
     try:
-        from truss.remote import remote_factory
-        from truss.remote.baseten.api import resolve_rest_api_url
+        from truss.remote import remote_factory  # noqa: PLC0415 (truss is an extra: connect() says when it is missing)
+        from truss.remote.baseten.api import resolve_rest_api_url  # noqa: PLC0415 (truss is an extra: connect() says when it is missing)
     except ImportError as e:
         raise OnlineError(f"talking to Baseten needs truss, which cannot be imported ({e}); {INSTALL_HINT}") from None
     factory = remote_factory.RemoteFactory
@@ -360,7 +360,6 @@ def connect(remote: str | None, rest_url: str | None = None, timeout: str | None
     if remote is not None and remote not in names:
         if names == [env_name]:
             raise OnlineError(f"remote {remote!r} cannot be used: {env_pair} are set and take precedence (as in truss); unset them")
-        from truss_instance_plugin.request import did_you_mean
 
         guess = did_you_mean(remote, names)
         raise OnlineError(

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import re
@@ -28,9 +29,11 @@ from truss_instance_plugin.catalog import (
     render_snapshot,
     type_from_record,
 )
-from truss_instance_plugin.diagnostics import WARNING, Diagnostic, clip, write_lines, write_text
+from truss_instance_plugin.diagnostics import WARNING, Diagnostic, clip, sort_diagnostics, write_lines, write_text
 from truss_instance_plugin.errors import NotFound, OnlineError
 from truss_instance_plugin.integrations.baseten import LISTED_INSTANCES, Baseten, connect_for, origin, public_url, require_plausible
+from truss_instance_plugin.lock.atomic import write_if_changed
+from truss_instance_plugin.lock.drift import read_state, truss_dir
 
 if TYPE_CHECKING:
     from typing import Any
@@ -125,8 +128,6 @@ def map_listed(rows: Sequence[object]) -> tuple[list[dict[str, object]], list[di
 
 def fetch_date() -> str:
     """Today (UTC) as YYYY-MM-DD; SOURCE_DATE_EPOCH, when set, fixes it (reproducible snapshots)."""
-    import datetime
-
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
     when = datetime.datetime.fromtimestamp(int(epoch), datetime.UTC) if epoch.isdigit() else datetime.datetime.now(datetime.UTC)
     return when.date().isoformat()
@@ -161,7 +162,6 @@ def cmd_catalog_fetch(args: argparse.Namespace, host: Host) -> int:
         write_text(sys.stdout, data.decode("utf-8"))  # render_snapshot's JSON: printable, no `##[` (diagnostics.json_safe)
         write_lines(say, [f"truss-instance: {summary}"])
         return 0
-    from truss_instance_plugin.lock.atomic import write_if_changed
 
     try:
         written = write_if_changed(target, data)
@@ -306,9 +306,6 @@ def _compare(conn: Baseten, models: list[dict[str, Any]], dep: Mapping[str, obje
 
 def check_online(models: Sequence[Model], args: argparse.Namespace) -> list[Model]:
     """`check --online`: compare every recorded deployment with what Baseten runs now (GET /v1/models once)."""
-    from truss_instance_plugin.diagnostics import sort_diagnostics
-    from truss_instance_plugin.lock.drift import read_state, truss_dir
-
     out = list(models)
     records = []
     for i, m in enumerate(models):

@@ -28,7 +28,7 @@ NO_TRUSS = "truss is not installed: install truss, or truss-instance-plugin[trus
 
 def _checks() -> ModuleType:
     """The checker (push_checks), imported only when a push runs: other truss commands never pay for it."""
-    from truss_instance_plugin.integrations import push_checks
+    from truss_instance_plugin.integrations import push_checks  # noqa: PLC0415 (only when `push` runs)
 
     return push_checks
 
@@ -98,7 +98,7 @@ def install(truss_cli: Any) -> None:
 def run_truss(argv: list[str], prog_name: str = "truss", guarded: bool = True) -> int:
     """Run truss's own CLI in-process (with push guarded unless not `guarded`); returns its exit code."""
     try:
-        from truss.cli.cli import truss_cli
+        from truss.cli.cli import truss_cli  # noqa: PLC0415 (truss is an extra, and takes about a second to import)
     except Exception as e:  # no truss at all (it is an extra), or a broken truss install
         missing = isinstance(e, ModuleNotFoundError) and e.name == "truss"
         err(NO_TRUSS if missing else f"cannot import truss: {type(e).__name__}: {e}")

@@ -123,7 +123,7 @@ def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | ChainPush
 @contextlib.contextmanager
 def capture_deployment() -> Iterator[dict[str, Any]]:
     """Record what truss's create_truss_service sends and gets back during the push."""
-    import truss.remote.baseten.remote as remote
+    import truss.remote.baseten.remote as remote  # noqa: PLC0415 (truss: imported only inside a running truss)
 
     seen: dict[str, Any] = {}
     original = getattr(remote, "create_truss_service", None)

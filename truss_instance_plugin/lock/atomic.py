@@ -14,7 +14,7 @@ from truss_instance_plugin.lock.format import MAX_LOCK_BYTES
 def folder_locks(folders: Iterable[str]) -> Iterator[None]:
     """Serialize read-modify-write of lockfiles per folder across processes (flock on each dir, taken in sorted order)."""
     try:
-        import fcntl
+        import fcntl  # noqa: PLC0415 (no fcntl on Windows)
     except ImportError:  # pragma: no cover - Windows: atomic replace still keeps files whole
         yield
         return

@@ -13,7 +13,7 @@ from truss_instance_plugin.catalog import ID_SHAPE, PLAUSIBLE_ID, Catalog, Insta
 from truss_instance_plugin.config import YAML_TAG, construct, implicit_tag, read_bounded
 from truss_instance_plugin.diagnostics import clip
 from truss_instance_plugin.errors import LockError
-from truss_instance_plugin.request import Request
+from truss_instance_plugin.request import Request, did_you_mean
 
 try:  # the built-in sha256 and json's C string encoder load in microseconds; hashlib and json take milliseconds
     from _json import encode_basestring_ascii as _encode_str
@@ -299,8 +299,6 @@ def _section(node: _Node, types: dict[str, tuple[type, ...]], where: str, requir
     items: dict[str, _Node] = node.value
     for key, sub in items.items():
         if key not in types:
-            from truss_instance_plugin.request import did_you_mean
-
             guess = did_you_mean(key, list(types))
             hint = f' (did you mean "{guess}"?)' if guess else ""
             raise LockError(f"unknown key {clip(key)!r} in {where}{hint}", sub.key_line, sub.key_col)

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import InstanceType
+from truss_instance_plugin.core.pipeline import failed_model
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.discover import lock_path
 from truss_instance_plugin.errors import LockError
@@ -215,7 +216,6 @@ def lock_chain(
         except Exception as e:
             if os.environ.get("TRUSS_INSTANCE_DEBUG"):
                 raise
-            from truss_instance_plugin.core.pipeline import failed_model
 
             plan = _Plan([_error(lock_path(m.path), list(failed_model(m.path, e).diagnostics)) for m, _ in units], None)
         return _commit([plan])
@@ -228,7 +228,6 @@ def _safe_plan(model: Model, **how: object) -> _Plan:
     except Exception as e:
         if os.environ.get("TRUSS_INSTANCE_DEBUG"):
             raise
-        from truss_instance_plugin.core.pipeline import failed_model
 
         return _Plan([_error(lock_path(model.path), list(failed_model(model.path, e).diagnostics))], None)
 

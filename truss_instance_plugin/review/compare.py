@@ -7,6 +7,7 @@ from decimal import Decimal
 from truss_instance_plugin import gitrev
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
+from truss_instance_plugin.lock.drift import changed_keys
 from truss_instance_plugin.lock.format import request_hash
 from truss_instance_plugin.report import per_month
 from truss_instance_plugin.review.price import price_chain, price_side
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
 
 def _reasons(old: Priced, new: Priced, base: Revision, head: Revision) -> tuple[tuple[str, str], ...]:
     """Why the type or price moved: a resources edit, a catalog price change, `lock --upgrade`, a missing lock."""
-    from truss_instance_plugin.lock.drift import changed_keys
-
     out: list[tuple[str, str]] = []
     if old.request != new.request:
         out.append(("resources_edit", f"resources edit ({', '.join(changed_keys(old.request, new.request))})"))

@@ -12,6 +12,7 @@ from truss_instance_plugin.config import (
     load_config,
     load_config_bytes,
 )
+from truss_instance_plugin.core.pipeline import analyze_loaded
 from truss_instance_plugin.core.resources import parse_resources
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.discover import posix
@@ -61,7 +62,6 @@ def price_side(root: str, path: str, content: Content, lock_data: bytes | None, 
     req = None if any(d.fatal for d in loaded.diagnostics) else parse_resources(loaded.resources).request
     if req is not None and lock is not None and (priced := _from_lock(lock, req)) is not None:
         return Side(path, data, priced, ())  # the lock decides: no need to resolve
-    from truss_instance_plugin.core.pipeline import analyze_loaded
 
     return _side(path, data, analyze_loaded(loaded, host), lock)
 
@@ -82,7 +82,7 @@ def price_chain(root: str, path: str, content: Content, lock_data: bytes | None,
     """Price each chainlet of the chain file `path` (repository-relative) of the repository `root`, its files read from
     `files` (the work tree, or a commit's blobs), like a model: its entry in the chain's lock when current, else its
     compute resolved; one Side with the errors when the file cannot be read. Findings name repository paths."""
-    from truss_instance_plugin.chains.load import analyze_chain
+    from truss_instance_plugin.chains.load import analyze_chain  # noqa: PLC0415 (ast and the chain reader: only for chain files)
 
     data = content if isinstance(content, bytes) else None
     got = _parse_lock(lock_data) if lock_data is not None else None
