@@ -57,6 +57,11 @@ def plausible(value: object, id: bool = False) -> bool:
     return isinstance(value, str) and len(value) <= 64 and re.fullmatch(ID_SHAPE if id else NAME_SHAPE, value) is not None
 
 
+def recordable(value: str, limit: int = 200) -> bool:
+    """Free text a lockfile can hold (a model name, a resources value as written): printable, bounded, not empty."""
+    return 0 < len(value) <= limit and value.isprintable()
+
+
 class InstanceType(NamedTuple):
     """One instance type: whole millicores and bytes, price in USD per minute as a Decimal."""
 

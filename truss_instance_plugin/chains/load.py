@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
-from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
+from truss_instance_plugin.catalog import TRUSS_ACCELERATORS, recordable
 from truss_instance_plugin.chains.files import Files, Module, Pos
 from truss_instance_plugin.chains.pyread import (
     CANON,
@@ -39,7 +39,6 @@ from truss_instance_plugin.core.pipeline import analyze_loaded, host_catalog
 from truss_instance_plugin.core.resources import parse_resources
 from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic, clip, sort_diagnostics
 from truss_instance_plugin.discover import mentions_chains
-from truss_instance_plugin.lock.format import recordable
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import did_you_mean, lax_int, truss_accepts_memory
 

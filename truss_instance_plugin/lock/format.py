@@ -9,7 +9,7 @@ import sys
 import yaml
 
 from truss_instance_plugin._typing import NamedTuple
-from truss_instance_plugin.catalog import ID_SHAPE, PLAUSIBLE_ID, Catalog, InstanceType, plausible
+from truss_instance_plugin.catalog import ID_SHAPE, PLAUSIBLE_ID, Catalog, InstanceType, plausible, recordable
 from truss_instance_plugin.config import YAML_TAG, construct, implicit_tag, read_bounded
 from truss_instance_plugin.diagnostics import clip
 from truss_instance_plugin.errors import LockError
@@ -239,11 +239,6 @@ def implausible(key: str, value: str, pinned: bool = False) -> str | None:
     if key == "model_name" or key.startswith("resources."):
         return None if recordable(value) else "printable UTF-8 text of at most 200 characters"
     return None
-
-
-def recordable(value: str, limit: int = 200) -> bool:
-    """Free text a lockfile can hold (a model name, a resources value as written): printable, bounded, not empty."""
-    return 0 < len(value) <= limit and value.isprintable()
 
 
 class _Node(NamedTuple):
