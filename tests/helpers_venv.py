@@ -35,6 +35,9 @@ PROJECT = Path(__file__).resolve().parents[1]
 TRUSS_OLDEST = "0.15.12"  # the lower bound of the `truss` extra in pyproject.toml
 PTH = "truss_instance_plugin.pth"
 START = "truss_instance_plugin.start"
+# What an install of the project puts at the root of site-packages, by name (lower case, `-` as `_`, leading `_`
+# dropped): the package, the .pth/.start, the .dist-info, and an editable install's path file (hatchling's).
+OURS = ("truss_instance_plugin", "editable_impl_truss_instance_plugin", "editable___truss_instance_plugin")
 
 
 class Venv(NamedTuple):
@@ -84,7 +87,7 @@ def parent_view(root: Path, parent: Path | None = None) -> Path:
     view = root / "parent-site-packages"
     view.mkdir(parents=True)
     for entry in (parent or Path(parent_purelib())).iterdir():
-        if not entry.name.lower().replace("-", "_").lstrip("_").startswith(("truss_instance_plugin", "editable___truss_instance_plugin")):
+        if not entry.name.lower().replace("-", "_").lstrip("_").startswith(OURS):
             (view / entry.name).symlink_to(entry)
     return view
 
