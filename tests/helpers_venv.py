@@ -12,6 +12,9 @@ Parents: the interpreter running the tests (the newest truss, installed by `pip 
 a cache folder (`$TRUSS_INSTANCE_TEST_CACHE`, else `$XDG_CACHE_HOME` or `~/.cache`, `/truss-instance-plugin`)
 and reused by later runs.
 
+`release_wheel(commit)`: the wheel of an earlier release, built from `git archive <commit>` of this
+repository with that tree's own build backend, once per machine in the same cache folder.
+
 Also used by benchmarks/bench_pth.py.
 """
 
@@ -19,12 +22,14 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -209,3 +214,31 @@ def truss_venv(version: str) -> Venv:
         pip(venv.python, "install", "--quiet", *requirements)
         marker.write_text(recipe)
         return venv
+
+
+def release_wheel(commit: str) -> Path:
+    """The wheel of the release at `commit` (a full sha), built by pip from `git archive` of this repository, cached.
+
+    The old tree builds with its own backend, as the release did. The cache folder is named by the commit, and
+    `.complete` is written last, so an interrupted build is redone.
+    """
+    root = cache_root() / f"release-{commit}"
+    marker = root / ".complete"
+    with _locked(cache_root() / f"release-{commit}.lock"):
+        wheels = sorted(root.glob("*.whl"))
+        if marker.is_file() and len(wheels) == 1:
+            return wheels[0]
+        shutil.rmtree(root, ignore_errors=True)
+        archive = subprocess.run(
+            ["git", "-C", str(PROJECT), "archive", "--format=tar", commit], capture_output=True, timeout=120, check=False
+        )
+        if archive.returncode != 0:  # e.g. a shallow clone without the release's commit
+            raise RuntimeError(f"git archive {commit} failed: {archive.stderr.decode(errors='replace').strip()}")
+        source = root / "source"
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(source, filter="data")
+        build_wheel(root, source)
+        shutil.rmtree(source)
+        marker.write_text(f"{commit}\n")
+        [wheel] = root.glob("*.whl")
+        return wheel
