@@ -12,6 +12,9 @@ Parents: the interpreter running the tests (the newest truss, installed by `pip 
 a cache folder (`$TRUSS_INSTANCE_TEST_CACHE`, else `$XDG_CACHE_HOME` or `~/.cache`, `/truss-instance-plugin`)
 and reused by later runs.
 
+`release_wheel(commit)`: the wheel of an earlier release, built from `git archive <commit>` of this
+repository with that tree's own build backend, once per machine in the same cache folder.
+
 Also used by benchmarks/bench_pth.py.
 """
 
@@ -19,12 +22,14 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +40,9 @@ PROJECT = Path(__file__).resolve().parents[1]
 TRUSS_OLDEST = "0.15.12"  # the lower bound of the `truss` extra in pyproject.toml
 PTH = "truss_instance_plugin.pth"
 START = "truss_instance_plugin.start"
+# What an install of the project puts at the root of site-packages, by name (lower case, `-` as `_`, leading `_`
+# dropped): the package, the .pth/.start, the .dist-info, and an editable install's path file (hatchling's).
+OURS = ("truss_instance_plugin", "editable_impl_truss_instance_plugin", "editable___truss_instance_plugin")
 
 
 class Venv(NamedTuple):
@@ -84,7 +92,7 @@ def parent_view(root: Path, parent: Path | None = None) -> Path:
     view = root / "parent-site-packages"
     view.mkdir(parents=True)
     for entry in (parent or Path(parent_purelib())).iterdir():
-        if not entry.name.lower().replace("-", "_").lstrip("_").startswith(("truss_instance_plugin", "editable___truss_instance_plugin")):
+        if not entry.name.lower().replace("-", "_").lstrip("_").startswith(OURS):
             (view / entry.name).symlink_to(entry)
     return view
 
@@ -206,3 +214,31 @@ def truss_venv(version: str) -> Venv:
         pip(venv.python, "install", "--quiet", *requirements)
         marker.write_text(recipe)
         return venv
+
+
+def release_wheel(commit: str) -> Path:
+    """The wheel of the release at `commit` (a full sha), built by pip from `git archive` of this repository, cached.
+
+    The old tree builds with its own backend, as the release did. The cache folder is named by the commit, and
+    `.complete` is written last, so an interrupted build is redone.
+    """
+    root = cache_root() / f"release-{commit}"
+    marker = root / ".complete"
+    with _locked(cache_root() / f"release-{commit}.lock"):
+        wheels = sorted(root.glob("*.whl"))
+        if marker.is_file() and len(wheels) == 1:
+            return wheels[0]
+        shutil.rmtree(root, ignore_errors=True)
+        archive = subprocess.run(
+            ["git", "-C", str(PROJECT), "archive", "--format=tar", commit], capture_output=True, timeout=120, check=False
+        )
+        if archive.returncode != 0:  # e.g. a shallow clone without the release's commit
+            raise RuntimeError(f"git archive {commit} failed: {archive.stderr.decode(errors='replace').strip()}")
+        source = root / "source"
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(source, filter="data")
+        build_wheel(root, source)
+        shutil.rmtree(source)
+        marker.write_text(f"{commit}\n")
+        [wheel] = root.glob("*.whl")
+        return wheel
