@@ -119,9 +119,8 @@ def test_upgrade_from_the_last_release_keeps_the_guard_and_leaves_nothing_behind
     )
     assert_blocked(truss, ws)
 
-    # A user's upgrade. This tree may still carry the release's version number: --force-reinstall then makes pip
-    # replace it anyway, the same way (uninstall every file of the old RECORD, then install the new wheel).
-    upgraded = pip(venv.python, "install", "--no-deps", "--upgrade", "--force-reinstall", str(new)).stdout.splitlines()
+    # A user's upgrade: pip uninstalls every file of the old RECORD, then installs the new wheel.
+    upgraded = pip(venv.python, "install", "--no-deps", "--upgrade", str(new)).stdout.splitlines()
     assert "Successfully uninstalled truss-instance-plugin-0.2.0" in [line.strip() for line in upgraded]
     assert upgraded[-1] == f"Successfully installed truss-instance-plugin-{__version__}"
     after = record(venv)

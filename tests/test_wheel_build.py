@@ -69,6 +69,7 @@ PROJECT_KEYS = {
     "dependencies": ["Requires-Dist: pluggy>=1.5", "Requires-Dist: pyyaml>=6"],
     "optional-dependencies": [
         "Provides-Extra: dev",
+        "Requires-Dist: import-linter==2.5; extra == 'dev'",
         "Requires-Dist: mypy==2.4.1; extra == 'dev'",
         "Requires-Dist: ruff==0.17.6; extra == 'dev'",
         "Requires-Dist: types-pyyaml>=6.0.12; extra == 'dev'",

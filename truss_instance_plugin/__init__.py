@@ -7,7 +7,7 @@ TYPE_CHECKING = False  # not `from typing import ...`: the automatic check's sta
 if TYPE_CHECKING:
     from truss_instance_plugin.hookspecs import hookimpl
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["__version__", "hookimpl"]
 
 
