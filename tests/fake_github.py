@@ -9,13 +9,16 @@ GitLab: `GET/POST /api/v4/projects/{id}/merge_requests/{iid}/notes` (paged with 
 Knobs: `page_size` (the server's page size, whatever `per_page` asks), `fork` (every write is 403 "Resource not
 accessible by integration", as for a pull request from a fork), `rate_limited` (the next requests are rate limited, or not for None:
 403 with x-ratelimit-remaining 0 and x-ratelimit-reset, or 429 with Retry-After), `next_origin` (Link headers point
-there), `stall` (seconds before answering), `limit` (the body limit). `requests` records (method, path?query, body).
+there), `stall` (seconds before answering), `trickle` (a byte at a time), `raw` (every answer as given), `limit` (the
+body limit). `requests` records (method, path?query, body).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +46,7 @@ class FakeGitHub:
         self.stall = 0.0
         self.trickle = 0.0  # seconds before each byte of the answer, headers included
         self.echo_token = False  # a 500 whose message quotes the Authorization header
+        self.raw: tuple[int, dict[str, str], bytes] | None = None  # every answer: this status, headers and body
         self.requests: list[tuple[str, str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.url = ""
@@ -182,6 +186,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             status, headers, doc = fake.answer(self.command, self.path, lowered, body)
         data = b"" if doc is None else json.dumps(doc).encode()
+        if fake.raw is not None:
+            status, headers, data = fake.raw
         head = f"HTTP/1.1 {status} X\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         head += f"Content-Type: application/json; charset=utf-8\r\nContent-Length: {len(data)}\r\n\r\n"
         answer = head.encode() + data
@@ -197,3 +203,58 @@ class _Handler(BaseHTTPRequestHandler):
                 return
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
+
+
+class FakeProxy:
+    """An HTTP proxy on 127.0.0.1 that only tunnels (CONNECT); `seen` holds each CONNECT's request line and headers.
+    `refuse`: answer 407 instead."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        self.refuse = False
+        self.url = ""
+        self._server: ThreadingHTTPServer | None = None
+
+    def __enter__(self) -> Self:
+        proxy = self
+
+        class Tunnel(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_CONNECT(self) -> None:
+                proxy.seen.append((self.requestline, {k.lower(): v for k, v in self.headers.items()}))
+                if proxy.refuse:
+                    self.send_response(407)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                host, port = self.path.rsplit(":", 1)
+                upstream = socket.create_connection((host, int(port)), timeout=10)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.wfile.flush()
+
+                def pipe(src: socket.socket, dst: socket.socket) -> None:
+                    with contextlib.suppress(OSError):
+                        while data := src.recv(65536):
+                            dst.sendall(data)
+                    with contextlib.suppress(OSError):
+                        dst.shutdown(socket.SHUT_WR)
+
+                back = threading.Thread(target=pipe, args=(upstream, self.connection), daemon=True)
+                back.start()
+                pipe(self.connection, upstream)
+                back.join(timeout=10)
+                upstream.close()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Tunnel)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()

@@ -11,9 +11,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import pytest
-from fake_github import PERSON, REPO, TOKEN, FakeGitHub
+from fake_github import PERSON, REPO, TOKEN, FakeGitHub, FakeProxy
+from hypothesis import given
+from hypothesis import strategies as st
 from support import Run
 
 from truss_instance_plugin.review.units import MARKER
@@ -55,7 +58,9 @@ def git_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty git repository as the working directory; git sees no user or system config, and no CI variables are set."""
     gitconfig = tmp_path / "gitconfig"
     gitconfig.write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n[advice]\n\tdetachedHead = false\n")
-    for key in [k for k in os.environ if k.startswith(("GIT_", "GITHUB_", "CI_", "GITLAB_", "TRUSS_INSTANCE_"))]:
+    for key in [
+        k for k in os.environ if k.startswith(("GIT_", "GITHUB_", "CI_", "GITLAB_", "TRUSS_INSTANCE_")) or k.lower().endswith("_proxy")
+    ]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
@@ -386,6 +391,8 @@ def test_no_token_or_no_pull_request_is_a_warning(
     )
     assert gh.fake.sent() == []
     assert gh.summary.read_text().startswith("**+$1,134/month across 1 model**")
+    head = f"`feature` ({gh.head})" if event_doc is None and unset in ("GITHUB_TOKEN", "") else "working tree"
+    assert gh.summary.read_text().splitlines()[2] == f"`main` ({gh.base}) → {head}"
 
 
 def test_pull_request_flag_without_an_event(gh: Pr, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -521,3 +528,154 @@ def test_a_token_no_header_can_carry(gh: Pr, run: Run, monkeypatch: pytest.Monke
         "truss-instance: GITHUB_TOKEN is not a token: it holds spaces, control or non-ASCII characters (not shown)\n",
     )
     assert gh.fake.sent() == []
+
+
+def test_delete_and_new_and_update_without_an_earlier_comment_post_one(gh: Pr, run: Run) -> None:
+    assert (
+        run("diff", "main", "--comment", "github", "--behavior", "delete-and-new")[2]
+        == f"truss-instance: posted comment 1001 on {REPO}#{PR}\n"
+    )
+    assert gh.fake.sent() == [("GET", LIST, None), ("POST", POST, {"body": review(gh)})]
+
+
+def test_dry_run_of_an_update(gh: Pr, run: Run) -> None:
+    ours = gh.fake.add(PR, "old\n" + MARKER)
+    assert run("diff", "main", "--comment", "github", "--dry-run") == (
+        0,
+        f"GET {gh.fake.url}{LIST}\n"
+        f"PATCH {gh.fake.url}/repos/{REPO}/issues/comments/{ours} (not sent: --dry-run)\n"
+        + json.dumps({"body": review(gh)}, ensure_ascii=False)
+        + "\n",
+        f"truss-instance: would update comment {ours} on {REPO}#{PR}\n",
+    )
+    assert gh.fake.sent() == [("GET", LIST, None)]
+
+
+def test_pages_are_bounded(gh: Pr, run: Run) -> None:
+    gh.fake.page_size = 1
+    for i in range(51):
+        gh.fake.add(PR, f"comment {i}", PERSON)
+    assert run("diff", "main", "--comment", "github")[::2] == (
+        2,
+        f"truss-instance: {REPO}#{PR} has more than 50 pages of comments; not all could be read\n",
+    )
+    assert len(gh.fake.sent()) == 50
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        ((200, {}, b'{"id": 1}'), "GET {list}: malformed answer from {url} (not a list of comments)"),
+        ((200, {}, b"[" * 100 + b"]" * 100), "GET {list}: malformed JSON from {url} (arrays and objects nested deeper than 32)"),
+        ((200, {}, b"<html>"), "GET {list}: malformed JSON from {url} (Expecting value: line 1 column 1 (char 0))"),
+        (
+            (200, {}, b"[1e99999]"),
+            "GET {list}: malformed JSON from {url} (the number 1e99999 is out of range: at most 40 characters, exponents within ±40)",
+        ),
+        ((200, {}, b'"' + b"x" * (16 << 20) + b'"'), "GET {list}: the answer from {url} is larger than 16 MiB"),
+        ((302, {"Location": "http://127.0.0.2/steal"}, b""), "GET {list}: GitHub answered HTTP 302"),
+        (
+            (404, {}, b'{"message": "Not Found\\n\\u001b[31m"}'),
+            "GET {list}: not found (HTTP 404: Not Found\\n\\x1b[31m); check acme/models#7 and GITHUB_API_URL",
+        ),
+        ((401, {}, b'{"message": "Bad credentials"}'), "GET {list}: GitHub refused the token in GITHUB_TOKEN (HTTP 401: Bad credentials)"),
+        ((200, {"x-next-page": "2; rm"}, b"[]"), "GET {list}: a malformed x-next-page header ('2; rm')"),
+    ],
+    ids=["not-a-list", "deep", "html", "huge-number", "huge", "redirect", "404", "401", "bad-next-page"],
+)
+def test_a_hostile_answer_is_exit_2_and_one_line(gh: Pr, run: Run, raw: tuple[int, dict[str, str], bytes], said: str) -> None:
+    gh.fake.raw = raw
+    code, _, err = run("diff", "main", "--comment", "github")
+    assert (code, err) == (2, "truss-instance: " + said.format(list=f"/repos/{REPO}/issues/{PR}/comments", url=gh.fake.url) + "\n")
+    assert len(gh.fake.sent()) == 1
+
+
+def test_answers_that_are_not_comments_are_skipped(gh: Pr, run: Run) -> None:
+    gh.fake.raw = (
+        200,
+        {},
+        json.dumps([{"id": "5", "body": MARKER}, {"id": True, "body": MARKER}, {"id": 1 << 70, "body": MARKER}, {"id": 9}, 3]).encode(),
+    )
+    code, _, err = run("diff", "main", "--comment", "github")  # the POST's answer is that list too: no id to name
+    assert (code, err) == (0, f"truss-instance: posted comment on {REPO}#{PR}\n")
+    assert [m for m, _, _ in gh.fake.sent()] == ["GET", "POST"]
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "said"),
+    [
+        (
+            "GITHUB_API_URL",
+            "ftp://x",
+            "GITHUB_API_URL must be an http(s) URL like https://api.github.com (no user, query or fragment); got 'ftp://x'",
+        ),
+        (
+            "GITHUB_API_URL",
+            "http://h:port",
+            "GITHUB_API_URL must be an http(s) URL like https://api.github.com (no user, query or fragment); got 'http://h:port'",
+        ),
+        ("GITHUB_REPOSITORY", "acme/models/../x", "GITHUB_REPOSITORY must be owner/name; got 'acme/models/../x'"),
+    ],
+)
+def test_a_bad_environment_is_exit_2(gh: Pr, run: Run, monkeypatch: pytest.MonkeyPatch, env: str, value: str, said: str) -> None:
+    monkeypatch.setenv(env, value)
+    assert run("diff", "main", "--comment", "github")[::2] == (2, f"truss-instance: {said}\n")
+    assert gh.summary.read_text().startswith("**+$1,134/month across 1 model**")  # the review is still there
+
+
+def test_an_event_that_cannot_be_read_is_exit_2(gh: Pr, run: Run) -> None:
+    gh.event.write_text("{")
+    assert run("diff", "main", "--comment", "github")[::2] == (
+        2,
+        f"truss-instance: cannot read the event GITHUB_EVENT_PATH names ({gh.event}): Expecting property name enclosed in double quotes: "
+        "line 1 column 2 (char 1)\n",
+    )
+
+
+# -- a proxy ---------------------------------------------------------------------------------------------------------
+
+
+def test_requests_go_through_the_proxy_in_http_proxy(gh: Pr, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://me:p%40ss@"))
+        assert run("diff", "main", "--comment", "github")[2] == f"truss-instance: posted comment 1001 on {REPO}#{PR}\n"
+        target = urlsplit(gh.fake.url).netloc
+        assert [line.rsplit(" ", 1)[0] for line, _ in proxy.seen] == [f"CONNECT {target}"] * 2  # HTTP/1.0 or 1.1, by Python
+        assert proxy.seen[0][1]["proxy-authorization"] == "Basic bWU6cEBzcw=="  # me:p@ss
+        assert "authorization" not in proxy.seen[0][1]  # the token only inside the tunnel
+        assert gh.fake.sent() == [("GET", LIST, None), ("POST", POST, {"body": review(gh)})]
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        assert run("diff", "main", "--comment", "github")[0] == 0
+        assert len(proxy.seen) == 2
+
+
+def test_a_proxy_that_refuses_is_exit_2_without_its_password(gh: Pr, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeProxy() as proxy:
+        proxy.refuse = True
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://me:hunter2secret@"))
+        assert run("diff", "main", "--comment", "github")[::2] == (
+            2,
+            f"truss-instance: GET /repos/{REPO}/issues/{PR}/comments: the exchange with {gh.fake.url} through the proxy in HTTP_PROXY "
+            "broke off (Tunnel connection failed: 407 Proxy Authentication Required)\n",
+        )
+
+
+# -- the next page, as a property ------------------------------------------------------------------------------------
+
+
+@given(st.text(max_size=200), st.text(alphabet="0123456789 ;x", max_size=5))
+def test_a_next_page_is_the_apis_or_an_error(link: str, page: str) -> None:
+    from truss_instance_plugin.integrations.github import Api, CommentError, Target, _next_page
+
+    api = Api(
+        Target("GitHub", "GITHUB_TOKEN", "t0ken", "https://api.example", ("Authorization", "Bearer t0ken"), "https://api.example/c",
+               "PATCH", "https://api.example/c/{}", "o/r#1", 65_536, None, ()),
+        5, 30,
+    )  # fmt: skip
+    url = "https://api.example/c?per_page=100"
+    try:
+        got = _next_page(api, url, {"link": link, "x-next-page": page})
+    except CommentError as e:
+        assert "t0ken" not in str(e)
+        return
+    assert got is None or got.startswith("https://api.example/")

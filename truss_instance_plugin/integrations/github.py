@@ -11,6 +11,7 @@ our marker, and a server's text is shown escaped and clipped.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import io
 import json
@@ -18,7 +19,8 @@ import os
 import re
 import sys
 import time
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]
 
 from truss_instance_plugin import __version__
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
@@ -42,8 +44,6 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any, TypeGuard
 
-PROVIDERS = ("github", "gitlab")
-BEHAVIORS = ("update", "new", "delete-and-new")
 GITHUB_LIMIT = 65_536  # characters of a comment ("Body is too long (maximum is 65536 characters)")
 GITLAB_LIMIT = 1_000_000  # characters of a note
 SUMMARY_LIMIT = 1 << 20  # bytes of one step's job summary
@@ -71,10 +71,11 @@ class Target(NamedTuple):
 
     host: str  # GitHub, GitLab
     token_env: str
+    token: str  # "" when token_env is not set
     api: str  # the API's base URL: the token goes to its origin only
     auth: tuple[str, str]  # the header that carries the token
     comments: str  # the URL that lists (GET) and creates (POST) comments
-    edit: str  # PATCH (GitHub) or PUT (GitLab) on `comments_url(id)`
+    edit: str  # PATCH (GitHub) or PUT (GitLab) on `item`
     item: str  # the URL of comment {id}
     where: str  # how messages name the pull request
     limit: int
@@ -110,9 +111,7 @@ def _api_url(value: str, env: str) -> str:
 
 def _token(env: str) -> str:
     token = os.environ.get(env, "")
-    if not token:
-        raise Skip(f"{env} is not set")
-    if not _TOKEN.fullmatch(token):
+    if token and not _TOKEN.fullmatch(token):
         raise CommentError(f"{env} is not a token: it holds spaces, control or non-ASCII characters (not shown)")
     return token
 
@@ -172,7 +171,7 @@ def github(pull_request: int | None) -> Target:
     head = _github_head(pr) if pr.get("number") == number else None
     token = _token("GITHUB_TOKEN")
     return Target(
-        "GitHub", "GITHUB_TOKEN", api, ("Authorization", f"Bearer {token}"), f"{api}/repos/{repo}/issues/{number}/comments",
+        "GitHub", "GITHUB_TOKEN", token, api, ("Authorization", f"Bearer {token}"), f"{api}/repos/{repo}/issues/{number}/comments",
         "PATCH", f"{api}/repos/{repo}/issues/comments/{{}}", f"{repo}#{number}", GITHUB_LIMIT, head, (("per_page", "100"),),
     )  # fmt: skip
 
@@ -193,7 +192,7 @@ def gitlab(pull_request: int | None) -> Target:
     token = _token("GITLAB_TOKEN")
     notes = f"{api}/projects/{project}/merge_requests/{iid}/notes"
     return Target(
-        "GitLab", "GITLAB_TOKEN", api, ("PRIVATE-TOKEN", token), notes, "PUT", f"{notes}/{{}}",
+        "GitLab", "GITLAB_TOKEN", token, api, ("PRIVATE-TOKEN", token), notes, "PUT", f"{notes}/{{}}",
         f"merge request !{iid} of project {project}", GITLAB_LIMIT, head,
         (("per_page", "100"), ("sort", "asc"), ("order_by", "created_at")),
     )  # fmt: skip
@@ -246,10 +245,14 @@ class Api:
     def __init__(self, target: Target, timeout: float, deadline: float, dry_run: bool = False) -> None:
         self.t, self.clock, self.timeout, self.dry_run = target, _Clock(timeout, deadline), timeout, dry_run
         self.log: list[str] = []
+        self.proxy = ""  # the variable that named the proxy, once one is used
+        self.secrets = [self.t.auth[1], self.t.token]  # and the proxy's password
 
     def redact(self, text: str) -> str:
-        """`text` without the token."""
-        return text.replace(self.t.auth[1], "***").replace(self.t.auth[1].split(" ")[-1], "***")
+        """`text` without the token (or the proxy's password)."""
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
 
     def fail(self, message: str, exc: BaseException | None = None) -> CommentError:
         if exc is not None and os.environ.get("TRUSS_INSTANCE_DEBUG"):
@@ -277,14 +280,13 @@ class Api:
 
     def _exchange(self, method: str, url: str, data: bytes | None, what: str) -> Answer:
         parts = urlsplit(url)
-        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         headers = dict([self.t.auth])
         headers |= {"Accept": "application/vnd.github+json" if self.t.host == "GitHub" else "application/json"}
         headers |= {"User-Agent": f"truss-instance-plugin/{__version__}", "X-GitHub-Api-Version": "2022-11-28"}
         if data is not None:
             headers["Content-Type"] = "application/json; charset=utf-8"
         try:
-            conn = kind(parts.hostname or "", parts.port, timeout=self.clock.left())
+            conn = self._connection(parts.scheme, parts.hostname or "", parts.port)
             conn.response_class = _response_class(self.clock)
             try:
                 conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=data, headers=headers)
@@ -305,10 +307,30 @@ class Api:
             hint = f"try again, or allow more with --timeout SECONDS or {ENV_TIMEOUT}"
             raise self.fail(f"{what}: no answer from {origin(url)} within {self.timeout:g} s; {hint}", e) from None
         except ConnectionRefusedError as e:
-            raise self.fail(f"{what}: cannot connect to {origin(url)}: connection refused; check {self._url_env()}", e) from None
+            where = self.proxy or self._url_env()
+            raise self.fail(f"{what}: cannot connect to {origin(url)}: connection refused; check {where}", e) from None
         except (OSError, http.client.HTTPException) as e:
-            why = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
-            raise self.fail(f"{what}: the exchange with {origin(url)} broke off ({_printable(str(why))})", e) from None
+            why = (e.strerror if isinstance(e, OSError) else None) or str(e) or type(e).__name__
+            via = f" through the proxy in {self.proxy}" if self.proxy else ""
+            raise self.fail(f"{what}: the exchange with {origin(url)}{via} broke off ({_printable(why)})", e) from None
+
+    def _connection(self, scheme: str, host: str, port: int | None) -> http.client.HTTPConnection:
+        """A connection to `host`, or a CONNECT tunnel to it through the proxy HTTPS_PROXY / HTTP_PROXY names (with its
+        user and password, if any) unless NO_PROXY exempts the host."""
+        kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+        proxies = getproxies_environment()
+        if not proxies.get(scheme) or proxy_bypass_environment(host, proxies):
+            return kind(host, port, timeout=self.clock.left())
+        self.proxy = f"{scheme.upper()}_PROXY"
+        proxy = urlsplit(proxies[scheme] if "://" in proxies[scheme] else f"http://{proxies[scheme]}")
+        tunnel = {}
+        if proxy.username is not None:
+            secret = base64.b64encode(f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()).decode()
+            tunnel["Proxy-Authorization"] = f"Basic {secret}"
+            self.secrets += [secret, unquote(proxy.password or "\0"), proxy.password or "\0"]
+        conn = kind(proxy.hostname or "", proxy.port or 80, timeout=self.clock.left())
+        conn.set_tunnel(host, port, tunnel)
+        return conn
 
     def _url_env(self) -> str:
         return "GITHUB_API_URL" if self.t.host == "GitHub" else "CI_API_V4_URL"
@@ -494,15 +516,11 @@ class Plan:
     def run(self, d: Diff) -> int:
         """Write the job summary (GitHub) and keep the comment; 0, or 2 when it could not be kept (a warning and 0 when
         there is no token, no pull request, or the token may not write: the cost gate keeps its own exit code)."""
-        target: Target | None = None
-        skip = None
+        target, problem = None, None
         try:
             target = (github if self.provider == "github" else gitlab)(self.pull_request)
-        except Skip as e:
-            skip = str(e)
-        except CommentError as e:
-            err(str(e))
-            return 2
+        except (Skip, CommentError) as e:
+            problem = e
         if target is not None and target.head is not None and not self.explicit_head:
             d = d._replace(head=target.head)  # name the pull request's head, not the merge commit checked out
         summary = os.environ.get("GITHUB_STEP_SUMMARY", "") if self.provider == "github" else ""
@@ -510,8 +528,13 @@ class Plan:
         if why:
             err(f"warning: {why}")
         elsewhere = "the job summary" if summary and not why else "the job log"
-        if target is None:
-            self._skipped(skip, elsewhere)
+        if target is not None and not target.token:
+            problem = Skip(f"{target.token_env} is not set")
+        if isinstance(problem, CommentError):
+            err(str(problem))
+            return 2
+        if problem is not None or target is None:
+            self._skipped(str(problem), elsewhere)
             return 0
         mark = marker(self.tag)
         lines = render_markdown(d, target.limit, mark, elsewhere)
