@@ -56,7 +56,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, host: Host) -> int:
     """Compare two revisions' priced units; exit 1 over a gate, 2 for git errors or a changed config that cannot be
-    priced at HEAD (errors at BASE only are reported: the change may be what fixes them)."""
+    priced at HEAD (errors at BASE only are reported: the change may be what fixes them). With --comment the review is
+    also kept as the pull request's comment (integrations.github): exit 2 when that fails, a warning when it cannot be
+    posted from here (no token, no pull request, a fork's read-only token)."""
     plan = None
     if args.comment:
         from truss_instance_plugin.integrations.github import Plan  # noqa: PLC0415 (only for --comment: GitHub stays off the diff path)
