@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import io
 import json
 import os
 import re
@@ -31,11 +30,12 @@ from truss_instance_plugin.integrations.baseten import (
     DEFAULT_TIMEOUT,
     ENV_DEADLINE,
     ENV_TIMEOUT,
-    _Clock,
-    _printable,
-    _seconds,
+    Clock,
     origin,
     parse_answer,
+    printable,
+    seconds_setting,
+    timed_response,
 )
 from truss_instance_plugin.review.render import markdown_no_change, render_markdown
 from truss_instance_plugin.review.units import MARKER, Diff, Revision
@@ -136,7 +136,7 @@ def _event() -> dict[str, Any]:
         doc = parse_answer(data)
     except (OSError, ValueError) as e:
         why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise CommentError(f"cannot read the event GITHUB_EVENT_PATH names ({clip(path)}): {_printable(why)}") from None
+        raise CommentError(f"cannot read the event GITHUB_EVENT_PATH names ({clip(path)}): {printable(why)}") from None
     return doc if isinstance(doc, dict) else {}
 
 
@@ -201,38 +201,6 @@ def gitlab(pull_request: int | None) -> Target:
 # -- the connection --------------------------------------------------------------------------------------------------
 
 
-def _response_class(clock: _Clock) -> type[http.client.HTTPResponse]:
-    """http.client's response, each read of the socket bounded by the per-read timeout and the time left: a server that
-    sends a byte now and then cannot keep it reading past the deadline (as integrations.baseten does for requests)."""
-
-    class Reads(io.RawIOBase):
-        def __init__(self, sock: Any) -> None:
-            super().__init__()
-            self._sock, self._raw = sock, sock.makefile("rb", buffering=0)
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: Any) -> int | None:
-            self._sock.settimeout(clock.left())
-            got: int | None = self._raw.readinto(buffer)
-            return got
-
-        def close(self) -> None:
-            self._raw.close()
-            super().close()
-
-    class Socket:  # all the response asks of its socket
-        def __init__(self, sock: Any) -> None:
-            self.makefile = lambda mode: io.BufferedReader(Reads(sock))
-
-    class Response(http.client.HTTPResponse):
-        def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
-            super().__init__(Socket(sock), *args, **kwargs)  # type: ignore[arg-type]
-
-    return Response
-
-
 class Answer(NamedTuple):
     status: int
     headers: dict[str, str]  # lower-case names
@@ -243,7 +211,7 @@ class Api:
     """One provider's API, asked within one deadline; with `dry_run`, only reads are sent and `log` says what would be."""
 
     def __init__(self, target: Target, timeout: float, deadline: float, dry_run: bool = False) -> None:
-        self.t, self.clock, self.timeout, self.dry_run = target, _Clock(timeout, deadline), timeout, dry_run
+        self.t, self.clock, self.timeout, self.dry_run = target, Clock(timeout, deadline), timeout, dry_run
         self.log: list[str] = []
         self.proxy = ""  # the variable that named the proxy, once one is used
         self.secrets = [self.t.auth[1], self.t.token]  # and the proxy's password
@@ -287,7 +255,7 @@ class Api:
             headers["Content-Type"] = "application/json; charset=utf-8"
         try:
             conn = self._connection(parts.scheme, parts.hostname or "", parts.port)
-            conn.response_class = _response_class(self.clock)
+            conn.response_class = timed_response(self.clock)  # each read within the per-read timeout and the deadline
             try:
                 conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=data, headers=headers)
                 resp = conn.getresponse()
@@ -312,7 +280,7 @@ class Api:
         except (OSError, http.client.HTTPException) as e:
             why = (e.strerror if isinstance(e, OSError) else None) or str(e) or type(e).__name__
             via = f" through the proxy in {self.proxy}" if self.proxy else ""
-            raise self.fail(f"{what}: the exchange with {origin(url)}{via} broke off ({_printable(why)})", e) from None
+            raise self.fail(f"{what}: the exchange with {origin(url)}{via} broke off ({printable(why)})", e) from None
 
     def _connection(self, scheme: str, host: str, port: int | None) -> http.client.HTTPConnection:
         """A connection to `host`, or a CONNECT tunnel to it through the proxy HTTPS_PROXY / HTTP_PROXY names (with its
@@ -355,7 +323,7 @@ class Api:
         if not 200 <= status < 300:
             raise self.fail(f"{what}: {host} answered HTTP {status}{message}")
         if error is not None:
-            raise self.fail(f"{what}: malformed JSON from {origin(self.t.api)} ({_printable(str(error))})", error)
+            raise self.fail(f"{what}: malformed JSON from {origin(self.t.api)} ({printable(str(error))})", error)
         return doc
 
 
@@ -367,7 +335,7 @@ def _message(doc: Any) -> str:
     errors = doc.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         texts.append(errors[0].get("message"))
-    shown = [_printable(t) for t in texts if isinstance(t, str) and t]
+    shown = [printable(t) for t in texts if isinstance(t, str) and t]
     return f": {' — '.join(shown)}" if shown else ""
 
 
@@ -419,7 +387,7 @@ def _next_page(api: Api, url: str, headers: dict[str, str]) -> str | None:
     except ValueError:  # a port that is no number
         elsewhere = True
     if elsewhere:
-        shown = _printable(clip(nxt, 100))
+        shown = printable(clip(nxt, 100))
         raise api.fail(f"the next page of comments is at {shown}, not at {origin(api.t.api)}: not followed (the token goes there only)")
     return nxt
 
@@ -505,8 +473,8 @@ class Plan:
         self.dry_run: bool = args.dry_run
         self.explicit_head = args.head is not None
         self.pull_request: int | None = args.pull_request
-        self.timeout = _seconds(args.timeout, ENV_TIMEOUT, DEFAULT_TIMEOUT, "timeout", "--timeout")
-        self.deadline = _seconds(args.deadline, ENV_DEADLINE, DEFAULT_DEADLINE, "deadline", "--deadline")
+        self.timeout = seconds_setting(args.timeout, ENV_TIMEOUT, DEFAULT_TIMEOUT, "timeout", "--timeout")
+        self.deadline = seconds_setting(args.deadline, ENV_DEADLINE, DEFAULT_DEADLINE, "deadline", "--deadline")
 
     def _skipped(self, why: str | None, elsewhere: str) -> None:
         err(
