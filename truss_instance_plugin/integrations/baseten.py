@@ -64,7 +64,7 @@ def public_url(url: str) -> str:
     return origin(url) + parts.path.rstrip("/")
 
 
-def _seconds(value: str | None, env: str, default: float, what: str, flag: str) -> float:
+def seconds_setting(value: str | None, env: str, default: float, what: str, flag: str) -> float:
     raw = value if value is not None else os.environ.get(env, "")
     if raw == "":
         return default
@@ -79,7 +79,7 @@ def _seconds(value: str | None, env: str, default: float, what: str, flag: str) 
     return seconds
 
 
-class _Clock:
+class Clock:
     """One command's overall deadline, and the per-read timeout within it."""
 
     def __init__(self, per_read: float, total: float) -> None:
@@ -95,16 +95,9 @@ class _Clock:
         return min(left, self.per_read)
 
 
-def _session(clock: _Clock) -> Any:
-    """A requests session that reads against `clock`, without a thread or a signal.
-
-    http.client reads the status line and each header line with readline, the body in chunks, each read waiting up to
-    the socket's timeout: a server that sends a byte now and then would keep it reading forever. Here every read of the
-    socket first sets its timeout to the per-read timeout or the time left, whichever is less, and fails once the
-    deadline has passed (through urllib3's pools, so proxies and TLS work as in requests).
-    """
-    import requests  # noqa: PLC0415 (requests comes with truss, an extra: connect() says when it is missing)
-    from requests.adapters import HTTPAdapter  # noqa: PLC0415 (requests comes with truss, an extra: connect() says when it is missing)
+def timed_response(clock: Clock) -> type[http.client.HTTPResponse]:
+    """http.client's response with each read of the socket bounded by `clock`: the per-read timeout or the time left
+    (see _session)."""
 
     class Reads(io.RawIOBase):
         def __init__(self, sock: Any) -> None:
@@ -130,6 +123,22 @@ def _session(clock: _Clock) -> Any:
     class Response(http.client.HTTPResponse):
         def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
             super().__init__(Socket(sock), *args, **kwargs)  # type: ignore[arg-type]
+
+    return Response
+
+
+def _session(clock: Clock) -> Any:
+    """A requests session that reads against `clock`, without a thread or a signal.
+
+    http.client reads the status line and each header line with readline, the body in chunks, each read waiting up to
+    the socket's timeout: a server that sends a byte now and then would keep it reading forever. Here every read of the
+    socket first sets its timeout to the per-read timeout or the time left, whichever is less, and fails once the
+    deadline has passed (through urllib3's pools, so proxies and TLS work as in requests).
+    """
+    import requests  # noqa: PLC0415 (requests comes with truss, an extra: connect() says when it is missing)
+    from requests.adapters import HTTPAdapter  # noqa: PLC0415 (requests comes with truss, an extra: connect() says when it is missing)
+
+    Response = timed_response(clock)
 
     def timed(manager: Any) -> Any:
         manager.pool_classes_by_scheme = {
@@ -163,7 +172,7 @@ class Baseten:
     ) -> None:  # fmt: skip
         """Remember where and how to ask; nothing is sent yet, and the deadline starts now."""
         self.remote, self.remote_url, self.rest_url, self.timeout = remote, remote_url, rest_url, timeout
-        self.clock = _Clock(timeout, deadline)
+        self.clock = Clock(timeout, deadline)
         self._auth = auth
         self._secrets: set[str] = set()
         self._cache: dict[str, object] = {}
@@ -235,7 +244,7 @@ class Baseten:
         except (UnicodeDecodeError, ValueError) as e:
             error = e
         if isinstance(doc, dict) and isinstance(doc.get("message"), str):
-            message = f": {_printable(doc['message'])}"
+            message = f": {printable(doc['message'])}"
         if status in (401, 403):
             hint = f"run `truss login`, or fix api_key of remote {self.remote!r}"
             raise self._fail(f"{what}: Baseten refused the credentials of remote {self.remote!r} (HTTP {status}{message}); {hint}")
@@ -258,7 +267,7 @@ class Baseten:
         if errors:
             first = errors[0] if isinstance(errors, list) and errors else errors
             text = first.get("message") if isinstance(first, dict) else first
-            raise self._fail(f"{what}: Baseten answered an error: {_printable(str(text))}")
+            raise self._fail(f"{what}: Baseten answered an error: {printable(str(text))}")
         if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
             raise self._fail(f"{what}: malformed answer from {origin(self.remote_url)} (no data object)")
         return doc["data"]
@@ -271,7 +280,7 @@ class Baseten:
         return self._cache[path]
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """Server text for a one-line message: clipped, and what is not printable escaped (\\n, \\x1b, \\u202e)."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in clip(text, 200))
 
@@ -338,8 +347,8 @@ def _no_constant(name: str) -> object:
 
 def connect(remote: str | None, rest_url: str | None = None, timeout: str | None = None, deadline: str | None = None) -> Baseten:
     """The remote truss would use (`--remote NAME` as for `truss push`), with its credentials; OnlineError otherwise."""
-    seconds = _seconds(timeout, ENV_TIMEOUT, DEFAULT_TIMEOUT, "timeout", "--timeout")
-    total = _seconds(deadline, ENV_DEADLINE, DEFAULT_DEADLINE, "deadline", "--deadline")
+    seconds = seconds_setting(timeout, ENV_TIMEOUT, DEFAULT_TIMEOUT, "timeout", "--timeout")
+    total = seconds_setting(deadline, ENV_DEADLINE, DEFAULT_DEADLINE, "deadline", "--deadline")
     try:
         from truss.remote import remote_factory  # noqa: PLC0415 (truss is an extra: connect() says when it is missing)
         from truss.remote.baseten.api import resolve_rest_api_url  # noqa: PLC0415 (truss is an extra: connect() says when it is missing)

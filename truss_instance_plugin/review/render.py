@@ -218,37 +218,77 @@ def _md_row(c: Change, d: Diff) -> str:
     return f"| {name} | {c.status} | {types} | {hours} | {months} | {change} | {why} |"
 
 
-def render_markdown(d: Diff) -> list[str]:
-    """A pull-request comment: a one-line summary, a table of changed units, unchanged ones folded; nothing when no change."""
+def _size(lines: list[str]) -> int:
+    """UTF-8 bytes of `lines` joined by newlines, one more: at least the characters (and UTF-16 units) a host counts."""
+    return sum(len(line.encode("utf-8", "surrogatepass")) + 1 for line in lines)
+
+
+def render_markdown(d: Diff, budget: int | None = None, marker: str = MARKER, elsewhere: str = "the job log") -> list[str]:
+    """A pull-request comment: a one-line summary, a table of changed units, unchanged ones folded; nothing when no change.
+
+    With a `budget` (UTF-8 bytes, so never more characters than that) a comment that would be larger loses the unchanged
+    units first, then the changes that move the least money (units that could not be priced stay longest), and says how
+    many were left out and that `elsewhere` has them all."""
     listed = d.shown()
     if not listed:
         return []
     before, after = d.totals()
     pct = percent_text(before, after - before)
-    lines = [
+    head = [
         f"**{summary_line(d)}** ({per_month(before)} → {per_month(after)}{f', {pct}' if pct else ''}; per replica, 730 h/month)",
         "",
         f"{_md_rev(d.base)} → {_md_rev(d.head)}",
         "",
         "| model | change | instance type | $/h | $/month | Δ $/month | why |",
         "|---|---|---|--:|--:|--:|---|",
-        *(_md_row(c, d) for c in listed),
     ]
+    rows = {id(c): _md_row(c, d) for c in listed}
+    notes: dict[int, list[str]] = {}
     for c in listed:
         if c.deployed:
             name, on = _code(unit_name(c.config, c.chainlet), cell=False), _code(c.deployed, cell=False)
-            lines += ["", f"> **Note** {name}: {_deployed_text(on)}."]
+            notes[id(c)] = ["", f"> **Note** {name}: {_deployed_text(on)}."]
     quiet = [c for c in d.changes if c not in listed]
+    folded: list[str] = []
     if quiet:
         total = sum((c.new.price_per_min for c in quiet if c.new), Decimal(0))
-        lines += ["", f"<details><summary>{_plural(len(quiet), 'unchanged model')} ({per_month(total)})</summary>", ""]
-        lines += ["| model | instance type | $/h | $/month |", "|---|---|--:|--:|"]
+        folded += ["", f"<details><summary>{_plural(len(quiet), 'unchanged model')} ({per_month(total)})</summary>", ""]
+        folded += ["| model | instance type | $/h | $/month |", "|---|---|--:|--:|"]
         for c in quiet:
             p = c.new
             cells = (
                 f"{_code(p.type_text())} | {per_hour(p.price_per_min)[:-2]} | {per_month(p.price_per_min)[:-6]}" if p else "not priced | |"
             )
-            lines.append(f"| {_md_name(c)} | {cells} |")
-        lines += ["", "</details>"]
-    lines += ["", MARKER]
-    return lines
+            folded.append(f"| {_md_name(c)} | {cells} |")
+        folded += ["", "</details>"]
+    tail = ["", marker]
+    kept = listed
+    size = {id(c): _size([rows[id(c)], *notes.get(id(c), [])]) for c in listed}
+    if budget is not None and _size(head) + sum(size.values()) + _size(folded + tail) > budget:
+        left = budget - _size(head + tail) - _size(["", _left_out(len(listed), len(listed), len(quiet), budget, elsewhere)])
+        ranked = sorted(listed, key=lambda c: (c.status != "error", -abs(c.delta())))  # stable: path order among equals
+        keep: set[int] = set()
+        for c in ranked:
+            left -= size[id(c)]
+            if left < 0:
+                break
+            keep.add(id(c))
+        kept = [c for c in listed if id(c) in keep]
+        if len(kept) < len(listed) or _size(folded) > left:
+            folded = ["", _left_out(len(listed) - len(kept), len(listed), len(quiet), budget, elsewhere)]
+    lines = head + [rows[id(c)] for c in kept]
+    for c in kept:
+        lines += notes.get(id(c), [])
+    return lines + folded + tail
+
+
+def _left_out(changes: int, of: int, unchanged: int, budget: int, elsewhere: str) -> str:
+    """The line that says what a comment cut to its budget leaves out, and where to see everything."""
+    parts = [f"{changes:,} of {of:,} changes"] if changes else []
+    parts += [f"{unchanged:,} unchanged {'model' if unchanged == 1 else 'models'}"] if unchanged else []
+    return f"**Not shown: {' and '.join(parts)}**, to keep this comment within {budget:,} characters; {elsewhere} has them all."
+
+
+def markdown_no_change(d: Diff, marker: str = MARKER) -> list[str]:
+    """What a comment says once the change it described is gone: no instance type or price moved."""
+    return ["**No instance type or cost change**", "", f"{_md_rev(d.base)} → {_md_rev(d.head)}", "", marker]
