@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,7 +24,7 @@ from fake_baseten import FakeBaseten, truss_env
 from helpers_venv import TRUSS_MIDDLE, TRUSS_OLDEST, Venv, build_wheel, installed_venv, truss_venv
 from hypothesis import given
 from hypothesis import strategies as st
-from support import copy_sdxl
+from support import REPO, copy_sdxl
 
 from truss_instance_plugin.lock.write import FIRST_DEPLOYMENT
 
@@ -241,3 +242,21 @@ def test_the_rest_host_map_is_truss_s(data: st.DataObject) -> None:
     remote_url = data.draw(_remote_urls(sorted(api.API_URL_MAPPING)))
     old_truss = SimpleNamespace(API_URL_MAPPING=api.API_URL_MAPPING, DEFAULT_API_DOMAIN=api.DEFAULT_API_DOMAIN)  # no function
     assert rest_api_url(remote_url, old_truss) == api.resolve_rest_api_url(remote_url) == rest_api_url(remote_url)
+
+
+# -- truss installed but broken is not "install truss" -----------------------------------------------------------------
+
+
+def test_an_installed_truss_that_cannot_be_imported_is_not_reported_missing(tmp_path: Path) -> None:
+    truss = pytest.importorskip("importlib.metadata").version("truss")
+    broken = "import sys; sys.modules['truss.remote.remote_factory'] = None; from truss_instance_plugin.cli import run; run()"
+    with FakeBaseten(api_key=KEY) as fake:
+        env = {**_env(tmp_path / "home", fake), "PYTHONPATH": str(REPO)}
+        proc = subprocess.run([sys.executable, "-c", broken, "catalog", "fetch"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=120, check=False)  # fmt: skip
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == (
+        f"truss-instance: talking to Baseten needs truss, and truss {truss} is installed but cannot be imported "
+        "(import of truss.remote.remote_factory halted; None in sys.modules); reinstall it: pip install --force-reinstall "
+        "'truss-instance-plugin[truss]'\n"
+    )

@@ -355,7 +355,7 @@ def connect(remote: str | None, rest_url: str | None = None, timeout: str | None
         from truss.remote import remote_factory  # noqa: PLC0415 (truss is an extra: connect() says when it is missing)
         from truss.remote.baseten import api  # noqa: PLC0415 (truss is an extra: connect() says when it is missing)
     except ImportError as e:
-        raise OnlineError(f"talking to Baseten needs truss, which cannot be imported ({e}); {INSTALL_HINT}") from None
+        raise OnlineError(_cannot_import(e)) from None
     factory = remote_factory.RemoteFactory
     trussrc = str(remote_factory.USER_TRUSSRC_PATH)
     env_pair = f"{REMOTE_URL_ENV} and {API_KEY_ENV}"
@@ -457,6 +457,18 @@ def _installed_truss() -> str:
         return f"truss {metadata.version('truss')}"
     except metadata.PackageNotFoundError:
         return "truss"
+
+
+def _cannot_import(e: ImportError) -> str:
+    """Why truss cannot be imported: missing (install it), or installed and broken (reinstall it)."""
+    from importlib.util import find_spec  # noqa: PLC0415 (only for an error message)
+
+    if find_spec("truss") is None:  # not installed (or blocked: None in sys.modules)
+        return f"talking to Baseten needs truss, which cannot be imported ({e}); {INSTALL_HINT}"
+    return (
+        f"talking to Baseten needs truss, and {_installed_truss()} is installed but cannot be imported ({e}); "
+        "reinstall it: pip install --force-reinstall 'truss-instance-plugin[truss]'"
+    )
 
 
 def _configs(factory: Any, name: str) -> dict[str, str]:
