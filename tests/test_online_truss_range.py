@@ -153,7 +153,7 @@ def test_every_way_of_naming_credentials(installed: Installed, tmp_path: Path, v
         )  # fmt: skip
         # An OAuth remote (`truss login` since 0.17.2): sent as truss sends it, or the version it needs, in one line
         trussrc.write_text(OAUTH.format(url=fake.url, key=KEY))
-        asked = len(fake.requests)
+        asked, expired = len(fake.requests), ""
         code, out, err = _run(venv, env, tmp_path, "catalog", "fetch")
         if version == TRUSS_OLDEST:
             assert (code, out, err) == (
@@ -164,7 +164,15 @@ def test_every_way_of_naming_credentials(installed: Installed, tmp_path: Path, v
         else:
             assert (code, json.loads(out)["as_of"] if code == 0 else out) == (0, AS_OF), err
             assert fake.requests[-1]["authorization"] == f"Bearer {KEY}"
-        assert trussrc.read_text() == OAUTH.format(url=fake.url, key=KEY)  # never written
+            # An expired token: truss refreshes it with a request of its own (to the production host, the dead proxy here)
+            expired = OAUTH.format(url=fake.url, key=KEY).replace("4102444800", "1000000000")
+            trussrc.write_text(expired)
+            assert _run(venv, env, tmp_path, "catalog", "fetch") == (
+                2, "", "truss-instance: GraphQL listed_instances: the credentials of remote 'fake' cannot be used: truss failed to "
+                "refresh them (ProxyError); try again, or run `truss login`\n",
+            )  # fmt: skip
+            assert (len(fake.requests), trussrc.read_text()) == (asked + 1, expired)
+        assert trussrc.read_text() == (expired or OAUTH.format(url=fake.url, key=KEY))  # never written
     assert not (tmp_path / "snap.json").exists()
 
 

@@ -200,10 +200,15 @@ class Baseten:
         import requests  # noqa: PLC0415 (requests comes with truss, an extra: connect() says when it is missing)
 
         try:
+            headers = self._headers()
+        except Exception as e:  # truss refreshes an expired OAuth token with a request of its own, which may fail
+            why = f"truss failed to refresh them ({type(e).__name__}); try again, or run `truss login`"
+            raise self._fail(f"{what}: the credentials of remote {self.remote!r} cannot be used: {why}") from None
+        try:
             wait = self.clock.left()
             with _session(self.clock) as session:
                 resp = session.request(
-                    "POST" if body is not None else "GET", url, headers=self._headers(), json=body,
+                    "POST" if body is not None else "GET", url, headers=headers, json=body,
                     timeout=(wait, wait), allow_redirects=False, stream=True,
                 )  # fmt: skip
                 with resp:
