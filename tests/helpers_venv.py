@@ -8,7 +8,7 @@ The .pth the wheel carries at its root lands at the root of the venv's site-pack
 also keeps pip from ever touching the parent environment.
 
 Parents: the interpreter running the tests (the newest truss, installed by `pip install '.[test]'`), or
-`truss_venv(TRUSS_OLDEST)`: a complete venv with that truss from the registry, built once per machine in
+`truss_venv(TRUSS_OLDEST)` (or TRUSS_MIDDLE): a complete venv with that truss from the registry, built once per machine in
 a cache folder (`$TRUSS_INSTANCE_TEST_CACHE`, else `$XDG_CACHE_HOME` or `~/.cache`, `/truss-instance-plugin`)
 and reused by later runs.
 
@@ -38,6 +38,7 @@ from typing import NamedTuple
 
 PROJECT = Path(__file__).resolve().parents[1]
 TRUSS_OLDEST = "0.15.12"  # the lower bound of the `truss` extra in pyproject.toml
+TRUSS_MIDDLE = "0.17.2"  # first with OAuth remotes (fetch_auth_header) and resolve_rest_api_url; no env-pair remote yet
 PTH = "truss_instance_plugin.pth"
 START = "truss_instance_plugin.start"
 # What an install of the project puts at the root of site-packages, by name (lower case, `-` as `_`, leading `_`

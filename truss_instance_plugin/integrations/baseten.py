@@ -42,6 +42,11 @@ MAX_RESPONSE_BYTES = 8 << 20  # Baseten's answers are kilobytes; parsed, 8 MiB o
 MAX_DEPTH = 32  # arrays and objects in an answer (Baseten's nest 5 deep)
 MAX_NUMBER = 40  # characters of a number in an answer, and the largest exponent: parsing 1e999999999 must not take GBs
 INSTALL_HINT = "install truss, or truss-instance-plugin[truss]"
+REMOTE_URL_ENV, API_KEY_ENV = "BASETEN_TRUSS_AUTH_REMOTE_URL", "BASETEN_TRUSS_AUTH_API_KEY"  # the env-pair remote
+ENV_REMOTE = "<environment>"  # the name truss gives the env-pair remote
+ENV_PAIR_SINCE = "0.18.26"  # the first truss that reads the env pair itself (truss-instance reads it for older ones)
+OAUTH_SINCE = "0.17.2"  # the first truss with OAuth remotes (`truss login`) and fetch_auth_header
+PRODUCTION_REST = "https://api.baseten.co"  # truss's REST host for a remote_url it does not know
 LISTED_INSTANCES = (
     "query Instances { listed_instances { id name millicpu_limit memory_limit gpu_count gpu_type gpu_memory "
     "default display_name node_count price limited_capacity } }"
@@ -204,10 +209,15 @@ class Baseten:
         import requests  # noqa: PLC0415 (requests comes with truss, an extra: connect() says when it is missing)
 
         try:
+            headers = self._headers()
+        except Exception as e:  # truss refreshes an expired OAuth token with a request of its own, which may fail
+            why = f"truss failed to refresh them ({type(e).__name__}); try again, or run `truss login`"
+            raise self._fail(f"{what}: the credentials of remote {self.remote!r} cannot be used: {why}") from None
+        try:
             wait = self.clock.left()
             with _session(self.clock) as session:
                 resp = session.request(
-                    "POST" if body is not None else "GET", url, headers=self._headers(), json=body,
+                    "POST" if body is not None else "GET", url, headers=headers, json=body,
                     timeout=(wait, wait), allow_redirects=False, stream=True,
                 )  # fmt: skip
                 with resp:
@@ -346,48 +356,49 @@ def _no_constant(name: str) -> object:
 
 
 def connect(remote: str | None, rest_url: str | None = None, timeout: str | None = None, deadline: str | None = None) -> Baseten:
-    """The remote truss would use (`--remote NAME` as for `truss push`), with its credentials; OnlineError otherwise."""
+    """The remote truss would use (`--remote NAME` as for `truss push`), with its credentials; OnlineError otherwise.
+
+    Every truss the `truss` extra allows: RemoteFactory, USER_TRUSSRC_PATH and a remote's remote_url are in all of them.
+    What came later is used where it exists and done as truss does it where not: fetch_auth_header (0.17.2; before it, the
+    remote's api_key as `Api-Key KEY`), resolve_rest_api_url (0.17.2; rest_api_url), the env-pair remote (0.18.26; read
+    here, and sent as Bearer as truss does). An OAuth remote needs truss >= 0.17.2: that alone is refused.
+    """
     seconds = seconds_setting(timeout, ENV_TIMEOUT, DEFAULT_TIMEOUT, "timeout", "--timeout")
     total = seconds_setting(deadline, ENV_DEADLINE, DEFAULT_DEADLINE, "deadline", "--deadline")
     try:
         from truss.remote import remote_factory  # noqa: PLC0415 (truss is an extra: connect() says when it is missing)
-        from truss.remote.baseten.api import resolve_rest_api_url  # noqa: PLC0415 (truss is an extra: connect() says when it is missing)
+        from truss.remote.baseten import api  # noqa: PLC0415 (truss is an extra: connect() says when it is missing)
     except ImportError as e:
-        raise OnlineError(f"talking to Baseten needs truss, which cannot be imported ({e}); {INSTALL_HINT}") from None
+        raise OnlineError(_cannot_import(e)) from None
     factory = remote_factory.RemoteFactory
     trussrc = str(remote_factory.USER_TRUSSRC_PATH)
-    env_pair = f"{remote_factory.REMOTE_URL_ENV} and {remote_factory.API_KEY_ENV}"
+    env_pair = f"{REMOTE_URL_ENV} and {API_KEY_ENV}"
+    from_env = None if hasattr(remote_factory, "REMOTE_URL_ENV") else _env_remote()  # a truss that reads it: its factory does
     try:
-        names = factory.get_available_config_names()
+        names = [ENV_REMOTE] if from_env else factory.get_available_config_names()
     except ValueError as e:  # one of the two environment variables without the other
         raise OnlineError(f"no usable Baseten credentials: {e}") from None
     if not names:
         raise OnlineError(f"no Baseten credentials: {trussrc} has no remote and {env_pair} are not set; run `truss login`")
-    env_name = getattr(remote_factory, "ENV_REMOTE_NAME", None)
     if remote is None and len(names) > 1:
         raise OnlineError(f"{trussrc} has several remotes ({', '.join(names)}); pass --remote NAME, as for `truss push`")
     if remote is not None and remote not in names:
-        if names == [env_name]:
-            raise OnlineError(f"remote {remote!r} cannot be used: {env_pair} are set and take precedence (as in truss); unset them")
-
+        if names == [ENV_REMOTE]:
+            raise OnlineError(
+                f"remote {remote!r} cannot be used: {env_pair} are set and take precedence (as in truss >= {ENV_PAIR_SINCE}); unset them"
+            )
         guess = did_you_mean(remote, names)
         raise OnlineError(
             f"unknown remote {remote!r}" + (f' (did you mean "{guess}"?)' if guess else "") + f"; {trussrc} has {', '.join(names)}"
         )
     name = remote or names[0]
-    try:
-        client = factory.create(name)
-    except Exception as e:  # truss's ValueError / AuthorizationError / pydantic errors: redact whatever secret it may quote
-        text = str(e)
-        for secret in _config_secrets(factory, name):
-            text = text.replace(secret, "***")
-        raise OnlineError(f"remote {name!r} cannot be used: {text}; run `truss login`") from None
-    auth = getattr(client, "fetch_auth_header", None)
-    remote_url = getattr(client, "remote_url", "")
-    if not callable(auth) or not isinstance(remote_url, str):
-        raise OnlineError(f"remote {name!r} is not a Baseten remote this truss-instance can use; {INSTALL_HINT} >= 0.18")
+    if from_env:
+        remote_url, key = from_env
+        auth: Callable[[], Mapping[str, str]] = lambda: {"Authorization": f"Bearer {key}"}  # noqa: E731 (as truss sends env credentials)
+    else:
+        remote_url, auth = _trussrc_remote(factory, name)
     override = rest_url or os.environ.get(ENV_REST_URL) or ""
-    base = (override or resolve_rest_api_url(remote_url)).rstrip("/")
+    base = (override or rest_api_url(remote_url, api)).rstrip("/")
     if urlsplit(base).scheme not in ("http", "https") or not urlsplit(base).hostname:
         raise OnlineError(
             f"the REST API URL must be an http(s) URL like https://api.baseten.co; got {base!r} (--rest-url or {ENV_REST_URL})"
@@ -395,12 +406,95 @@ def connect(remote: str | None, rest_url: str | None = None, timeout: str | None
     return Baseten(name, remote_url, base, seconds, auth, total)
 
 
-def _config_secrets(factory: Any, name: str) -> list[str]:
-    """The secret values of a remote's configuration (api_key, oauth_*), longest first."""
+def _trussrc_remote(factory: Any, name: str) -> tuple[str, Callable[[], Mapping[str, str]]]:
+    """The remote_url of a remote truss's factory makes, and how to get its Authorization header."""
     try:
-        configs = factory.load_remote_config(name).configs
+        client = factory.create(name)
+    except Exception as e:  # truss's ValueError / AuthorizationError / pydantic errors: redact whatever secret it may quote
+        configs = _configs(factory, name)
+        oauth = configs.get("auth_type") == "oauth" or "oauth_access_token" in configs
+        if oauth and not configs.get("api_key") and not hasattr(factory.REGISTRY.get("baseten"), "fetch_auth_header"):
+            raise OnlineError(
+                f"remote {name!r} signs in with OAuth, which needs truss >= {OAUTH_SINCE} ({_installed_truss()} is installed); "
+                f"upgrade truss, or give remote {name!r} an api_key"
+            ) from None
+        text = str(e)
+        for secret in _config_secrets(configs):
+            text = text.replace(secret, "***")
+        raise OnlineError(f"remote {name!r} cannot be used: {text}; run `truss login`") from None
+    remote_url = getattr(client, "remote_url", None)
+    if not isinstance(remote_url, str):
+        raise OnlineError(f"remote {name!r} is not a Baseten remote this truss-instance can use; {INSTALL_HINT}")
+    auth = getattr(client, "fetch_auth_header", None)
+    if callable(auth):
+        return remote_url, auth
+    # truss < 0.17.2: an api_key remote, whose key truss sends as `Api-Key KEY` (BASETEN_API_KEY when the remote's is empty)
+    key = str(_configs(factory, name).get("api_key") or os.environ.get("BASETEN_API_KEY") or "")
+    if not key:
+        raise OnlineError(f"remote {name!r} has no api_key; run `truss login`")
+    return remote_url, lambda: {"Authorization": f"Api-Key {key}"}
+
+
+def _env_remote() -> tuple[str, str] | None:
+    """(remote_url, api key) from the env pair as truss >= 0.18.26 reads it (remote_factory.env_remote_config), or None."""
+    url, key = os.environ.get(REMOTE_URL_ENV), os.environ.get(API_KEY_ENV)
+    if not url and not key:
+        return None
+    if not url or not key:
+        present, missing = (API_KEY_ENV, REMOTE_URL_ENV) if not url else (REMOTE_URL_ENV, API_KEY_ENV)
+        raise OnlineError(f"no usable Baseten credentials: {present} is set but {missing} is not; set both or neither.")
+    return url, key
+
+
+def rest_api_url(remote_url: str, api: Any = None) -> str:
+    """The REST API's base URL for a remote_url, as truss maps it (`api`: truss.remote.baseten.api, imported when None).
+
+    truss >= 0.17.2 has the map as resolve_rest_api_url; older ones apply API_URL_MAPPING inline in BasetenApi, done the
+    same way here (the tests hold both to truss's own answer): a remote_url truss does not know goes to production.
+    """
+    if api is None:
+        from truss.remote.baseten import api as truss_api  # noqa: PLC0415 (truss is an extra: connect() says when it is missing)
+
+        api = truss_api
+    resolve = getattr(api, "resolve_rest_api_url", None)
+    if callable(resolve):
+        return str(resolve(remote_url))
+    mapping: Mapping[str, str] = getattr(api, "API_URL_MAPPING", {})
+    return str(mapping.get(remote_url.strip("/"), getattr(api, "DEFAULT_API_DOMAIN", PRODUCTION_REST)))
+
+
+def _installed_truss() -> str:
+    """ "truss 0.15.12", or "truss" when its version cannot be read."""
+    from importlib import metadata  # noqa: PLC0415 (only for an error message: importlib.metadata takes some 10 ms to import)
+
+    try:
+        return f"truss {metadata.version('truss')}"
+    except metadata.PackageNotFoundError:
+        return "truss"
+
+
+def _cannot_import(e: ImportError) -> str:
+    """Why truss cannot be imported: missing (install it), or installed and broken (reinstall it)."""
+    from importlib.util import find_spec  # noqa: PLC0415 (only for an error message)
+
+    if find_spec("truss") is None:  # not installed (or blocked: None in sys.modules)
+        return f"talking to Baseten needs truss, which cannot be imported ({e}); {INSTALL_HINT}"
+    return (
+        f"talking to Baseten needs truss, and {_installed_truss()} is installed but cannot be imported ({e}); "
+        "reinstall it: pip install --force-reinstall 'truss-instance-plugin[truss]'"
+    )
+
+
+def _configs(factory: Any, name: str) -> dict[str, str]:
+    """A remote's configuration as truss's factory loads it (keyring secrets merged); empty when it cannot."""
+    try:
+        return dict(factory.load_remote_config(name).configs)
     except Exception:
-        return []
+        return {}
+
+
+def _config_secrets(configs: Mapping[str, object]) -> list[str]:
+    """The secret values of a remote's configuration (api_key, oauth_*), longest first."""
     found = [str(v) for k, v in configs.items() if (k == "api_key" or k.startswith("oauth_")) and v]
     return sorted(found, key=len, reverse=True)
 
