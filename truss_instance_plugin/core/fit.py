@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import HOURS_PER_MONTH, InstanceType, round_half_up
-from truss_instance_plugin.config import read_bounded
+from truss_instance_plugin.config import LoadedConfig, read_bounded
 from truss_instance_plugin.core.engines import At, Knob, Ref, Sources, read_sources
 from truss_instance_plugin.core.memory import ENGINE_NAMES, TP_ENGINES, GiB, Inputs, Verdict, verdict
 from truss_instance_plugin.core.pretrained import mentions_pretrained, model_file, pretrained_refs
@@ -174,7 +174,7 @@ class _Fit:
                 if bits and floating and not prequantized and engine != "python":
                     total += params * bits // 8
                     estimated = True
-                elif floating and d == "F32" and (engine != "python" and explicit not in ("float32", "float")):
+                elif d == "F32" and not prequantized and engine != "python" and explicit not in ("float32", "float"):
                     total += params * 2  # served engines load a float32 checkpoint in 16 bits unless --dtype float32
                 elif floating and engine == "python" and ref.dtype in ("float16", "bfloat16", "float32"):
                     total += params * (4 if ref.dtype == "float32" else 2)
@@ -433,25 +433,103 @@ def _tp_for(inputs: Inputs, t: InstanceType, nodes: int) -> int | None:
     return max(1, t.gpu_count * nodes // inputs.pp)
 
 
-def assess(model: Model, read: Read = read_bounded) -> tuple[Fit | None, list[Diagnostic]]:
-    """The model's fit and findings TI300–TI307 (None and none when it names no model); `read` reads its files."""
-    config = model.config
+def sources_of(config: LoadedConfig, read: Read = read_bounded) -> Sources | None:
+    """What a config says about its model (a Python model's from_pretrained literals too); None when it names none."""
     path = config.path
-    refs: tuple[Ref, ...] = ()
-    nodes_known = config.model is not None
-    sources = read_sources(config.model) if nodes_known else None
+    sources = read_sources(config.model) if config.model is not None else None
     if path.endswith((".yaml", ".yml")) and (sources is None or sources.engine == "python"):
-        module_dir = _top_scalar(config, "model_module_dir")
-        class_file = _top_scalar(config, "model_class_filename")
-        file = model_file(path, module_dir, class_file)
+        file = model_file(path, _top_scalar(config, "model_module_dir"), _top_scalar(config, "model_class_filename"))
         data = mentions_pretrained(file, read)
         refs = pretrained_refs(file, data, file) if data is not None else ()
         if refs or sources is None:
             sources = read_sources(config.model, refs)
     if sources is None or (sources.served is None and not sources.unknowns and sources.conflict is None):
+        return None
+    return sources
+
+
+def fetch_refs(config: LoadedConfig, read: Read = read_bounded) -> tuple[Ref, ...]:
+    """The models whose sizes the fit check of this config looks up (what `fit fetch` asks the Hub about)."""
+    sources = sources_of(config, read)
+    return () if sources is None or sources.served is None else (sources.served, *sources.extra)
+
+
+def assess(model: Model, read: Read = read_bounded) -> tuple[Fit | None, list[Diagnostic]]:
+    """The model's fit and findings TI300–TI307 (None and none when it names no model); `read` reads its files."""
+    sources = sources_of(model.config, read)
+    if sources is None:
         return None, []
     step = _Fit(model, sources, read)
     return step.run(), step.diags
+
+
+# Rendering -----------------------------------------------------------------------------------------------------------
+
+
+def fit_json(fit: Fit) -> dict[str, object]:
+    """The documented `fit` object of `check --format json` (bytes as exact integers, money as a decimal string)."""
+    v = fit.v
+    need, budget = (v.need, v.budget) if v is not None else (None, None)
+    return {
+        "verdict": fit.verdict,
+        "reason": fit.reason,
+        "engine": fit.engine or None,
+        "model": fit.model,
+        "gpu_type": fit.gpu_type,
+        "gpus": fit.gpus,
+        "vram_bytes_per_gpu": fit.vram,
+        "tensor_parallel": fit.tensor_parallel,
+        "pipeline_parallel": fit.pipeline_parallel,
+        "max_length": fit.max_length,
+        "max_length_source": fit.max_length_from,
+        "weights_bytes": fit.weights,
+        "weights_estimated": fit.estimated,
+        "weights_bytes_per_gpu": v.weights_per_gpu if v is not None else None,
+        "kv_cache_bytes_per_gpu": v.kv_per_gpu if v is not None else None,
+        "need_bytes_per_gpu": need,
+        "budget_bytes_per_gpu": budget,
+        "budget_source": v.budget_text if v is not None else None,
+        "band_bytes_per_gpu": v.band if v is not None else None,
+        "headroom_bytes_per_gpu": budget - need if need is not None and budget is not None else None,
+        "cheaper": None
+        if fit.cheaper is None
+        else {
+            "instance_type": fit.cheaper.instance_type,
+            "accelerator": fit.cheaper.accelerator,
+            "saving_usd_per_month": str(round_half_up(fit.cheaper.saving_per_month, "0.01")),
+        },
+    }
+
+
+def fit_lines(fit: Fit) -> list[str]:
+    """The memory block of `explain` and `fit`: weights, KV cache, budget and headroom per GPU."""
+    engine = ENGINE_NAMES.get(fit.engine, "an engine truss-instance cannot read")
+    split = f"tensor parallel {fit.tensor_parallel}" if fit.engine in TP_ENGINES and fit.tensor_parallel else "one model"
+    if fit.pipeline_parallel > 1:
+        split += f" × pipeline parallel {fit.pipeline_parallel}"
+    vram = f" ({fit.vram // GiB} GiB)" if fit.vram else ""
+    shown = fit.model[: fit.model.index("@") + 8] if fit.model and "@" in fit.model else fit.model or "model unknown"
+    head = f"  memory    {engine} · {split} on {fit.gpus} × {fit.gpu_type}{vram} · {shown}"
+    v = fit.v
+    if v is None or v.weights_per_gpu is None or fit.weights is None:
+        return [head, f"    {fit.verdict}: {fit.reason}"]
+    lines = [
+        head,
+        f"    weights   {gib(fit.weights)} in total, {gib(v.weights_per_gpu)} per GPU"
+        + (" (estimated: quantized at build time)" if fit.estimated else ""),
+    ]
+    if v.kv_per_gpu is not None and fit.engine in ("vllm", "sglang", "tgi", "trtllm", "lmdeploy"):
+        length = f"one {fit.max_length}-token sequence" if fit.max_length else "the length that fits"
+        lines.append(f"    KV cache  {gib(v.kv_per_gpu)} per GPU for {length} ({fit.max_length_from})")
+    lines.append(f"    budget    {gib(v.budget)} per GPU ({v.budget_text})")
+    if v.need is not None:
+        left = v.budget - v.need
+        sign = "−" if left < 0 else ""
+        band = f"band {gib(v.band)}: activations, CUDA graphs, usable VRAM below nominal"
+        lines.append(f"    headroom  {sign}{gib(abs(left))} per GPU: {fit.verdict.replace('-', ' ')} ({band})")
+    else:
+        lines.append(f"    {fit.verdict}: {fit.reason}")
+    return lines
 
 
 def _top_scalar(config: object, key: str) -> str | None:
