@@ -78,12 +78,15 @@ def _precision(word: str) -> str | None:
     return "fp4" if "fp4" in w else "fp8" if "fp8" in w else "bf16" if w in ("bfloat16", "bf16") else None
 
 
-def _unsupported(engine: str, gpu: str, kind: str) -> str | None:
-    """Why `gpu` cannot run `kind` (fp8, fp4, bf16) with `engine`; None when it can (or nothing is known)."""
+def _unsupported(engine: str, gpu: str, kind: str, strict: bool = False) -> str | None:
+    """Why `gpu` cannot run `kind` (fp8, fp4, bf16) with `engine`; None when it can (or nothing is known). TensorRT-LLM
+    (Baseten's engine builder) runs fp8 and fp4 only where Baseten's quantization guide says; other engines fall back to
+    slower kernels on older GPUs, so only a GPU below the compute capability they need is certain to fail. `strict`
+    (choosing a GPU to suggest) applies Baseten's list to every engine."""
     cc = GPU_CC.get(gpu)
     if kind == "bf16":
         return f"bf16 needs compute capability 8.0 and {gpu} has {cc / 10}" if cc is not None and cc < 80 else None
-    if engine.startswith("trtllm"):
+    if engine.startswith("trtllm") or strict:
         allowed = TRT_FP8 if kind == "fp8" else TRT_FP4
         return None if gpu in allowed else f"Baseten's engine builder runs {kind} only on {', '.join(allowed)}"
     need = 80 if kind == "fp8" else 100
@@ -285,12 +288,12 @@ class _Fit:
         assert v.need is not None
         return f"needs {gib(v.need)} of {gib(v.budget)} per GPU ({v.budget_text})"
 
-    def precisions_ok(self, gpu: str, entry: Entry | None, report: bool = False) -> bool:
+    def precisions_ok(self, gpu: str, entry: Entry | None, report: bool = False, strict: bool = False) -> bool:
         """Whether `gpu` runs the config's dtypes and quantization (the checkpoint's, with `entry`) with this engine;
         with `report`, TI302 for each it cannot."""
         ok = True
         for kind, what, at in self.precisions(entry):
-            why = _unsupported(self.s.engine, gpu, kind)
+            why = _unsupported(self.s.engine, gpu, kind, strict)
             if why is not None:
                 ok = False
                 if report:
@@ -346,7 +349,7 @@ class _Fit:
         out: list[InstanceType] = []
         on_request = chosen is not None and chosen.on_request  # types available on request only are suggested only then
         for gpu in model.catalog.gpu_types():
-            if not self.precisions_ok(gpu, None) or not self.precisions_ok(gpu, self.served_entry):
+            if not self.precisions_ok(gpu, None, strict=True) or not self.precisions_ok(gpu, self.served_entry, strict=True):
                 continue
             want = req._replace(gpu_type=gpu, gpu_count=count, instance_type=None)
             fits = [t for t in model.catalog.types if rejection(t, want) is None and (on_request or not t.on_request)]
