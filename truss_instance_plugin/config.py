@@ -200,6 +200,14 @@ def read_bounded(path: str, limit: int) -> bytes:
         os.close(fd)
 
 
+def read_unlinked(path: str, limit: int) -> bytes:
+    """read_bounded, refusing a symbolic link: the files a config's model check reads beside it (its model file, its sizes
+    snapshot) are the truss's own, never a link that could lead out of the repository."""
+    if os.path.islink(path):
+        raise OSError(0, "a symbolic link; not read", path)
+    return read_bounded(path, limit)
+
+
 def _read_text(path: str) -> str | LoadedConfig:
     try:
         data = read_bounded(path, MAX_CONFIG_BYTES)

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import HOURS_PER_MONTH, InstanceType, round_half_up
-from truss_instance_plugin.config import LoadedConfig, read_bounded
+from truss_instance_plugin.config import LoadedConfig, read_unlinked
 from truss_instance_plugin.core.engines import At, Knob, Ref, Sources, read_sources
 from truss_instance_plugin.core.memory import ENGINE_NAMES, TP_ENGINES, GiB, Inputs, Verdict, verdict
 from truss_instance_plugin.core.pretrained import mentions_pretrained, model_file, pretrained_refs
@@ -436,7 +436,7 @@ def _tp_for(inputs: Inputs, t: InstanceType, nodes: int) -> int | None:
     return max(1, t.gpu_count * nodes // inputs.pp)
 
 
-def sources_of(config: LoadedConfig, read: Read = read_bounded) -> Sources | None:
+def sources_of(config: LoadedConfig, read: Read = read_unlinked) -> Sources | None:
     """What a config says about its model (a Python model's from_pretrained literals too); None when it names none."""
     path = config.path
     sources = read_sources(config.model) if config.model is not None else None
@@ -451,13 +451,13 @@ def sources_of(config: LoadedConfig, read: Read = read_bounded) -> Sources | Non
     return sources
 
 
-def fetch_refs(config: LoadedConfig, read: Read = read_bounded) -> tuple[Ref, ...]:
+def fetch_refs(config: LoadedConfig, read: Read = read_unlinked) -> tuple[Ref, ...]:
     """The models whose sizes the fit check of this config looks up (what `fit fetch` asks the Hub about)."""
     sources = sources_of(config, read)
     return () if sources is None or sources.served is None else (sources.served, *sources.extra)
 
 
-def assess(model: Model, read: Read = read_bounded) -> tuple[Fit | None, list[Diagnostic]]:
+def assess(model: Model, read: Read = read_unlinked) -> tuple[Fit | None, list[Diagnostic]]:
     """The model's fit and findings TI300–TI307 (None and none when it names no model); `read` reads its files."""
     sources = sources_of(model.config, read)
     if sources is None:

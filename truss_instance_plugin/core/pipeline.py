@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.catalog import SNAPSHOT_NAME, Catalog, InstanceType, embedded_types, make_catalog, read_snapshot, stale_snapshot
-from truss_instance_plugin.config import MAX_CHAIN_BYTES, LoadedConfig, dirname, join, load_config, read_bounded
+from truss_instance_plugin.config import MAX_CHAIN_BYTES, LoadedConfig, dirname, join, load_config, read_unlinked
 from truss_instance_plugin.core.policy import catalog_setting, clear_cache
 from truss_instance_plugin.core.resolve import Chooser, Resolution, Where, resolve
 from truss_instance_plugin.core.resources import parse_resources
@@ -61,7 +61,7 @@ def host_catalog(host: Host, config_path: str = "") -> Catalog:
     return catalog
 
 
-def analyze_loaded(config: LoadedConfig, host: Host, read: Read = read_bounded) -> Model:
+def analyze_loaded(config: LoadedConfig, host: Host, read: Read = read_unlinked) -> Model:
     """Run the pipeline on an already loaded config (`read`: how its other files are read, e.g. at a git revision)."""
     catalog = host_catalog(host, config.path)
     parsed = parse_resources(config.resources, config.trt_llm)

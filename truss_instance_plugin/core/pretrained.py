@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from truss_instance_plugin.config import MAX_CHAIN_BYTES, basename, dirname, join, read_bounded
+from truss_instance_plugin.config import MAX_CHAIN_BYTES, basename, dirname, join, read_unlinked
 from truss_instance_plugin.core.engines import REVISION_RE, At, Ref, is_repo
 
 MARK = b"from_pretrained"
@@ -29,7 +29,7 @@ def _plain(part: str) -> bool:
     return not part.startswith(("/", "\\")) and ".." not in part.replace("\\", "/").split("/") and part.isprintable()
 
 
-def mentions_pretrained(path: str, read: Read = read_bounded) -> bytes | None:
+def mentions_pretrained(path: str, read: Read = read_unlinked) -> bytes | None:
     """The model file's bytes when it has a `from_pretrained` call (a byte test: nothing is parsed), else None."""
     try:
         data = read(path, MAX_CHAIN_BYTES)

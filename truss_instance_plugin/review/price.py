@@ -21,6 +21,7 @@ from truss_instance_plugin.review.revisions import Content
 from truss_instance_plugin.review.units import Priced, Side
 
 if TYPE_CHECKING:
+    from truss_instance_plugin.core.fit import Fit
     from truss_instance_plugin.model import Model
     from truss_instance_plugin.plugins import Host
 
@@ -50,8 +51,9 @@ def _from_lock(lock: Lock, req: Request) -> Priced | None:
     return Priced(lock.instance_type, nodes, price, req, True, lock.deployment)
 
 
-def price_side(root: str, path: str, content: Content, lock_data: bytes | None, host: Host) -> Side:
-    """Price one unit at one revision: its lock when current, else its config resolved with the catalog in use."""
+def price_side(root: str, path: str, content: Content, lock_data: bytes | None, host: Host, files: Files | None = None) -> Side:
+    """Price one unit at one revision: its lock when current, else its config resolved with the catalog in use (its other
+    files read from `files`: the revision's)."""
     full = os.path.join(root, path)
     loaded: LoadedConfig = load_config(full) if isinstance(content, OSError) else load_config_bytes(full, content)
     data = content if isinstance(content, bytes) else None
@@ -62,7 +64,8 @@ def price_side(root: str, path: str, content: Content, lock_data: bytes | None, 
         return Side(path, data, priced, ())  # the lock decides: no need to resolve
     from truss_instance_plugin.core.pipeline import analyze_loaded
 
-    return _side(path, data, analyze_loaded(loaded, host), lock)
+    model = analyze_loaded(loaded, host, files.read) if files is not None else analyze_loaded(loaded, host)
+    return _side(path, data, model, lock)
 
 
 def _side(path: str, data: bytes | None, model: Model, lock: Lock | None, chainlet: str = "") -> Side:
@@ -100,3 +103,21 @@ def price_chain(root: str, path: str, content: Content, lock_data: bytes | None,
         side = _side(path, data, model, entries.get(name), name)
         sides.append(side._replace(errors=tuple(clean(d) for d in side.errors)))
     return sides
+
+
+def fit_at(root: str, side: Side, host: Host, files: Files) -> Fit | None:
+    """Whether the unit's model fits on its instance type at this revision, from the config and the sizes snapshot read
+    from `files` (the commit's blobs, or the work tree); None when its config names no model."""
+    if side.data is None or side.priced is None or side.chainlet or side.config.endswith(".py"):
+        return None
+    from truss_instance_plugin.core.fit import assess  # only for a changed unit
+    from truss_instance_plugin.core.pipeline import analyze_loaded
+
+    full = os.path.join(root, side.config)
+    loaded = load_config_bytes(full, side.data)
+    model = analyze_loaded(loaded, host, files.read)
+    chosen = model.catalog.get(side.priced.instance_type)
+    if model.resolution is not None and chosen is not None and chosen != model.chosen:  # the lock's type is what Baseten runs
+        model = model._replace(resolution=model.resolution._replace(chosen=chosen))
+        model = model._replace(fit=assess(model, files.read)[0])
+    return model.fit
