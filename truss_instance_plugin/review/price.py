@@ -107,17 +107,22 @@ def price_chain(root: str, path: str, content: Content, lock_data: bytes | None,
 
 def fit_at(root: str, side: Side, host: Host, files: Files) -> Fit | None:
     """Whether the unit's model fits on its instance type at this revision, from the config and the sizes snapshot read
-    from `files` (the commit's blobs, or the work tree); None when its config names no model."""
+    from `files` (the commit's blobs, or the work tree); None when its config names no model. Plugins are not asked
+    again: the type is the one the unit was priced with."""
     if side.data is None or side.priced is None or side.chainlet or side.config.endswith(".py"):
         return None
-    from truss_instance_plugin.core.fit import assess  # only for a changed unit
-    from truss_instance_plugin.core.pipeline import analyze_loaded
+    from truss_instance_plugin.core.fit import assess, sources_of  # only for a changed unit
+    from truss_instance_plugin.core.pipeline import host_catalog
+    from truss_instance_plugin.core.resolve import resolve
+    from truss_instance_plugin.model import Model
 
     full = os.path.join(root, side.config)
     loaded = load_config_bytes(full, side.data)
-    model = analyze_loaded(loaded, host, files.read)
-    chosen = model.catalog.get(side.priced.instance_type)
-    if model.resolution is not None and chosen is not None and chosen != model.chosen:  # the lock's type is what Baseten runs
-        model = model._replace(resolution=model.resolution._replace(chosen=chosen))
-        model = model._replace(fit=assess(model, files.read)[0])
-    return model.fit
+    parsed = parse_resources(loaded.resources, loaded.trt_llm)
+    if parsed.request is None or sources_of(loaded, files.read) is None:
+        return None
+    catalog = host_catalog(host, full)
+    res = resolve(parsed.request, catalog)
+    chosen = catalog.get(side.priced.instance_type) or res.chosen
+    model = Model(full, loaded, parsed, catalog, res._replace(chosen=chosen), ())
+    return assess(model, files.read)[0]
