@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from truss_instance_plugin._typing import TYPE_CHECKING
+from truss_instance_plugin.errors import UsageError
 
 if TYPE_CHECKING:
     from truss_instance_plugin.plugins import Host
@@ -15,8 +16,6 @@ HELP = "the GPU-memory fit check's model sizes: `fit fetch` records them from th
 
 def run(args: argparse.Namespace, host: Host) -> int:
     """Bare `fit`: say what it is for (the verdict itself is in `check` and `explain`)."""
-    from truss_instance_plugin.errors import UsageError
-
     raise UsageError("use `truss-instance fit fetch [PATH...]`; `check` and `explain` show whether each model fits")
 
 

@@ -93,7 +93,7 @@ def _at(node: yaml.Node) -> At:
     return At(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _scalar(node: yaml.Node | None) -> object:
+def scalar(node: yaml.Node | None) -> object:
     """A scalar node's value as the safe loader makes it (None for anything else, or a value its tag cannot hold)."""
     if not isinstance(node, yaml.ScalarNode):
         return None
@@ -214,7 +214,7 @@ class _Reader:
 
     def volumes(self) -> None:
         for i, item in enumerate(_items(self.nodes.get("weights"))):
-            source, mount = _scalar(_get(item, "source")), _scalar(_get(item, "mount_location"))
+            source, mount = scalar(_get(item, "source")), scalar(_get(item, "mount_location"))
             parsed = _hf_source(source) if isinstance(source, str) else None
             if parsed is None:
                 continue
@@ -224,11 +224,11 @@ class _Reader:
                 self.mounts.append((mount.rstrip("/"), ref))
         for i, item in enumerate(_items(self.nodes.get("model_cache"))):
             repo_node = _get(item, "repo_id")
-            kind = _scalar(_get(item, "kind"))
+            kind = scalar(_get(item, "kind"))
             if repo_node is None or (kind is not None and kind != "hf"):
                 continue
-            ref = self.ref(_scalar(repo_node), _scalar(_get(item, "revision")), f"model_cache[{i}]", _at(repo_node))
-            folder = _scalar(_get(item, "volume_folder"))
+            ref = self.ref(scalar(repo_node), scalar(_get(item, "revision")), f"model_cache[{i}]", _at(repo_node))
+            folder = scalar(_get(item, "volume_folder"))
             if ref is not None and isinstance(folder, str) and folder and "/" not in folder.strip("/"):
                 self.mounts.append((f"/app/model_cache/{folder.strip('/')}", ref))
 
@@ -246,7 +246,7 @@ class _Reader:
         """(a start command is set, its engine ("" when unreadable), where it starts, the model it serves, why the model
         is unknown)."""
         node = _get(self.nodes.get("docker_server"), "start_command")
-        text = _scalar(node)
+        text = scalar(node)
         if node is None or not isinstance(text, str):
             return False, "", At(1, 1), None, None
         span = Span(self.text, node)
@@ -305,7 +305,7 @@ class _Reader:
         if build is None and _get(node, "target", "build") is not None:  # speculative: target + draft
             build, runtime = _get(node, "target", "build"), _get(node, "target", "runtime")
         at = _at(node) if node is not None else At(1, 1)
-        base = _scalar(_get(build, "base_model"))
+        base = scalar(_get(build, "base_model"))
         engine = "trtllm-encoder" if isinstance(base, str) and base.startswith("encoder") else "trtllm"
         for name, path, origin in (
             ("tp", (build, "tensor_parallel_count"), "trt_llm.build.tensor_parallel_count"),
@@ -323,21 +323,21 @@ class _Reader:
             ("kv_dtype", (_get(runtime, "patch_kwargs", "kv_cache_config"), "dtype"), "trt_llm.runtime.patch_kwargs.kv_cache_config.dtype"),
         ):
             value = _get(path[0], path[1])
-            if value is not None and _scalar(value) is not None:
-                self.knob(name, _scalar(value), origin, _at(value))
+            if value is not None and scalar(value) is not None:
+                self.knob(name, scalar(value), origin, _at(value))
         local = _get(runtime, "patch_kwargs", "model_path")
-        if isinstance(_scalar(local), str) and str(_scalar(local)).startswith("/"):
-            ref = self.local(str(_scalar(local)))
+        if isinstance(scalar(local), str) and str(scalar(local)).startswith("/"):
+            ref = self.local(str(scalar(local)))
             if ref is not None:
                 return engine, ref, None, at
         checkpoint = _get(build, "checkpoint_repository")
         repo_node = _get(checkpoint, "repo")
-        source = _scalar(_get(checkpoint, "source"))
+        source = scalar(_get(checkpoint, "source"))
         if repo_node is None:
             return engine, None, "trt_llm.build names no checkpoint_repository", at
         if source not in (None, "HF"):
             return engine, None, f"the checkpoint comes from {_short(str(source))}, not the Hugging Face Hub", at
-        ref = self.ref(_scalar(repo_node), _scalar(_get(checkpoint, "revision")), "trt_llm.build.checkpoint_repository", _at(repo_node))
+        ref = self.ref(scalar(repo_node), scalar(_get(checkpoint, "revision")), "trt_llm.build.checkpoint_repository", _at(repo_node))
         return engine, ref, None if ref else "trt_llm.build.checkpoint_repository.repo is not a repo id", at
 
     # model_metadata
@@ -348,7 +348,7 @@ class _Reader:
         found: Ref | None = None
         for path in (("repo_id",), ("engine_args", "model"), ("vllm_config", "model"), ("model",), ("llm_model",)):
             node = _get(meta, *path)
-            value = _scalar(node)
+            value = scalar(node)
             if node is not None and isinstance(value, str) and "/" in value and found is None:
                 found = self.ref(value, None, "model_metadata." + ".".join(path), _at(node))
         vllm = False
@@ -360,11 +360,11 @@ class _Reader:
             for name, key in (("tp", "tensor_parallel_size"), ("max_len", "max_model_len"), ("mem_fraction", "gpu_memory_utilization")):
                 value = _get(sub, key)
                 if value is not None:
-                    self.knob(name, _scalar(value), f"model_metadata.{section}.{key}", _at(value))
+                    self.knob(name, scalar(value), f"model_metadata.{section}.{key}", _at(value))
         for key in ("tensor_parallel", "tensor_parallelism", "tensor_parallel_size"):
             value = _get(meta, key)
             if value is not None and "tp" not in self.knobs:
-                self.knob("tp", _scalar(value), f"model_metadata.{key}", _at(value))
+                self.knob("tp", scalar(value), f"model_metadata.{key}", _at(value))
         return found, vllm
 
     def version(self, engine: str) -> str | None:
@@ -372,12 +372,12 @@ class _Reader:
         if engine != "vllm":
             return None
         for item in _items(self.nodes.get("requirements")):
-            text = _scalar(item)
+            text = scalar(item)
             if isinstance(text, str):
                 m = re.fullmatch(r"(?a)\s*vllm\s*==\s*(\d+(?:\.\d+){1,3})\s*", text)
                 if m:
                     return m.group(1)
-        image = _scalar(_get(self.nodes.get("base_image"), "image"))
+        image = scalar(_get(self.nodes.get("base_image"), "image"))
         if isinstance(image, str):
             m = re.fullmatch(r"(?a)(?:[\w.-]+/)*vllm-openai:v?(\d+(?:\.\d+){1,3})(?:[-+.\w]*)", image)
             if m:

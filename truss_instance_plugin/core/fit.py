@@ -12,8 +12,8 @@ from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import HOURS_PER_MONTH, InstanceType, round_half_up
-from truss_instance_plugin.config import LoadedConfig, read_unlinked
-from truss_instance_plugin.core.engines import At, Knob, Ref, Sources, read_sources
+from truss_instance_plugin.config import LoadedConfig, dirname, read_unlinked
+from truss_instance_plugin.core.engines import At, Knob, Ref, Sources, read_sources, scalar
 from truss_instance_plugin.core.memory import ENGINE_NAMES, TP_ENGINES, GiB, Inputs, Verdict, verdict
 from truss_instance_plugin.core.pretrained import mentions_pretrained, model_file, pretrained_refs
 from truss_instance_plugin.core.resolve import rejection
@@ -135,8 +135,6 @@ class _Fit:
             return None
 
     def where(self) -> str:
-        from truss_instance_plugin.config import dirname
-
         return dirname(self.config_path) or "."
 
     def entry(self, sizes: Sizes | None, ref: Ref) -> Entry | None:
@@ -536,8 +534,6 @@ def fit_lines(fit: Fit) -> list[str]:
 
 
 def _top_scalar(config: object, key: str) -> str | None:
-    from truss_instance_plugin.core.engines import _scalar
-
     nodes = getattr(getattr(config, "model", None), "nodes", {})
-    value = _scalar(nodes.get(key)) if key in nodes else None
+    value = scalar(nodes.get(key)) if key in nodes else None
     return value if isinstance(value, str) else None

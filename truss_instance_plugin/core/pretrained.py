@@ -4,6 +4,8 @@ counted; an argument that is not a string literal (`model_metadata["repo_id"]`, 
 
 from __future__ import annotations
 
+import ast
+import warnings
 from collections.abc import Callable
 
 from truss_instance_plugin.config import MAX_CHAIN_BYTES, basename, dirname, join, read_unlinked
@@ -41,9 +43,6 @@ def mentions_pretrained(path: str, read: Read = read_unlinked) -> bytes | None:
 def pretrained_refs(path: str, data: bytes, shown: str = "") -> tuple[Ref, ...]:
     """The weight-loading `from_pretrained("repo")` literals of a model file, in order, each with its position
     (`shown`: the file's name in findings; its base name by default)."""
-    import ast  # only for a model file that calls from_pretrained: keeps the check path lean
-    import warnings
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # odd escapes: python's warnings, not ours to print

@@ -5,6 +5,7 @@ word is written in config.yaml is found by searching the command's source text."
 from __future__ import annotations
 
 import re
+import shlex
 
 import yaml
 
@@ -110,8 +111,6 @@ def restore(text: str, subs: list[str]) -> str:
 def commands(script: str, subs: list[str]) -> list[list[str]] | None:
     """The simple commands of a shell script (split at ; && || | and newlines), each as words; None when a shell would
     refuse it (an unclosed quote)."""
-    import shlex  # only for a config with a start command: keeps the check path lean
-
     lex = shlex.shlex(hide_substitutions(script.replace("\\\n", " "), subs), posix=True, punctuation_chars=";&|\n")
     lex.whitespace = " \t\r"
     lex.whitespace_split = True

@@ -10,6 +10,7 @@ requests like any other: it is read bounded and validated field by field, and an
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 
@@ -177,8 +178,6 @@ def config_from(doc: object, what: str) -> ModelConfig:
 
 def parse_sizes(data: bytes) -> Sizes:
     """A sizes snapshot from its bytes; SizesError says what is wrong (never an exception of another kind)."""
-    import json  # only for a config that names a model: keeps the check path lean
-
     if len(data) > MAX_SIZES_BYTES:
         raise SizesError(f"larger than {MAX_SIZES_BYTES >> 20} MiB")
     try:
@@ -236,8 +235,6 @@ def entry_json(e: Entry) -> dict[str, object]:
 
 def render_sizes(sizes: Sizes) -> bytes:
     """The snapshot file: sorted JSON, two-space indent, LF, a trailing newline; the same models give the same bytes."""
-    import json
-
     doc = {
         "generator": GENERATOR,
         "sizes_version": SIZES_VERSION,

@@ -10,15 +10,21 @@ or revision). Every answer is read bounded, with a per-read timeout and an overa
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import sys
 import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from truss_instance_plugin.core.sizes import MAX_INT, MAX_SMALL, Entry, ModelConfig, Weights
-from truss_instance_plugin.diagnostics import clip
+from truss_instance_plugin.config import load_config
+from truss_instance_plugin.core.fit import fetch_refs
+from truss_instance_plugin.core.sizes import MAX_INT, MAX_SMALL, Entry, ModelConfig, Sizes, Weights, render_sizes, sizes_path
+from truss_instance_plugin.diagnostics import clip, location, write_lines
+from truss_instance_plugin.discover import collect_configs
 from truss_instance_plugin.errors import CatalogError
+from truss_instance_plugin.lock.atomic import write_if_changed
 
 INSTALL_HINT = "pip install 'truss-instance-plugin[hub]'"
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -133,8 +139,6 @@ class Hub:
         return data[: limit + 1]
 
     def _json(self, data: bytes, what: str) -> object:
-        import json
-
         try:
             return json.loads(data.decode("utf-8"), parse_float=_float, parse_constant=_float)
         except (ValueError, RecursionError, UnicodeDecodeError):
@@ -340,15 +344,6 @@ def _seconds(value: str | None, default: float, flag: str) -> float:
 def cmd_fit_fetch(paths: list[str], timeout: str | None, deadline: str | None) -> int:
     """`fit fetch`: ask the Hub once per repo@revision the configs name, then write each config's sizes snapshot
     (atomically, only when its bytes change). Nothing is written unless every model could be fetched."""
-    import sys
-
-    from truss_instance_plugin.config import load_config
-    from truss_instance_plugin.core.fit import fetch_refs
-    from truss_instance_plugin.core.sizes import Sizes, render_sizes, sizes_path
-    from truss_instance_plugin.diagnostics import location, write_lines
-    from truss_instance_plugin.discover import collect_configs
-    from truss_instance_plugin.lock.atomic import write_if_changed
-
     per_request, total = _seconds(timeout, 10.0, "--timeout"), _seconds(deadline, 300.0, "--deadline")
     plan: list[tuple[str, tuple[str, ...]]] = []
     wanted: dict[str, tuple[str, str]] = {}
@@ -389,8 +384,6 @@ def cmd_fit_fetch(paths: list[str], timeout: str | None, deadline: str | None) -
 
 def _public(endpoint: str) -> str:
     """The endpoint as the snapshot records it: scheme, host, port and path; never user info."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(endpoint)
     host = parts.hostname or ""
     return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "") + parts.path.rstrip("/")

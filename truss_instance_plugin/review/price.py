@@ -12,17 +12,19 @@ from truss_instance_plugin.config import (
     load_config,
     load_config_bytes,
 )
+from truss_instance_plugin.core.fit import assess, sources_of
+from truss_instance_plugin.core.resolve import resolve
 from truss_instance_plugin.core.resources import parse_resources
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.discover import posix
 from truss_instance_plugin.lock.format import ChainLock, Lock, LockError, parse_lock, request_hash
+from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import Request
 from truss_instance_plugin.review.revisions import Content
 from truss_instance_plugin.review.units import Priced, Side
 
 if TYPE_CHECKING:
     from truss_instance_plugin.core.fit import Fit
-    from truss_instance_plugin.model import Model
     from truss_instance_plugin.plugins import Host
 
 
@@ -111,10 +113,7 @@ def fit_at(root: str, side: Side, host: Host, files: Files) -> Fit | None:
     again: the type is the one the unit was priced with."""
     if side.data is None or side.priced is None or side.chainlet or side.config.endswith(".py"):
         return None
-    from truss_instance_plugin.core.fit import assess, sources_of  # only for a changed unit
-    from truss_instance_plugin.core.pipeline import host_catalog
-    from truss_instance_plugin.core.resolve import resolve
-    from truss_instance_plugin.model import Model
+    from truss_instance_plugin.core.pipeline import host_catalog  # as price_side imports the pipeline: only when asked
 
     full = os.path.join(root, side.config)
     loaded = load_config_bytes(full, side.data)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.catalog import HOURS_PER_MONTH, round_half_up
+from truss_instance_plugin.core.fit import fit_json
 from truss_instance_plugin.diagnostics import Diagnostic, location, shown
 from truss_instance_plugin.report import diagnostic_lines, dumps, per_hour, per_month, price_delta_text
 from truss_instance_plugin.review.units import (
@@ -178,8 +179,6 @@ def render_json(d: Diff) -> list[str]:
 
 
 def _fit_json(c: Change) -> dict[str, object]:
-    from truss_instance_plugin.core.fit import fit_json  # only for a changed unit whose config names a model
-
     assert c.fit is not None
     return fit_json(c.fit)
 
