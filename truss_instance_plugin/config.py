@@ -112,19 +112,22 @@ METADATA_MODEL_KEYS = frozenset(
 def _model_nodes(text: str, found: dict[str, yaml.Node]) -> ModelNodes | None:
     """The model nodes, or None when none of them can name a model (no node is converted: a few key lookups)."""
     for name, node in found.items():
-        if name in ("docker_server", "model_metadata"):
+        if name == "docker_server" or name == "model_metadata":
             if isinstance(node, yaml.MappingNode):
-                wanted = ("start_command",) if name == "docker_server" else METADATA_MODEL_KEYS
-                if any(isinstance(k, yaml.ScalarNode) and k.value in wanted for k, _ in node.value):
-                    return ModelNodes(text, found)
-        elif name in ("weights", "model_cache"):
+                wanted = _START if name == "docker_server" else METADATA_MODEL_KEYS
+                for k, _ in node.value:
+                    if isinstance(k, yaml.ScalarNode) and k.value in wanted:
+                        return ModelNodes(text, found)
+        elif name == "weights" or name == "model_cache":
             if isinstance(node, yaml.SequenceNode) and node.value:
                 return ModelNodes(text, found)
-        elif name in ("trt_llm", "model_module_dir", "model_class_filename") and not (
-            isinstance(node, yaml.ScalarNode) and tag_of(node) == YAML_TAG + "null"
-        ):
+        elif name in _ANY and not (isinstance(node, yaml.ScalarNode) and tag_of(node) == YAML_TAG + "null"):
             return ModelNodes(text, found)
     return None
+
+
+_START = frozenset({"start_command"})
+_ANY = frozenset({"trt_llm", "model_module_dir", "model_class_filename"})
 
 
 def mapping(node: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node]]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.catalog import SNAPSHOT_NAME, Catalog, InstanceType, embedded_types, make_catalog, read_snapshot, stale_snapshot
-from truss_instance_plugin.config import MAX_CHAIN_BYTES, LoadedConfig, dirname, join, load_config, read_unlinked
+from truss_instance_plugin.config import MAX_CHAIN_BYTES, LoadedConfig, dirname, exists, join, load_config, read_unlinked
 from truss_instance_plugin.core.policy import catalog_setting, clear_cache
 from truss_instance_plugin.core.resolve import Chooser, Resolution, Where, resolve
 from truss_instance_plugin.core.resources import parse_resources
@@ -98,8 +98,11 @@ def _loads_pretrained(config: LoadedConfig, req: Request | None, read: Read) -> 
     """A GPU model whose config names no model, and whose model/model.py calls from_pretrained (a byte test)."""
     if req is None or req.gpu_type is None or not config.path.endswith((".yaml", ".yml")):
         return False
+    path = join(dirname(config.path), "model/model.py")
+    if not exists(path):  # most trusses: one access() call, no exception built
+        return False
     try:
-        return b"from_pretrained" in read(join(join(dirname(config.path), "model"), "model.py"), MAX_CHAIN_BYTES)
+        return b"from_pretrained" in read(path, MAX_CHAIN_BYTES)
     except OSError:
         return False
 
