@@ -106,6 +106,7 @@ class _Fit:
         self.config_path = model.config.path
         self.sizes_file = sizes_path(self.config_path)
         self.served_entry: Entry | None = None
+        self.unusable = False  # the sizes snapshot is there but cannot be used (TI307)
 
     def diag(self, code: str, severity: str, message: str, hint: str, at: At | tuple[int, int], file: str = "") -> None:
         line, col = at[0], at[1]
@@ -130,6 +131,7 @@ class _Fit:
                 raise SizesError(problem)
             return parse_sizes(data)
         except SizesError as e:
+            self.unusable = True  # said once, here: no model is "not in the snapshot" too
             hint = f"run `truss-instance fit fetch {self.where()}` to write it again"
             self.diag("TI307", ERROR, f"the sizes snapshot cannot be used: {clip(str(e), 160)}", hint, (0, 0), self.sizes_file)
             return None
@@ -143,6 +145,8 @@ class _Fit:
         if got is not None:
             return got
         fetch = f"run `truss-instance fit fetch {self.where()}` and commit {self.sizes_file}"
+        if self.unusable:
+            return None
         if sizes is None:
             self.diag("TI305", INFO, f"the size of {ref.key} is unknown (no sizes snapshot)", fetch, ref.at)
         else:

@@ -189,7 +189,7 @@ def parse_sizes(data: bytes) -> Sizes:
     except RecursionError:
         raise SizesError("nested too deeply") from None
     except ValueError as e:  # a float, NaN, an int of 4,300+ digits
-        raise SizesError(clip(str(e), 100)) from None
+        raise SizesError("a number with too many digits" if "integer string conversion" in str(e) else clip(str(e), 100)) from None
     d = _keys(doc, DOC_KEYS, "the top level")
     version = d["sizes_version"]
     if isinstance(version, int) and not isinstance(version, bool) and version > SIZES_VERSION:
