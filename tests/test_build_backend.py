@@ -100,11 +100,12 @@ def test_metadata_says_what_pyproject_says(wheel: Path) -> None:
     assert meta["Metadata-Version"] == "2.4"
     assert (meta["Name"], meta["Version"], meta["Summary"]) == ("truss-instance-plugin", __version__, project["description"])
     assert (meta["License-Expression"], meta["Requires-Python"]) == ("MIT", ">=3.11")
-    assert meta.get_all("Provides-Extra") == ["dev", "test", "truss"]
+    assert meta.get_all("Provides-Extra") == ["dev", "hub", "test", "truss"]
     assert meta.get_all("Requires-Dist") == [
         "pyyaml>=6",
         "pluggy>=1.5",
         *(f"{r}; extra == 'dev'" for r in project["optional-dependencies"]["dev"]),
+        "huggingface_hub>=1.0; extra == 'hub'",
         *(f"{r}; extra == 'test'" for r in project["optional-dependencies"]["test"]),
         "truss>=0.15.12,<0.19; extra == 'truss'",
     ]

@@ -4,6 +4,7 @@ snapshot of the revision itself), and the push guard blocks a model that does no
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from support import Run
 from test_fit_check import GLM, GLM_CONFIG, GLM_WEIGHTS, SHA, truss
 
-from truss_instance_plugin.core.sizes import Entry
+from truss_instance_plugin.core.sizes import Entry, Sizes, render_sizes
 from truss_instance_plugin.integrations import push
 
 GLM8 = GLM.replace("--tp-size 4", "--tp-size 8")
@@ -76,3 +77,14 @@ def test_the_push_guard_blocks_a_model_that_does_not_fit(work: Path, capsys: pyt
     )
     (work / "glm" / "config.yaml").write_text(GLM8)
     assert push.before_push(params) is not None  # with --tp-size 8 it fits: the push goes on
+
+
+def test_a_truss_chainlet_whose_config_names_a_model(run: Run, work: Path) -> None:
+    """The chain's TrussChainlet deploys its truss_dir's config.yaml: its model is checked there, its findings point there."""
+    chain = work / "chain"
+    shutil.copytree(Path(__file__).parent / "chains_fixtures" / "forms" / "truss_chainlet", chain)
+    (chain / "wrapped" / "config.yaml").write_text(GLM)
+    (chain / "wrapped" / "truss-instance.sizes.json").write_bytes(render_sizes(Sizes("https://huggingface.co", MODELS)))
+    code, out, _ = run("check", "--no-lock", "chain/chain.py")
+    assert code == 1
+    assert out.splitlines()[0].startswith("chain/wrapped/config.yaml:5:100: error TI300 [Wrapped] does not fit: 84.0 GiB of weights")
