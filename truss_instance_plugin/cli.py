@@ -50,7 +50,7 @@ class _Formatter(argparse.HelpFormatter):
 
 
 # Our commands, in --help order: each is the module commands.<name>, imported only when it runs (or for --help).
-COMMANDS = ("check", "explain", "lock", "adopt", "catalog", "plugins", "diff")
+COMMANDS = ("check", "explain", "lock", "adopt", "catalog", "plugins", "diff", "fit")
 
 
 def _command(name: str) -> ModuleType:

@@ -1,4 +1,5 @@
-"""Finding and loading config.yaml: the `resources` block with a position for every value."""
+"""Finding and loading config.yaml: the `resources` block with a position for every value, and the nodes that name the
+model it serves (read by core/engines.py only when there are any)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,13 @@ class Field(NamedTuple):
     key_col: int
 
 
+class ModelNodes(NamedTuple):
+    """The top-level config keys that say which model is served and how (composed nodes, positions in `text`)."""
+
+    text: str  # the config text the nodes' marks index (a token inside a start command is found in it)
+    nodes: dict[str, yaml.Node]  # key -> its value's node, for the keys in MODEL_KEYS the file has
+
+
 class LoadedConfig(NamedTuple):
     """What we read from one config file."""
 
@@ -86,6 +94,51 @@ class LoadedConfig(NamedTuple):
     model_name: str | None
     diagnostics: list[Diagnostic]
     trt_llm: bool = False  # a `trt_llm:` section: `truss push` raises memory to 10Gi (and rewrites the file)
+    model: ModelNodes | None = None  # None: the config names no model (nothing for the fit check to read)
+
+
+# The keys core/engines.py reads. A config has "model sources" when one of them can name a model: a start command, a
+# trt_llm section, weights or model_cache entries, or model_metadata with a model key (not just example input).
+MODEL_KEYS = frozenset(
+    {"docker_server", "trt_llm", "weights", "model_cache", "model_metadata", "model_module_dir", "model_class_filename",
+     "base_image", "requirements"}
+)  # fmt: skip
+METADATA_MODEL_KEYS = frozenset(
+    {"repo_id", "model", "llm_model", "engine_args", "vllm_config", "tensor_parallel", "tensor_parallelism",
+     "tensor_parallel_size"}
+)  # fmt: skip
+
+
+def _model_nodes(text: str, found: dict[str, yaml.Node]) -> ModelNodes | None:
+    """The model nodes, or None when none of them can name a model (no node is converted: a few key lookups)."""
+    for name, node in found.items():
+        if name == "docker_server" or name == "model_metadata":
+            if isinstance(node, yaml.MappingNode):
+                wanted = _START if name == "docker_server" else METADATA_MODEL_KEYS
+                for k, _ in node.value:
+                    if isinstance(k, yaml.ScalarNode) and k.value in wanted:
+                        return ModelNodes(text, found)
+        elif name == "weights" or name == "model_cache":
+            if isinstance(node, yaml.SequenceNode) and node.value:
+                return ModelNodes(text, found)
+        elif name in _ANY and not (isinstance(node, yaml.ScalarNode) and tag_of(node) == YAML_TAG + "null"):
+            return ModelNodes(text, found)
+    return None
+
+
+_START = frozenset({"start_command"})
+_ANY = frozenset({"trt_llm", "model_module_dir", "model_class_filename"})
+
+
+def mapping(node: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    """A mapping node's keys with `<<` merges applied as the safe loader applies them ({} for anything else, or for a
+    merge the safe loader refuses: the fit check reads such a config as naming nothing there)."""
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    try:
+        return _Builder([]).flat(node, 0)
+    except _BadMerge:
+        return {}
 
 
 if sys.platform != "win32":  # posixpath's rules without its two function calls per use (asked per model)
@@ -148,6 +201,14 @@ def read_bounded(path: str, limit: int) -> bytes:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def read_unlinked(path: str, limit: int) -> bytes:
+    """read_bounded, refusing a symbolic link: the files a config's model check reads beside it (its model file, its sizes
+    snapshot) are the truss's own, never a link that could lead out of the repository."""
+    if os.path.islink(path):
+        raise OSError(0, "a symbolic link; not read", path)
+    return read_bounded(path, limit)
 
 
 def _read_text(path: str) -> str | LoadedConfig:
@@ -414,6 +475,7 @@ def _load_text(path: str, text: str) -> LoadedConfig:
     resources: Field | None = None
     model_name: str | None = None
     trt_llm = False
+    found: dict[str, yaml.Node] | None = None
     builder = _Builder(diags)
     try:
         merged, own = builder.pairs(root)
@@ -435,9 +497,12 @@ def _load_text(path: str, text: str) -> LoadedConfig:
                 resources = builder.field(v, k, 0)
             elif name == "model_name" and isinstance(v, yaml.ScalarNode) and tag_of(v) == YAML_TAG + "str":
                 model_name = v.value
-            elif name == "trt_llm":
-                trt_llm = not (isinstance(v, yaml.ScalarNode) and tag_of(v) == YAML_TAG + "null")
+            if name in MODEL_KEYS:
+                if name == "trt_llm":
+                    trt_llm = not (isinstance(v, yaml.ScalarNode) and tag_of(v) == YAML_TAG + "null")
+                found = found or {}
+                found[name] = v  # the last of duplicate keys, as truss keeps
     except _BadMerge as e:
         m = e.key.start_mark
         return _fatal(path, "TI091", f"invalid YAML: {e}", e.hint, m.line + 1, m.column + 1)
-    return LoadedConfig(path, resources, model_name, diags, trt_llm)
+    return LoadedConfig(path, resources, model_name, diags, trt_llm, _model_nodes(text, found) if found else None)

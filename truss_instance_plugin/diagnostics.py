@@ -19,7 +19,7 @@ WARNING: Final = "warning"
 INFO: Final = "info"
 
 # Stable codes. TI0xx: the resources block; TI09x: unreadable input (exit 2);
-# TI1xx: lockfile and drift; TI2xx: policies and plugins.
+# TI1xx: lockfile and drift; TI2xx: policies and plugins; TI3xx: will the model fit in GPU memory.
 CODES: dict[str, str] = {
     "TI001": "unknown key in resources",
     "TI002": "duplicate key",
@@ -81,6 +81,14 @@ CODES: dict[str, str] = {
     "TI201": "policy: accelerator not allowed",
     "TI202": "policy: instance type denied",
     "TI203": "policy: lockfile required",
+    "TI300": "the model does not fit in GPU memory",
+    "TI301": "tensor x pipeline parallel is not the number of GPUs",
+    "TI302": "a dtype or quantization the GPU cannot run with this engine",
+    "TI303": "the model fits only within the uncertainty band",
+    "TI304": "a cheaper instance type holds the model with margin",
+    "TI305": "model size or setting unknown",
+    "TI306": "two models named for one server",
+    "TI307": "the sizes snapshot is stale or cannot be used",
 }
 
 # Codes that mean "we could not read the input": exit 2, not 1.

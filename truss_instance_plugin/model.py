@@ -7,6 +7,7 @@ from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from truss_instance_plugin.catalog import Catalog, InstanceType
     from truss_instance_plugin.config import LoadedConfig
+    from truss_instance_plugin.core.fit import Fit
     from truss_instance_plugin.core.resolve import Resolution
     from truss_instance_plugin.diagnostics import Diagnostic
     from truss_instance_plugin.request import Parsed, Request
@@ -21,6 +22,7 @@ class Model(NamedTuple):
     catalog: Catalog
     resolution: Resolution | None
     diagnostics: tuple[Diagnostic, ...]
+    fit: Fit | None = None  # will the model fit on the chosen GPUs (None: the config names no model, or no GPU)
 
     @property
     def request(self) -> Request | None:

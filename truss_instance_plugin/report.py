@@ -115,6 +115,10 @@ def model_json(model: Model, chainlet: str | None = None, entrypoint: bool = Fal
     }
     if chainlet is not None:
         out.update(chainlet=chainlet, entrypoint=entrypoint)
+    if model.fit is not None:  # the config names a model and a GPU is requested
+        from truss_instance_plugin.core.fit import fit_json  # noqa: PLC0415 (core.fit: only for a model the config names)
+
+        out["fit"] = fit_json(model.fit)
     return out
 
 
@@ -204,6 +208,10 @@ def explain_text(model: Model, replicas: int = 1, why_not: str | None = None, to
                 lines.append(f"    {mark} {c.name:<16} {gpus:<18} {fmt_cpu(c.millicores):>4} vCPU  {fmt_bytes(c.memory_bytes):>9}  {cost}")
             if len(res.candidates) > top:
                 lines.append(f"      … {len(res.candidates) - top} more (--format json lists all)")
+    if model.fit is not None:
+        from truss_instance_plugin.core.fit import fit_lines  # noqa: PLC0415 (core.fit: only for a model the config names)
+
+        lines += fit_lines(model.fit)
     if why_not:
         lines.append("  " + why_not_text(model, why_not))
     for d in model.diagnostics:
@@ -255,6 +263,10 @@ def explain_json(model: Model, replicas: int = 1, why_not: str | None = None) ->
         out["cost"] = _cost_json(chosen.price_per_min * res.nodes * replicas)
     if why_not:
         out["why_not"] = why_not_text(model, why_not)
+    if model.fit is not None:
+        from truss_instance_plugin.core.fit import fit_json  # noqa: PLC0415 (core.fit: only for a model the config names)
+
+        out["fit"] = fit_json(model.fit)
     return out
 
 

@@ -543,15 +543,16 @@ def _at(r: Reader, d: Diagnostic, at: Pos) -> Diagnostic:
 # Analysis -------------------------------------------------------------------------------------------
 
 
-def analyze_chainlet(chainlet: Chainlet, host: Host) -> Model:
-    """Run the pipeline on one chainlet; a blocked one keeps its findings and gets no request."""
+def analyze_chainlet(chainlet: Chainlet, host: Host, files: Files | None = None) -> Model:
+    """Run the pipeline on one chainlet (its config's other files read from `files`); a blocked one keeps its findings
+    and gets no request."""
     config = chainlet.config
     if chainlet.blocked:
         parsed = parse_resources(config.resources)  # the readable arguments' own findings ("Gi")
         parsed = parsed._replace(request=None)
         model = Model(config.path, config, parsed, host_catalog(host, config.path), None, tuple(parsed.diagnostics))
     else:
-        model = analyze_loaded(config, host)
+        model = analyze_loaded(config, host, files.read) if files is not None else analyze_loaded(config, host)
     here = chainlet.source if chainlet.source != chainlet.chain else ""
     diags = [d if d.file or not here else d._replace(file=here) for d in model.diagnostics]
     return model._replace(path=chainlet.chain, diagnostics=sort_diagnostics([*diags, *chainlet.findings]))
@@ -564,4 +565,4 @@ def analyze_chain(path: str, host: Host, *, walked: bool = False, files: Files |
         return []
     if chain.diagnostics and (not chain.chainlets or any(d.fatal for d in chain.diagnostics)):
         return [(analyze_loaded(LoadedConfig(path, None, None, list(chain.diagnostics)), host), None)]
-    return [(analyze_chainlet(c, host), c) for c in chain.chainlets]
+    return [(analyze_chainlet(c, host, files), c) for c in chain.chainlets]

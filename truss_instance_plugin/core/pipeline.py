@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.catalog import SNAPSHOT_NAME, Catalog, InstanceType, embedded_types, make_catalog, read_snapshot, stale_snapshot
-from truss_instance_plugin.config import LoadedConfig, dirname, load_config
+from truss_instance_plugin.config import MAX_CHAIN_BYTES, LoadedConfig, dirname, exists, join, load_config, read_unlinked
 from truss_instance_plugin.core.policy import catalog_setting, clear_cache
 from truss_instance_plugin.core.resolve import Chooser, Resolution, Where, resolve
 from truss_instance_plugin.core.resources import parse_resources
@@ -17,7 +17,10 @@ from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import Parsed, Request
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
+
+    Read = Callable[[str, int], bytes]
 
     from truss_instance_plugin.plugins import Host
 
@@ -59,8 +62,8 @@ def host_catalog(host: Host, config_path: str = "") -> Catalog:
     return catalog
 
 
-def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
-    """Run the pipeline on an already loaded config."""
+def analyze_loaded(config: LoadedConfig, host: Host, read: Read = read_unlinked) -> Model:
+    """Run the pipeline on an already loaded config (`read`: how its other files are read, e.g. at a git revision)."""
     catalog = host_catalog(host, config.path)
     parsed = parse_resources(config.resources, config.trt_llm)
     model = Model(config.path, config, parsed, catalog, None, ())
@@ -77,11 +80,30 @@ def analyze_loaded(config: LoadedConfig, host: Host) -> Model:
         model = model._replace(resolution=_resolve(host, parsed.request, catalog, choose, where))
     resolution = model.resolution
     diags = list(config.diagnostics) + list(resolution.diagnostics if resolution else ()) + stale_snapshot(catalog)
+    if not fatal and config.path and (config.model is not None or _loads_pretrained(config, parsed.request, read)):
+        from truss_instance_plugin.core.fit import assess  # noqa: PLC0415 (only for a config that names a model: keeps the check path lean)
+
+        fit, found = assess(model, read)
+        model = model._replace(fit=fit)
+        diags += found
     if not fatal:
         results = host.validate(model)
         for batch in results:
             diags.extend(batch)
     return model._replace(diagnostics=sort_diagnostics(diags))
+
+
+def _loads_pretrained(config: LoadedConfig, req: Request | None, read: Read) -> bool:
+    """A GPU model whose config names no model, and whose model/model.py calls from_pretrained (a byte test)."""
+    if req is None or req.gpu_type is None or not config.path.endswith((".yaml", ".yml")):
+        return False
+    path = join(dirname(config.path), "model/model.py")
+    if not exists(path):  # most trusses: one access() call, no exception built
+        return False
+    try:
+        return b"from_pretrained" in read(path, MAX_CHAIN_BYTES)
+    except OSError:
+        return False
 
 
 def _resolve(host: Host, req: Request, catalog: Catalog, choose: Chooser, where: Where) -> Resolution:

@@ -10,7 +10,7 @@ from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.lock.drift import changed_keys
 from truss_instance_plugin.lock.format import request_hash
 from truss_instance_plugin.report import per_month
-from truss_instance_plugin.review.price import price_chain, price_side
+from truss_instance_plugin.review.price import fit_at, price_chain, price_side
 from truss_instance_plugin.review.revisions import Snapshot, snapshots
 from truss_instance_plugin.review.units import Change, Diff, Priced, Revision, Side, monthly, percent_text, unit_id
 
@@ -97,14 +97,16 @@ def diff_revisions(base_rev: str, head_rev: str | None, host: Host, cwd: str = "
             return price_chain(root, path, content, lock, host, snap.files)
         key = (path, content if isinstance(content, bytes) else id(content), lock)
         if key not in cache:
-            cache[key] = price_side(root, path, content, lock, host)
+            cache[key] = price_side(root, path, content, lock, host, snap.files)
         return [cache[key]]
 
     with gitrev.Blobs(root) as blobs:
         snap_b, snap_h = snapshots(root, base, head, blobs)
         before = {unit_id(s): s for p in snap_b.units for s in sides(snap_b, p)}
         after = {unit_id(s): s for p in snap_h.units for s in sides(snap_h, p)}
-    return compare(base, head, before, after)
+        d = compare(base, head, before, after)
+        fits = [c._replace(fit=fit_at(root, c.after, host, snap_h.files)) if c.cost_changed and c.after else c for c in d.changes]
+    return d._replace(changes=tuple(fits))
 
 
 # Command line -------------------------------------------------------------------------------

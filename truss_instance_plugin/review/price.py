@@ -12,18 +12,21 @@ from truss_instance_plugin.config import (
     load_config,
     load_config_bytes,
 )
-from truss_instance_plugin.core.pipeline import analyze_loaded
+from truss_instance_plugin.core.fit import assess, sources_of
+from truss_instance_plugin.core.pipeline import analyze_loaded, host_catalog
+from truss_instance_plugin.core.resolve import resolve
 from truss_instance_plugin.core.resources import parse_resources
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.discover import posix
 from truss_instance_plugin.errors import LockError
 from truss_instance_plugin.lock.format import ChainLock, Lock, parse_lock, request_hash
+from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import Request
 from truss_instance_plugin.review.revisions import Content
 from truss_instance_plugin.review.units import Priced, Side
 
 if TYPE_CHECKING:
-    from truss_instance_plugin.model import Model
+    from truss_instance_plugin.core.fit import Fit
     from truss_instance_plugin.plugins import Host
 
 
@@ -52,8 +55,9 @@ def _from_lock(lock: Lock, req: Request) -> Priced | None:
     return Priced(lock.instance_type, nodes, price, req, True, lock.deployment)
 
 
-def price_side(root: str, path: str, content: Content, lock_data: bytes | None, host: Host) -> Side:
-    """Price one unit at one revision: its lock when current, else its config resolved with the catalog in use."""
+def price_side(root: str, path: str, content: Content, lock_data: bytes | None, host: Host, files: Files | None = None) -> Side:
+    """Price one unit at one revision: its lock when current, else its config resolved with the catalog in use (its other
+    files read from `files`: the revision's)."""
     full = os.path.join(root, path)
     loaded: LoadedConfig = load_config(full) if isinstance(content, OSError) else load_config_bytes(full, content)
     data = content if isinstance(content, bytes) else None
@@ -63,7 +67,8 @@ def price_side(root: str, path: str, content: Content, lock_data: bytes | None, 
     if req is not None and lock is not None and (priced := _from_lock(lock, req)) is not None:
         return Side(path, data, priced, ())  # the lock decides: no need to resolve
 
-    return _side(path, data, analyze_loaded(loaded, host), lock)
+    model = analyze_loaded(loaded, host, files.read) if files is not None else analyze_loaded(loaded, host)
+    return _side(path, data, model, lock)
 
 
 def _side(path: str, data: bytes | None, model: Model, lock: Lock | None, chainlet: str = "") -> Side:
@@ -101,3 +106,21 @@ def price_chain(root: str, path: str, content: Content, lock_data: bytes | None,
         side = _side(path, data, model, entries.get(name), name)
         sides.append(side._replace(errors=tuple(clean(d) for d in side.errors)))
     return sides
+
+
+def fit_at(root: str, side: Side, host: Host, files: Files) -> Fit | None:
+    """Whether the unit's model fits on its instance type at this revision, from the config and the sizes snapshot read
+    from `files` (the commit's blobs, or the work tree); None when its config names no model. Plugins are not asked
+    again: the type is the one the unit was priced with."""
+    if side.data is None or side.priced is None or side.chainlet or side.config.endswith(".py"):
+        return None
+    full = os.path.join(root, side.config)
+    loaded = load_config_bytes(full, side.data)
+    parsed = parse_resources(loaded.resources, loaded.trt_llm)
+    if parsed.request is None or sources_of(loaded, files.read) is None:
+        return None
+    catalog = host_catalog(host, full)
+    res = resolve(parsed.request, catalog)
+    chosen = catalog.get(side.priced.instance_type) or res.chosen
+    model = Model(full, loaded, parsed, catalog, res._replace(chosen=chosen), ())
+    return assess(model, files.read)[0]

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.catalog import HOURS_PER_MONTH, round_half_up
+from truss_instance_plugin.core.fit import fit_json
 from truss_instance_plugin.diagnostics import Diagnostic, location, shown
 from truss_instance_plugin.report import diagnostic_lines, dumps, per_hour, per_month, price_delta_text
 from truss_instance_plugin.review.units import (
@@ -104,6 +105,8 @@ def render_text(d: Diff) -> list[str]:
     for c in listed:
         lines.append(_headline(c, d))
         lines += [_price_row(label, p) for label, p in (("before", c.old), ("after", c.new)) if p is not None]
+        if c.fit is not None and c.new is not None:
+            lines.append(f"  fit: {_fit_text(c)}")
         if c.deployed:
             lines.append(f"  note: {_deployed_text(c.deployed)}")
     before, after = d.totals()
@@ -113,6 +116,12 @@ def render_text(d: Diff) -> list[str]:
     tail = f"; {', '.join(rest)}" if rest else ""
     lines.append(f"total: {per_month(before)} → {per_month(after)}  {delta_text(before, after)} across {_plural(counted)}{tail}")
     return lines
+
+
+def _fit_text(c: Change) -> str:
+    """'does not fit on H100:4: needs 95.5 GiB of 56.0 GiB per GPU (…)' for a changed unit at HEAD."""
+    assert c.fit is not None and c.new is not None
+    return f"{c.fit.verdict.replace('-', ' ')} on {c.new.type_text()}: {c.fit.reason}"
 
 
 def _side_json(s: Side | None, p: Priced | None) -> dict[str, object] | None:
@@ -147,6 +156,7 @@ def render_json(d: Diff) -> list[str]:
                 "reasons": [{"code": code, "text": text} for code, text in c.reasons],
                 "deployed_instance_type": c.deployed,
                 "errors": errors,
+                **({"fit": _fit_json(c)} if c.fit is not None else {}),
             }
         )
     before, after = d.totals()
@@ -166,6 +176,11 @@ def render_json(d: Diff) -> list[str]:
         },
     }
     return dumps(doc).split("\n")
+
+
+def _fit_json(c: Change) -> dict[str, object]:
+    assert c.fit is not None
+    return fit_json(c.fit)
 
 
 # Markdown: every value from the repository, a lock or the command line is a code span it cannot end (so no heading,
@@ -248,6 +263,9 @@ def render_markdown(d: Diff, budget: int | None = None, marker: str = MARKER, el
         if c.deployed:
             name, on = _code(unit_name(c.config, c.chainlet), cell=False), _code(c.deployed, cell=False)
             notes[id(c)] = ["", f"> **Note** {name}: {_deployed_text(on)}."]
+        if c.fit is not None and c.new is not None and c.fit.verdict in ("does-not-fit", "tight"):
+            name = _code(unit_name(c.config, c.chainlet), cell=False)
+            notes[id(c)] = [*notes.get(id(c), []), "", f"> **Memory** {name}: {_code(_fit_text(c), cell=False)}"]
     quiet = [c for c in d.changes if c not in listed]
     folded: list[str] = []
     if quiet:

@@ -16,7 +16,7 @@ from truss_instance_plugin.report import price_delta_text
 from truss_instance_plugin.request import Request
 
 if TYPE_CHECKING:
-    pass
+    from truss_instance_plugin.core.fit import Fit
 
 
 FORMATS = ("text", "json", "markdown")
@@ -83,6 +83,7 @@ class Change(NamedTuple):
     reasons: tuple[tuple[str, str], ...]  # (code, text)
     deployed: str | None  # the recorded deployment's type when resources changed after it (TI110)
     chainlet: str = ""  # the chainlet's name, for a unit of a chain file
+    fit: Fit | None = None  # whether the model fits on its type at HEAD (a changed unit whose config names a model)
 
     @property
     def old(self) -> Priced | None:
