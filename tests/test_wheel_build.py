@@ -74,12 +74,15 @@ PROJECT_KEYS = {
         "Requires-Dist: ruff==0.17.6; extra == 'dev'",
         "Requires-Dist: types-pyyaml>=6.0.12; extra == 'dev'",
         "Requires-Dist: types-requests>=2.31; extra == 'dev'",
+        "Provides-Extra: hub",
+        "Requires-Dist: huggingface-hub>=1.0; extra == 'hub'",
         "Provides-Extra: test",
+        "Requires-Dist: huggingface-hub>=1.0; extra == 'test'",  # `truss-instance-plugin[truss,hub]`, spelled out
         "Requires-Dist: hypothesis>=6; extra == 'test'",
         "Requires-Dist: markdown-it-py>=3; extra == 'test'",
         "Requires-Dist: pre-commit>=3.2; extra == 'test'",
         "Requires-Dist: pytest>=8; extra == 'test'",
-        "Requires-Dist: truss<0.19,>=0.15.12; extra == 'test'",  # `truss-instance-plugin[truss]`, spelled out
+        "Requires-Dist: truss<0.19,>=0.15.12; extra == 'test'",
         "Provides-Extra: truss",
         "Requires-Dist: truss<0.19,>=0.15.12; extra == 'truss'",
     ],
