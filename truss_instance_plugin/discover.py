@@ -406,10 +406,10 @@ def _hook_units(paths: Sequence[str], chains: bool) -> dict[str, list[str]]:
         got = walk_folder(top, chains, only=enter, named=False)
         unreadable(got)
         units += [os.path.normpath(f) for f in got.found]
-    py = [u for u in units if u.endswith(".py")]
-    wanted = {t for t in targets.values() if t in py}
-    owners = chain_owners(py, wanted) if len(py) > 1 else {t: [t] for t in wanted}
     found = set(units)
+    py = [u for u in units if u.endswith(".py")]
+    wanted = {t for t in targets.values() if t in found and t.endswith(".py")}
+    owners = chain_owners(py, wanted) if len(py) > 1 else {t: [t] for t in wanted}
     return {p: owners.get(t, [t]) if t in found else [] for p, t in targets.items()}
 
 
