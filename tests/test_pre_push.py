@@ -225,6 +225,32 @@ def test_a_stale_lock_of_a_nested_truss_is_found_at_the_commit(tmp_path: Path, e
     assert pushed.stdout.endswith("2 models: 1 error\n")
 
 
+def test_the_hook_at_pre_push_maps_a_named_lock_to_its_config_at_the_commit(tmp_path: Path, env: dict[str, str]) -> None:
+    """Only truss-instance.big.lock changed in the push: pre-commit passes that name, and big.yml is checked."""
+    repo, _ = make_repo(tmp_path, env)
+    (repo / "big.yml").write_text(CONFIG.replace('cpu: "2"', 'cpu: "8"'))
+    assert run(repo, env, CLI, "lock", "big.yml").returncode == 0
+    git(repo, env, "add", "-A")
+    git(repo, env, "commit", "-qm", "big")
+    base = git(repo, env, "rev-parse", "HEAD").strip()
+    shutil.copy(repo / "m" / "truss-instance.lock", repo / "truss-instance.big.lock")  # a 2x8 lock for 8 CPUs
+    git(repo, env, "commit", "-qam", "stale lock", "--no-verify")
+    head = git(repo, env, "rev-parse", "HEAD").strip()
+    git(repo, env, "checkout", "-q", base, "--", "truss-instance.big.lock")  # the work tree is fine
+    hook_env = {**env, "PRE_COMMIT_FROM_REF": base, "PRE_COMMIT_TO_REF": head, "PRE_COMMIT_LOCAL_BRANCH": "refs/heads/main"}
+    got = run(repo, hook_env, CLI, "check", "--hook", "truss-instance.big.lock")
+    assert got.returncode == 1, got.stderr
+    assert (
+        got.stdout
+        == TI101.format(at="main")
+        .replace("m/config.yaml", "big.yml")
+        .replace("truss-instance.lock", "truss-instance.big.lock")
+        .replace("lock m`", "lock big.yml`")
+        + "1 model: 1 error\n"
+    )
+    assert got.stderr == NOTE
+
+
 # pre-commit's pre-push stage -----------------------------------------------------------------------------------------
 
 

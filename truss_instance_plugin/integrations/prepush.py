@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from truss_instance_plugin import gitrev
 from truss_instance_plugin._typing import TYPE_CHECKING
@@ -68,8 +68,13 @@ def check_hook(names: Iterable[str], host: Host, lock: bool) -> list[Found]:
     commit = gitrev.resolve(root, ref)
     label = local.removeprefix("refs/heads/") if local else ref[:12] if gitrev.is_oid(ref) else ref
     wanted = {posix(os.path.normpath(n)) for n in names}
-    wanted |= {posix(c) for n in wanted if (c := config_for_lock(n, lambda _: False)) is not None}
+    for ext in (".yaml", ".yml", ".py"):  # truss-instance.NAME.lock: whichever of NAME.yaml, NAME.yml, NAME.py the commit has
+        wanted |= {posix(c) for n in list(wanted) if (c := config_for_lock(n, _ending(ext))) is not None}
     return check_revision(root, Revision(label, commit), host, lock, wanted)
+
+
+def _ending(ext: str) -> Callable[[str], bool]:
+    return lambda path: path.endswith(ext)
 
 
 def check_revision(root: str, rev: Revision, host: Host, lock: bool, only: Collection[str] | None = None) -> list[Found]:
