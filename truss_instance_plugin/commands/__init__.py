@@ -13,6 +13,7 @@ from truss_instance_plugin.errors import ABORTS_COMMAND
 from truss_instance_plugin.lock.drift import check_model
 
 if TYPE_CHECKING:
+    from truss_instance_plugin.chains.files import Files
     from truss_instance_plugin.chains.load import Chainlet
     from truss_instance_plugin.model import Model
     from truss_instance_plugin.plugins import Host
@@ -28,16 +29,17 @@ def output_format(args: argparse.Namespace) -> str:
     return fmt
 
 
-def check_units(path: str, host: Host, lock: bool, walked: bool) -> list[Unit]:
-    """A config file's model, or each chainlet of a chain file (with its entry in the chain file's lock)."""
+def check_units(path: str, host: Host, lock: bool, walked: bool, files: Files | None = None) -> list[Unit]:
+    """A config file's model, or each chainlet of a chain file (with its entry in the chain file's lock); a chain file's
+    files read from `files` (a commit's) when given."""
     if not path.endswith(".py"):
         return [(check_one(path, host, lock=lock), None)]
     from truss_instance_plugin.chains.load import analyze_chain  # noqa: PLC0415 (ast and the chain reader: only when a .py file is named or found)
 
     try:
-        units = analyze_chain(path, host, walked=walked)
+        units = analyze_chain(path, host, walked=walked, files=files)
         if lock:
-            units = [(check_model(m, c.name)[0], c) if c else (m, c) for m, c in units]
+            units = [(check_model(m, c.name, files)[0], c) if c else (m, c) for m, c in units]
         return units
     except ABORTS_COMMAND:
         raise
