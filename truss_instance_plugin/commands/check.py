@@ -8,17 +8,18 @@ import sys
 from collections.abc import Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
-from truss_instance_plugin.commands import catalog_option, check_units, format_option, online_options, output_format
+from truss_instance_plugin.commands import catalog_option, format_option, online_options, output_format
 from truss_instance_plugin.core.policy import find_policy, policy_name
 from truss_instance_plugin.diagnostics import Diagnostic, err, exit_code, location
 from truss_instance_plugin.discover import collect_configs
 from truss_instance_plugin.errors import UsageError
+from truss_instance_plugin.units import check_units
 
 if TYPE_CHECKING:
     from truss_instance_plugin.chains.load import Chainlet
-    from truss_instance_plugin.commands import Unit
     from truss_instance_plugin.model import Model
     from truss_instance_plugin.plugins import Host
+    from truss_instance_plugin.units import Unit
 
     Found = tuple[str, str, tuple[Diagnostic, ...]]  # a unit's path, chainlet name and findings
 

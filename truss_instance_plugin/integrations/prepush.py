@@ -10,7 +10,6 @@ from collections.abc import Callable, Collection, Iterable
 
 from truss_instance_plugin import gitrev
 from truss_instance_plugin._typing import TYPE_CHECKING
-from truss_instance_plugin.commands import check_units
 from truss_instance_plugin.config import load_config_bytes
 from truss_instance_plugin.core.pipeline import analyze_loaded, failed_model
 from truss_instance_plugin.diagnostics import Diagnostic
@@ -19,6 +18,7 @@ from truss_instance_plugin.errors import ABORTS_COMMAND, UsageError
 from truss_instance_plugin.lock.drift import check_model
 from truss_instance_plugin.review.revisions import snapshot
 from truss_instance_plugin.review.units import Revision
+from truss_instance_plugin.units import check_units
 
 if TYPE_CHECKING:
     from truss_instance_plugin.chains.files import Files
