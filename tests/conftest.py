@@ -39,6 +39,13 @@ def run(capsys: pytest.CaptureFixture[str]) -> Run:
 
 
 @pytest.fixture
+def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty temp directory as the cwd (so paths in messages are short)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
 def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of examples/sdxl (without its lock) at models/sdxl; the cwd is its parent."""
     copy_sdxl(tmp_path / "models" / "sdxl")

@@ -9,15 +9,53 @@ from pathlib import Path
 import pytest
 
 from truss_instance_plugin import cli, plugins
-from truss_instance_plugin.catalog import InstanceType
+from truss_instance_plugin.catalog import Catalog, GiB, InstanceType, embedded_types, make_catalog
 from truss_instance_plugin.hookspecs import hookimpl
 from truss_instance_plugin.plugins import Host
+from truss_instance_plugin.request import Request
 
 REPO = Path(__file__).resolve().parents[1]
 SDXL = REPO / "examples" / "sdxl"
 GOLDEN = (SDXL / "truss-instance.lock").read_bytes()  # the example's committed lock
 
+CATALOG = make_catalog(embedded_types())  # the embedded catalog, as the CLI has it without plugins
+
 Run = Callable[..., "tuple[int, str, str]"]
+
+
+def req(
+    millicores: int = 1000, memory: int = 2 * GiB, gpu: str | None = None, count: int | None = None, nodes: int = 1, pin: str | None = None
+) -> Request:
+    """A normalized request: 1 vCPU, 2 GiB, one node, no pin by default.
+
+    The GPU count defaults to 1 when a GPU type is given and 0 without one (as the normaliser reads `accelerator: A10G`);
+    pass `count=` to ask for any other count, `count=0` included.
+    """
+    return Request(millicores, memory, gpu, (1 if gpu else 0) if count is None else count, nodes, pin)
+
+
+def get(name: str, catalog: Catalog = CATALOG) -> InstanceType:
+    """The catalog's type of this name (which must be there)."""
+    t = catalog.get(name)
+    assert t is not None, name
+    return t
+
+
+def make_truss(name: str, text: str | bytes) -> Path:
+    """`name`/config.yaml (relative to the cwd) with these bytes, and a model/ folder: a truss."""
+    (Path(name) / "model").mkdir(parents=True, exist_ok=True)
+    path = Path(name) / "config.yaml"
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+def resources_config(name: str, resources: str) -> Path:
+    """`name`/config.yaml (relative to the cwd) with `model_name: name` and this resources block (one key a line)."""
+    folder = Path(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.yaml"
+    path.write_text(f"model_name: {name}\nresources:\n" + "".join(f"  {line}\n" for line in resources.splitlines()))
+    return path
 
 
 def position(text: str, value: str) -> tuple[int, int]:

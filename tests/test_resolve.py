@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import CATALOG, get, req
 
 from truss_instance_plugin.catalog import (
     CATALOG_FILE,
@@ -29,20 +30,7 @@ from truss_instance_plugin.model import Model
 from truss_instance_plugin.plugins import Host
 from truss_instance_plugin.request import Request
 
-CATALOG = make_catalog(embedded_types())
 REFERENCE_CSV = Path(__file__).resolve().parents[2] / "shared/reference/baseten-instances.csv"
-
-
-def req(
-    millicores: int = 1000,
-    memory: int = 2 * GiB,
-    gpu: str | None = None,
-    count: int | None = None,
-    nodes: int = 1,
-    pin: str | None = None,
-) -> Request:
-    """A normalized request; the GPU count defaults to 1 with a GPU type and 0 without."""
-    return Request(millicores, memory, gpu, (1 if gpu else 0) if count is None else count, nodes, pin)
 
 
 def chosen(r: Request) -> str | None:
@@ -55,12 +43,6 @@ def codes(res: Resolution | Model) -> list[str]:
 
 
 Analyze = Callable[[str], Model]
-
-
-def get(name: str) -> InstanceType:
-    t = CATALOG.get(name)
-    assert t is not None, name
-    return t
 
 
 @pytest.fixture
