@@ -46,6 +46,13 @@ def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def truss_cwd(cwd: Path) -> Path:
+    """The cwd as a truss folder: an empty temp directory with a model/ folder (a config.yaml there is a truss)."""
+    (cwd / "model").mkdir()
+    return cwd
+
+
+@pytest.fixture
 def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of examples/sdxl (without its lock) at models/sdxl; the cwd is its parent."""
     copy_sdxl(tmp_path / "models" / "sdxl")

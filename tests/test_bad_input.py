@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import Run
 
 from truss_instance_plugin import cli
 from truss_instance_plugin.diagnostics import clip
@@ -491,3 +492,15 @@ def test_a_hostile_catalog_snapshot_is_one_exit_2_line(capsys: pytest.CaptureFix
         assert (code, out, err.count("\n")) == (2, "", 1), argv
         assert err.startswith(f"truss-instance: snap.json: {why}") and err.endswith(f"; {REFETCH}\n"), err
         assert len(err) < 400
+
+
+# Merge keys while tags are resolved lazily: a plain << and an explicit !!merge key merge; a quoted "<<" is a key.
+@pytest.mark.parametrize(
+    ("key", "code", "summary"),
+    [("<<", 0, "2x8  "), ("!!merge x", 0, "2x8  "), ('"<<"', 1, 'no instance type\n  config.yaml:3:3: error TI001 unknown key "<<"')],
+)
+@pytest.mark.usefixtures("truss_cwd")
+def test_merge_keys_with_lazily_resolved_tags(run: Run, key: str, code: int, summary: str) -> None:
+    Path("config.yaml").write_text(f'model_name: a\nresources:\n  {key}: {{cpu: "2"}}\n')
+    got, out, _ = run("explain", ".")
+    assert got == code and out.startswith(f"config.yaml: {summary}"), out

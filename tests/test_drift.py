@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import GOLDEN, run_cli, with_entries
+from support import GOLDEN, Run, run_cli, with_entries
 
 from truss_instance_plugin import plugins
 from truss_instance_plugin.catalog import GiB, InstanceType
@@ -445,3 +445,36 @@ def test_hook_mode_keeps_a_truss_with_a_model_dir(work: Path, capsys: pytest.Cap
     (work / "m" / "config.yaml").write_text("python_version: py311\n")  # no model_name/resources, but a model/ dir
     code, out, _ = run_cli(capsys, "lock", "--hook", "m/config.yaml")
     assert code == 1 and out == "wrote m/truss-instance.lock (new): 1x2 $0.00058/min\n"
+
+
+# Removing a pinned instance_type showed `instance_type 4x16 → None` (TI101) and `"4x16" → "none"` (TI110).
+@pytest.mark.usefixtures("truss_cwd")
+def test_a_removed_instance_type_shows_as_not_set(run: Run) -> None:
+    Path("config.yaml").write_text('model_name: a\nresources:\n  instance_type: "4x16"\n')
+    assert run("lock", ".")[0] == 0
+    Path("config.yaml").write_text('model_name: a\nresources:\n  cpu: "1"\n')
+    assert run("check", ".") == (
+        1,
+        "config.yaml:2:1: error TI101 truss-instance.lock is out of date (instance_type 4x16 → (not set) would move 4x16 → 1x2, "
+        "−$0.17/h); run `truss-instance lock .`\n1 model: 1 error\n",
+        "",
+    )
+    Path("config.yaml").write_text('model_name: a\nresources:\n  instance_type: "4x16"\n')
+    assert run("adopt", ".", "--model-id", "abc")[0] == 0
+    Path("config.yaml").write_text('model_name: a\nresources:\n  cpu: "1"\n')
+    code, out, _ = run("check", ".")
+    assert (code, out.splitlines()[0]) == (
+        0,
+        'config.yaml:2:1: warning TI110 resources changed after the first deployment (instance_type "4x16" → (not set)).',
+    )
+
+
+# `adopt` on a config it cannot read said "no model_name in config.yaml; pass --model NAME" (exit 2).
+@pytest.mark.usefixtures("truss_cwd")
+def test_adopt_reports_why_a_config_cannot_be_read(run: Run) -> None:
+    Path("config.yaml").write_text("model_name: a\nresources: [\n")
+    out = "config.yaml:3:1: error TI091 invalid YAML: did not find expected node content\n  fix the YAML syntax\n"
+    assert run("adopt", ".") == (1, out, "")
+    Path("prod.yaml").write_text('resources: {cpu: "1"}\n')
+    assert run("adopt", "prod.yaml") == (2, "", "truss-instance: no model_name in prod.yaml; pass --model NAME\n")
+    assert not list(Path().glob("*.lock"))
