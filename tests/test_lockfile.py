@@ -16,7 +16,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from support import GOLDEN, copy_sdxl, golden, run_cli
+from support import GOLDEN, Run, copy_sdxl, golden, make_truss, run_cli
 
 from truss_instance_plugin import cli, plugins
 from truss_instance_plugin.catalog import embedded_types, make_catalog
@@ -804,3 +804,30 @@ def test_a_chain_lock_with_a_hostile_chainlet_name_is_refused() -> None:
         with pytest.raises(LockError) as info:
             parse_lock(forged.encode())
         assert (str(info.value), info.value.line, info.value.col) == (CHAINLET_NAME, 8, 3)
+
+
+@pytest.mark.usefixtures("cwd")
+def test_lock_then_push_chains_with_and(run: Run) -> None:
+    """`truss-instance lock m && truss push m` must not stop the first time: lock exits 0 after writing."""
+    copy_sdxl(Path("m"))
+    assert run("lock", "m") == (0, "wrote m/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
+    assert run("lock", "m") == (0, "", "")
+    assert run("lock", "--check", "m") == (0, "", "")
+    Path("m/config.yaml").write_text(Path("m/config.yaml").read_text().replace('cpu: "4"', 'cpu: "5"'))
+    assert run("lock", "--check", "m") == (1, "m/truss-instance.lock is out of date; run `truss-instance lock m`\n", "")
+    assert run("lock", "--hook", "m/config.yaml") == (
+        1,
+        "wrote m/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n",
+        "",
+    )
+
+
+@pytest.mark.usefixtures("cwd")
+def test_lock_shows_what_a_type_change_costs(run: Run) -> None:
+    """Issue 10: `lock` rewriting L4:4x16 to L4:2x24x96 says it adds a second GPU's worth of dollars."""
+    path = make_truss("llm", 'model_name: llm\nresources:\n  accelerator: L4\n  cpu: "4"\n  memory: 16Gi\n')
+    assert run("lock", "llm") == (0, "wrote llm/truss-instance.lock (new): L4:4x16 $0.01414/min\n", "")
+    path.write_text(path.read_text().replace('cpu: "4"', 'cpu: "8"'))
+    assert run("lock", "llm") == (
+        0, "wrote llm/truss-instance.lock (updated): L4:4x16 → L4:2x24x96 $0.04002/min  +$1.55/h (+$1,134/month)\n", ""
+    )  # fmt: skip
