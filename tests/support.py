@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from truss_instance_plugin.request import Request
 REPO = Path(__file__).resolve().parents[1]
 SDXL = REPO / "examples" / "sdxl"
 GOLDEN = (SDXL / "truss-instance.lock").read_bytes()  # the example's committed lock
+TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"  # the console script of the environment under test
 
 CATALOG = make_catalog(embedded_types())  # the embedded catalog, as the CLI has it without plugins
 
@@ -73,6 +76,11 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
+
+
+def run_console(*argv: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    """The real console script in a subprocess (a hang fails the test through the timeout); the caller marks it e2e."""
+    return subprocess.run([str(TRUSS_INSTANCE), *argv], capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def copy_sdxl(dest: Path, with_lock: bool = False) -> Path:

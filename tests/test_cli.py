@@ -470,3 +470,20 @@ def test_help_lists_every_command(run: Run) -> None:
     for command in ("check", "explain", "lock", "adopt", "catalog", "plugins", "push"):
         assert f"\n    {command} " in out, command
     assert "auth, chains, cleanup" in out
+
+
+@pytest.mark.usefixtures("cwd")
+def test_a_pin_with_as_many_gpus_as_the_accelerator_is_no_contradiction(run: Run) -> None:
+    """accelerator A10G (1 GPU) + instance_type A10Gx4x16 (1 GPU): equal counts are fine, one more is not."""
+    make_truss("m", 'model_name: p\nresources:\n  accelerator: "A10G:1"\n  instance_type: "A10Gx4x16"\n')
+    code, out, _ = run("check", "--no-lock", "--format", "json", "m")
+    assert code == 0 and [d["code"] for d in json.loads(out)["models"][0]["diagnostics"]] == ["TI016"]
+    make_truss("m", 'model_name: p\nresources:\n  accelerator: "A10G:2"\n  instance_type: "A10Gx4x16"\n')
+    code, out, _ = run("check", "--no-lock", "--format", "parsable", "m")
+    assert (code, out.splitlines()[:2]) == (
+        1,
+        [
+            'm/config.yaml:4:18: [warning] TI016 instance_type "A10Gx4x16" is set, so truss ignores accelerator',
+            'm/config.yaml:4:18: [error] TI017 instance_type "A10Gx4x16" (1× A10G) contradicts accelerator A10G:2',
+        ],
+    )

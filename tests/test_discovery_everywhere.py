@@ -15,7 +15,7 @@ from unittest import mock
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from support import REPO, Run
+from support import REPO, Run, make_truss
 from test_precommit import HookRepo, env, hook_repo, needs_git, pre_commit_run  # noqa: F401 (env, hook_repo: its fixtures)
 
 from truss_instance_plugin import gitrev
@@ -286,3 +286,15 @@ def test_the_walk_the_hook_and_diff_find_the_same_models(tree: dict[str, object]
             walked = []
         named = os.path.lexists("config.yaml") and not os.path.isdir("config.yaml")  # a file, or a link to none or one
         assert sorted(walked) == sorted({*listed, *(["config.yaml"] if named else [])})
+
+
+@pytest.mark.parametrize("folder", ["env", "venv", "site-packages"])
+@pytest.mark.usefixtures("cwd")
+def test_folders_named_like_virtualenvs_are_checked(run: Run, folder: str) -> None:
+    make_truss(f"{folder}/m", 'model_name: p\nresources:\n  cpu: "-1"\n')
+    make_truss(".venv-real/m", 'model_name: p\nresources:\n  cpu: "-1"\n')
+    Path(".venv-real/pyvenv.cfg").write_text("home = /usr\n")
+    make_truss("real/m", 'model_name: p\nresources:\n  cpu: "-2"\n')
+    Path("real/pyvenv.cfg").write_text("home = /usr\n")
+    code, out, _ = run("check", "--no-lock", "--format", "parsable", ".")
+    assert (code, out.splitlines()) == (1, [f'{folder}/m/config.yaml:3:8: [error] TI003 cpu "-1": must be greater than 0'])

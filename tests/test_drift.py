@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import GOLDEN, Run, run_cli, with_entries
+from support import GOLDEN, Run, make_truss, run_cli, with_entries
 
 from truss_instance_plugin import plugins
 from truss_instance_plugin.catalog import GiB, InstanceType
@@ -478,3 +478,29 @@ def test_adopt_reports_why_a_config_cannot_be_read(run: Run) -> None:
     Path("prod.yaml").write_text('resources: {cpu: "1"}\n')
     assert run("adopt", "prod.yaml") == (2, "", "truss-instance: no model_name in prod.yaml; pass --model NAME\n")
     assert not list(Path().glob("*.lock"))
+
+
+@pytest.mark.parametrize(
+    ("resources", "locked"),
+    [
+        ('  instance_type: "A10Gx4x16"\n', "A10Gx4x16"),
+        ('  instance_type: "H100"\n', "H100"),
+        ('  instance_type: "H100:8"\n  node_count: 2\n', "H100:8"),
+        ('  instance_type: "L4:4x16"\n  cpu: "2"\n', "L4:4x16"),
+        ('  accelerator: A10G\n  instance_type: "A10Gx4x16"\n', "A10Gx4x16"),
+        ('  instance_type: " A10Gx4x16"\n', "A10Gx4x16"),
+        ('  instance_type: "4x16"\n', "4x16"),
+    ],
+)
+@pytest.mark.usefixtures("cwd")
+def test_a_pinned_type_passes_its_own_lock(run: Run, resources: str, locked: str) -> None:
+    make_truss("m", "model_name: p\nresources:\n" + resources)
+    code, out, _ = run("lock", "m")
+    assert code == 0 and out.startswith(f"wrote m/truss-instance.lock (new): {locked} "), out
+    before = Path("m/truss-instance.lock").read_bytes()
+    code, out, _ = run("check", "m")
+    assert not any(f"TI10{n}" in out for n in range(5)), out
+    assert run("lock", "m") == (0, "", "")
+    assert run("lock", "--upgrade", "m") == (0, "", "")
+    assert run("lock", "--check", "m") == (0, "", "")
+    assert Path("m/truss-instance.lock").read_bytes() == before

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
-from support import Run, with_entries
+from support import Run, make_truss, with_entries
 
 from truss_instance_plugin.catalog import InstanceType
 from truss_instance_plugin.diagnostics import Diagnostic, location, safe_line, shown
@@ -622,3 +622,22 @@ def test_diff_prints_a_hostile_folder_and_value_as_data(repo: Path, run: Run) ->
     assert Shape(out.splitlines()).codes[2:4] == [f"{name}/config.yaml:3:16", message]
     doc = json.loads(run("diff", "--format", "json")[1])
     assert doc["units"][0]["config"] == "models/evil\n::error::x ##[error]y: error TI030 z/config.yaml"
+
+
+@pytest.mark.parametrize(
+    ("folder", "file_property"),
+    [
+        ("evil\n::add-mask::X", "evil%0A%3A%3Aadd-mask%3A%3AX/config.yaml"),
+        ("a,line=999,title=FAKE::", "a%2Cline=999%2Ctitle=FAKE%3A%3A/config.yaml"),
+        ("100%", "100%25/config.yaml"),
+    ],
+)
+@pytest.mark.usefixtures("cwd")
+def test_github_annotations_escape_hostile_names(run: Run, folder: str, file_property: str) -> None:
+    make_truss(folder, 'model_name: p\nresources:\n  cpu: "-1"\n')
+    code, out, _ = run("check", "--no-lock", "--format", "github", folder)
+    assert code == 1
+    assert out.splitlines() == [
+        f'::error file={file_property},line=3,col=8,title=TI003::cpu "-1": must be greater than 0. '
+        'truss accepts this, but Baseten would receive cpu -1; use e.g. cpu: "1" or "500m"'
+    ]

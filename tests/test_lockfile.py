@@ -831,3 +831,13 @@ def test_lock_shows_what_a_type_change_costs(run: Run) -> None:
     assert run("lock", "llm") == (
         0, "wrote llm/truss-instance.lock (updated): L4:4x16 → L4:2x24x96 $0.04002/min  +$1.55/h (+$1,134/month)\n", ""
     )  # fmt: skip
+
+
+@pytest.mark.usefixtures("cwd")
+def test_leftover_temp_files_are_cleaned_by_the_next_lock(run: Run) -> None:
+    copy_sdxl(Path("m"))
+    for name in (".truss-instance.abc123.tmp", ".truss-instance.x.tmp"):
+        Path("m", name).write_text("half a lock")
+    Path("m/.truss-instance.keep").write_text("not ours")
+    assert run("lock", "m")[0] == 0
+    assert sorted(p.name for p in Path("m").iterdir()) == [".truss-instance.keep", "config.yaml", "model", "truss-instance.lock"]

@@ -26,7 +26,7 @@ from typing import Any
 
 import pluggy
 import pytest
-from support import Run, position
+from support import Run, make_truss, position
 
 import truss_instance_plugin
 from truss_instance_plugin import hookimpl, hookspecs
@@ -727,3 +727,36 @@ def test_named_tuples_are_built_as_typing_builds_them() -> None:
             c(1, "y"),
         )
         assert repr(c(1)) == f"{c.__name__}(a=1, b='x')"
+
+
+class _BuggyPlugin:
+    """A validation rule that returns a diagnostic without a position for one model (its author's bug)."""
+
+    @hookimpl
+    def truss_instance_validate(self, model: object) -> Sequence[Diagnostic]:
+        if "bad" not in str(getattr(model, "path", "")):
+            return []
+        return [Diagnostic("X1", ERROR, "one", "", None, None), Diagnostic("X2", ERROR, "two", "", 1, 1)]  # type: ignore[arg-type]
+
+
+@pytest.mark.usefixtures("cwd")
+def test_one_model_failing_never_takes_the_others_down(run: Run) -> None:
+    make_truss("a-good", 'model_name: g\nresources:\n  cpu: "2"\n')
+    make_truss("b-bad", 'model_name: b\nresources:\n  cpu: "2"\n')
+    make_truss("c-good", 'model_name: h\nresources:\n  cpu: "4"\n')
+    with register_plugin(_BuggyPlugin(), "buggy"):
+        code, out, err = run("check", "--no-lock", "--format", "json", ".")
+        models = json.loads(out)["models"]
+        assert (code, err) == (1, "")
+        assert [(m["config"], m["instance"]["name"] if m["instance"] else None) for m in models] == [
+            ("a-good/config.yaml", "2x8"),
+            ("b-bad/config.yaml", None),
+            ("c-good/config.yaml", "4x16"),
+        ]
+        (diag,) = models[1]["diagnostics"]
+        assert diag["code"] == "TI099" and diag["message"].startswith("unexpected failure while checking this model: TypeError: ")
+        code, out, _ = run("lock", ".")
+        assert code == 1
+        assert out.splitlines()[0] == "wrote a-good/truss-instance.lock (new): 2x8 $0.00173/min"
+        assert out.splitlines()[1].startswith("b-bad/config.yaml:1:1: error TI099 unexpected failure")
+        assert out.splitlines()[-1] == "wrote c-good/truss-instance.lock (new): 4x16 $0.00346/min"
