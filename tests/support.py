@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,12 @@ def get(name: str, catalog: Catalog = CATALOG) -> InstanceType:
     t = catalog.get(name)
     assert t is not None, name
     return t
+
+
+SDXL_REQUEST = req(4000, 16 * GiB, "A10G")  # examples/sdxl's request, as its lock records it
+# Two nodes of eight H200 each: the catalog Baseten configures for multi-node customers.
+TWO_NODE = InstanceType("H200:2x8", 256_000, 3200 * GiB, "H200", 8, 141, Decimal("2.00000"), True, 2)
+TI024_HINT = "multi-node types are configured by Baseten; confirm the type and price with them"
 
 
 def make_truss(name: str, text: str | bytes) -> Path:

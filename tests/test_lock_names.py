@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from support import Run
 
+from truss_instance_plugin.discover import config_for_lock, lock_path
+
 CPU = 'model_name: a\nresources:\n  cpu: "1"\n  memory: 2Gi\n'
 
 
@@ -55,3 +57,26 @@ def test_a_named_lockfile_maps_to_its_yml_config(run: Run) -> None:
     assert run("lock", "prod.yml")[0] == 0
     assert run("check", "truss-instance.prod.lock") == (0, "", "")
     assert run("check", "--hook", "truss-instance.prod.lock") == (0, "", "")
+
+
+def test_lock_names_keep_every_dot_of_the_config_name(cwd: Path, run: Run) -> None:
+    assert lock_path("m/prod.yaml") == "m/truss-instance.prod.lock"
+    assert lock_path("m/prod.v2.yaml") == "m/truss-instance.prod.v2.lock"
+    assert config_for_lock("m/truss-instance.prod.v2.lock") == "m/prod.v2.yaml"
+    assert config_for_lock("m/truss-instance.prod.lock") == "m/prod.yaml"
+    Path("m").mkdir()
+    Path("m/prod.yaml").write_text('model_name: m\nresources:\n  cpu: "1"\n')
+    Path("m/prod.v2.yaml").write_text('model_name: m\nresources:\n  cpu: "2"\n')
+    code, out, _ = run("lock", "m/prod.yaml", "m/prod.v2.yaml")
+    assert (code, out) == (
+        0,
+        "wrote m/truss-instance.prod.lock (new): 1x2 $0.00058/min\nwrote m/truss-instance.prod.v2.lock (new): 2x8 $0.00173/min\n",
+    )
+    assert sorted(p.name for p in Path("m").iterdir()) == [
+        "prod.v2.yaml",
+        "prod.yaml",
+        "truss-instance.prod.lock",
+        "truss-instance.prod.v2.lock",
+    ]
+    assert run("check", "m/prod.yaml", "m/prod.v2.yaml") == (0, "", "")
+    assert run("lock", "m/truss-instance.prod.v2.lock", "m/truss-instance.prod.lock") == (0, "", "")
