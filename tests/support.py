@@ -90,6 +90,25 @@ def run_console(*argv: str, timeout: float = 20) -> subprocess.CompletedProcess[
     return subprocess.run([str(TRUSS_INSTANCE), *argv], capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def git(*args: str) -> str:
+    """git in the cwd's repository (raises if it fails): its stdout without the trailing newline."""
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def commit(message: str = "change") -> None:
+    """Commit everything in the work tree."""
+    git("add", "-A")
+    git("commit", "-q", "-m", message)
+
+
+def model(folder: str, config: str) -> None:
+    """A truss folder as `truss init` leaves it: config.yaml and model/model.py."""
+    path = Path(folder)
+    (path / "model").mkdir(parents=True, exist_ok=True)
+    (path / "model" / "model.py").write_text("class Model:\n    pass\n")
+    (path / "config.yaml").write_text(config)
+
+
 def copy_sdxl(dest: Path, with_lock: bool = False) -> Path:
     """A copy of examples/sdxl at `dest` (without its committed lock unless asked)."""
     ignore = None if with_lock else shutil.ignore_patterns("truss-instance.lock")

@@ -6,20 +6,18 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import Run, make_truss, run_console
+from support import TRUSS_INSTANCE, Run, make_truss, run_console
 
 from truss_instance_plugin import cli
 from truss_instance_plugin.diagnostics import clip
 from truss_instance_plugin.plugins import Host, reset_host
 
 CHECK = ("check", "--no-lock")  # lockfile checks have their own tests
-TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"
 
 
 @pytest.fixture(autouse=True)

@@ -9,13 +9,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import Run
+from support import TRUSS_INSTANCE, Run
 
-TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"
 SECRET = 'resources:\n  accelerator: "SECRET-VALUE"\n  cpu: "1"\n  memory: 2Gi\n'
 WRAPPER = """import truss_chains as chains
 

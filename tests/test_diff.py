@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from support import Run
+from support import TRUSS_INSTANCE, Run, commit, git, model
 
 from truss_instance_plugin import hookimpl
 from truss_instance_plugin.catalog import InstanceType, embedded_types
@@ -27,7 +26,6 @@ from truss_instance_plugin.review.revisions import _PY
 from truss_instance_plugin.review.units import MARKER
 from truss_instance_plugin.testing import register_plugin
 
-TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
 L4 = 'model_name: llm\nresources:\n  accelerator: L4\n  cpu: "4"\n  memory: 16Gi\n'  # L4:4x16 $0.01414/min
@@ -39,43 +37,13 @@ H100 = 'model_name: new\nresources:\n  accelerator: H100\n  cpu: "8"\n  memory: 
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty git repository as the working directory; git sees no user or system config."""
-    gitconfig = tmp_path / "gitconfig"
-    gitconfig.write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n[advice]\n\tdetachedHead = false\n")
-    for key in [k for k in os.environ if k.startswith("GIT_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for who in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
-    root = tmp_path / "repo"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    git("init", "-q")
-    return root
-
-
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
+def repo(git_repo: Path) -> Path:
+    """An empty git repository as the working directory (conftest's git_repo)."""
+    return git_repo
 
 
 def sha(rev: str = "HEAD") -> str:
     return git("rev-parse", "--short=7", rev).strip()
-
-
-def model(folder: str, config: str) -> None:
-    """A truss folder: config.yaml and model/model.py."""
-    path = Path(folder)
-    (path / "model").mkdir(parents=True, exist_ok=True)
-    (path / "model" / "model.py").write_text("class Model:\n    pass\n")
-    (path / "config.yaml").write_text(config)
-
-
-def commit(message: str = "change") -> None:
-    git("add", "-A")
-    git("commit", "-q", "-m", message)
 
 
 def locked(run: Run, *folders: str) -> None:

@@ -10,13 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import Run
+from support import TRUSS_INSTANCE, Run
 
 from truss_instance_plugin.config import load_config
 from truss_instance_plugin.core.fit import sources_of
 from truss_instance_plugin.core.sizes import Entry, ModelConfig, Sizes, Weights, render_sizes
 
-TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"
 SHA = "a" * 40
 
 # z-ai/glm-4-5-fp8 in basetenlabs/truss-examples (its start command as published; the rest trimmed)

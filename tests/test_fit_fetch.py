@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from fake_hub import FakeHub, File, json_file, safetensors, serve
+from support import TRUSS_INSTANCE
 
-TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 SHA2 = "89abcdef0123456789abcdef0123456789abcdef"
 LLAMA = {

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
-from support import Run, make_truss, with_entries
+from support import Run, git, make_truss, with_entries
 
 from truss_instance_plugin.catalog import InstanceType
 from truss_instance_plugin.diagnostics import Diagnostic, location, safe_line, shown
@@ -560,25 +560,10 @@ def test_a_lock_that_would_approve_itself_stays_in_its_code_span() -> None:
 # diff end to end: a real git repository ---------------------------------------------------------------------------------
 
 
-def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
-
-
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty git repository as the working directory; git sees no user or system config."""
-    for key in [k for k in os.environ if k.startswith("GIT_")]:
-        monkeypatch.delenv(key)
-    (tmp_path / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for who in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
-    (tmp_path / "repo").mkdir()
-    monkeypatch.chdir(tmp_path / "repo")
-    _git("init", "-q")
-    return tmp_path / "repo"
+def repo(git_repo: Path) -> Path:
+    """An empty git repository as the working directory (conftest's git_repo)."""
+    return git_repo
 
 
 SDXL = 'model_name: sdxl\nresources:\n  accelerator: A10G\n  cpu: "4"\n  memory: 16Gi\n'
@@ -586,12 +571,12 @@ SDXL = 'model_name: sdxl\nresources:\n  accelerator: A10G\n  cpu: "4"\n  memory:
 
 def test_diff_prints_a_hostile_folder_and_value_as_data(repo: Path, run: Run) -> None:
     model("models/sdxl", SDXL)
-    _git("add", "-A")
-    _git("commit", "-q", "-m", "base")
+    git("add", "-A")
+    git("commit", "-q", "-m", "base")
     model("models/sdxl", SDXL.replace('"4"', '"8"'))
     value = "A10G\\n![x](https://e.example/p.png) <img src=x> | `"
     model("models/evil\n::error::x ##[error]y: error TI030 z", SDXL.replace("A10G", f'"{value}"'))
-    sha = _git("rev-parse", "--short=7", "HEAD").strip()
+    sha = git("rev-parse", "--short=7", "HEAD").strip()
     name = "models/evil\\n::error::x #\\u0023[error]y\\u003a error TI030 z"
     message = 'accelerator "A10G\\n![x](https://e.example/p.png) <img src=x> | `": unknown GPU type "A10G\\n![x](https"'
     stderr = (

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from fake_github import GITLAB_TOKEN, PERSON, FakeGitHub
-from support import Run
-from test_pr_comment import L4_BIG, commit, git, git_repo, repo  # noqa: F401 (git_repo, repo: the fixtures)
+from support import Run, commit, git
+from test_pr_comment import L4_BIG, repo  # noqa: F401 (repo: the fixture)
 
 from truss_instance_plugin.review.units import MARKER
 

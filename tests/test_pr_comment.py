@@ -5,8 +5,6 @@ with and without an earlier comment, with and without a change; the job summary;
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ import pytest
 from fake_github import PERSON, REPO, TOKEN, FakeGitHub, FakeProxy
 from hypothesis import given
 from hypothesis import strategies as st
-from support import Run
+from support import Run, commit, git, model
 
 from truss_instance_plugin.review.units import MARKER
 
@@ -29,49 +27,12 @@ LIST = f"/repos/{REPO}/issues/{PR}/comments?per_page=100"
 POST = f"/repos/{REPO}/issues/{PR}/comments"
 
 
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
-
-
-def model(folder: str, config: str) -> None:
-    path = Path(folder)
-    (path / "model").mkdir(parents=True, exist_ok=True)
-    (path / "model" / "model.py").write_text("class Model:\n    pass\n")
-    (path / "config.yaml").write_text(config)
-
-
-def commit(message: str = "change") -> None:
-    git("add", "-A")
-    git("commit", "-q", "-m", message)
-
-
 class Pr(NamedTuple):
     fake: FakeGitHub
     base: str  # short shas
     head: str
     summary: Path
     event: Path
-
-
-@pytest.fixture
-def git_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty git repository as the working directory; git sees no user or system config, and no CI variables are set."""
-    gitconfig = tmp_path / "gitconfig"
-    gitconfig.write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n[advice]\n\tdetachedHead = false\n")
-    for key in [
-        k for k in os.environ if k.startswith(("GIT_", "GITHUB_", "CI_", "GITLAB_", "TRUSS_INSTANCE_")) or k.lower().endswith("_proxy")
-    ]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for who in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
-    root = tmp_path / "repo"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    git("init", "-q")
-    return root
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 import yaml
 from fake_github import REPO, TOKEN, FakeGitHub
-from test_pr_comment import L4, L4_BIG, SDXL, commit, git, git_repo, model  # noqa: F401 (git_repo: the fixture)
+from support import commit, git, model
+from test_pr_comment import L4, L4_BIG, SDXL
 
 from truss_instance_plugin import __version__
 from truss_instance_plugin.review.units import MARKER
@@ -112,7 +113,7 @@ def test_inputs_reach_the_scripts_only_through_env() -> None:
 
 
 @pytest.fixture
-def runner(git_repo: Path, tmp_path: Path) -> dict[str, Any]:  # noqa: F811
+def runner(git_repo: Path, tmp_path: Path) -> dict[str, Any]:
     """origin: main (llm, sdxl) and a pull request's branch `feature` (llm's cpu doubled); the job's workspace is a
     depth-1 clone of `feature`, without origin/main, as actions/checkout leaves it."""
     model("models/llm", L4)
