@@ -97,6 +97,7 @@ def _without_root_powers() -> list[str]:
     return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 def test_permission_denied() -> None:
     path = model("m", "resources: {cpu: '1'}\n")
@@ -402,6 +403,7 @@ def test_every_command_survives_bad_input(capsys: pytest.CaptureFixture[str]) ->
 # A real process: no traceback reaches stderr ------------------------------------------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not TRUSS_INSTANCE.exists(), reason="console script not installed")
 def test_console_script_on_bad_input(tmp_path: Path) -> None:
     model("binary", b"\x00\x01\x02")
@@ -569,6 +571,7 @@ def test_a_megabyte_value_gives_a_short_message(run: Run) -> None:
     assert "(1000000 characters)" in out and "(10005 characters)" in out
 
 
+@pytest.mark.e2e
 def test_escapes_truss_accepts_load_here_too(run: Run) -> None:
     """libyaml refuses "\\udc00" in a double-quoted scalar; yaml.safe_load (truss) reads it, so we do too."""
     make_truss("m", 'model_name: p\nresources:\n  cpu: "\\udc00"\n  memory: "\\U0001F600"\n')
@@ -584,6 +587,7 @@ def test_yaml_directives_load(run: Run) -> None:
     assert (code, out.split("  ")[0]) == (0, "m/config.yaml: 2x8")
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")
 def test_a_fifo_named_config_yaml_in_a_tree_does_not_hang() -> None:
     make_truss("good", 'model_name: g\nresources:\n  cpu: "2"\n')

@@ -413,6 +413,7 @@ def test_bundled_examples_check_clean_and_their_locks_are_current(run: Run, monk
 # Exit ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("threads", [False, True])
 def test_the_exit_flushes_everything_and_runs_exit_handlers(tmp_path: Path, threads: bool) -> None:
     """run() skips the interpreter's teardown when only our code ran; output, exit code and atexit handlers stay."""

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from support import TRUSS_INSTANCE, Run, commit, git, model
 from test_diff import CHAIN, HELPER, SMALL, chain, repo, sha
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths and symlinks")
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths and symlinks"), pytest.mark.e2e]
 __all__ = ["repo"]  # the fixture, shared with test_diff
 
 Node = bytes | list[tuple[bytes, "Node"]] | tuple[str, bytes]  # a blob, a tree, or ("link", target)

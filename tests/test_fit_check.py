@@ -122,6 +122,7 @@ def test_the_pre_commit_hook_reports_the_same_findings(run: Run, glm: Path) -> N
     assert (code, out.splitlines()) == (1, GLM_CHECK)
 
 
+@pytest.mark.e2e
 def test_check_never_touches_the_network(glm: Path) -> None:
     """The same result with HF_HUB_OFFLINE=1, with HF_ENDPOINT at a dead port, and without either; no huggingface_hub."""
     results = []

@@ -14,6 +14,8 @@ import pytest
 from fake_hub import FakeHub, File, json_file, safetensors, serve
 from support import TRUSS_INSTANCE
 
+pytestmark = pytest.mark.e2e
+
 SHA = "0123456789abcdef0123456789abcdef01234567"
 SHA2 = "89abcdef0123456789abcdef0123456789abcdef"
 LLAMA = {

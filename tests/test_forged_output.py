@@ -324,6 +324,7 @@ def test_a_catalog_snapshot_is_printable_json_holding_the_names_exactly(tmp_path
     assert read_snapshot(str(tmp_path / "snap.json")).records[0]["display_name"] == text  # and it reads back as a catalog
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(os.name != "posix", reason="a pseudo-terminal")
 def test_on_a_terminal_only_our_colours_are_raw(tmp_path: Path) -> None:
     """The console script on a pseudo-terminal: the severity is coloured, the data's escape sequences are not run."""
@@ -569,6 +570,7 @@ def repo(git_repo: Path) -> Path:
 SDXL = 'model_name: sdxl\nresources:\n  accelerator: A10G\n  cpu: "4"\n  memory: 16Gi\n'
 
 
+@pytest.mark.e2e
 def test_diff_prints_a_hostile_folder_and_value_as_data(repo: Path, run: Run) -> None:
     model("models/sdxl", SDXL)
     git("add", "-A")

@@ -18,6 +18,7 @@ def _locked_sdxl() -> Path:
     return Path("m/truss-instance.lock")
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")
 def test_a_fifo_lockfile_is_refused_not_waited_on() -> None:
     lock = Path("m/truss-instance.lock")
@@ -30,6 +31,7 @@ def test_a_fifo_lockfile_is_refused_not_waited_on() -> None:
     assert lock.is_fifo()
 
 
+@pytest.mark.e2e
 def test_a_lockfile_pointing_at_dev_zero_is_refused() -> None:
     lock = Path("m/truss-instance.lock")
     copy_sdxl(Path("m"))
@@ -40,6 +42,7 @@ def test_a_lockfile_pointing_at_dev_zero_is_refused() -> None:
     assert os.readlink(lock) == "/dev/zero"
 
 
+@pytest.mark.e2e
 def test_a_huge_sparse_lockfile_is_refused_after_a_bounded_read() -> None:
     lock = Path("m/truss-instance.lock")
     copy_sdxl(Path("m"))
@@ -51,6 +54,7 @@ def test_a_huge_sparse_lockfile_is_refused_after_a_bounded_read() -> None:
     assert lock.stat().st_size == 2 << 30
 
 
+@pytest.mark.e2e
 def test_an_alias_bomb_lockfile_is_refused_quickly_and_kept() -> None:
     lock = _locked_sdxl()
     bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(

@@ -505,6 +505,7 @@ RAISER = """
 """
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("dist", "entry_points", "modules", "message"),
     [
@@ -541,6 +542,7 @@ def test_a_broken_installed_plugin_exits_2_naming_plugin_and_distribution(
     assert (ok.returncode, ok.stdout, ok.stderr) == (0, "", "")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("disabled", ["broken", "Broken-Import", "broken_import", "something-else, broken ,"])
 def test_disable_by_entry_point_or_distribution_name(tmp_path: Path, disabled: str) -> None:
     site = tmp_path / "site"
@@ -550,6 +552,7 @@ def test_disable_by_entry_point_or_distribution_name(tmp_path: Path, disabled: s
     assert [p["name"] for p in json.loads(got.stdout)] == [BUILTIN]
 
 
+@pytest.mark.e2e
 def test_the_builtin_cannot_be_disabled(tmp_path: Path) -> None:
     (tmp_path / "gpu").mkdir()
     (tmp_path / "gpu" / "config.yaml").write_text(A10G)
@@ -558,6 +561,7 @@ def test_the_builtin_cannot_be_disabled(tmp_path: Path) -> None:
     assert got.stdout.startswith("gpu/config.yaml: A10Gx4x16")
 
 
+@pytest.mark.e2e
 def test_the_check_path_never_imports_importlib_metadata(tmp_path: Path) -> None:
     site = tmp_path / "site"
     fake_dist(site, "quiet", "1.0", "[truss_instance]\nquiet = quiet_plugin\n", {"quiet_plugin": "X = 1\n"})
@@ -625,6 +629,7 @@ def h100_model(tmp_path: Path, plugin_venv: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.e2e
 def test_real_plugin_fails_an_h100_model_at_the_accelerator(plugin_venv: Path, h100_model: Path) -> None:
     got = _cli("check", "big", cwd=h100_model, python=str(plugin_venv))
     line, col = position(H100, "H100")
@@ -639,6 +644,7 @@ def test_real_plugin_fails_an_h100_model_at_the_accelerator(plugin_venv: Path, h
     assert [(d["code"], d["line"], d["col"]) for d in diags] == [("NOH100", line, col)]
 
 
+@pytest.mark.e2e
 def test_real_plugin_disabled_by_env(plugin_venv: Path, h100_model: Path) -> None:
     got = _cli("check", "big", cwd=h100_model, python=str(plugin_venv), **{DISABLE_ENV: "no_h100"})
     assert (got.returncode, got.stdout, got.stderr) == (0, "", "")
@@ -646,6 +652,7 @@ def test_real_plugin_disabled_by_env(plugin_venv: Path, h100_model: Path) -> Non
     assert [p["name"] for p in json.loads(plugins.stdout)] == [BUILTIN]
 
 
+@pytest.mark.e2e
 def test_real_plugin_is_listed_with_its_distribution(plugin_venv: Path, tmp_path: Path) -> None:
     got = _cli("plugins", "--format", "json", cwd=tmp_path, python=str(plugin_venv))
     assert got.returncode == 0, got.stderr
@@ -671,6 +678,7 @@ HEAVY = (
 )
 
 
+@pytest.mark.e2e
 def test_the_check_path_imports_nothing_heavy_without_plugins(tmp_path: Path) -> None:
     """With only the built-in plugin, hooks are called directly: not even pluggy (or typing) is imported."""
     shutil.copytree(Path(__file__).parents[1] / "examples" / "sdxl", tmp_path / "sdxl")

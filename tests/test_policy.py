@@ -430,6 +430,7 @@ def _git_init(path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(path)], check=True)
 
 
+@pytest.mark.e2e
 @pytest.mark.usefixtures("cwd")
 def test_policy_above_the_repository_root_does_not_apply(run: Run) -> None:
     Path("pyproject.toml").write_text("[tool.truss-instance]\nmax-usd-per-hour = 0.01\n")

@@ -37,6 +37,7 @@ def run_comment(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake:
     return run("diff", "main", "--comment", "github")
 
 
+@pytest.mark.e2e
 def test_the_least_costly_changes_are_left_out_last(git_repo: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """320 changes and 100 unchanged models, some 100 KB of markdown: the comment keeps every H100 and L4 change and as
     many of the cheap ones as fit, in path order, and says what it left out; the job summary has every row."""
@@ -76,6 +77,7 @@ def test_the_least_costly_changes_are_left_out_last(git_repo: Path, run: Run, tm
     assert summary.count("| `models/u-") == 100
 
 
+@pytest.mark.e2e
 def test_unchanged_models_are_left_out_first(git_repo: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(400):
         model(f"models/u-{LONG}-{i:04d}", SMALL)
