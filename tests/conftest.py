@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from support import Run, copy_sdxl, run_cli
+from support import Run, copy_sdxl, git, run_cli
 
 from truss_instance_plugin.core.policy import clear_cache
 from truss_instance_plugin.plugins import DISABLE_ENV, Host, reset_host
@@ -36,6 +36,41 @@ def host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
 def run(capsys: pytest.CaptureFixture[str]) -> Run:
     """run(*argv) -> (exit code, stdout, stderr) of the CLI, in-process."""
     return lambda *argv: run_cli(capsys, *argv)
+
+
+@pytest.fixture
+def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty temp directory as the cwd (so paths in messages are short)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def truss_cwd(cwd: Path) -> Path:
+    """The cwd as a truss folder: an empty temp directory with a model/ folder (a config.yaml there is a truss)."""
+    (cwd / "model").mkdir()
+    return cwd
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty git repository as the working directory; git sees no user or system config, and no CI variables are set."""
+    gitconfig = tmp_path / "gitconfig"
+    gitconfig.write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n[advice]\n\tdetachedHead = false\n")
+    for key in [
+        k for k in os.environ if k.startswith(("GIT_", "GITHUB_", "CI_", "GITLAB_", "TRUSS_INSTANCE_")) or k.lower().endswith("_proxy")
+    ]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for who in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
+        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
+    root = tmp_path / "repo"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    git("init", "-q")
+    return root
 
 
 @pytest.fixture

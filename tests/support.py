@@ -3,21 +3,69 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from truss_instance_plugin import cli, plugins
-from truss_instance_plugin.catalog import InstanceType
+from truss_instance_plugin.catalog import Catalog, GiB, InstanceType, embedded_types, make_catalog
 from truss_instance_plugin.hookspecs import hookimpl
 from truss_instance_plugin.plugins import Host
+from truss_instance_plugin.request import Request
 
 REPO = Path(__file__).resolve().parents[1]
 SDXL = REPO / "examples" / "sdxl"
 GOLDEN = (SDXL / "truss-instance.lock").read_bytes()  # the example's committed lock
+TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"  # the console script of the environment under test
+
+CATALOG = make_catalog(embedded_types())  # the embedded catalog, as the CLI has it without plugins
 
 Run = Callable[..., "tuple[int, str, str]"]
+
+
+def req(
+    millicores: int = 1000, memory: int = 2 * GiB, gpu: str | None = None, count: int | None = None, nodes: int = 1, pin: str | None = None
+) -> Request:
+    """A normalized request: 1 vCPU, 2 GiB, one node, no pin by default.
+
+    The GPU count defaults to 1 when a GPU type is given and 0 without one (as the normaliser reads `accelerator: A10G`);
+    pass `count=` to ask for any other count, `count=0` included.
+    """
+    return Request(millicores, memory, gpu, (1 if gpu else 0) if count is None else count, nodes, pin)
+
+
+def get(name: str, catalog: Catalog = CATALOG) -> InstanceType:
+    """The catalog's type of this name (which must be there)."""
+    t = catalog.get(name)
+    assert t is not None, name
+    return t
+
+
+SDXL_REQUEST = req(4000, 16 * GiB, "A10G")  # examples/sdxl's request, as its lock records it
+# Two nodes of eight H200 each: the catalog Baseten configures for multi-node customers.
+TWO_NODE = InstanceType("H200:2x8", 256_000, 3200 * GiB, "H200", 8, 141, Decimal("2.00000"), True, 2)
+TI024_HINT = "multi-node types are configured by Baseten; confirm the type and price with them"
+
+
+def make_truss(name: str, text: str | bytes) -> Path:
+    """`name`/config.yaml (relative to the cwd) with these bytes, and a model/ folder: a truss."""
+    (Path(name) / "model").mkdir(parents=True, exist_ok=True)
+    path = Path(name) / "config.yaml"
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+def resources_config(name: str, resources: str) -> Path:
+    """`name`/config.yaml (relative to the cwd) with `model_name: name` and this resources block (one key a line)."""
+    folder = Path(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.yaml"
+    path.write_text(f"model_name: {name}\nresources:\n" + "".join(f"  {line}\n" for line in resources.splitlines()))
+    return path
 
 
 def position(text: str, value: str) -> tuple[int, int]:
@@ -35,6 +83,30 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
+
+
+def run_console(*argv: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    """The real console script in a subprocess (a hang fails the test through the timeout); the caller marks it e2e."""
+    return subprocess.run([str(TRUSS_INSTANCE), *argv], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def git(*args: str) -> str:
+    """git in the cwd's repository (raises if it fails): its stdout without the trailing newline."""
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def commit(message: str = "change") -> None:
+    """Commit everything in the work tree."""
+    git("add", "-A")
+    git("commit", "-q", "-m", message)
+
+
+def model(folder: str, config: str) -> None:
+    """A truss folder as `truss init` leaves it: config.yaml and model/model.py."""
+    path = Path(folder)
+    (path / "model").mkdir(parents=True, exist_ok=True)
+    (path / "model" / "model.py").write_text("class Model:\n    pass\n")
+    (path / "config.yaml").write_text(config)
 
 
 def copy_sdxl(dest: Path, with_lock: bool = False) -> Path:

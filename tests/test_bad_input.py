@@ -6,19 +6,18 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import TRUSS_INSTANCE, Run, make_truss, run_console
 
 from truss_instance_plugin import cli
 from truss_instance_plugin.diagnostics import clip
 from truss_instance_plugin.plugins import Host, reset_host
 
 CHECK = ("check", "--no-lock")  # lockfile checks have their own tests
-TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"
 
 
 @pytest.fixture(autouse=True)
@@ -98,6 +97,7 @@ def _without_root_powers() -> list[str]:
     return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 def test_permission_denied() -> None:
     path = model("m", "resources: {cpu: '1'}\n")
@@ -403,6 +403,7 @@ def test_every_command_survives_bad_input(capsys: pytest.CaptureFixture[str]) ->
 # A real process: no traceback reaches stderr ------------------------------------------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not TRUSS_INSTANCE.exists(), reason="console script not installed")
 def test_console_script_on_bad_input(tmp_path: Path) -> None:
     model("binary", b"\x00\x01\x02")
@@ -491,3 +492,136 @@ def test_a_hostile_catalog_snapshot_is_one_exit_2_line(capsys: pytest.CaptureFix
         assert (code, out, err.count("\n")) == (2, "", 1), argv
         assert err.startswith(f"truss-instance: snap.json: {why}") and err.endswith(f"; {REFETCH}\n"), err
         assert len(err) < 400
+
+
+# Merge keys while tags are resolved lazily: a plain << and an explicit !!merge key merge; a quoted "<<" is a key.
+@pytest.mark.parametrize(
+    ("key", "code", "summary"),
+    [("<<", 0, "2x8  "), ("!!merge x", 0, "2x8  "), ('"<<"', 1, 'no instance type\n  config.yaml:3:3: error TI001 unknown key "<<"')],
+)
+@pytest.mark.usefixtures("truss_cwd")
+def test_merge_keys_with_lazily_resolved_tags(run: Run, key: str, code: int, summary: str) -> None:
+    Path("config.yaml").write_text(f'model_name: a\nresources:\n  {key}: {{cpu: "2"}}\n')
+    got, out, _ = run("explain", ".")
+    assert got == code and out.startswith(f"config.yaml: {summary}"), out
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('cpu: !!int ""', "m/config.yaml:3:8: [error] TI026 !!int '' is not a valid YAML int"),
+        ('cpu: !!float ""', "m/config.yaml:3:8: [error] TI026 !!float '' is not a valid YAML float"),
+        ("use_gpu: !!bool maybe", "m/config.yaml:3:12: [error] TI026 !!bool 'maybe' is not a valid YAML bool"),
+        ("use_gpu: !!bool 2", "m/config.yaml:3:12: [error] TI026 !!bool '2' is not a valid YAML bool"),
+        ("node_count: !!int 0x", "m/config.yaml:3:15: [error] TI026 !!int '0x' is not a valid YAML int"),
+        ("accelerator: {accelerator: A10G, count: !!int x}", "m/config.yaml:3:43: [error] TI026 !!int 'x' is not a valid YAML int"),
+        ('cpu: "1e9999999999999999999"', 'm/config.yaml:3:8: [error] TI004 cpu "1e9999999999999999999": out of range'),
+        ('memory: "1e9999999999999999999"', 'm/config.yaml:3:11: [error] TI007 memory "1e9999999999999999999": out of range'),
+        ('memory: "1e10000"', 'm/config.yaml:3:11: [error] TI007 memory "1e10000": out of range'),
+        ("fabric: !!seq {a: 1}", "m/config.yaml:3:11: [error] TI026 a mapping tagged !!seq is not a valid YAML seq"),
+    ],
+)
+def test_values_that_crashed_are_findings(run: Run, line: str, expected: str) -> None:
+    path = make_truss("m", f"model_name: p\nresources:\n  {line}\n")
+    before = path.read_bytes()
+    code, out, err = run("check", "--no-lock", "--format", "parsable", "m")
+    assert (code, out.splitlines()[0], err) == (1, expected, "")
+    code, out, _ = run("check", "--no-lock", "--format", "json", "m")
+    (entry,) = json.loads(out)["models"]
+    assert code == 1 and entry["instance"] is None
+    code, out, _ = run("explain", "--format", "json", "m")
+    assert code == 1 and json.loads(out)["chosen"] is None
+    assert run("lock", "m")[0] == 1 and not Path("m/truss-instance.lock").exists()
+    assert path.read_bytes() == before
+
+
+def test_resources_the_loader_cannot_build_do_not_pass_silently(run: Run) -> None:
+    make_truss("m", "model_name: p\nresources: !!map\n")
+    assert run("check", "--no-lock", "--format", "parsable", "m") == (
+        1, "m/config.yaml:2:12: [error] TI026 a scalar tagged !!map is not a valid YAML map\n", ""
+    )  # fmt: skip
+
+
+def test_a_node_count_beyond_int_conversion_is_a_short_finding(run: Run) -> None:
+    make_truss("m", "model_name: p\nresources:\n  accelerator: A10G\n  node_count: " + "9" * 5000 + "\n")
+    code, out, _ = run("check", "--no-lock", "--format", "json", "m")
+    (diag,) = json.loads(out)["models"][0]["diagnostics"]
+    assert (code, diag["code"], diag["line"], diag["col"]) == (1, "TI019", 4, 15)
+    assert (
+        diag["message"] == 'node_count "' + "9" * 60 + "…" + "9" * 12 + ' (5000 characters)": must be an integer ≥ 1 (truss rejects it too)'
+    )
+
+
+@pytest.mark.parametrize("argv", [("--cpu", "1e9999999999999999999"), ("--memory", "1e10000Gi"), ("--cpu", "9" * 5000)])
+def test_explain_what_ifs_with_absurd_numbers(run: Run, argv: tuple[str, str]) -> None:
+    code, out, err = run("explain", "--format", "json", *argv)
+    doc = json.loads(out)
+    assert (code, err, doc["chosen"], [d["code"] for d in doc["diagnostics"]]) == (
+        1,
+        "",
+        None,
+        ["TI004" if argv[0] == "--cpu" else "TI007"],
+    )
+
+
+def test_a_megabyte_value_gives_a_short_message(run: Run) -> None:
+    make_truss("m", 'model_name: p\nresources:\n  cpu: "' + "x" * 1_000_000 + '"\n  ? bogus' + "k" * 10_000 + "\n  : 1\n")
+    code, out, _ = run("check", "--no-lock", "m")
+    assert code == 1 and len(out) < 2_000, len(out)
+    assert "(1000000 characters)" in out and "(10005 characters)" in out
+
+
+@pytest.mark.e2e
+def test_escapes_truss_accepts_load_here_too(run: Run) -> None:
+    """libyaml refuses "\\udc00" in a double-quoted scalar; yaml.safe_load (truss) reads it, so we do too."""
+    make_truss("m", 'model_name: p\nresources:\n  cpu: "\\udc00"\n  memory: "\\U0001F600"\n')
+    got = run_console("check", "--no-lock", "m")
+    assert got.returncode == 1 and got.stderr == ""
+    assert got.stdout.splitlines()[0] == 'm/config.yaml:3:8: error TI004 cpu "\\udc00": no number'
+    assert 'memory "😀": no number' in got.stdout
+
+
+def test_yaml_directives_load(run: Run) -> None:
+    make_truss("m", '%YAML 1.1\n%TAG !t! tag:yaml.org,2002:\n---\nmodel_name: p\nresources:\n  cpu: !t!str "2"\n')
+    code, out, _ = run("check", "--no-lock", "-v", "m")
+    assert (code, out.split("  ")[0]) == (0, "m/config.yaml: 2x8")
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")
+def test_a_fifo_named_config_yaml_in_a_tree_does_not_hang() -> None:
+    make_truss("good", 'model_name: g\nresources:\n  cpu: "2"\n')
+    Path("pipe").mkdir()
+    os.mkfifo("pipe/config.yaml")
+    start = time.monotonic()
+    got = run_console("check", "--no-lock", ".")
+    assert time.monotonic() - start < 5
+    assert (got.returncode, got.stdout) == (
+        2,
+        "pipe/config.yaml: error TI090 cannot read: not a regular file\n"
+        "  point PATH at a truss directory or its config.yaml\n2 models: 1 error\n",
+    )
+
+
+def test_loading_configs_keeps_none_of_their_yaml_nodes(tmp_path: Path) -> None:
+    """A tree of 10,000 models must not hold on to every model's typed values: booleans, counts, dates, bad values."""
+    import gc
+
+    import yaml
+
+    from truss_instance_plugin.config import load_config_bytes
+
+    def nodes() -> int:
+        gc.collect()
+        return sum(isinstance(o, yaml.Node) for o in gc.get_objects())
+
+    texts = [
+        b'resources:\n  cpu: "1"\n  use_gpu: false\n  node_count: 2\n',
+        b"resources:\n  accelerator: {accelerator: A10G, count: 2}\n  cpu: 1.5\n  memory: !!binary aGk=\n",
+        b"resources:\n  use_gpu: !!bool maybe\n  node_count: !!int x\n  fabric: 2026-01-01\n",
+    ]
+    load_config_bytes("config.yaml", texts[0])  # a first use may build what lasts (caches of tags)
+    before = nodes()
+    for data in texts * 3:
+        load_config_bytes("config.yaml", data)
+    assert nodes() == before

@@ -435,6 +435,7 @@ def test_walk_skips_ordinary_python_and_hook_skips_non_chains(tmp_path: Path, mo
     assert code == 2 and "no such file" in _ + out
 
 
+@pytest.mark.e2e
 def test_chains_module_loads_only_for_python_files(tmp_path: Path) -> None:
     """The check path of a config.yaml tree (even with ordinary .py files in it) never imports chains.py."""
     write(tmp_path, "m/config.yaml", "model_name: m\nresources:\n  cpu: '1'\n")
@@ -561,6 +562,7 @@ def truss_generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return doc
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("path", DIFFERENTIAL)
 def test_differential_against_truss_code_gen(path: str, truss_generated: dict[str, Any], fix: Path) -> None:
     theirs = truss_generated[path]

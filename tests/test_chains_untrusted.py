@@ -9,13 +9,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import Run
+from support import TRUSS_INSTANCE, Run
 
-TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"
 SECRET = 'resources:\n  accelerator: "SECRET-VALUE"\n  cpu: "1"\n  memory: 2Gi\n'
 WRAPPER = """import truss_chains as chains
 
@@ -101,6 +99,7 @@ def test_a_module_that_leads_outside_the_repository_is_not_read(outside: Path, r
 # Item 10b: inheritance is near-linear ------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_three_thousand_chained_subclasses_are_read_near_linearly(tmp_path: Path) -> None:
     """`class C1(C0)`, `class C2(C1)`, ... 3,000 deep (85 KB) took 147 s: each MRO was merged from its base's with
     list scans and copies. A chain of single bases is now followed once; the limit is generous (bench_chains.py

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from support import Run
+from support import Run, make_truss
 
 from truss_instance_plugin import hookimpl
 from truss_instance_plugin.catalog import InstanceType
@@ -413,6 +413,7 @@ def test_bundled_examples_check_clean_and_their_locks_are_current(run: Run, monk
 # Exit ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("threads", [False, True])
 def test_the_exit_flushes_everything_and_runs_exit_handlers(tmp_path: Path, threads: bool) -> None:
     """run() skips the interpreter's teardown when only our code ran; output, exit code and atexit handlers stay."""
@@ -434,3 +435,56 @@ def test_the_exit_flushes_everything_and_runs_exit_handlers(tmp_path: Path, thre
     assert (proc.returncode, proc.stderr) == (1, "handler ran\n")
     doc = json.loads(proc.stdout)
     assert [m["config"] for m in doc["models"]] == [f"m{i:03d}/config.yaml" for i in range(300)]
+
+
+@pytest.mark.usefixtures("cwd")
+def test_check_ends_with_one_count_line_only_when_there_are_findings(run: Run) -> None:
+    make_truss("a", 'model_name: a\nresources:\n  cpu: "-1"\n  memory: 2GB\n')
+    make_truss("b", "model_name: b\nresources:\n  accelerator: H200\n")
+    make_truss("c", 'model_name: c\nresources:\n  cpu: "2"\n')
+    code, out, _ = run("check", "--no-lock", ".")
+    assert code == 1 and out.splitlines()[-1] == "3 models: 2 errors, 1 warning"
+    assert run("check", "--no-lock", "c") == (0, "", "")
+    code, out, _ = run("check", "--no-lock", "--format", "parsable", ".")
+    assert "models:" not in out  # machine formats stay one line per finding
+
+
+@pytest.mark.parametrize("spelling", ["h100", "H100", " h100 "])
+@pytest.mark.usefixtures("cwd")
+def test_catalog_accelerator_is_case_insensitive(run: Run, spelling: str) -> None:
+    code, out, _ = run("catalog", "--accelerator", spelling, "--format", "json")
+    names = [t["name"] for t in json.loads(out)["types"]]
+    assert (code, names[:3], len(names)) == (0, ["H100", "H100:2", "H100:4"], 4)
+
+
+@pytest.mark.usefixtures("cwd")
+def test_explain_accelerator_flag_is_case_insensitive(run: Run) -> None:
+    code, out, _ = run("explain", "--accelerator", "a10g:2", "--format", "json")
+    doc = json.loads(out)
+    assert (code, doc["chosen"]["name"], doc["request"]["gpu_type"], doc["request"]["gpu_count"]) == (0, "A10G:2x24x96", "A10G", 2)
+
+
+@pytest.mark.usefixtures("cwd")
+def test_help_lists_every_command(run: Run) -> None:
+    code, out, _ = run("--help")
+    assert code == 0
+    for command in ("check", "explain", "lock", "adopt", "catalog", "plugins", "push"):
+        assert f"\n    {command} " in out, command
+    assert "auth, chains, cleanup" in out
+
+
+@pytest.mark.usefixtures("cwd")
+def test_a_pin_with_as_many_gpus_as_the_accelerator_is_no_contradiction(run: Run) -> None:
+    """accelerator A10G (1 GPU) + instance_type A10Gx4x16 (1 GPU): equal counts are fine, one more is not."""
+    make_truss("m", 'model_name: p\nresources:\n  accelerator: "A10G:1"\n  instance_type: "A10Gx4x16"\n')
+    code, out, _ = run("check", "--no-lock", "--format", "json", "m")
+    assert code == 0 and [d["code"] for d in json.loads(out)["models"][0]["diagnostics"]] == ["TI016"]
+    make_truss("m", 'model_name: p\nresources:\n  accelerator: "A10G:2"\n  instance_type: "A10Gx4x16"\n')
+    code, out, _ = run("check", "--no-lock", "--format", "parsable", "m")
+    assert (code, out.splitlines()[:2]) == (
+        1,
+        [
+            'm/config.yaml:4:18: [warning] TI016 instance_type "A10Gx4x16" is set, so truss ignores accelerator',
+            'm/config.yaml:4:18: [error] TI017 instance_type "A10Gx4x16" (1× A10G) contradicts accelerator A10G:2',
+        ],
+    )

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from support import Run
+from support import TRUSS_INSTANCE, Run, commit, git, model
 
 from truss_instance_plugin import hookimpl
 from truss_instance_plugin.catalog import InstanceType, embedded_types
@@ -27,7 +26,6 @@ from truss_instance_plugin.review.revisions import _PY
 from truss_instance_plugin.review.units import MARKER
 from truss_instance_plugin.testing import register_plugin
 
-TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
 L4 = 'model_name: llm\nresources:\n  accelerator: L4\n  cpu: "4"\n  memory: 16Gi\n'  # L4:4x16 $0.01414/min
@@ -39,43 +37,13 @@ H100 = 'model_name: new\nresources:\n  accelerator: H100\n  cpu: "8"\n  memory: 
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty git repository as the working directory; git sees no user or system config."""
-    gitconfig = tmp_path / "gitconfig"
-    gitconfig.write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n[advice]\n\tdetachedHead = false\n")
-    for key in [k for k in os.environ if k.startswith("GIT_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for who in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
-    root = tmp_path / "repo"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    git("init", "-q")
-    return root
-
-
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
+def repo(git_repo: Path) -> Path:
+    """An empty git repository as the working directory (conftest's git_repo)."""
+    return git_repo
 
 
 def sha(rev: str = "HEAD") -> str:
     return git("rev-parse", "--short=7", rev).strip()
-
-
-def model(folder: str, config: str) -> None:
-    """A truss folder: config.yaml and model/model.py."""
-    path = Path(folder)
-    (path / "model").mkdir(parents=True, exist_ok=True)
-    (path / "model" / "model.py").write_text("class Model:\n    pass\n")
-    (path / "config.yaml").write_text(config)
-
-
-def commit(message: str = "change") -> None:
-    git("add", "-A")
-    git("commit", "-q", "-m", message)
 
 
 def locked(run: Run, *folders: str) -> None:
@@ -105,6 +73,7 @@ def pr(repo: Path, run: Run) -> tuple[str, str]:
     return sha("HEAD~1"), sha("HEAD")
 
 
+@pytest.mark.e2e
 def test_text_lists_each_change_with_its_prices_and_why(pr: tuple[str, str], run: Run) -> None:
     base, head = pr
     assert run("diff", "HEAD~1", "HEAD") == (
@@ -125,6 +94,7 @@ def test_text_lists_each_change_with_its_prices_and_why(pr: tuple[str, str], run
     )
 
 
+@pytest.mark.e2e
 def test_markdown_is_a_pull_request_comment(pr: tuple[str, str], run: Run) -> None:
     base, head = pr
     code, out, err = run("diff", "HEAD~1", "HEAD", "--format", "markdown")
@@ -157,6 +127,7 @@ def test_markdown_is_a_pull_request_comment(pr: tuple[str, str], run: Run) -> No
     )
 
 
+@pytest.mark.e2e
 def test_json_is_stable_with_exact_decimal_strings(pr: tuple[str, str], run: Run) -> None:
     code, out, err = run("diff", "HEAD~1", "HEAD", "--format", "json")
     assert (code, err) == (0, "")
@@ -216,6 +187,7 @@ def test_json_is_stable_with_exact_decimal_strings(pr: tuple[str, str], run: Run
 # No changes, renames, the work tree ---------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_no_change_prints_nothing_and_exits_0(repo: Path, run: Run) -> None:
     model("models/sdxl", SDXL)
     commit()
@@ -231,6 +203,7 @@ def test_no_change_prints_nothing_and_exits_0(repo: Path, run: Run) -> None:
     )
 
 
+@pytest.mark.e2e
 def test_a_renamed_folder_is_one_unit_and_alone_is_no_cost_change(repo: Path, run: Run) -> None:
     model("models/a", SDXL)
     model("models/b", SMALL)
@@ -247,6 +220,7 @@ def test_a_renamed_folder_is_one_unit_and_alone_is_no_cost_change(repo: Path, ru
     assert out.splitlines()[3] == "models/renamed: added, A10Gx4x16  +$1.21/h (+$881/month)"
 
 
+@pytest.mark.e2e
 def test_working_tree_side_sees_untracked_and_deleted_files_but_not_ignored(repo: Path, run: Run) -> None:
     model("models/sdxl", SDXL)
     model("models/gone", SMALL)
@@ -267,6 +241,7 @@ def test_working_tree_side_sees_untracked_and_deleted_files_but_not_ignored(repo
     )
 
 
+@pytest.mark.e2e
 def test_diff_never_touches_the_index_or_the_work_tree(pr: tuple[str, str], run: Run) -> None:
     Path("models/sdxl/config.yaml").write_text(H100)
     index = Path(".git/index")
@@ -277,6 +252,7 @@ def test_diff_never_touches_the_index_or_the_work_tree(pr: tuple[str, str], run:
     assert (index.read_bytes(), index.stat().st_mtime_ns, git(*status), git("rev-parse", "HEAD")) == before
 
 
+@pytest.mark.e2e
 def test_git_runs_read_only_commands_and_one_cat_file_process(
     pr: tuple[str, str], run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -304,6 +280,7 @@ class _Counter:
         return []
 
 
+@pytest.mark.e2e
 def test_each_config_is_analysed_once(repo: Path, run: Run) -> None:
     for folder, config in (("models/a", SDXL), ("models/b", SMALL), ("models/c", MEDIUM), ("models/d", L4)):
         model(folder, config)  # no locks: every unit is resolved from its config
@@ -327,6 +304,7 @@ def test_each_config_is_analysed_once(repo: Path, run: Run) -> None:
 # Discovery ------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_only_trusses_are_units(repo: Path, run: Run) -> None:
     model("models/sdxl", SDXL)
     commit()
@@ -388,6 +366,7 @@ def _repriced(name: str, price: str, new_name: str | None = None) -> object:
     return Catalog()
 
 
+@pytest.mark.e2e
 def test_a_catalog_price_change_recorded_in_the_locks(repo: Path, run: Run) -> None:
     model("models/sdxl", SDXL)
     locked(run, "models/sdxl")
@@ -406,6 +385,7 @@ def test_a_catalog_price_change_recorded_in_the_locks(repo: Path, run: Run) -> N
     )
 
 
+@pytest.mark.e2e
 def test_lock_upgrade_to_a_cheaper_type(repo: Path, run: Run) -> None:
     model("models/sdxl", SDXL)
     locked(run, "models/sdxl")
@@ -431,6 +411,7 @@ def test_lock_upgrade_to_a_cheaper_type(repo: Path, run: Run) -> None:
     )
 
 
+@pytest.mark.e2e
 def test_a_lock_missing_on_one_side(repo: Path, run: Run) -> None:
     model("models/sdxl", SDXL)
     commit()  # BASE: no lock, priced from the config
@@ -441,6 +422,7 @@ def test_a_lock_missing_on_one_side(repo: Path, run: Run) -> None:
     assert (unit["status"], unit["before"]["source"], unit["after"]["source"]) == ("unchanged", "config", "lock")
 
 
+@pytest.mark.e2e
 def test_a_stale_lock_is_not_used(repo: Path, run: Run) -> None:
     model("models/llm", L4)
     locked(run, "models/llm")
@@ -454,6 +436,7 @@ def test_a_stale_lock_is_not_used(repo: Path, run: Run) -> None:
 # Errors ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_a_broken_config_in_the_working_tree(repo: Path, run: Run) -> None:
     model("models/sdxl", SDXL)
     model("models/llm", L4)
@@ -472,6 +455,7 @@ def test_a_broken_config_in_the_working_tree(repo: Path, run: Run) -> None:
     ]
 
 
+@pytest.mark.e2e
 def test_a_broken_config_at_a_revision_names_the_revision(repo: Path, run: Run) -> None:
     model("models/sdxl", SDXL.replace('"4"', '"-1"'))
     commit()
@@ -495,6 +479,7 @@ def test_a_broken_config_at_a_revision_names_the_revision(repo: Path, run: Run) 
     )
 
 
+@pytest.mark.e2e
 def test_a_config_broken_alike_at_both_sides_is_no_change(repo: Path, run: Run) -> None:
     model("models/sdxl", SDXL)
     model("models/bad", SDXL.replace('"4"', '"-1"'))
@@ -513,6 +498,7 @@ def test_a_config_broken_alike_at_both_sides_is_no_change(repo: Path, run: Run) 
     assert doc["total"]["errors"] == 0
 
 
+@pytest.mark.e2e
 def test_bad_revision_and_not_a_repository_exit_2(repo: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert run("diff") == (2, "", f"truss-instance: bad revision 'HEAD': no such commit in {repo}\n")  # no commit yet
     model("models/sdxl", SDXL)
@@ -530,6 +516,7 @@ def test_bad_revision_and_not_a_repository_exit_2(repo: Path, run: Run, tmp_path
     )
 
 
+@pytest.mark.e2e
 def test_a_shallow_clone_without_base_exits_2_with_how_to_fetch(
     repo: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -549,6 +536,7 @@ def test_a_shallow_clone_without_base_exits_2_with_how_to_fetch(
     assert run("diff", "origin/main") == (0, "", "")  # what the shallow clone has works
 
 
+@pytest.mark.e2e
 def test_the_ci_recipe_on_a_pull_request_branch(repo: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The README's workflow: a full clone, a PR branch, `diff origin/<base> --format markdown`; empty when no cost changes."""
     model("models/llm", L4)
@@ -575,6 +563,7 @@ def test_the_ci_recipe_on_a_pull_request_branch(repo: Path, run: Run, tmp_path: 
     assert lines[-1] == MARKER
 
 
+@pytest.mark.e2e
 def test_detached_head(repo: Path, run: Run) -> None:
     model("models/sdxl", SDXL)
     commit()
@@ -594,6 +583,7 @@ def test_detached_head(repo: Path, run: Run) -> None:
     )
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 def test_unreadable_config_in_the_working_tree(repo: Path) -> None:
     model("models/sdxl", SDXL)
@@ -619,6 +609,7 @@ def test_unreadable_config_in_the_working_tree(repo: Path) -> None:
 # Gates ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_gates_on_the_total_increase(pr: tuple[str, str], run: Run) -> None:
     code, out, err = run("diff", "HEAD~1", "HEAD", "--fail-above-usd-per-month", "5000", "--fail-above-percent", "300")
     assert (code, err) == (
@@ -633,6 +624,7 @@ def test_gates_on_the_total_increase(pr: tuple[str, str], run: Run) -> None:
     assert run("diff", "HEAD", "HEAD~1", "--fail-above-usd-per-month", "0", "--fail-above-percent", "0")[0] == 0  # a decrease
 
 
+@pytest.mark.e2e
 def test_percent_gate_from_nothing(repo: Path, run: Run) -> None:
     Path("README").write_text("x\n")
     commit()
@@ -641,6 +633,7 @@ def test_percent_gate_from_nothing(repo: Path, run: Run) -> None:
     assert (code, err) == (1, "truss-instance: the total rises by $881/month from $0, above --fail-above-percent 1000\n")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("value", ["-1", "nan", "ten", "inf"])
 def test_gate_values_are_checked(repo: Path, run: Run, value: str) -> None:
     code, out, err = run("diff", "--fail-above-percent", value)
@@ -691,6 +684,7 @@ def chain(cpu: int = 4) -> None:
     Path("chains/helper.py").write_text(HELPER.replace("CPU", str(cpu)))
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("with_locks", [True, False], ids=["locked", "unlocked"])
 def test_each_chainlet_is_a_unit(repo: Path, run: Run, with_locks: bool) -> None:
     """A chainlet defined in a local module is priced at each revision from that revision's files (this was
@@ -729,6 +723,7 @@ def test_each_chainlet_is_a_unit(repo: Path, run: Run, with_locks: bool) -> None
     }
 
 
+@pytest.mark.e2e
 def test_a_new_chain_file_without_a_lock_is_added(repo: Path, run: Run) -> None:
     model("models/cls", SMALL)
     commit("base")
@@ -748,6 +743,7 @@ total: $25/month → $932/month  +$1.24/h (+$907/month, +3569%) across 2 models;
     )
 
 
+@pytest.mark.e2e
 def test_chain_files_are_found_by_git_grep_in_each_revision(repo: Path) -> None:
     """One `git grep` per side names the .py files that mention truss_chains: tracked and untracked ones in the work
     tree (not ignored ones), the commit's at a commit; hidden folders, node_modules and __pycache__ are not read."""
@@ -764,6 +760,7 @@ def test_chain_files_are_found_by_git_grep_in_each_revision(repo: Path) -> None:
     assert grep_files(str(repo), git("rev-parse", "HEAD").strip(), "truss_chains", _PY) == {"app.py"}
 
 
+@pytest.mark.e2e
 def test_a_broken_and_a_removed_chain(repo: Path, run: Run) -> None:
     Path("util.py").write_text("x = 1\n")
     Path("truss-instance.util.lock").write_text("a stray lock beside a module that is no chain file\n")
@@ -790,6 +787,7 @@ def test_a_broken_and_a_removed_chain(repo: Path, run: Run) -> None:
 # Hostile locks: a lock that cannot be trusted is never used, the unit is priced from its config ----------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("price", ["'NaN'", "sNaN", "'Infinity'", "'1e999999'", "'-0.02012'", "'0.02012 '"])
 def test_a_lock_with_a_hostile_price_is_priced_from_its_config(repo: Path, run: Run, price: str) -> None:
     model("models/sdxl", SDXL)
@@ -815,6 +813,7 @@ def test_a_lock_with_a_hostile_price_is_priced_from_its_config(repo: Path, run: 
 FORGED = "2x8\\n\\n## ✅ Approved: no cost change\\n\\n![x](https://evil.example/p.png)"
 
 
+@pytest.mark.e2e
 def test_a_forged_deployment_record_never_reaches_the_comment(repo: Path, run: Run) -> None:
     """The issue's lock: deployment.instance_type holds markdown. The lock is not used, so no note quotes it."""
     model("models/llm", L4)

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from support import Run
-from test_diff import CHAIN, HELPER, SMALL, TRUSS_INSTANCE, chain, commit, git, model, repo, sha
+from support import TRUSS_INSTANCE, Run, commit, git, model
+from test_diff import CHAIN, HELPER, SMALL, chain, repo, sha
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths and symlinks")
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths and symlinks"), pytest.mark.e2e]
 __all__ = ["repo"]  # the fixture, shared with test_diff
 
 Node = bytes | list[tuple[bytes, "Node"]] | tuple[str, bytes]  # a blob, a tree, or ("link", target)

@@ -15,7 +15,7 @@ from unittest import mock
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from support import REPO, Run
+from support import REPO, Run, make_truss
 from test_precommit import HookRepo, env, hook_repo, needs_git, pre_commit_run  # noqa: F401 (env, hook_repo: its fixtures)
 
 from truss_instance_plugin import gitrev
@@ -85,6 +85,7 @@ def hook_files(root: Path) -> list[str]:
 # A truss inside another truss's folder ------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_a_truss_inside_another_truss_is_a_model_everywhere(repo: Path, run: Run) -> None:
     """comfyui-truss/examples/anime-style-transfer was locked by the hook, but `check .`, `lock .` and `diff` never saw
     it: a change of its accelerator from A100 to H100 (+$1,825/month) passed the cost review silently."""
@@ -126,6 +127,7 @@ def test_a_truss_inside_another_truss_is_a_model_everywhere(repo: Path, run: Run
     assert run("check", ".") == (0, "", "")
 
 
+@pytest.mark.e2e
 def test_adopt_of_a_truss_folder_takes_its_own_model(repo: Path, run: Run) -> None:
     """A folder is walked, nested trusses and all; but `adopt` takes one model: a truss folder names its own."""
     truss("comfyui-truss", COMFY)
@@ -136,6 +138,7 @@ def test_adopt_of_a_truss_folder_takes_its_own_model(repo: Path, run: Run) -> No
     assert run("adopt", ".") == (2, "", "truss-instance: adopt takes one model; . holds 2\n")
 
 
+@pytest.mark.e2e
 def test_what_a_walk_skips_the_hook_skips(repo: Path, run: Run) -> None:
     """Files pre-commit passes stand for what a walk of the repository finds for them: nothing in a hidden folder,
     node_modules, a virtualenv or a truss's model/ folder, and no chain file inside a truss's folder."""
@@ -160,6 +163,7 @@ def test_what_a_walk_skips_the_hook_skips(repo: Path, run: Run) -> None:
     assert run("check", "-v", ".") == (0, f"m/config.yaml: {clean}\nother/sub/config.yaml: {clean}\n", "")
 
 
+@pytest.mark.e2e
 @needs_git
 def test_pre_commit_locks_the_models_check_finds(repo: Path, hook_repo: HookRepo, env: dict[str, str], run: Run) -> None:  # noqa: F811
     """pre-commit itself (--all-files: every tracked config.yaml, lockfile and .py file): the models a walk finds, the
@@ -248,6 +252,7 @@ def build(folder: Path, tree: dict[str, object]) -> None:
             path.symlink_to(LINKS[str(sub)])
 
 
+@pytest.mark.e2e
 @settings(max_examples=settings.default.max_examples // 2)  # each example builds a repository and runs git a few times
 @given(tree=TREES.filter(lambda t: isinstance(t, dict)))
 @example(tree={"config.yaml": "truss", "data": {"config.yaml": "truss", "x.py": "chain"}, "x.py": "chain"})  # nested
@@ -286,3 +291,15 @@ def test_the_walk_the_hook_and_diff_find_the_same_models(tree: dict[str, object]
             walked = []
         named = os.path.lexists("config.yaml") and not os.path.isdir("config.yaml")  # a file, or a link to none or one
         assert sorted(walked) == sorted({*listed, *(["config.yaml"] if named else [])})
+
+
+@pytest.mark.parametrize("folder", ["env", "venv", "site-packages"])
+@pytest.mark.usefixtures("cwd")
+def test_folders_named_like_virtualenvs_are_checked(run: Run, folder: str) -> None:
+    make_truss(f"{folder}/m", 'model_name: p\nresources:\n  cpu: "-1"\n')
+    make_truss(".venv-real/m", 'model_name: p\nresources:\n  cpu: "-1"\n')
+    Path(".venv-real/pyvenv.cfg").write_text("home = /usr\n")
+    make_truss("real/m", 'model_name: p\nresources:\n  cpu: "-2"\n')
+    Path("real/pyvenv.cfg").write_text("home = /usr\n")
+    code, out, _ = run("check", "--no-lock", "--format", "parsable", ".")
+    assert (code, out.splitlines()) == (1, [f'{folder}/m/config.yaml:3:8: [error] TI003 cpu "-1": must be greater than 0'])

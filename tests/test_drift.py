@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import GOLDEN, run_cli, with_entries
+from support import GOLDEN, SDXL_REQUEST, TI024_HINT, TWO_NODE, Run, get, make_truss, req, resources_config, run_cli, with_entries
 
 from truss_instance_plugin import plugins
-from truss_instance_plugin.catalog import GiB, InstanceType
-from truss_instance_plugin.lock.format import read_lock
+from truss_instance_plugin.catalog import Catalog, GiB, InstanceType, make_catalog
+from truss_instance_plugin.errors import LockError
+from truss_instance_plugin.lock.format import parse_lock, read_lock, render
 from truss_instance_plugin.lock.write import FIRST_DEPLOYMENT as FIRST
 from truss_instance_plugin.plugins import Host
+from truss_instance_plugin.request import Request
 
 ROOT = Path(__file__).resolve().parents[1]
 SDXL = ROOT / "examples" / "sdxl"
@@ -445,3 +447,275 @@ def test_hook_mode_keeps_a_truss_with_a_model_dir(work: Path, capsys: pytest.Cap
     (work / "m" / "config.yaml").write_text("python_version: py311\n")  # no model_name/resources, but a model/ dir
     code, out, _ = run_cli(capsys, "lock", "--hook", "m/config.yaml")
     assert code == 1 and out == "wrote m/truss-instance.lock (new): 1x2 $0.00058/min\n"
+
+
+# Removing a pinned instance_type showed `instance_type 4x16 → None` (TI101) and `"4x16" → "none"` (TI110).
+@pytest.mark.usefixtures("truss_cwd")
+def test_a_removed_instance_type_shows_as_not_set(run: Run) -> None:
+    Path("config.yaml").write_text('model_name: a\nresources:\n  instance_type: "4x16"\n')
+    assert run("lock", ".")[0] == 0
+    Path("config.yaml").write_text('model_name: a\nresources:\n  cpu: "1"\n')
+    assert run("check", ".") == (
+        1,
+        "config.yaml:2:1: error TI101 truss-instance.lock is out of date (instance_type 4x16 → (not set) would move 4x16 → 1x2, "
+        "−$0.17/h); run `truss-instance lock .`\n1 model: 1 error\n",
+        "",
+    )
+    Path("config.yaml").write_text('model_name: a\nresources:\n  instance_type: "4x16"\n')
+    assert run("adopt", ".", "--model-id", "abc")[0] == 0
+    Path("config.yaml").write_text('model_name: a\nresources:\n  cpu: "1"\n')
+    code, out, _ = run("check", ".")
+    assert (code, out.splitlines()[0]) == (
+        0,
+        'config.yaml:2:1: warning TI110 resources changed after the first deployment (instance_type "4x16" → (not set)).',
+    )
+
+
+# `adopt` on a config it cannot read said "no model_name in config.yaml; pass --model NAME" (exit 2).
+@pytest.mark.usefixtures("truss_cwd")
+def test_adopt_reports_why_a_config_cannot_be_read(run: Run) -> None:
+    Path("config.yaml").write_text("model_name: a\nresources: [\n")
+    out = "config.yaml:3:1: error TI091 invalid YAML: did not find expected node content\n  fix the YAML syntax\n"
+    assert run("adopt", ".") == (1, out, "")
+    Path("prod.yaml").write_text('resources: {cpu: "1"}\n')
+    assert run("adopt", "prod.yaml") == (2, "", "truss-instance: no model_name in prod.yaml; pass --model NAME\n")
+    assert not list(Path().glob("*.lock"))
+
+
+@pytest.mark.parametrize(
+    ("resources", "locked"),
+    [
+        ('  instance_type: "A10Gx4x16"\n', "A10Gx4x16"),
+        ('  instance_type: "H100"\n', "H100"),
+        ('  instance_type: "H100:8"\n  node_count: 2\n', "H100:8"),
+        ('  instance_type: "L4:4x16"\n  cpu: "2"\n', "L4:4x16"),
+        ('  accelerator: A10G\n  instance_type: "A10Gx4x16"\n', "A10Gx4x16"),
+        ('  instance_type: " A10Gx4x16"\n', "A10Gx4x16"),
+        ('  instance_type: "4x16"\n', "4x16"),
+    ],
+)
+@pytest.mark.usefixtures("cwd")
+def test_a_pinned_type_passes_its_own_lock(run: Run, resources: str, locked: str) -> None:
+    make_truss("m", "model_name: p\nresources:\n" + resources)
+    code, out, _ = run("lock", "m")
+    assert code == 0 and out.startswith(f"wrote m/truss-instance.lock (new): {locked} "), out
+    before = Path("m/truss-instance.lock").read_bytes()
+    code, out, _ = run("check", "m")
+    assert not any(f"TI10{n}" in out for n in range(5)), out
+    assert run("lock", "m") == (0, "", "")
+    assert run("lock", "--upgrade", "m") == (0, "", "")
+    assert run("lock", "--check", "m") == (0, "", "")
+    assert Path("m/truss-instance.lock").read_bytes() == before
+
+
+def test_multi_node_lock_priced_per_node_is_current_and_kept(cwd: Path, run: Run) -> None:
+    resources_config("n", 'accelerator: "H100:8"\nnode_count: 2')
+    assert run("lock", "n") == (0, "wrote n/truss-instance.lock (new): H100:8 $1.73328/min\n", "")  # two nodes' price
+    doc = yaml.safe_load(Path("n/truss-instance.lock").read_bytes())
+    assert doc["request"]["node_count"] == 2
+    assert doc["resolved"] == {
+        "gpu_count": 8, "gpu_type": "H100", "instance_type": "H100:8", "memory_bytes": 944 * GiB, "millicores": 128_000,
+        "nodes": 2, "price_usd_per_min": "1.73328", "vram_gib_per_gpu": 80,
+    }  # fmt: skip
+    warning = (
+        f"n/config.yaml:4:15: warning TI024 the catalog has no 2-node types; predicting 2 × H100:8 (price per node × 2)\n  {TI024_HINT}\n"
+    )
+    assert run("check", "n") == (0, warning + "1 model: 1 warning\n", "")
+    assert run("lock", "n") == (0, "", "")
+    assert run("lock", "--check", "n") == (0, "", "")
+
+
+def test_multi_node_lock_of_a_two_node_type(cwd: Path, run: Run) -> None:
+    with_entries(TWO_NODE)
+    resources_config("n", 'accelerator: "H200:8"\nnode_count: 2')
+    assert run("lock", "n")[0] == 0
+    resolved = yaml.safe_load(Path("n/truss-instance.lock").read_bytes())["resolved"]
+    assert (resolved["instance_type"], resolved["nodes"], resolved["price_usd_per_min"]) == ("H200:2x8", 1, "2.00000")
+    warning = "n/config.yaml:3:16: warning TI023 H200:2x8 is available on request only\n"
+    assert run("check", "n") == (0, warning + "  ask Baseten to enable it for your organization before pushing\n1 model: 1 warning\n", "")
+    assert run("lock", "n") == (0, "", "")
+
+
+def test_a_locked_type_that_became_multi_node_no_longer_fits(cwd: Path, run: Run) -> None:
+    """The lock holds 3 × H100:8; the catalog now says H100:8 is a 2-node type: TI103, and lock keeps the file."""
+    resources_config("n", 'accelerator: "H100:8"\nnode_count: 3')
+    assert run("lock", "n")[0] == 0
+    before = Path("n/truss-instance.lock").read_bytes()
+    with_entries(get("H100:8")._replace(node_count=2), get("H100:8")._replace(name="H100:8-single", price_per_min=Decimal("0.9")))
+    expected = (
+        "n/config.yaml:2:1: error TI103 locked instance type H100:8 no longer fits the request: it has 2 nodes, not 3\n"
+        "  run `truss-instance lock --upgrade n` to re-resolve\n"
+    )
+    per_node = (
+        "n/config.yaml:4:15: warning TI024 the catalog has no 3-node types; predicting 3 × H100:8-single (price per node × 3)\n"
+        f"  {TI024_HINT}\n"
+    )
+    assert run("check", "n") == (1, expected + per_node + "1 model: 1 error, 1 warning\n", "")
+    assert run("lock", "n") == (1, expected, "")
+    assert Path("n/truss-instance.lock").read_bytes() == before
+
+
+def host_catalog() -> Catalog:
+    from truss_instance_plugin.core.pipeline import host_catalog as of
+
+    return of(plugins.get_host())
+
+
+@pytest.mark.parametrize(
+    ("t", "request_", "why", "wrote"),
+    [
+        (
+            InstanceType("A10Gx4x99", 4000, 99 * GiB, "A10G", 1, 24, Decimal("0.02012")),
+            SDXL_REQUEST,
+            "resolved.instance_type A10Gx4x99 is not in the catalog the lock names",
+            "A10Gx4x99 → A10Gx4x16 $0.02012/min",
+        ),
+        (
+            get("4x16"),
+            SDXL_REQUEST,
+            "resolved type 4x16 does not satisfy the locked request (hand-edited?)",
+            "4x16 → A10Gx4x16 $0.02012/min  +$1.00/h (+$730/month)",
+        ),
+        (
+            get("A10Gx4x16"),
+            req(5000, 16 * GiB, "A10G"),
+            "resolved type A10Gx4x16 does not satisfy the locked request (hand-edited?)",
+            "A10Gx4x16 $0.02012/min (request or catalog changed, same type)",
+        ),
+    ],
+)
+def test_a_hand_edited_lock_is_refused_then_regenerated(
+    work: Path, run: Run, t: InstanceType, request_: Request, why: str, wrote: str
+) -> None:
+    """Every field valid, the request hash right: only the resolved type is wrong for the catalog the lock names."""
+    data = render(request_, host_catalog(), t, 1, None)
+    parse_lock(data)  # exactly valid as a file
+    LOCK.write_bytes(data)
+    expected = (
+        f"models/sdxl/truss-instance.lock: error TI104 truss-instance.lock cannot be used: {why}\n"
+        "  run `truss-instance lock models/sdxl` to regenerate it (its deployment record is kept)\n"
+    )
+    assert run("check", "models/sdxl") == (2, expected + "1 model: 1 error\n", "")
+    assert LOCK.read_bytes() == data
+    assert run("lock", "models/sdxl") == (0, f"wrote models/sdxl/truss-instance.lock (updated): {wrote}\n", "")
+    assert LOCK.read_bytes() == GOLDEN
+
+
+def test_a_lock_claiming_two_nodes_for_a_single_node_request_is_refused(work: Path, run: Run) -> None:
+    """resolved.nodes 2 (and the doubled price) for node_count 1: `lock --check` calls it stale, `check` must not pass it."""
+    LOCK.write_bytes(render(SDXL_REQUEST, host_catalog(), get("A10Gx4x16"), 2, None))
+    stale = "models/sdxl/truss-instance.lock is out of date; run `truss-instance lock models/sdxl`\n"
+    assert run("lock", "--check", "models/sdxl") == (1, stale, "")
+    expected = (
+        "models/sdxl/truss-instance.lock: error TI104 truss-instance.lock cannot be used: "
+        "resolved.nodes 2 does not match the locked request's node_count 1 (hand-edited?)\n"
+        "  run `truss-instance lock models/sdxl` to regenerate it (its deployment record is kept)\n"
+    )
+    assert run("check", "models/sdxl") == (2, expected + "1 model: 1 error\n", "")
+    wrote = "A10Gx4x16 $0.02012/min (request or catalog changed, same type)  −$1.21/h (−$881/month)"
+    assert run("lock", "models/sdxl") == (0, f"wrote models/sdxl/truss-instance.lock (updated): {wrote}\n", "")
+    assert LOCK.read_bytes() == GOLDEN
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "finding"),
+    [
+        (
+            "accelerator: A10G",
+            "accelerator: L40S",
+            "models/sdxl/config.yaml:4:16: error TI022 accelerator L40S has no public instance type: truss accepts it, "
+            "but the catalog (baseten-embedded) has no L40S type",
+        ),
+        (
+            "memory: 16Gi",
+            "memory: 2Ti",
+            "models/sdxl/config.yaml:6:11: error TI030 no A10G type has ≥ 2 TiB; largest is A10G:8x192x768 (750 GiB)",
+        ),
+    ],
+)
+def test_a_model_that_resolves_to_nothing_gets_no_lock_findings(work: Path, run: Run, old: str, new: str, finding: str) -> None:
+    """With no type chosen there is nothing to compare the lock with: only the resolution's own error, and lock keeps the file."""
+    LOCK.write_bytes(GOLDEN)
+    CONFIG.write_text(CONFIG.read_text().replace(old, new))
+    code, out, err = run("check", "models/sdxl")
+    assert (code, out.splitlines()[0], out.splitlines()[-1], err) == (1, finding, "1 model: 1 error", "")
+    assert len(out.splitlines()) == 3
+    code, out, _ = run("lock", "models/sdxl")
+    assert (code, out.splitlines()[0]) == (1, finding)
+    assert LOCK.read_bytes() == GOLDEN
+
+
+def test_a_lock_from_another_catalog_naming_a_type_this_one_lacks_is_TI103(work: Path, run: Run) -> None:
+    other = make_catalog((InstanceType("A10G-old", 4000, 16 * GiB, "A10G", 1, 24, Decimal("0.02")),))
+    LOCK.write_bytes(render(SDXL_REQUEST, other, other.types[0], 1, None))
+    expected = (
+        "models/sdxl/config.yaml:3:1: error TI103 locked instance type A10G-old is no longer in the catalog\n"
+        "  run `truss-instance lock --upgrade models/sdxl` to re-resolve\n"
+    )
+    assert run("check", "models/sdxl") == (1, expected + "1 model: 1 error\n", "")
+
+
+def test_an_unreadable_lock_is_TI104_and_never_replaced(work: Path, run: Run) -> None:
+    LOCK.mkdir()  # a directory where the lock should be: read_lock's OSError branch
+    with pytest.raises(LockError, match=r"^cannot read: a directory$"):
+        read_lock(str(LOCK))
+    expected = (
+        "models/sdxl/truss-instance.lock: error TI104 truss-instance.lock cannot be used: cannot read: a directory\n"
+        "  `truss-instance lock` never rewrites it, since it may hold a deployment record: restore it with "
+        "`git checkout -- models/sdxl/truss-instance.lock`, or delete it and run `truss-instance lock models/sdxl` "
+        "(then `truss-instance adopt models/sdxl` if the model is deployed)\n"
+    )
+    assert run("check", "models/sdxl") == (2, expected + "1 model: 1 error\n", "")
+    assert run("lock", "models/sdxl") == (2, expected, "")
+    assert run("adopt", "models/sdxl") == (2, expected, "")
+    assert LOCK.is_dir() and list(LOCK.iterdir()) == []
+
+
+def test_TI101_for_a_node_count_change(cwd: Path, run: Run) -> None:
+    resources_config("n", 'accelerator: "H100:8"')
+    run("lock", "n")
+    resources_config("n", 'accelerator: "H100:8"\nnode_count: 2')
+    code, out, _ = run("check", "n")
+    assert (code, out.splitlines()[2:]) == (
+        1,
+        [
+            "n/config.yaml:4:15: error TI101 truss-instance.lock is out of date "
+            "(node_count 1 → 2 still H100:8, +$52.00/h); run `truss-instance lock n`",
+            "1 model: 1 error, 1 warning",
+        ],
+    )
+
+
+def test_TI101_for_an_instance_type_change(cwd: Path, run: Run) -> None:
+    resources_config("p", "instance_type: A10Gx4x16")
+    run("lock", "p")
+    resources_config("p", "instance_type: A10Gx8x32")
+    assert run("check", "p") == (
+        1,
+        "p/config.yaml:3:18: error TI101 truss-instance.lock is out of date "
+        "(instance_type A10Gx4x16 → A10Gx8x32 would move A10Gx4x16 → A10Gx8x32, +$0.25/h); run `truss-instance lock p`\n"
+        "1 model: 1 error\n",
+        "",
+    )
+    resources_config("p", 'instance_type: A10Gx8x32\ncpu: "8"')  # the ignored cpu next to the pin changes the request too
+    assert run("check", "p")[1].splitlines()[-2] == (
+        "p/config.yaml:4:8: error TI101 truss-instance.lock is out of date "
+        "(cpu 1000m → 8000m, instance_type A10Gx4x16 → A10Gx8x32 would move A10Gx4x16 → A10Gx8x32, +$0.25/h); run `truss-instance lock p`"
+    )
+
+
+def test_adopt_on_an_invalid_config_records_nothing(work: Path, run: Run) -> None:
+    CONFIG.write_text(CONFIG.read_text().replace('cpu: "4"', 'cpu: "-1"'))
+    expected = (
+        'models/sdxl/config.yaml:5:8: error TI003 cpu "-1": must be greater than 0\n'
+        '  truss accepts this, but Baseten would receive cpu -1; use e.g. cpu: "1" or "500m"\n'
+    )
+    assert run("adopt", "models/sdxl") == (1, expected, "")
+    assert not LOCK.exists()
+    LOCK.write_bytes(GOLDEN)
+    assert run("adopt", "models/sdxl", "--instance", "A10Gx8x32") == (1, expected, "")
+    assert LOCK.read_bytes() == GOLDEN
+    CONFIG.write_text(CONFIG.read_text().replace('cpu: "-1"', 'cpu: "4"').replace("accelerator: A10G", "accelerator: L40S"))
+    code, out, _ = run("adopt", "models/sdxl")
+    assert (code, out.split(" ", 3)[:3]) == (1, ["models/sdxl/config.yaml:4:16:", "error", "TI022"])
+    assert LOCK.read_bytes() == GOLDEN

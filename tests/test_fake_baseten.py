@@ -80,6 +80,7 @@ def _only(fake: FakeBaseten, operation: str) -> dict[str, Any]:
     return matches[0]
 
 
+@pytest.mark.e2e
 def test_push_new_model_creates_model(truss_bin: str, truss_dir: Path, tmp_path: Path) -> None:
     with FakeBaseten() as fake:
         proc = _push(truss_bin, truss_dir, tmp_path / "home", fake)
@@ -107,6 +108,7 @@ def test_push_new_model_creates_model(truss_bin: str, truss_dir: Path, tmp_path:
     assert fake.models == {"fake-model": "fakemodel1"}
 
 
+@pytest.mark.e2e
 def test_push_existing_model_promote_creates_version(truss_bin: str, truss_dir: Path, tmp_path: Path) -> None:
     with FakeBaseten(existing_models={"fake-model": "m123"}) as fake:
         proc = _push(truss_bin, truss_dir, tmp_path / "home", fake, "--promote")
@@ -129,6 +131,7 @@ def test_push_existing_model_promote_creates_version(truss_bin: str, truss_dir: 
     assert "Model ID:      m123" in output
 
 
+@pytest.mark.e2e
 def test_push_output_json_prints_json_on_stdout(truss_bin: str, truss_dir: Path, tmp_path: Path) -> None:
     with FakeBaseten(instance_type="H100x8") as fake:
         proc = _push(truss_bin, truss_dir, tmp_path / "home", fake, "--output", "json")

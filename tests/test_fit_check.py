@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import Run
+from support import TRUSS_INSTANCE, Run
 
 from truss_instance_plugin.config import load_config
 from truss_instance_plugin.core.fit import sources_of
 from truss_instance_plugin.core.sizes import Entry, ModelConfig, Sizes, Weights, render_sizes
 from truss_instance_plugin.discover import config_for_lock
 
-TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"
 SHA = "a" * 40
 
 # z-ai/glm-4-5-fp8 in basetenlabs/truss-examples (its start command as published; the rest trimmed)
@@ -139,6 +138,7 @@ def test_a_named_sizes_file_stands_for_its_named_config(work: Path) -> None:
     assert config_for_lock("m/sizes.json") is None
 
 
+@pytest.mark.e2e
 def test_check_never_touches_the_network(glm: Path) -> None:
     """The same result with HF_HUB_OFFLINE=1, with HF_ENDPOINT at a dead port, and without either; no huggingface_hub."""
     results = []

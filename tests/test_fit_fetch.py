@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from fake_hub import FakeHub, File, json_file, safetensors, serve
+from support import TRUSS_INSTANCE
 
-TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 SHA2 = "89abcdef0123456789abcdef0123456789abcdef"
 LLAMA = {
@@ -125,6 +125,7 @@ def snapshot(models: dict[str, object], source: str) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
 
+@pytest.mark.e2e
 def test_fetch_writes_a_deterministic_snapshot_once(tmp_path: Path, hub: FakeHub) -> None:
     folder = model(tmp_path, "llm", CONFIG)
     code, out, err = fetch(tmp_path, hub, "models/llm")
@@ -140,6 +141,7 @@ def test_fetch_writes_a_deterministic_snapshot_once(tmp_path: Path, hub: FakeHub
     assert weights and all(r[2] == "bytes=0-99999" for r in weights)
 
 
+@pytest.mark.e2e
 def test_fetch_reads_sharded_headers_by_range_and_never_the_weights(tmp_path: Path, hub: FakeHub) -> None:
     config = CONFIG.replace("vllm serve org/tiny-llm", "vllm serve org/sharded-llm --revision v1")
     folder = model(tmp_path, "big", config)
@@ -160,6 +162,7 @@ def test_fetch_reads_sharded_headers_by_range_and_never_the_weights(tmp_path: Pa
     assert ranges == ["bytes=0-99999", "bytes=0-99999", f"bytes=8-{size + 7}"]
 
 
+@pytest.mark.e2e
 def test_gated_repo_without_token_exits_2_and_writes_nothing(tmp_path: Path, hub: FakeHub) -> None:
     folder = model(tmp_path, "ok", CONFIG)
     model(tmp_path, "gated", CONFIG.replace("org/tiny-llm", "org/gated-llm"))
@@ -172,6 +175,7 @@ def test_gated_repo_without_token_exits_2_and_writes_nothing(tmp_path: Path, hub
     assert not (folder / "truss-instance.sizes.json").exists()  # the other model's snapshot is not written either
 
 
+@pytest.mark.e2e
 def test_gated_repo_with_token_is_fetched_and_the_token_is_never_shown_or_stored(tmp_path: Path, hub: FakeHub) -> None:
     folder = model(tmp_path, "gated", CONFIG.replace("org/tiny-llm", "org/gated-llm"))
     code, out, err = fetch(tmp_path, hub, "models/gated", HF_TOKEN=hub.token)
@@ -181,6 +185,7 @@ def test_gated_repo_with_token_is_fetched_and_the_token_is_never_shown_or_stored
     assert any(r[3] == f"Bearer {hub.token}" for r in hub.requests)  # huggingface_hub sent it, to the Hub only
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("start", "message"),
     [
@@ -195,6 +200,7 @@ def test_missing_repo_or_revision_exits_2_naming_it(tmp_path: Path, hub: FakeHub
     assert not (folder / "truss-instance.sizes.json").exists()
 
 
+@pytest.mark.e2e
 def test_offline_exits_2_without_a_request(tmp_path: Path, hub: FakeHub) -> None:
     folder = model(tmp_path, "llm", CONFIG)
     code, out, err = fetch(tmp_path, hub, "models/llm", HF_HUB_OFFLINE="1")
@@ -205,6 +211,7 @@ def test_offline_exits_2_without_a_request(tmp_path: Path, hub: FakeHub) -> None
     assert hub.requests == [] and not (folder / "truss-instance.sizes.json").exists()
 
 
+@pytest.mark.e2e
 def test_a_slow_hub_times_out_naming_the_repo(tmp_path: Path, hub: FakeHub) -> None:
     model(tmp_path, "llm", CONFIG.replace("org/tiny-llm", "org/slow-llm"))
     code, out, err = fetch(tmp_path, hub, "models/llm", "--timeout", "1")
@@ -212,6 +219,7 @@ def test_a_slow_hub_times_out_naming_the_repo(tmp_path: Path, hub: FakeHub) -> N
     assert err == f"truss-instance: org/slow-llm@main: no answer from {hub.url} within 1 s (--timeout); nothing was written\n"
 
 
+@pytest.mark.e2e
 def test_without_huggingface_hub_one_line_says_how_to_install_it(tmp_path: Path, hub: FakeHub) -> None:
     model(tmp_path, "llm", CONFIG)
     code = "import sys; sys.modules['huggingface_hub'] = None; from truss_instance_plugin.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -230,6 +238,7 @@ def test_without_huggingface_hub_one_line_says_how_to_install_it(tmp_path: Path,
     )
 
 
+@pytest.mark.e2e
 def test_a_config_that_names_no_model_is_said_and_left_alone(tmp_path: Path, hub: FakeHub) -> None:
     folder = model(tmp_path, "plain", "model_name: plain\nresources:\n  accelerator: A10G\n")
     code, out, err = fetch(tmp_path, hub, "models/plain")
@@ -237,6 +246,7 @@ def test_a_config_that_names_no_model_is_said_and_left_alone(tmp_path: Path, hub
     assert hub.requests == [] and sorted(p.name for p in folder.iterdir()) == ["config.yaml", "model"]
 
 
+@pytest.mark.e2e
 def test_a_python_model_and_a_diffusers_pipeline(tmp_path: Path, hub: FakeHub) -> None:
     unet = safetensors({"conv.weight": ("F32", [320, 4, 3, 3])})
     vae = safetensors({"dec.weight": ("F32", [128, 128])})

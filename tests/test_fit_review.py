@@ -34,6 +34,7 @@ def repo(work: Path) -> Path:
     return folder
 
 
+@pytest.mark.e2e
 def test_diff_says_the_new_type_no_longer_fits(run: Run, repo: Path) -> None:
     config = repo / "config.yaml"
     config.write_text(GLM.replace("accelerator: H100:8", "accelerator: H100:4"))  # half the GPUs, --tp-size 4
@@ -49,6 +50,7 @@ def test_diff_says_the_new_type_no_longer_fits(run: Run, repo: Path) -> None:
     assert "> **Memory** `glm`: `does not fit on H100:4: needs 95.5 GiB of 56.0 GiB per GPU (--mem-fraction-static 0.7 of 80 GiB)`" in out
 
 
+@pytest.mark.e2e
 def test_diff_at_a_commit_reads_that_commit_s_sizes_snapshot(run: Run, repo: Path) -> None:
     (repo / "config.yaml").write_text(GLM.replace("accelerator: H100:8", "accelerator: H100:4"))
     git(repo.parent, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "fewer GPUs")
@@ -57,6 +59,7 @@ def test_diff_at_a_commit_reads_that_commit_s_sizes_snapshot(run: Run, repo: Pat
     assert code == 0 and out.splitlines()[4] == NOT_FIT
 
 
+@pytest.mark.e2e
 def test_an_unchanged_price_shows_no_fit_line(run: Run, repo: Path) -> None:
     assert run("diff") == (0, "", "")
 

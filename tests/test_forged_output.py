@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
-from support import Run, with_entries
+from support import Run, git, make_truss, with_entries
 
 from truss_instance_plugin.catalog import InstanceType
 from truss_instance_plugin.diagnostics import Diagnostic, location, safe_line, shown
@@ -324,6 +324,7 @@ def test_a_catalog_snapshot_is_printable_json_holding_the_names_exactly(tmp_path
     assert read_snapshot(str(tmp_path / "snap.json")).records[0]["display_name"] == text  # and it reads back as a catalog
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(os.name != "posix", reason="a pseudo-terminal")
 def test_on_a_terminal_only_our_colours_are_raw(tmp_path: Path) -> None:
     """The console script on a pseudo-terminal: the severity is coloured, the data's escape sequences are not run."""
@@ -560,38 +561,24 @@ def test_a_lock_that_would_approve_itself_stays_in_its_code_span() -> None:
 # diff end to end: a real git repository ---------------------------------------------------------------------------------
 
 
-def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
-
-
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty git repository as the working directory; git sees no user or system config."""
-    for key in [k for k in os.environ if k.startswith("GIT_")]:
-        monkeypatch.delenv(key)
-    (tmp_path / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for who in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
-    (tmp_path / "repo").mkdir()
-    monkeypatch.chdir(tmp_path / "repo")
-    _git("init", "-q")
-    return tmp_path / "repo"
+def repo(git_repo: Path) -> Path:
+    """An empty git repository as the working directory (conftest's git_repo)."""
+    return git_repo
 
 
 SDXL = 'model_name: sdxl\nresources:\n  accelerator: A10G\n  cpu: "4"\n  memory: 16Gi\n'
 
 
+@pytest.mark.e2e
 def test_diff_prints_a_hostile_folder_and_value_as_data(repo: Path, run: Run) -> None:
     model("models/sdxl", SDXL)
-    _git("add", "-A")
-    _git("commit", "-q", "-m", "base")
+    git("add", "-A")
+    git("commit", "-q", "-m", "base")
     model("models/sdxl", SDXL.replace('"4"', '"8"'))
     value = "A10G\\n![x](https://e.example/p.png) <img src=x> | `"
     model("models/evil\n::error::x ##[error]y: error TI030 z", SDXL.replace("A10G", f'"{value}"'))
-    sha = _git("rev-parse", "--short=7", "HEAD").strip()
+    sha = git("rev-parse", "--short=7", "HEAD").strip()
     name = "models/evil\\n::error::x #\\u0023[error]y\\u003a error TI030 z"
     message = 'accelerator "A10G\\n![x](https://e.example/p.png) <img src=x> | `": unknown GPU type "A10G\\n![x](https"'
     stderr = (
@@ -622,3 +609,22 @@ def test_diff_prints_a_hostile_folder_and_value_as_data(repo: Path, run: Run) ->
     assert Shape(out.splitlines()).codes[2:4] == [f"{name}/config.yaml:3:16", message]
     doc = json.loads(run("diff", "--format", "json")[1])
     assert doc["units"][0]["config"] == "models/evil\n::error::x ##[error]y: error TI030 z/config.yaml"
+
+
+@pytest.mark.parametrize(
+    ("folder", "file_property"),
+    [
+        ("evil\n::add-mask::X", "evil%0A%3A%3Aadd-mask%3A%3AX/config.yaml"),
+        ("a,line=999,title=FAKE::", "a%2Cline=999%2Ctitle=FAKE%3A%3A/config.yaml"),
+        ("100%", "100%25/config.yaml"),
+    ],
+)
+@pytest.mark.usefixtures("cwd")
+def test_github_annotations_escape_hostile_names(run: Run, folder: str, file_property: str) -> None:
+    make_truss(folder, 'model_name: p\nresources:\n  cpu: "-1"\n')
+    code, out, _ = run("check", "--no-lock", "--format", "github", folder)
+    assert code == 1
+    assert out.splitlines() == [
+        f'::error file={file_property},line=3,col=8,title=TI003::cpu "-1": must be greater than 0. '
+        'truss accepts this, but Baseten would receive cpu -1; use e.g. cpu: "1" or "500m"'
+    ]

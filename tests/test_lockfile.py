@@ -17,10 +17,10 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from support import GOLDEN, copy_sdxl, golden, run_cli
+from support import CATALOG, GOLDEN, SDXL_REQUEST, Run, copy_sdxl, get, golden, make_truss, req, run_cli
 
 from truss_instance_plugin import cli, plugins
-from truss_instance_plugin.catalog import embedded_types, make_catalog
+from truss_instance_plugin.catalog import GiB, embedded_types, make_catalog
 from truss_instance_plugin.discover import config_for_lock, lock_path
 from truss_instance_plugin.errors import LockError
 from truss_instance_plugin.lock import format as lockfile
@@ -810,3 +810,252 @@ def test_a_chain_lock_with_a_hostile_chainlet_name_is_refused() -> None:
         with pytest.raises(LockError) as info:
             parse_lock(forged.encode())
         assert (str(info.value), info.value.line, info.value.col) == (CHAINLET_NAME, 8, 3)
+
+
+@pytest.mark.usefixtures("cwd")
+def test_lock_then_push_chains_with_and(run: Run) -> None:
+    """`truss-instance lock m && truss push m` must not stop the first time: lock exits 0 after writing."""
+    copy_sdxl(Path("m"))
+    assert run("lock", "m") == (0, "wrote m/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
+    assert run("lock", "m") == (0, "", "")
+    assert run("lock", "--check", "m") == (0, "", "")
+    Path("m/config.yaml").write_text(Path("m/config.yaml").read_text().replace('cpu: "4"', 'cpu: "5"'))
+    assert run("lock", "--check", "m") == (1, "m/truss-instance.lock is out of date; run `truss-instance lock m`\n", "")
+    assert run("lock", "--hook", "m/config.yaml") == (
+        1,
+        "wrote m/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n",
+        "",
+    )
+
+
+@pytest.mark.usefixtures("cwd")
+def test_lock_shows_what_a_type_change_costs(run: Run) -> None:
+    """Issue 10: `lock` rewriting L4:4x16 to L4:2x24x96 says it adds a second GPU's worth of dollars."""
+    path = make_truss("llm", 'model_name: llm\nresources:\n  accelerator: L4\n  cpu: "4"\n  memory: 16Gi\n')
+    assert run("lock", "llm") == (0, "wrote llm/truss-instance.lock (new): L4:4x16 $0.01414/min\n", "")
+    path.write_text(path.read_text().replace('cpu: "4"', 'cpu: "8"'))
+    assert run("lock", "llm") == (
+        0, "wrote llm/truss-instance.lock (updated): L4:4x16 → L4:2x24x96 $0.04002/min  +$1.55/h (+$1,134/month)\n", ""
+    )  # fmt: skip
+
+
+@pytest.mark.usefixtures("cwd")
+def test_leftover_temp_files_are_cleaned_by_the_next_lock(run: Run) -> None:
+    copy_sdxl(Path("m"))
+    for name in (".truss-instance.abc123.tmp", ".truss-instance.x.tmp"):
+        Path("m", name).write_text("half a lock")
+    Path("m/.truss-instance.keep").write_text("not ours")
+    assert run("lock", "m")[0] == 0
+    assert sorted(p.name for p in Path("m").iterdir()) == [".truss-instance.keep", "config.yaml", "model", "truss-instance.lock"]
+
+
+def _section(name: str, value: str) -> bytes:
+    """The golden lock with the block `name:` replaced by `name: value`."""
+    lines = GOLDEN.decode().splitlines(keepends=True)
+    start = lines.index(f"{name}:\n")
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("  "):
+        end += 1
+    return "".join([*lines[:start], f"{name}: {value}\n", *lines[end:]]).encode()
+
+
+RECORD = (
+    "deployment:\n  deployment_id: null\n  environment: null\n  instance_type: A10Gx4x16\n  model_id: null\n  model_name: m\n"
+    f"  request_hash: {HASH}\n  source: adopt\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "position"),
+    [
+        # a section that is not a mapping
+        (_section("catalog", "baseten-embedded"), "catalog must be a mapping", (3, 10)),
+        (_section("request", "4"), "request must be a mapping", (9, 10)),
+        (_section("resolved", "A10Gx4x16"), "resolved must be a mapping", (17, 11)),
+        (golden("deployment: {}\n", "deployment: !!omap []\n"), "a list, which truss-instance never writes (hand-edited?)", (7, 13)),
+        (golden("deployment: {}\n", "deployment: !!set {}\n"), "a mapping tagged tag:yaml.org,2002:set", (7, 13)),
+        # an incomplete request, a deployment without its required keys
+        (golden("  gpu_count: 1\n  gpu_type: A10G\n", "  gpu_type: A10G\n"), "request lacks the key 'gpu_count'", (10, 3)),
+        (golden("deployment: {}\n", RECORD + "  request: {}\n"), "deployment.request lacks the key 'gpu_count'", (15, 12)),
+        (golden("deployment: {}\n", RECORD.replace("  source: adopt\n", "")), "deployment lacks the key 'source'", (8, 3)),
+        # wrong types: a non-string gpu_type, a bool for an int
+        (
+            golden("  gpu_type: A10G\n  instance_type: null\n", "  gpu_type: 10\n  instance_type: null\n"),
+            "request.gpu_type must be a string or null",
+            (11, 13),
+        ),
+        (
+            golden("  gpu_type: A10G\n  instance_type: A10G", "  gpu_type: 10\n  instance_type: A10G"),
+            "resolved.gpu_type must be a string or null",
+            (19, 13),
+        ),
+        (
+            golden("  gpu_count: 1\n  gpu_type: A10G\n  instance_type: null", "  gpu_count: true\n  gpu_type: A10G\n  instance_type: null"),
+            "request.gpu_count must be an integer",
+            (10, 14),
+        ),
+        (golden("lock_version: 1", "lock_version: true"), "lock_version must be an integer", (8, 15)),
+        # no resolved.instance_type
+        (golden("  instance_type: A10Gx4x16\n", ""), "resolved lacks the key 'instance_type'", (18, 3)),
+        # keys and nesting
+        (golden("deployment: {}\n", "deployment: {1: a}\n"), "a key that is not a string", (7, 14)),
+        # nesting: six levels below the top are read (a chain's lock needs them), the seventh is refused
+        (
+            golden("deployment: {}\n", RECORD + "  resources: {cpu: {a: {b: {c: 1}}}}\n"),
+            "deployment.resources.cpu must be a string",
+            (15, 20),
+        ),
+        (
+            golden("deployment: {}\n", RECORD + "  resources: {cpu: {a: {b: {c: {d: 1}}}}}\n"),
+            "nested deeper than a truss-instance lockfile",
+            (15, 36),
+        ),
+        # integers as YAML reads them; a version is compared as a number
+        (
+            golden("lock_version: 1", "lock_version: 0x2"),
+            "lock_version 2 is newer than this truss-instance understands (1); upgrade truss-instance",
+            (8, 15),
+        ),
+        (
+            golden("lock_version: 1", "lock_version: 1:00"),
+            "lock_version 60 is newer than this truss-instance understands (1)",
+            (8, 15),
+        ),
+        (golden("lock_version: 1", "lock_version: !!bool maybe"), "an invalid bool 'maybe'", (8, 15)),
+        (golden("lock_version: 1", "lock_version: !!bool 1"), "an invalid bool '1'", (8, 15)),  # digits, but not an int
+        # the size bound: one byte past 64 KiB
+        (
+            golden("lock_version: 1", "lock_version: 1" + " " * ((64 << 10) - len(GOLDEN) + 1)),
+            "larger than 64 KiB; not a truss-instance lockfile",
+            (0, 0),
+        ),
+    ],
+)
+def test_malformed_lock(tmp_path: Path, data: bytes, message: str, position: tuple[int, int]) -> None:
+    path = tmp_path / "truss-instance.lock"
+    path.write_bytes(data)
+    with pytest.raises(LockError) as info:
+        read_lock(str(path))
+    assert (str(info.value)[: len(message)], (info.value.line, info.value.col)) == (message, position)
+
+
+def test_lock_at_the_size_bound_and_valid_spellings_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "truss-instance.lock"
+    padded = golden("lock_version: 1", "lock_version: 1" + " " * ((64 << 10) - len(GOLDEN)))
+    assert len(padded) == 64 << 10
+    for data in (padded, golden("lock_version: 1", "lock_version: 01"), golden("deployment: {}", "deployment: !!map {}"), GOLDEN):
+        path.write_bytes(data)
+        lock = read_lock(str(path))
+        assert lock is not None and (lock.request, lock.instance_type, lock.deployment) == (SDXL_REQUEST, "A10Gx4x16", None)
+    path.write_bytes(golden("deployment: {}\n", RECORD + "  request: null\n  resources: null\n"))
+    lock = read_lock(str(path))
+    assert lock is not None and lock.deployment == {
+        "deployment_id": None, "environment": None, "instance_type": "A10Gx4x16", "model_id": None, "model_name": "m",
+        "request_hash": HASH, "source": "adopt", "request": None, "resources": None,
+    }  # fmt: skip
+
+
+def test_a_superscript_integer_is_a_bad_lock_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "truss-instance.lock"
+    path.write_bytes(golden("lock_version: 1", "lock_version: !!int ²"))
+    with pytest.raises(LockError) as info:
+        read_lock(str(path))
+    assert (str(info.value), info.value.line, info.value.col) == ("an invalid int '²'", 8, 15)
+
+
+def test_folder_locks_lock_each_folder_itself(cwd: Path) -> None:
+    import fcntl
+    import os
+
+    from truss_instance_plugin.lock.atomic import folder_locks
+
+    Path("a").mkdir()
+
+    def locked(folder: str) -> bool:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    with folder_locks(["a", ""]):
+        assert (locked("a"), locked(".")) == (True, True)
+    with folder_locks(["a"]):
+        assert (locked("a"), locked(".")) == (True, False)
+    assert (locked("a"), locked(".")) == (False, False)
+
+
+def test_the_temp_file_is_written_beside_the_lock(cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """os.replace is atomic only within one file system: the temp file lives in the lock's folder."""
+    import os
+
+    from truss_instance_plugin.lock.atomic import write_if_changed
+
+    Path("m").mkdir()
+    renames: list[tuple[str, str]] = []
+    real = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (renames.append((str(src), str(dst))), real(src, dst))[1])
+    assert write_if_changed("m/truss-instance.lock", b"a\n") is True
+    assert write_if_changed("truss-instance.lock", b"b\n") is True
+    assert [(os.path.dirname(src), dst) for src, dst in renames] == [
+        (str(cwd / "m"), "m/truss-instance.lock"),
+        (str(cwd), "truss-instance.lock"),
+    ]
+    assert (Path("m/truss-instance.lock").read_bytes(), Path("truss-instance.lock").read_bytes()) == (b"a\n", b"b\n")
+
+
+def _outcome(read: object, data: bytes) -> object:
+    try:
+        return read(data)  # type: ignore[operator]
+    except LockError as e:
+        return ("LockError", str(e), e.line, e.col)
+
+
+@pytest.mark.parametrize(
+    ("line", "value"),
+    [
+        ("  name: ", "baseten-embedded'"),  # a quote only at the end is part of a plain string
+        ("  name: ", "'baseten-embedded"),  # unterminated
+        ("  name: ", "'"),
+        ("  name: ", "''"),
+        ("  name: ", "''x'"),  # '' is an escaped quote: unterminated
+        ("  name: ", "'a''"),
+        ("  name: ", "&anchor"),
+        ("  name: ", "embedded:"),
+        ("  name: ", "null"),
+        ("  name: ", "~"),
+        ("  name: ", "a #comment"),
+        ("  name: ", "x\x85y"),
+        ("  as_of: ", "2026-09-19"),  # unquoted: a YAML date, not a string
+        ("  millicores: ", "04000"),  # YAML 1.1 reads a leading zero as octal (2048)
+        ("  millicores: ", "4e3"),
+        ("  millicores: ", "4000x"),
+        ("  millicores: ", "0"),
+        ("  millicores: ", "4_000"),
+        ("  gpu_count: ", "01"),
+        ("  gpu_type: ", "1.5"),  # a float where a string or null belongs
+        ("  gpu_type: ", "~"),
+    ],
+)
+def test_the_fast_path_agrees_with_the_full_parse(line: str, value: str) -> None:
+    from truss_instance_plugin.lock import format as lockfile
+
+    pinned = render(req(4000, 16 * GiB, "A10G", pin="A10Gx4x16"), CATALOG, get("A10Gx4x16"), 1, None)  # no null in its request
+    for text in (GOLDEN.decode(), pinned.decode()):
+        starts = [i for i in range(len(text)) if text.startswith(line, i) and (i == 0 or text[i - 1] == "\n")]
+        assert starts, line
+        for at in starts:  # the key in each section that has it (request and resolved both have millicores)
+            end = text.index("\n", at)
+            data = (text[:at] + line + value + text[end:]).encode()
+            assert _outcome(lockfile.parse_lock, data) == _outcome(lambda d: lockfile.parse_lock_text(d.decode()), data), (line, value, at)
+
+
+def test_a_leading_zero_in_a_locked_integer_is_octal_as_yaml_reads_it(tmp_path: Path) -> None:
+    """`millicores: 04000` is 2048 to any YAML reader; the lock is then inconsistent, not silently 4000."""
+    path = tmp_path / "truss-instance.lock"
+    path.write_bytes(golden("  millicores: 4000\n  node_count", "  millicores: 04000\n  node_count"))
+    with pytest.raises(LockError, match="request_hash does not match"):
+        read_lock(str(path))

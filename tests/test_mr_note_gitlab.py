@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 from fake_github import GITLAB_TOKEN, PERSON, FakeGitHub
-from support import Run
-from test_pr_comment import L4_BIG, commit, git, git_repo, repo  # noqa: F401 (git_repo, repo: the fixtures)
+from support import Run, commit, git
+from test_pr_comment import L4_BIG, repo  # noqa: F401 (repo: the fixture)
 
 from truss_instance_plugin.review.units import MARKER
+
+pytestmark = pytest.mark.e2e
 
 NOTES = "/api/v4/projects/42/merge_requests/7/notes"
 LIST = f"{NOTES}?per_page=100&sort=asc&order_by=created_at"

@@ -541,6 +541,7 @@ def test_nothing_online_without_the_flag_or_a_record(online: Online, run: Run, w
     assert online.fake.requests == []
 
 
+@pytest.mark.e2e
 def test_the_check_path_imports_nothing_online_even_with_a_snapshot(online: Online, run: Run, work: Path) -> None:
     _snapshot(run)
     script = (
@@ -749,6 +750,7 @@ def _process(argv: list[str], env: dict[str, str], cwd: Path, python: str = "") 
     )  # fmt: skip
 
 
+@pytest.mark.e2e
 def test_real_process_fetch_adopt_and_check_online(online: Online, work: Path) -> None:
     other = "sk-other.9876543210fedcbaSECRET"  # a second remote, whose key Baseten refuses
     _set_remote(online, online.fake.url, extra=f"[other]\nremote_provider = baseten\napi_key = {other}\nremote_url = {online.fake.url}\n")
@@ -787,6 +789,7 @@ def test_real_process_fetch_adopt_and_check_online(online: Online, work: Path) -
     assert not (work / "other.json").exists()
 
 
+@pytest.mark.e2e
 def test_without_truss_the_online_commands_say_how_to_get_it(online: Online, work: Path) -> None:
     blocked = "import sys; sys.modules['truss'] = None; from truss_instance_plugin.cli import run; run()"
     proc = _process(["catalog", "fetch"], online.env, work, blocked)

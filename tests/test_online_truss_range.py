@@ -255,6 +255,7 @@ def test_the_rest_host_map_is_truss_s(data: st.DataObject) -> None:
 # -- truss installed but broken is not "install truss" -----------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_an_installed_truss_that_cannot_be_imported_is_not_reported_missing(tmp_path: Path) -> None:
     truss = pytest.importorskip("importlib.metadata").version("truss")
     broken = "import sys; sys.modules['truss.remote.remote_factory'] = None; from truss_instance_plugin.cli import run; run()"

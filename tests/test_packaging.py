@@ -21,6 +21,8 @@ if str(Path(__file__).parent) not in sys.path:
 
 from helpers_venv import PROJECT, PTH, START, TRUSS_OLDEST, Venv, bare_venv, build_wheel, empty_venv, pip, pip_into, truss_venv
 
+pytestmark = pytest.mark.e2e
+
 NO_TRUSS = "truss-instance: truss is not installed: install truss, or truss-instance-plugin[truss]\n"
 # The wheel and the closure of its runtime dependencies; nothing else (no truss).
 PLAIN = ["pluggy", "pyyaml", "truss-instance-plugin"]

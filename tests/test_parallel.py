@@ -147,6 +147,7 @@ def test_an_interrupt_kills_the_processes_at_once() -> None:
         os.waitpid(-1, os.WNOHANG)  # every process was reaped
 
 
+@pytest.mark.e2e
 def test_ctrl_c_during_a_parallel_check_is_exit_130_without_a_traceback(tmp_path: Path) -> None:
     make_tree(tmp_path / "tree", 1200)
     environ = {**os.environ, JOBS_ENV: "2"}

@@ -26,7 +26,7 @@ from typing import Any
 
 import pluggy
 import pytest
-from support import Run, position
+from support import Run, make_truss, position
 
 import truss_instance_plugin
 from truss_instance_plugin import hookimpl, hookspecs
@@ -505,6 +505,7 @@ RAISER = """
 """
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("dist", "entry_points", "modules", "message"),
     [
@@ -541,6 +542,7 @@ def test_a_broken_installed_plugin_exits_2_naming_plugin_and_distribution(
     assert (ok.returncode, ok.stdout, ok.stderr) == (0, "", "")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("disabled", ["broken", "Broken-Import", "broken_import", "something-else, broken ,"])
 def test_disable_by_entry_point_or_distribution_name(tmp_path: Path, disabled: str) -> None:
     site = tmp_path / "site"
@@ -550,6 +552,7 @@ def test_disable_by_entry_point_or_distribution_name(tmp_path: Path, disabled: s
     assert [p["name"] for p in json.loads(got.stdout)] == [BUILTIN]
 
 
+@pytest.mark.e2e
 def test_the_builtin_cannot_be_disabled(tmp_path: Path) -> None:
     (tmp_path / "gpu").mkdir()
     (tmp_path / "gpu" / "config.yaml").write_text(A10G)
@@ -558,6 +561,7 @@ def test_the_builtin_cannot_be_disabled(tmp_path: Path) -> None:
     assert got.stdout.startswith("gpu/config.yaml: A10Gx4x16")
 
 
+@pytest.mark.e2e
 def test_the_check_path_never_imports_importlib_metadata(tmp_path: Path) -> None:
     site = tmp_path / "site"
     fake_dist(site, "quiet", "1.0", "[truss_instance]\nquiet = quiet_plugin\n", {"quiet_plugin": "X = 1\n"})
@@ -625,6 +629,7 @@ def h100_model(tmp_path: Path, plugin_venv: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.e2e
 def test_real_plugin_fails_an_h100_model_at_the_accelerator(plugin_venv: Path, h100_model: Path) -> None:
     got = _cli("check", "big", cwd=h100_model, python=str(plugin_venv))
     line, col = position(H100, "H100")
@@ -639,6 +644,7 @@ def test_real_plugin_fails_an_h100_model_at_the_accelerator(plugin_venv: Path, h
     assert [(d["code"], d["line"], d["col"]) for d in diags] == [("NOH100", line, col)]
 
 
+@pytest.mark.e2e
 def test_real_plugin_disabled_by_env(plugin_venv: Path, h100_model: Path) -> None:
     got = _cli("check", "big", cwd=h100_model, python=str(plugin_venv), **{DISABLE_ENV: "no_h100"})
     assert (got.returncode, got.stdout, got.stderr) == (0, "", "")
@@ -646,6 +652,7 @@ def test_real_plugin_disabled_by_env(plugin_venv: Path, h100_model: Path) -> Non
     assert [p["name"] for p in json.loads(plugins.stdout)] == [BUILTIN]
 
 
+@pytest.mark.e2e
 def test_real_plugin_is_listed_with_its_distribution(plugin_venv: Path, tmp_path: Path) -> None:
     got = _cli("plugins", "--format", "json", cwd=tmp_path, python=str(plugin_venv))
     assert got.returncode == 0, got.stderr
@@ -671,6 +678,7 @@ HEAVY = (
 )
 
 
+@pytest.mark.e2e
 def test_the_check_path_imports_nothing_heavy_without_plugins(tmp_path: Path) -> None:
     """With only the built-in plugin, hooks are called directly: not even pluggy (or typing) is imported."""
     shutil.copytree(Path(__file__).parents[1] / "examples" / "sdxl", tmp_path / "sdxl")
@@ -727,3 +735,36 @@ def test_named_tuples_are_built_as_typing_builds_them() -> None:
             c(1, "y"),
         )
         assert repr(c(1)) == f"{c.__name__}(a=1, b='x')"
+
+
+class _BuggyPlugin:
+    """A validation rule that returns a diagnostic without a position for one model (its author's bug)."""
+
+    @hookimpl
+    def truss_instance_validate(self, model: object) -> Sequence[Diagnostic]:
+        if "bad" not in str(getattr(model, "path", "")):
+            return []
+        return [Diagnostic("X1", ERROR, "one", "", None, None), Diagnostic("X2", ERROR, "two", "", 1, 1)]  # type: ignore[arg-type]
+
+
+@pytest.mark.usefixtures("cwd")
+def test_one_model_failing_never_takes_the_others_down(run: Run) -> None:
+    make_truss("a-good", 'model_name: g\nresources:\n  cpu: "2"\n')
+    make_truss("b-bad", 'model_name: b\nresources:\n  cpu: "2"\n')
+    make_truss("c-good", 'model_name: h\nresources:\n  cpu: "4"\n')
+    with register_plugin(_BuggyPlugin(), "buggy"):
+        code, out, err = run("check", "--no-lock", "--format", "json", ".")
+        models = json.loads(out)["models"]
+        assert (code, err) == (1, "")
+        assert [(m["config"], m["instance"]["name"] if m["instance"] else None) for m in models] == [
+            ("a-good/config.yaml", "2x8"),
+            ("b-bad/config.yaml", None),
+            ("c-good/config.yaml", "4x16"),
+        ]
+        (diag,) = models[1]["diagnostics"]
+        assert diag["code"] == "TI099" and diag["message"].startswith("unexpected failure while checking this model: TypeError: ")
+        code, out, _ = run("lock", ".")
+        assert code == 1
+        assert out.splitlines()[0] == "wrote a-good/truss-instance.lock (new): 2x8 $0.00173/min"
+        assert out.splitlines()[1].startswith("b-bad/config.yaml:1:1: error TI099 unexpected failure")
+        assert out.splitlines()[-1] == "wrote c-good/truss-instance.lock (new): 4x16 $0.00346/min"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import tempfile
 from collections.abc import Callable
 from decimal import Decimal
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import Run, position
+from support import Run, make_truss, position
 
 from truss_instance_plugin.core.policy import KEYS, Policy, find_policy, parse_policy
 from truss_instance_plugin.diagnostics import clip
@@ -423,3 +424,22 @@ def test_arbitrary_policy_tables_are_a_policy_or_one_exit_2_line(table: dict[str
             assert "\n" not in str(e) and str(e).startswith(path), str(e)
         else:
             assert got is not None and isinstance(got.max_usd_per_hour, Decimal | None)
+
+
+def _git_init(path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("cwd")
+def test_policy_above_the_repository_root_does_not_apply(run: Run) -> None:
+    Path("pyproject.toml").write_text("[tool.truss-instance]\nmax-usd-per-hour = 0.01\n")
+    _git_init(Path("repo"))
+    make_truss("repo/m", 'model_name: p\nresources:\n  cpu: "2"\n')
+    assert run("check", "--no-lock", "repo/m") == (0, "", "")
+    make_truss("outside/m", 'model_name: p\nresources:\n  cpu: "2"\n')
+    code, out, _ = run("check", "--no-lock", "outside/m")
+    assert code == 1 and "TI200 2x8 costs $0.1038/h, over the $0.01/h limit" in out
+    Path("repo/pyproject.toml").write_text("[tool.truss-instance]\nmax-usd-per-hour = 5\n")
+    code, out, _ = run("check", "--no-lock", "-v", "repo/m")
+    assert (code, out) == (0, "repo/m/config.yaml: 2x8  $0.00173/min  $0.10/h  $76/month  (2 vCPU, 8 GiB)  (policy: repo/pyproject.toml)\n")

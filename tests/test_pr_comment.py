@@ -5,8 +5,6 @@ with and without an earlier comment, with and without a change; the job summary;
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ import pytest
 from fake_github import PERSON, REPO, TOKEN, FakeGitHub, FakeProxy
 from hypothesis import given
 from hypothesis import strategies as st
-from support import Run
+from support import Run, commit, git, model
 
 from truss_instance_plugin.review.units import MARKER
 
@@ -29,49 +27,12 @@ LIST = f"/repos/{REPO}/issues/{PR}/comments?per_page=100"
 POST = f"/repos/{REPO}/issues/{PR}/comments"
 
 
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
-
-
-def model(folder: str, config: str) -> None:
-    path = Path(folder)
-    (path / "model").mkdir(parents=True, exist_ok=True)
-    (path / "model" / "model.py").write_text("class Model:\n    pass\n")
-    (path / "config.yaml").write_text(config)
-
-
-def commit(message: str = "change") -> None:
-    git("add", "-A")
-    git("commit", "-q", "-m", message)
-
-
 class Pr(NamedTuple):
     fake: FakeGitHub
     base: str  # short shas
     head: str
     summary: Path
     event: Path
-
-
-@pytest.fixture
-def git_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty git repository as the working directory; git sees no user or system config, and no CI variables are set."""
-    gitconfig = tmp_path / "gitconfig"
-    gitconfig.write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n[advice]\n\tdetachedHead = false\n")
-    for key in [
-        k for k in os.environ if k.startswith(("GIT_", "GITHUB_", "CI_", "GITLAB_", "TRUSS_INSTANCE_")) or k.lower().endswith("_proxy")
-    ]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for who in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
-    root = tmp_path / "repo"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    git("init", "-q")
-    return root
 
 
 @pytest.fixture
@@ -155,6 +116,7 @@ def no_change(p: Pr) -> None:
 # -- update (the default) ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_update_posts_the_first_comment(gh: Pr, run: Run) -> None:
     assert run("diff", "main", "--comment", "github") == (
         0,
@@ -165,6 +127,7 @@ def test_update_posts_the_first_comment(gh: Pr, run: Run) -> None:
     assert gh.fake.bodies(PR) == [review(gh)]
 
 
+@pytest.mark.e2e
 def test_update_edits_our_comment_found_on_a_later_page(gh: Pr, run: Run) -> None:
     """Pages follow the Link headers; only a comment whose last line is the marker is ours (not one quoting it)."""
     gh.fake.page_size = 2
@@ -185,12 +148,14 @@ def test_update_edits_our_comment_found_on_a_later_page(gh: Pr, run: Run) -> Non
     assert gh.fake.bodies(PR)[3] == review(gh)
 
 
+@pytest.mark.e2e
 def test_update_leaves_a_comment_that_is_up_to_date(gh: Pr, run: Run) -> None:
     ours = gh.fake.add(PR, review(gh).replace("\n", "\r\n") + "\r\n")  # as GitHub may return it
     assert run("diff", "main", "--comment", "github")[2] == f"truss-instance: comment {ours} on {REPO}#{PR} is up to date\n"
     assert gh.fake.sent() == [("GET", LIST, None)]
 
 
+@pytest.mark.e2e
 def test_update_says_when_the_change_is_gone(gh: Pr, run: Run) -> None:
     ours = gh.fake.add(PR, review(gh))
     no_change(gh)
@@ -202,6 +167,7 @@ def test_update_says_when_the_change_is_gone(gh: Pr, run: Run) -> None:
     assert gh.fake.sent() == [("GET", LIST, None)]
 
 
+@pytest.mark.e2e
 def test_update_posts_nothing_for_a_pull_request_that_never_had_a_change(gh: Pr, run: Run) -> None:
     no_change(gh)
     assert run("diff", "main", "--comment", "github") == (
@@ -216,6 +182,7 @@ def test_update_posts_nothing_for_a_pull_request_that_never_had_a_change(gh: Pr,
 # -- new, delete-and-new --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_new_posts_without_looking(gh: Pr, run: Run) -> None:
     gh.fake.add(PR, review(gh))
     assert run("diff", "main", "--comment", "github", "--behavior", "new")[2] == f"truss-instance: posted comment 1002 on {REPO}#{PR}\n"
@@ -223,6 +190,7 @@ def test_new_posts_without_looking(gh: Pr, run: Run) -> None:
     assert gh.fake.bodies(PR) == [review(gh), review(gh)]
 
 
+@pytest.mark.e2e
 def test_new_without_a_change(gh: Pr, run: Run) -> None:
     """Nothing when no comment of ours was ever posted; else a new one says the change is gone."""
     no_change(gh)
@@ -235,6 +203,7 @@ def test_new_without_a_change(gh: Pr, run: Run) -> None:
     assert gh.fake.sent() == [("GET", LIST, None), ("POST", POST, {"body": said})]
 
 
+@pytest.mark.e2e
 def test_delete_and_new_replaces_every_comment_of_ours(gh: Pr, run: Run) -> None:
     first = gh.fake.add(PR, "old\n" + MARKER)
     other = gh.fake.add(PR, "LGTM", PERSON)
@@ -255,6 +224,7 @@ def test_delete_and_new_replaces_every_comment_of_ours(gh: Pr, run: Run) -> None
     assert [c["id"] for c in gh.fake.comments[PR]] == [other, 1004]
 
 
+@pytest.mark.e2e
 def test_delete_and_new_without_a_change(gh: Pr, run: Run) -> None:
     no_change(gh)
     assert run("diff", "main", "--comment", "github", "--behavior", "delete-and-new")[0] == 0
@@ -269,6 +239,7 @@ def test_delete_and_new_without_a_change(gh: Pr, run: Run) -> None:
 # -- --tag, --dry-run, the header ------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_tags_keep_one_comment_each(gh: Pr, run: Run) -> None:
     plain = gh.fake.add(PR, "plain\n" + MARKER)
     other = gh.fake.add(PR, "other\n<!-- truss-instance diff: gpu -->")
@@ -284,6 +255,7 @@ def test_tags_keep_one_comment_each(gh: Pr, run: Run) -> None:
     assert plain == 1001
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("tag", ["", "-x", "a--b", "a b", "x" * 65, "a>b", "é", "a\nb"])
 def test_a_tag_must_be_a_plausible_name(gh: Pr, run: Run, tag: str) -> None:
     code, out, err = run("diff", "main", "--comment", "github", f"--tag={tag}")
@@ -295,6 +267,7 @@ def test_a_tag_must_be_a_plausible_name(gh: Pr, run: Run, tag: str) -> None:
     assert gh.fake.sent() == []
 
 
+@pytest.mark.e2e
 def test_dry_run_prints_the_requests_and_sends_no_change(gh: Pr, run: Run) -> None:
     ours = gh.fake.add(PR, "old\n" + MARKER)
     code, out, err = run("diff", "main", "--comment", "github", "--dry-run", "--behavior", "delete-and-new")
@@ -312,6 +285,7 @@ def test_dry_run_prints_the_requests_and_sends_no_change(gh: Pr, run: Run) -> No
     assert gh.fake.bodies(PR) == ["old\n" + MARKER]
 
 
+@pytest.mark.e2e
 def test_the_header_names_a_forks_branch_and_an_explicit_head_as_given(gh: Pr, run: Run) -> None:
     event(gh.event, git("rev-parse", "HEAD"), head_repo="someone/models")
     assert run("diff", "main", "--comment", "github")[0] == 0
@@ -323,6 +297,7 @@ def test_the_header_names_a_forks_branch_and_an_explicit_head_as_given(gh: Pr, r
 # -- the job summary -------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_the_job_summary_gets_the_whole_review_appended(gh: Pr, run: Run) -> None:
     gh.summary.write_text("## an earlier step\n\n")
     assert run("diff", "main", "--comment", "github")[0] == 0
@@ -342,6 +317,7 @@ def test_the_job_summary_gets_the_whole_review_appended(gh: Pr, run: Run) -> Non
 IN_SUMMARY = "; the review is in the job summary\n"
 
 
+@pytest.mark.e2e
 def test_a_fork_gets_a_warning_the_summary_and_exit_0(gh: Pr, run: Run) -> None:
     gh.fake.fork = True
     code, out, err = run("diff", "main", "--comment", "github")
@@ -354,6 +330,7 @@ def test_a_fork_gets_a_warning_the_summary_and_exit_0(gh: Pr, run: Run) -> None:
     assert gh.summary.read_text().startswith("**+$1,134/month across 1 model**")
 
 
+@pytest.mark.e2e
 def test_the_gate_keeps_its_exit_code_when_no_comment_can_be_posted(gh: Pr, run: Run) -> None:
     gh.fake.fork = True
     code, _, err = run("diff", "main", "--comment", "github", "--fail-above-usd-per-month", "1000")
@@ -362,6 +339,7 @@ def test_the_gate_keeps_its_exit_code_when_no_comment_can_be_posted(gh: Pr, run:
     assert err.splitlines()[1].startswith("truss-instance: warning: no github comment: GitHub refused")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("unset", "event_doc", "why"),
     [
@@ -395,6 +373,7 @@ def test_no_token_or_no_pull_request_is_a_warning(
     assert gh.summary.read_text().splitlines()[2] == f"`main` ({gh.base}) → {head}"
 
 
+@pytest.mark.e2e
 def test_pull_request_flag_without_an_event(gh: Pr, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_EVENT_PATH")
     monkeypatch.delenv("GITHUB_STEP_SUMMARY")
@@ -403,6 +382,7 @@ def test_pull_request_flag_without_an_event(gh: Pr, run: Run, monkeypatch: pytes
     assert body.splitlines()[2] == f"`main` ({gh.base}) → working tree"  # no event: nothing names the head commit
 
 
+@pytest.mark.e2e
 def test_a_body_github_refuses_is_exit_2(gh: Pr, run: Run) -> None:
     gh.fake.limit = 100  # a server stricter than GitHub's 65,536
     code, _, err = run("diff", "main", "--comment", "github")
@@ -412,6 +392,7 @@ def test_a_body_github_refuses_is_exit_2(gh: Pr, run: Run) -> None:
     )
 
 
+@pytest.mark.e2e
 def test_options_need_comment(repo: Path, run: Run) -> None:
     assert run("diff", "--behavior", "new") == (2, "", "truss-instance: --behavior needs --comment github or --comment gitlab\n")
     assert run("diff", "--dry-run")[2] == "truss-instance: --dry-run needs --comment github or --comment gitlab\n"
@@ -420,6 +401,7 @@ def test_options_need_comment(repo: Path, run: Run) -> None:
 # -- rate limits, timeouts, the token ------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_a_rate_limit_is_retried_once(gh: Pr, run: Run) -> None:
     reset = str(int(time.time()) + 1)
     gh.fake.rate_limited = [(403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}), None, (429, {"retry-after": "0"})]
@@ -436,6 +418,7 @@ def test_a_rate_limit_is_retried_once(gh: Pr, run: Run) -> None:
     assert gh.fake.bodies(PR) == [review(gh)]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("limits", "said"),
     [
@@ -460,6 +443,7 @@ def test_a_rate_limit_that_lasts_is_exit_2(
     assert gh.fake.comments == {}
 
 
+@pytest.mark.e2e
 def test_a_silent_server_times_out(gh: Pr, run: Run) -> None:
     gh.fake.stall = 3
     code, _, err = run("diff", "main", "--comment", "github", "--timeout", "0.5")
@@ -470,6 +454,7 @@ def test_a_silent_server_times_out(gh: Pr, run: Run) -> None:
     )
 
 
+@pytest.mark.e2e
 def test_a_trickling_server_meets_the_overall_deadline(gh: Pr, run: Run) -> None:
     gh.fake.trickle = 0.05
     started = time.monotonic()
@@ -482,6 +467,7 @@ def test_a_trickling_server_meets_the_overall_deadline(gh: Pr, run: Run) -> None
     )
 
 
+@pytest.mark.e2e
 def test_nothing_listening_is_exit_2(gh: Pr, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
@@ -496,6 +482,7 @@ def test_nothing_listening_is_exit_2(gh: Pr, run: Run, monkeypatch: pytest.Monke
     )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("debug", ["", "1"])
 def test_the_token_is_never_printed(gh: Pr, run: Run, monkeypatch: pytest.MonkeyPatch, debug: str) -> None:
     monkeypatch.setenv("TRUSS_INSTANCE_DEBUG", debug)
@@ -507,6 +494,7 @@ def test_the_token_is_never_printed(gh: Pr, run: Run, monkeypatch: pytest.Monkey
     assert gh.fake.headers[0]["authorization"] == f"Bearer {TOKEN}"
 
 
+@pytest.mark.e2e
 def test_a_next_page_at_another_origin_is_not_followed(gh: Pr, run: Run) -> None:
     gh.fake.page_size = 1
     gh.fake.add(PR, "one", PERSON)
@@ -521,6 +509,7 @@ def test_a_next_page_at_another_origin_is_not_followed(gh: Pr, run: Run) -> None
     assert gh.fake.sent() == [("GET", LIST, None)]
 
 
+@pytest.mark.e2e
 def test_a_token_no_header_can_carry(gh: Pr, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", "abc\r\nX-Injected: 1")
     assert run("diff", "main", "--comment", "github")[::2] == (
@@ -530,6 +519,7 @@ def test_a_token_no_header_can_carry(gh: Pr, run: Run, monkeypatch: pytest.Monke
     assert gh.fake.sent() == []
 
 
+@pytest.mark.e2e
 def test_delete_and_new_and_update_without_an_earlier_comment_post_one(gh: Pr, run: Run) -> None:
     assert (
         run("diff", "main", "--comment", "github", "--behavior", "delete-and-new")[2]
@@ -538,6 +528,7 @@ def test_delete_and_new_and_update_without_an_earlier_comment_post_one(gh: Pr, r
     assert gh.fake.sent() == [("GET", LIST, None), ("POST", POST, {"body": review(gh)})]
 
 
+@pytest.mark.e2e
 def test_dry_run_of_an_update(gh: Pr, run: Run) -> None:
     ours = gh.fake.add(PR, "old\n" + MARKER)
     assert run("diff", "main", "--comment", "github", "--dry-run") == (
@@ -551,6 +542,7 @@ def test_dry_run_of_an_update(gh: Pr, run: Run) -> None:
     assert gh.fake.sent() == [("GET", LIST, None)]
 
 
+@pytest.mark.e2e
 def test_pages_are_bounded(gh: Pr, run: Run) -> None:
     gh.fake.page_size = 1
     for i in range(51):
@@ -562,6 +554,7 @@ def test_pages_are_bounded(gh: Pr, run: Run) -> None:
     assert len(gh.fake.sent()) == 50
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("raw", "said"),
     [
@@ -590,6 +583,7 @@ def test_a_hostile_answer_is_exit_2_and_one_line(gh: Pr, run: Run, raw: tuple[in
     assert len(gh.fake.sent()) == 1
 
 
+@pytest.mark.e2e
 def test_answers_that_are_not_comments_are_skipped(gh: Pr, run: Run) -> None:
     gh.fake.raw = (
         200,
@@ -601,6 +595,7 @@ def test_answers_that_are_not_comments_are_skipped(gh: Pr, run: Run) -> None:
     assert [m for m, _, _ in gh.fake.sent()] == ["GET", "POST"]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("env", "value", "said"),
     [
@@ -623,6 +618,7 @@ def test_a_bad_environment_is_exit_2(gh: Pr, run: Run, monkeypatch: pytest.Monke
     assert gh.summary.read_text().startswith("**+$1,134/month across 1 model**")  # the review is still there
 
 
+@pytest.mark.e2e
 def test_an_event_that_cannot_be_read_is_exit_2(gh: Pr, run: Run) -> None:
     gh.event.write_text("{")
     assert run("diff", "main", "--comment", "github")[::2] == (
@@ -635,6 +631,7 @@ def test_an_event_that_cannot_be_read_is_exit_2(gh: Pr, run: Run) -> None:
 # -- a proxy ---------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_requests_go_through_the_proxy_in_http_proxy(gh: Pr, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeProxy() as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://me:p%40ss@"))
@@ -649,6 +646,7 @@ def test_requests_go_through_the_proxy_in_http_proxy(gh: Pr, run: Run, monkeypat
         assert len(proxy.seen) == 2
 
 
+@pytest.mark.e2e
 def test_a_proxy_that_refuses_is_exit_2_without_its_password(gh: Pr, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeProxy() as proxy:
         proxy.refuse = True

@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 import yaml
 from fake_github import REPO, TOKEN, FakeGitHub
-from test_pr_comment import L4, L4_BIG, SDXL, commit, git, git_repo, model  # noqa: F401 (git_repo: the fixture)
+from support import commit, git, model
+from test_pr_comment import L4, L4_BIG, SDXL
 
 from truss_instance_plugin import __version__
 from truss_instance_plugin.review.units import MARKER
@@ -112,7 +113,7 @@ def test_inputs_reach_the_scripts_only_through_env() -> None:
 
 
 @pytest.fixture
-def runner(git_repo: Path, tmp_path: Path) -> dict[str, Any]:  # noqa: F811
+def runner(git_repo: Path, tmp_path: Path) -> dict[str, Any]:
     """origin: main (llm, sdxl) and a pull request's branch `feature` (llm's cpu doubled); the job's workspace is a
     depth-1 clone of `feature`, without origin/main, as actions/checkout leaves it."""
     model("models/llm", L4)
@@ -143,6 +144,7 @@ def runner(git_repo: Path, tmp_path: Path) -> dict[str, Any]:  # noqa: F811
     }
 
 
+@pytest.mark.e2e
 def test_the_steps_fetch_the_base_and_keep_the_comment(runner: dict[str, Any]) -> None:
     (runner["temp"] / "truss-instance-action" / "bin" / "truss-instance").symlink_to(SCRIPT)  # the package installed here
     workspace = runner["workspace"]
@@ -175,12 +177,14 @@ def test_the_steps_fetch_the_base_and_keep_the_comment(runner: dict[str, Any]) -
     assert Path(env["GITHUB_STEP_SUMMARY"]).read_text().count("**+$1,134/month across 1 model**") == 2
 
 
+@pytest.mark.e2e
 def test_no_pull_request_and_no_base_stops_at_the_base_step(runner: dict[str, Any]) -> None:
     env = {k: v for k, v in runner["env"].items() if k != "GITHUB_BASE_REF"}
     [step] = run_action({}, env, runner["workspace"])
     assert (step.returncode, step.stderr) == (2, "truss-instance: no base: not a pull request, and the input 'base' is empty\n")
 
 
+@pytest.mark.e2e
 def test_the_install_step_installs_this_checkout(runner: dict[str, Any]) -> None:
     """The install step for real: a virtualenv under RUNNER_TEMP, this checkout built and installed into it by pip."""
     temp = runner["temp"]

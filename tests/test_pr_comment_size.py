@@ -14,8 +14,7 @@ import pytest
 from fake_github import REPO, TOKEN, FakeGitHub
 from hypothesis import given
 from hypothesis import strategies as st
-from support import Run
-from test_pr_comment import git, git_repo, model  # noqa: F401 (git_repo: the fixture)
+from support import Run, git, model
 
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 from truss_instance_plugin.review.render import _size, render_markdown
@@ -38,7 +37,8 @@ def run_comment(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake:
     return run("diff", "main", "--comment", "github")
 
 
-def test_the_least_costly_changes_are_left_out_last(git_repo: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+@pytest.mark.e2e
+def test_the_least_costly_changes_are_left_out_last(git_repo: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """320 changes and 100 unchanged models, some 100 KB of markdown: the comment keeps every H100 and L4 change and as
     many of the cheap ones as fit, in path order, and says what it left out; the job summary has every row."""
     kinds = {"a": (200, MEDIUM), "b": (100, L4), "c": (20, H100), "u": (100, SMALL)}
@@ -77,7 +77,8 @@ def test_the_least_costly_changes_are_left_out_last(git_repo: Path, run: Run, tm
     assert summary.count("| `models/u-") == 100
 
 
-def test_unchanged_models_are_left_out_first(git_repo: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+@pytest.mark.e2e
+def test_unchanged_models_are_left_out_first(git_repo: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(400):
         model(f"models/u-{LONG}-{i:04d}", SMALL)
     model("models/big", SMALL)

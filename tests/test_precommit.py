@@ -102,6 +102,7 @@ def test_files_regex(hook_id: str, path: str, matches: bool) -> None:
     assert bool(re.search(files, path)) is matches  # pre-commit uses re.search
 
 
+@pytest.mark.e2e
 def test_minimum_pre_commit_version_is_satisfied_by_ours() -> None:
     out = subprocess.run([str(PRE_COMMIT), "--version"], capture_output=True, text=True, check=True).stdout
     have = tuple(int(x) for x in out.split()[-1].split(".")[:2])
@@ -196,6 +197,7 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
+@pytest.mark.e2e
 @needs_git
 def test_try_repo_lock_hook(user_repo: Path, hook_repo: HookRepo, env: dict[str, str]) -> None:
     sdxl_lock = user_repo / "models" / "sdxl" / "truss-instance.lock"
@@ -226,6 +228,7 @@ def test_try_repo_lock_hook(user_repo: Path, hook_repo: HookRepo, env: dict[str,
     assert pre_commit_run(user_repo, hook_repo, env, "truss-instance-lock").returncode == 0
 
 
+@pytest.mark.e2e
 @needs_git
 def test_check_hook_fails_on_a_stale_lock(user_repo: Path, hook_repo: HookRepo, env: dict[str, str]) -> None:
     subprocess.run([str(TRUSS_INSTANCE), "lock", "models"], cwd=user_repo, env=env, capture_output=True, check=False)
@@ -252,6 +255,7 @@ def model(tmp_path: Path) -> Iterator[Path]:
     yield folder
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not TRUSS_INSTANCE.exists(), reason="the truss-instance console script is not installed")
 def test_parallel_lock_processes_leave_one_valid_lockfile(model: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}

@@ -15,6 +15,8 @@ from typing import NamedTuple
 import pytest
 from support import GOLDEN, copy_sdxl
 
+pytestmark = pytest.mark.e2e
+
 TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"
 WROTE = "wrote m/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n"
 

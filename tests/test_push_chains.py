@@ -27,6 +27,8 @@ if str(Path(__file__).parent) not in sys.path:
 from fake_baseten import FakeBaseten, truss_env
 from helpers_venv import PROJECT, PTH, TRUSS_OLDEST, Venv, bare_venv, copy_script, running_venv, truss_venv
 
+pytestmark = pytest.mark.e2e
+
 PREFIX = "truss-instance: "
 STOPPED = "truss-instance: push stopped before any network call; fix the errors above (or set TRUSS_INSTANCE_DISABLE=1 to skip the check)"
 PUSH_OPS = ["teams", "models", "models", "truss_validation", "model_s3_upload_credentials", "s3_put", "create_model_from_truss"]

@@ -40,6 +40,8 @@ from helpers_venv import PROJECT, PTH, START, TRUSS_OLDEST, Venv, bare_venv, bui
 
 from truss_instance_plugin.lock.write import FIRST_DEPLOYMENT
 
+pytestmark = pytest.mark.e2e
+
 PREFIX = "truss-instance: "
 PUSH_OPS = ["teams", "models", "models", "truss_validation", "model_s3_upload_credentials", "s3_put"]
 STOPPED = "truss-instance: push stopped before any network call; fix the errors above (or set TRUSS_INSTANCE_DISABLE=1 to skip the check)"

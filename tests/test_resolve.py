@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import CATALOG, TI024_HINT, TWO_NODE, Run, get, req
 
 from truss_instance_plugin.catalog import (
     CATALOG_FILE,
+    Catalog,
     GiB,
     InstanceType,
     MiB,
@@ -24,25 +26,13 @@ from truss_instance_plugin.catalog import (
 )
 from truss_instance_plugin.config import load_config
 from truss_instance_plugin.core.pipeline import analyze_loaded
-from truss_instance_plugin.core.resolve import Resolution, cheapest, rejection, resolve
+from truss_instance_plugin.core.resolve import CLIFF_MARGIN, Resolution, cheapest, misfit, rejection, resolve, step_down
+from truss_instance_plugin.diagnostics import ERROR, WARNING, Diagnostic
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.plugins import Host
 from truss_instance_plugin.request import Request
 
-CATALOG = make_catalog(embedded_types())
 REFERENCE_CSV = Path(__file__).resolve().parents[2] / "shared/reference/baseten-instances.csv"
-
-
-def req(
-    millicores: int = 1000,
-    memory: int = 2 * GiB,
-    gpu: str | None = None,
-    count: int | None = None,
-    nodes: int = 1,
-    pin: str | None = None,
-) -> Request:
-    """A normalized request; the GPU count defaults to 1 with a GPU type and 0 without."""
-    return Request(millicores, memory, gpu, (1 if gpu else 0) if count is None else count, nodes, pin)
 
 
 def chosen(r: Request) -> str | None:
@@ -55,12 +45,6 @@ def codes(res: Resolution | Model) -> list[str]:
 
 
 Analyze = Callable[[str], Model]
-
-
-def get(name: str) -> InstanceType:
-    t = CATALOG.get(name)
-    assert t is not None, name
-    return t
 
 
 @pytest.fixture
@@ -455,3 +439,260 @@ def test_resolution_is_the_definition(types: list[InstanceType], request_: Reque
     assert got.candidates == tuple(sorted(pool, key=InstanceType.sort_key))
     assert got.chosen == min(pool, key=InstanceType.sort_key, default=None)
     assert got.nodes == (request_.node_count if multi else 1)
+
+
+TI017_HINT = "truss accepts this, deploys the instance_type and ignores accelerator; remove one of the two"
+
+
+def cpu_type(name: str, vcpu: int, gib: int, price: str, nodes: int = 1) -> InstanceType:
+    return InstanceType(name, vcpu * 1000, gib * GiB, None, 0, 0, Decimal(price), node_count=nodes)
+
+
+def test_a_pin_with_as_many_gpus_as_the_accelerator_is_no_contradiction() -> None:
+    """accelerator A10G + instance_type A10Gx4x16: equal GPU counts fit; one GPU more is TI017."""
+    t = get("A10Gx4x16")
+    assert resolve(req(gpu="A10G", pin="A10Gx4x16"), CATALOG) == Resolution(t, (t,), (), (), pinned=True, nodes=1)
+    two = get("A10G:2x24x96")
+    assert resolve(req(gpu="A10G", count=2, pin="A10G:2x24x96"), CATALOG).diagnostics == ()
+    assert resolve(req(gpu="A10G", count=2, pin="A10Gx4x16"), CATALOG).diagnostics == (
+        Diagnostic("TI017", ERROR, 'instance_type "A10Gx4x16" (1× A10G) contradicts accelerator A10G:2', TI017_HINT),
+    )
+    assert resolve(req(gpu="A10G", count=3, pin="A10G:2x24x96"), CATALOG).diagnostics == (
+        Diagnostic("TI017", ERROR, 'instance_type "A10G:2x24x96" (2× A10G) contradicts accelerator A10G:3', TI017_HINT),
+    )
+    assert resolve(req(gpu="A10G", count=3, pin="A10G:2x24x96"), CATALOG).chosen == two  # truss deploys the pin anyway
+
+
+@pytest.mark.parametrize(
+    ("gpu", "pin", "message"),
+    [
+        ("T4", "A10Gx4x16", 'instance_type "A10Gx4x16" (1× A10G) contradicts accelerator T4:1'),
+        ("A10G", "4x16", 'instance_type "4x16" (no GPU) contradicts accelerator A10G:1'),
+        (None, "A10Gx4x16", None),  # no accelerator: nothing to contradict
+        (None, "4x16", None),
+    ],
+)
+def test_pin_and_accelerator_type(gpu: str | None, pin: str, message: str | None) -> None:
+    res = resolve(req(gpu=gpu, pin=pin), CATALOG)
+    assert res.chosen == get(pin) and res.pinned
+    assert res.diagnostics == ((Diagnostic("TI017", ERROR, message, TI017_HINT),) if message else ())
+
+
+@pytest.mark.parametrize(
+    ("t", "request_", "reason"),
+    [
+        # the node-count clause: a multi-node type fits only its own node count; a single-node type is priced per node
+        (TWO_NODE, req(gpu="H200", count=8, nodes=1), "it has 2 nodes, not 1"),
+        (TWO_NODE, req(gpu="H200", count=8, nodes=2), None),
+        (TWO_NODE, req(gpu="H200", count=8, nodes=3), "it has 2 nodes, not 3"),
+        (get("H100:8"), req(gpu="H100", count=8, nodes=2), None),
+        (get("H100:8"), req(gpu="H100", count=8, nodes=1), None),
+        # each size at the boundary fits; one unit more does not
+        (get("A10G:2x24x96"), req(gpu="A10G", count=2), None),
+        (get("A10G:2x24x96"), req(gpu="A10G", count=3), "it has 2 GPUs < 3 requested"),
+        (get("A10Gx4x16"), req(gpu="A10G", count=2), "it has 1 GPU < 2 requested"),
+        (get("4x16"), req(4000, 16 * GiB), None),
+        (get("4x16"), req(4001, 16 * GiB), "it has 4 vCPU < 4.001 requested"),
+        (get("4x16"), req(4000, 16 * GiB + 1), "it has 16 GiB < 17179869185 B requested"),
+        (get("A10Gx4x16"), req(), "it has A10G GPUs and a CPU-only request never gets a GPU type"),
+        (get("4x16"), req(gpu="A10G"), "its GPU type is CPU-only, not A10G"),
+        (get("T4x4x16"), req(gpu="A10G"), "its GPU type is T4, not A10G"),
+    ],
+)
+def test_rejection(t: InstanceType, request_: Request, reason: str | None) -> None:
+    assert rejection(t, request_) == reason
+    assert misfit(t, request_, CATALOG) == reason  # without a pin, misfit is the rejection
+
+
+def test_misfit_of_a_pinned_request_is_the_pin_alone() -> None:
+    """A pinned request fits its pin only (however large the others are), whitespace around the name included."""
+    r = req(64_000, 500 * GiB, pin="A10Gx4x16")  # truss ignores the sizes next to a pin
+    assert misfit(get("A10Gx4x16"), r, CATALOG) is None
+    assert misfit(get("A10Gx8x32"), r, CATALOG) == 'the request pins instance_type "A10Gx4x16"'
+    assert misfit(get("A10Gx4x16"), req(pin=" A10Gx4x16 "), CATALOG) is None
+    assert misfit(get("A10Gx8x32"), req(pin=" A10Gx4x16 "), CATALOG) == 'the request pins instance_type " A10Gx4x16 "'
+    assert misfit(get("L4:4x16"), req(pin="L4x4x16"), CATALOG) == 'the request pins instance_type "L4x4x16"'  # an old name
+
+
+def test_multi_node_without_multi_node_types_is_priced_per_node() -> None:
+    res = resolve(req(gpu="H100", count=8, nodes=2), CATALOG)
+    assert (res.chosen, res.nodes) == (get("H100:8"), 2)
+    assert [(s.label, s.survivors) for s in res.funnel] == [
+        ("45 types", 45), ("with H100", 4), ("with ≥8 GPU", 1), ("with ≥1 vCPU", 1), ("with ≥2 GiB", 1),
+    ]  # fmt: skip
+    message = "the catalog has no 2-node types; predicting 2 × H100:8 (price per node × 2)"
+    assert res.diagnostics == (Diagnostic("TI024", WARNING, message, TI024_HINT),)
+    single = resolve(req(gpu="H100", count=8), CATALOG)
+    assert (single.chosen, single.nodes, single.diagnostics) == (get("H100:8"), 1, ())
+
+
+def test_multi_node_types_match_the_node_count_exactly() -> None:
+    catalog = make_catalog((*CATALOG.types, TWO_NODE))
+    two = resolve(req(gpu="H200", count=8, nodes=2), catalog)
+    assert (two.chosen, two.nodes, two.candidates) == (TWO_NODE, 1, (TWO_NODE,))
+    assert [(s.label, s.survivors) for s in two.funnel][:3] == [("46 types", 46), ("with 2 nodes", 1), ("with H200", 1)]
+    assert [d.code for d in two.diagnostics] == ["TI023"]  # on request; no TI024: the catalog has the 2-node type
+    one = resolve(req(gpu="H200", count=8), catalog)
+    assert (one.chosen, one.nodes) == (get("H200:8"), 1)
+    assert [(s.label, s.survivors) for s in one.funnel][:3] == [("46 types", 46), ("with 1 node", 45), ("with H200", 4)]
+    three = resolve(req(gpu="H200", count=8, nodes=3), catalog)  # no 3-node type: three single nodes
+    assert (three.chosen, three.nodes) == (get("H200:8"), 3)
+    assert [d.code for d in three.diagnostics] == ["TI023", "TI024"]
+
+
+@pytest.mark.parametrize(
+    ("request_", "message", "hint"),
+    [
+        (
+            req(memory=1 << 40, gpu="A10G", count=2),
+            "no A10G type has ≥ 1 TiB; largest is A10G:8x192x768 (750 GiB)",
+            "ask for at most 750 GiB, or use accelerator A100:2 (A100:8x96x1152, $32.00/h)",
+        ),
+        (
+            req(memory=1 << 40),
+            "no CPU-only type has ≥ 1 TiB; largest is 16x64 (64 GiB)",
+            "ask for at most 64 GiB, or use accelerator A100 (A100:8x96x1152, $32.00/h)",
+        ),
+        (req(200_000), "no CPU-only type has ≥ 200 vCPU; largest is 16x64 (16 vCPU)", "ask for at most 16 vCPU"),
+        (
+            req(gpu="L4", count=5),
+            "no L4 type has ≥ 5 GPUs; largest is L4:4x48x192 (4 GPUs)",
+            "ask for at most 4 GPUs, or use accelerator A10G:5 (A10G:8x192x768, $19.55/h)",
+        ),
+        (req(gpu="H100", count=9), "no H100 type has ≥ 9 GPUs; largest is H100:8 (8 GPUs)", "ask for at most 8 GPUs"),
+        # the relaxation may be exactly the size asked for (meets, not exceeds)
+        (
+            req(memory=1152 * GiB, gpu="A10G"),
+            "no A10G type has ≥ 1152 GiB; largest is A10G:8x192x768 (750 GiB)",
+            "ask for at most 750 GiB, or use accelerator A100 (A100:8x96x1152, $32.00/h)",
+        ),
+        (
+            req(192_000, gpu="T4"),
+            "no T4 type has ≥ 192 vCPU; largest is T4:4x48x192 (48 vCPU)",
+            "ask for at most 48 vCPU, or use accelerator A10G (A10G:8x192x768, $19.55/h)",
+        ),
+        (
+            req(gpu="L4", count=8),
+            "no L4 type has ≥ 8 GPUs; largest is L4:4x48x192 (4 GPUs)",
+            "ask for at most 4 GPUs, or use accelerator A10G:8 (A10G:8x192x768, $19.55/h)",
+        ),
+    ],
+)
+def test_no_match_names_the_largest_and_the_nearest_relaxation(request_: Request, message: str, hint: str) -> None:
+    res = resolve(request_, CATALOG)
+    assert res.chosen is None and res.candidates == ()
+    (d,) = res.diagnostics
+    assert (d.code, d.severity, d.message, d.hint) == ("TI030", ERROR, message, hint)
+
+
+@pytest.mark.parametrize(
+    ("pin", "hint"),
+    [
+        ("CPU:4x16", '"CPU:4x16" is an old name; it is called "4x16" now'),
+        ("CPU:nonsense", "see `truss-instance catalog` for the names"),  # the prefix alone makes no old name
+        ("CPU:A10Gx4x16", 'did you mean "A10Gx4x16"?'),  # a GPU type never had the CPU: prefix (this said "an old name")
+        ("xxx:4x16", 'did you mean "T4x4x16"?'),  # only "CPU:" is an old prefix
+    ],
+)
+def test_old_cpu_prefix_names(pin: str, hint: str) -> None:
+    (d,) = resolve(req(pin=pin), CATALOG).diagnostics
+    assert (d.code, d.message, d.hint) == ("TI015", f'instance_type "{pin}" is not in the catalog (baseten-embedded, 45 types)', hint)
+
+
+@pytest.mark.parametrize(
+    ("types", "request_", "message", "hint"),
+    [
+        (  # H200 only as a 2-node type (this said "no H200 type in the catalog")
+            (TWO_NODE, *[t for t in CATALOG.types if t.gpu_type is None]),
+            req(gpu="H200", count=8),
+            "no single-node H200 type in the catalog (baseten-embedded); its H200 types have 2 nodes",
+            "set node_count: 2, or see `truss-instance catalog` for the types there are",
+        ),
+        (  # two nodes: the catalog has 2-node types, but none with H100
+            (TWO_NODE, get("H100")),
+            req(gpu="H100", nodes=2),
+            "no H100 type with 2 nodes in the catalog (baseten-embedded); its H100 types have 1 node",
+            "set node_count: 1, or see `truss-instance catalog` for the types there are",
+        ),
+        (  # three nodes: no 3-node type, and per node no single-node H200 either
+            (TWO_NODE, *[t for t in CATALOG.types if t.gpu_type is None]),
+            req(gpu="H200", count=8, nodes=3),
+            "no H200 type with 3 nodes in the catalog (baseten-embedded); its H200 types have 2 nodes",
+            "set node_count: 2, or see `truss-instance catalog` for the types there are",
+        ),
+        (  # H200 on 2 and on 4 nodes
+            (TWO_NODE, TWO_NODE._replace(name="H200:4x8", node_count=4), *[t for t in CATALOG.types if t.gpu_type is None]),
+            req(gpu="H200", count=8),
+            "no single-node H200 type in the catalog (baseten-embedded); its H200 types have 2 or 4 nodes",
+            "set node_count: 2 or 4, or see `truss-instance catalog` for the types there are",
+        ),
+        (  # a catalog without CPU-only types
+            tuple(t for t in CATALOG.types if t.gpu_type),
+            req(),
+            "no CPU-only type in the catalog (baseten-embedded); it has: A100, A10G, B200, H100, H100_40GB, H200, L4, RTX_PRO_6000, T4",
+            "see `truss-instance catalog` for the types there are",
+        ),
+    ],
+)
+def test_a_gpu_type_filter_that_empties_the_pool_is_TI030(
+    types: tuple[InstanceType, ...], request_: Request, message: str, hint: str
+) -> None:
+    res = resolve(request_, make_catalog(types))
+    assert res.chosen is None and res.candidates == ()
+    assert res.diagnostics == (Diagnostic("TI030", ERROR, message, hint),)
+
+
+def down(request_: Request, catalog: Catalog = CATALOG) -> tuple[str, str] | None:
+    got = step_down(request_, resolve(request_, catalog), catalog)
+    return (got[0].name, got[1]) if got else None
+
+
+def test_step_down_at_the_exact_margin() -> None:
+    """A request at most 1/CLIFF_MARGIN above a cheaper type's size is "just past" it; one unit more is not."""
+    assert CLIFF_MARGIN == 4
+    assert down(req(5000)) == ("4x16", "cpu ≤ 4000m")  # 1000m over 4000m: exactly a quarter
+    assert down(req(5001)) is None
+    assert down(req(memory=20 * GiB)) == ("4x16", "memory ≤ 16 GiB")
+    assert down(req(memory=20 * GiB + 1)) is None
+    assert down(req(gpu="A100", count=5)) == ("A100:4x48x576", "accelerator count ≤ 4")
+    assert down(req(gpu="A100", count=6)) == ("A100:5x60x720", "accelerator count ≤ 5")  # the nearest, not the cheapest
+    assert down(req(gpu="A100", count=3)) is None  # 2 GPUs: one more is half again
+
+
+def test_step_down_never_for_a_pin_or_nothing_chosen() -> None:
+    pinned = req(5000, pin="8x32")  # the same sizes would step down to 4x16 without the pin
+    assert resolve(pinned, CATALOG).chosen == get("8x32")
+    assert down(pinned) is None
+    assert down(req(200_000)) is None
+
+
+def test_step_down_skips_equal_prices_two_misses_other_gpus_and_node_counts() -> None:
+    chosen = cpu_type("c-8x32", 8, 32, "0.01000")
+    same_price = cpu_type("s-4x32", 4, 32, "0.01000")  # misses cpu by a quarter, but costs the same
+    two_misses = cpu_type("t-4x8", 4, 8, "0.00100")  # misses cpu and memory
+    gpu = InstanceType("g-4x32", 4000, 32 * GiB, "T4", 1, 16, Decimal("0.00200"))
+    multi = cpu_type("m-4x32", 4, 32, "0.00300", nodes=2)
+    catalog = make_catalog((chosen, same_price, two_misses, gpu, multi))
+    r = req(5000, 10 * GiB)
+    assert resolve(r, catalog).chosen == chosen
+    assert down(r, catalog) is None
+    fits = cpu_type("f-4x32", 4, 32, "0.00900")
+    assert down(r, make_catalog((chosen, same_price, two_misses, gpu, multi, fits))) == ("f-4x32", "cpu ≤ 4000m")
+
+
+def test_step_down_takes_the_dearest_of_several_cheaper_types() -> None:
+    chosen = cpu_type("c-8x32", 8, 32, "0.01000")
+    a, b = cpu_type("a-4x16", 4, 16, "0.00500"), cpu_type("b-4x32", 4, 32, "0.00700")
+    r = req(5000, 10 * GiB)
+    for types in ((chosen, a, b), (b, a, chosen), (a, chosen, b)):
+        assert down(r, make_catalog(types)) == ("b-4x32", "cpu ≤ 4000m")
+
+
+def test_explain_prints_the_step_down_line(run: Run) -> None:
+    line = "  step down: 4x16 −$0.21/h (−50%) if cpu ≤ 4000m (the request is just past it)"
+    code, out, _ = run("explain", "--cpu", "5")
+    assert code == 0 and out.splitlines()[4] == line
+    code, out, _ = run("explain", "--cpu", "5001m")
+    assert code == 0 and out.splitlines()[4] == "  headroom  +2.999 vCPU, +30 GiB over the request"
+    code, out, _ = run("explain", "--cpu", "5", "--instance-type", "8x32")
+    assert code == 0 and not [x for x in out.splitlines() if x.startswith("  step down")]

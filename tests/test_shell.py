@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from support import REPO, copy_sdxl
 
+pytestmark = pytest.mark.e2e
+
 BIN = Path(sys.executable).parent
 CLI = str(BIN / "truss-instance")
 

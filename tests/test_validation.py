@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from support import req
 
 from truss_instance_plugin import cli
 from truss_instance_plugin.catalog import GiB
@@ -31,10 +32,6 @@ CATALOG_CODES = frozenset({"TI015", "TI022", "TI030"})  # syntax fine; the catal
 def R(*lines: str) -> str:
     """A config whose resources block holds `lines`: `model_name` is line 1, `resources:` line 2, lines from 3."""
     return "model_name: m\nresources:\n" + "".join(f"  {line}\n" for line in lines)
-
-
-def req(cpu: int = 1000, mem: int = 2 * GiB, gpu: str | None = None, count: int = 0, nodes: int = 1, pin: str | None = None) -> Request:
-    return Request(cpu, mem, gpu, count, nodes, pin)
 
 
 class Case(NamedTuple):
@@ -69,9 +66,9 @@ CASES = [
     Case("cpu=1_000", R('cpu: "1_000"'), ("TI004 error 3:8",), "reject", "accept", "underscores", 'cpu: "1000"'),
     Case("cpu=space2space", R('cpu: " 2 "'), ("TI004 error 3:8",), "reject", "accept", "has spaces", 'cpu: "2"'),
     Case("cpu=1e3", R('cpu: "1e3"'), ("TI030 error 3:8",), "catalog", "accept", "≥ 1000 vCPU", "at most 16 vCPU",
-         req(cpu=1_000_000)),
+         req(millicores=1_000_000)),
     Case("cpu=100000", R('cpu: "100000"'), ("TI030 error 3:8",), "catalog", "accept", "≥ 100000 vCPU", "",
-         req(cpu=100_000_000)),
+         req(millicores=100_000_000)),
     Case("cpu=int2", R("cpu: 2"), ("TI005 error 3:8",), "reject", "reject", "YAML number", 'quote it: cpu: "2"'),
     Case("cpu=float2.5", R("cpu: 2.5"), ("TI005 error 3:8",), "reject", "reject", "YAML number", 'quote it: cpu: "2.5"'),
     Case("cpu=2cores", R('cpu: "2 cores"'), ("TI004 error 3:8",), "reject", "reject", 'cpu "2 cores"', 'cpu: "2"'),
@@ -85,7 +82,7 @@ CASES = [
     Case("cpu=mm", R('cpu: "mm"'), ("TI004 error 3:8",), "reject", "reject", "no number"),
     Case("cpu=fullwidth2", R('cpu: "２"'), ("TI004 error 3:8",), "reject", "accept", 'cpu "２"', 'cpu: "2"'),
     Case("cpu=1e999999", R('cpu: "1e999999"'), ("TI004 error 3:8",), "reject", "accept", 'cpu "1e999999": out of range'),
-    Case("cpu=1e999", R('cpu: "1e999"'), ("TI030 error 3:8",), "catalog", "accept", "≥ ~1e999 vCPU", "", req(cpu=10**1002)),
+    Case("cpu=1e999", R('cpu: "1e999"'), ("TI030 error 3:8",), "catalog", "accept", "≥ ~1e999 vCPU", "", req(millicores=10**1002)),
     Case("cpu=1e1001", R('cpu: "1e1001"'), ("TI004 error 3:8",), "reject", "accept", 'cpu "1e1001": out of range', "no usable size"),
     Case("cpu=1e9999999999999999999", R('cpu: "1e9999999999999999999"'), ("TI004 error 3:8",), "reject", "accept",
          'cpu "1e9999999999999999999": out of range', "no usable size"),
@@ -109,9 +106,9 @@ CASES = [
     Case("mem=nan", R('memory: "nan"'), ("TI007 error 3:11",), "reject", "accept", "not a finite number", "cannot compute its size"),
     Case("mem=inf", R('memory: "inf"'), ("TI007 error 3:11",), "reject", "accept", "not a finite number", "cannot compute its size"),
     Case("mem=1", R('memory: "1"'), ("TI010 warning 3:11",), "warn", "accept", 'memory "1" is 1 byte: unit missing?', "memory: 1Gi",
-         req(mem=1), "1x2"),
+         req(memory=1), "1x2"),
     Case("mem=1Ei", R('memory: "1Ei"'), ("TI030 error 3:11",), "catalog", "accept", "no CPU-only type has ≥", "at most 64 GiB",
-         req(mem=1 << 60)),
+         req(memory=1 << 60)),
     Case("mem=2gi", R('memory: "2gi"'), ("TI007 error 3:11",), "reject", "reject", 'unknown unit "gi"', "did you mean 2Gi?"),
     Case("mem=2GB", R('memory: "2GB"'), ("TI007 error 3:11",), "reject", "reject", 'unknown unit "GB"', 'use "2Gi" (2147483648 B) or "2G"'),
     Case("mem=2g", R('memory: "2g"'), ("TI007 error 3:11",), "reject", "reject", 'unknown unit "g"', 'use "2Gi"'),
@@ -123,7 +120,7 @@ CASES = [
     Case("mem=1.5.5", R('memory: "1.5.5"'), ("TI007 error 3:11",), "reject", "reject", 'memory "1.5.5"'),
     Case("mem=1e-99999", R('memory: "1e-99999"'), ("TI007 error 3:11",), "reject", "accept", "out of range", "no usable size"),
     Case("mem=1e3", R('memory: "1e3"'), ("TI010 warning 3:11",), "warn", "accept", "is 1000 bytes", "memory: 1000Gi",
-         req(mem=1000), "1x2"),
+         req(memory=1000), "1x2"),
     # accelerator -----------------------------------------------------------------------------------------------
     Case("acc=A10G:0", R('accelerator: "A10G:0"'), ("TI012 error 3:16",), "reject", "reject", "count must be a positive integer",
          '"A10G:2"'),
@@ -184,7 +181,7 @@ CASES = [
          chosen="A10Gx4x16"),
     # instance_type ---------------------------------------------------------------------------------------------
     Case("pin=nonsense+cpu", R('cpu: "4"', 'instance_type: "nonsense"'), ("TI015 error 4:18", "TI016 warning 4:18"), "catalog", "accept",
-         'instance_type "nonsense" is not in the catalog', "", req(cpu=4000, pin="nonsense")),
+         'instance_type "nonsense" is not in the catalog', "", req(millicores=4000, pin="nonsense")),
     Case("pin=empty", R('instance_type: ""'), ("TI018 warning 3:18",), "warn", "accept", 'instance_type "" is empty', "drops it",
          req(), "1x2"),
     Case("pin=L4+H100:8", R("instance_type: L4:4x16", "accelerator: H100:8"), ("TI017 error 3:18", "TI016 warning 3:18"), "reject",
@@ -206,9 +203,9 @@ CASES = [
     Case("key=memory_gb", R("memory_gb: 16"), ("TI001 error 3:3",), "reject", "reject", 'unknown key "memory_gb"',
          'did you mean "memory"?'),
     Case("dup=cpu", R('cpu: "1"', 'cpu: "2"'), ("TI002 error 4:3",), "reject", "accept", "duplicate key 'cpu' (first at line 3)", "",
-         req(cpu=2000), "2x8"),
+         req(millicores=2000), "2x8"),
     Case("dup=resources", 'model_name: m\nresources:\n  cpu: "1"\nresources:\n  cpu: "2"\n', ("TI002 error 4:1",), "reject", "accept",
-         "duplicate key 'resources' (first at line 2)", "", req(cpu=2000), "2x8"),
+         "duplicate key 'resources' (first at line 2)", "", req(millicores=2000), "2x8"),
     Case("dup=accelerator.accelerator", R("accelerator:", "  accelerator: A10G", "  accelerator: T4"), ("TI002 error 5:5",), "reject",
          "accept", "duplicate key 'accelerator' (first at line 4)", "", req(gpu="T4", count=1), "T4x4x16"),
     Case("resources=null", "model_name: m\nresources: null\n", ("TI021 error 2:12",), "reject", "reject",
@@ -471,7 +468,7 @@ def test_node_count_and_pin_normalize(analyzed: Run) -> None:
     _, m = analyzed(R("node_count: null"))
     assert m.request == req()
     _, m = analyzed(R('cpu: "4"', "memory: 16Gi", "instance_type: A10Gx4x16"))
-    assert m.request == req(cpu=4000, mem=16 * GiB, pin="A10Gx4x16")
+    assert m.request == req(millicores=4000, memory=16 * GiB, pin="A10Gx4x16")
     assert m.chosen is not None and m.chosen.name == "A10Gx4x16"
 
 
