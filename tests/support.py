@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -68,3 +70,42 @@ def with_entries(*types: InstanceType) -> Host:
     h.register(Entries(types), name="catalog-change")
     plugins.reset_host(h)
     return h
+
+
+# Git repositories (for `diff`) ---------------------------------------------------------------------------------------
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    """`git ARGS` in `cwd` (default: the working directory); its stdout, and an error when it fails."""
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=cwd).stdout
+
+
+def git_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty git repository at tmp_path/repo, the working directory; git sees no user or system config."""
+    gitconfig = tmp_path / "gitconfig"
+    gitconfig.write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n[advice]\n\tdetachedHead = false\n")
+    for key in [k for k in os.environ if k.startswith("GIT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for who in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
+        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
+    root = tmp_path / "repo"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    git("init", "-q")
+    return root
+
+
+def commit_all(message: str = "change") -> None:
+    git("add", "-A")
+    git("commit", "-q", "-m", message)
+
+
+def truss_folder(folder: str | Path, config: str) -> None:
+    """A truss folder: config.yaml and model/model.py."""
+    path = Path(folder)
+    (path / "model").mkdir(parents=True, exist_ok=True)
+    (path / "model" / "model.py").write_text("class Model:\n    pass\n")
+    (path / "config.yaml").write_text(config)
