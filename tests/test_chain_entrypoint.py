@@ -95,3 +95,33 @@ def test_unmarked_chainlets_warn_on_the_first_and_list_all(tmp_path: Path, monke
         ("TI047", "warning", 4, 1, "no chainlet is marked as entrypoint among A, B, Cc", hint)
     ]
     assert not got.chainlets[1].findings and not got.chainlets[2].findings
+
+
+NAME_HINT = "truss accepts this, but a lockfile cannot record it; use printable text of at most 200 characters"
+RC_HINT = "e.g. remote_config = chains.RemoteConfig(compute=chains.Compute(cpu_count=2))"
+
+
+@pytest.mark.parametrize(
+    ("body", "finding"),
+    [
+        (
+            'class M(chains.ModelBase):\n    remote_config = chains.RemoteConfig(name="a\\nb")\n',
+            ("TI048", "error", 5, 41, 'model name "a\\nb" is not printable text of at most 200 characters', NAME_HINT),
+        ),
+        (
+            "class A(chains.ChainletBase):\n    remote_config = chains.Compute(cpu_count=2)\n",
+            ("TI045", "error", 5, 21, "remote_config must be chains.RemoteConfig(...) (truss rejects it too)", RC_HINT),
+        ),
+        (
+            "class A(chains.ChainletBase):\n    remote_config = 3\n",
+            ("TI045", "error", 5, 21, "remote_config must be chains.RemoteConfig(...) (truss rejects it too)", RC_HINT),
+        ),
+    ],
+)
+def test_a_name_or_remote_config_truss_cannot_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, finding: tuple[object, ...]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("x.py").write_text(HEAD + body, encoding="utf-8")
+    (unit,) = load_chain("x.py").chainlets
+    assert [(d.code, d.severity, d.line, d.col, d.message, d.hint) for d in unit.findings] == [finding]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from support import Run, commit_all, git_repo, truss_folder
 
-from truss_instance_plugin.discover import Candidate, candidates, undecided
+from truss_instance_plugin.discover import Candidate, candidates, undecided, walk
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -89,3 +89,15 @@ def test_diff_prices_what_the_rule_finds_in_the_work_tree_and_at_a_commit(
     commit_all()
     code, out2, _ = run("diff", "HEAD~1", "HEAD")
     assert (code, out2.splitlines()[1:]) == (0, out.splitlines()[1:])  # the same units at a commit
+
+
+def test_a_folder_that_cannot_be_listed_is_an_error_and_the_walk_goes_on() -> None:
+    listing = {"": ({"config.yaml"}, {"bad", "ok"}), "ok": ({"config.yaml"}, {"model"})}
+
+    def scan(folder: str) -> tuple[set[str], set[str]]:
+        if folder == "bad":
+            raise PermissionError(13, "Permission denied", "bad")
+        return listing[folder]
+
+    got = walk("", "", scan, lambda config: True)
+    assert (got.found, got.others, got.odd, [e.filename for e in got.errors]) == (["config.yaml", "ok/config.yaml"], [], [], ["bad"])
