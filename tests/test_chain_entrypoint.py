@@ -113,6 +113,10 @@ RC_HINT = "e.g. remote_config = chains.RemoteConfig(compute=chains.Compute(cpu_c
             ("TI045", "error", 5, 21, "remote_config must be chains.RemoteConfig(...) (truss rejects it too)", RC_HINT),
         ),
         (
+            "class A(chains.ChainletBase):\n    remote_config = chains.RemoteConfig(name=3)\n",
+            ("TI044", "error", 5, 41, "name=3 must be a string (truss rejects it too)", 'e.g. name="Embedder"'),
+        ),
+        (
             "class A(chains.ChainletBase):\n    remote_config = 3\n",
             ("TI045", "error", 5, 21, "remote_config must be chains.RemoteConfig(...) (truss rejects it too)", RC_HINT),
         ),
