@@ -125,6 +125,15 @@ WRONG = [  # Compute(args) -> truss's resources (None: truss fails), our fields,
         "gpu=3", None, {},
         ("TI043", 64, 'gpu=3 is an int; it must be a GPU type like "A10G" (truss rejects it too)', 'e.g. gpu="A10G"'),
     ),
+    (  # a long value is shortened in the message: 20 characters, an ellipsis, the last 12 and the length
+        "gpu='" + "Z" * 60 + "'", None, {},
+        ("TI043", 64, f'gpu="{"Z" * 20}…{"Z" * 12} (60 characters)": unknown GPU type (truss rejects it too)', f"known types: {KNOWN}"),
+    ),
+    (
+        "memory=" + "9" * 60, None, {},
+        ("TI044", 64, f"memory={'9' * 20}…{'9' * 12} (60 characters) is an int; it must be a string (truss rejects it too)",
+         f'write memory="{"9" * 60}Gi"'),
+    ),
     ("memory=4", None, {}, ("TI044", 64, "memory=4 is an int; it must be a string (truss rejects it too)", 'write memory="4Gi"')),
     ("memory=0", None, {}, ("TI044", 64, "memory=0 is an int; it must be a string (truss rejects it too)", 'write memory="16Gi"')),
     (
