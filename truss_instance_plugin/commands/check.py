@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.commands import catalog_option, check_units, format_option, online_options, output_format
-from truss_instance_plugin.core import suppress
 from truss_instance_plugin.core.policy import find_policy, policy_name
 from truss_instance_plugin.diagnostics import Diagnostic, exit_code, location
 from truss_instance_plugin.discover import collect_configs
@@ -36,8 +35,7 @@ def run(args: argparse.Namespace, host: Host) -> int:
             raise UsageError(f"--statistics prints text or json, not {fmt}")
     named = frozenset(os.path.normpath(p) for p in args.paths)
     configs = collect_configs(args.paths, args.hook, chains=True)
-    skipped = (suppress.LOCK_CODES if args.no_lock else frozenset()) | (frozenset() if args.online else suppress.ONLINE_CODES)
-    state = (host, not args.no_lock, named, skipped)
+    state = (host, not args.no_lock, named, args.online)
     units: list[Unit] = []
     if (fmt == "json" and not args.statistics) or args.verbose or args.online:  # these need each whole model
         groups = [check_units(c, host, not args.no_lock, c not in named) for c in configs]
@@ -47,7 +45,7 @@ def run(args: argparse.Namespace, host: Host) -> int:
             plain = [(g, i) for g, group in enumerate(groups) for i, (_, chainlet) in enumerate(group) if chainlet is None]
             for (g, i), checked in zip(plain, check_online([groups[g][i][0] for g, i in plain], args), strict=True):
                 groups[g][i] = (checked, None)
-        units = [u for group in groups for u in accept(group, skipped)]  # suppressions, once every finding is known
+        units = [u for group in groups for u in accept(group, not args.no_lock, args.online)]  # suppressions, once every finding is known
         found = [_found(m, c) for m, c in units]
     elif len(configs) == 1 or args.hook or host.has_plugins():  # pre-commit runs --hook batches in parallel itself
         found = _findings(state, configs)  # and a plugin may not expect other processes
@@ -97,16 +95,21 @@ def statistics_text(rows: Sequence[dict[str, object]]) -> list[str]:
     return [f"{n:>{widths[0]}}  {code:<{widths[1]}}  {sev:<{widths[2]}}  {text}" for n, code, sev, text in cells]
 
 
-def accept(units: Sequence[Unit], skipped: frozenset[str]) -> list[Unit]:
+def accept(units: Sequence[Unit], lock: bool, online: bool) -> list[Unit]:
     """One PATH's units with their suppressions applied (core/suppress.py)."""
+    if not any(m.diagnostics or m.config.comments for m, _ in units):
+        return list(units)  # nothing to suppress, and no comment that could be unused
+    from truss_instance_plugin.core import suppress  # noqa: PLC0415 (only for findings or a suppression comment: keeps the check path lean)
+
+    skipped = suppress.not_looked_for(lock, online)
     got = suppress.apply([suppress.Unit(m, c.source if c else m.path, (c.defined_in, c.line) if c else None) for m, c in units], skipped)
     return [(m, c) for m, (_, c) in zip(got, units, strict=True)]
 
 
-def _findings(state: tuple[Host, bool, frozenset[str], frozenset[str]], configs: Sequence[str]) -> list[Found]:
+def _findings(state: tuple[Host, bool, frozenset[str], bool], configs: Sequence[str]) -> list[Found]:
     """Each unit's path, chainlet name ("" for a model), findings and suppressed findings, for `configs`."""
-    host, lock, named, skipped = state
-    return [_found(m, c) for p in configs for m, c in accept(check_units(p, host, lock, p not in named), skipped)]
+    host, lock, named, online = state
+    return [_found(m, c) for p in configs for m, c in accept(check_units(p, host, lock, p not in named), lock, online)]
 
 
 def _found(model: Model, chainlet: Chainlet | None) -> Found:

@@ -30,6 +30,11 @@ EXAMPLE = "# truss-instance: ignore[TI023]"
 LOCK_CODES = frozenset({"TI100", "TI101", "TI102", "TI103", "TI104", "TI105", "TI110"})  # what `check --no-lock` skips
 ONLINE_CODES = frozenset({"TI111", "TI112"})  # what `check` looks for only with --online
 
+def not_looked_for(lock: bool, online: bool) -> frozenset[str]:
+    """The codes a run did not look for (`--no-lock`, no `--online`): a comment naming one is not called unused."""
+    return (frozenset() if lock else LOCK_CODES) | (ONLINE_CODES if not online else frozenset())
+
+
 _MARK = re.compile(r"#\s*truss-instance:")
 _WORD = re.compile(r"\s*([^\s\[#]*)\s*")
 _CODE = re.compile(r"[^,\s]+")
