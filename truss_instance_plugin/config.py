@@ -528,22 +528,27 @@ _COMMENT_START = re.compile(r"(?:^|(?<=[ \t]))#")  # YAML: a `#` at the start of
 
 def yaml_comments(path: str, text: str, root: yaml.Node | None) -> tuple[Comment, ...]:
     """The comments on the lines of `text` that mention MARK: a `#` that starts a line or follows a blank, outside every
-    scalar (a quoted or block scalar may hold `# truss-instance:` as text). Only called when MARK is in `text`."""
+    scalar (a quoted or block scalar may hold `# truss-instance:` as text). Only called when MARK is in `text`; linear in
+    its size (each line's scalars and `#`s are swept once, in column order)."""
     wanted = {i: line for i, line in enumerate(text.splitlines()) if MARK in line}  # YAML's line breaks, once PyYAML read it
-    spans = _scalar_spans(root, wanted) if root is not None else []
+    spans = _scalar_spans(root, wanted) if root is not None else {}
     out: list[Comment] = []
     for i, line in wanted.items():
+        inside = sorted(spans.get(i, ()))  # the scalars on this line: disjoint (start, end) columns
+        k = 0
         for m in _COMMENT_START.finditer(line):
-            at = (i, m.start())
-            if not any(start <= at < end for start, end in spans):
+            while k < len(inside) and inside[k][1] <= m.start():
+                k += 1
+            if k == len(inside) or not inside[k][0] <= m.start():
                 out.append(Comment(path, i + 1, m.start() + 1, line[m.start() :]))
                 break  # the rest of the line is this comment
     return tuple(out)
 
 
-def _scalar_spans(root: yaml.Node, lines: dict[int, str]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """(start, end) as (line, column), 0-based, of every scalar (keys too) that touches one of `lines`."""
-    spans = []
+def _scalar_spans(root: yaml.Node, lines: dict[int, str]) -> dict[int, list[tuple[int, int]]]:
+    """For each of `lines` (0-based), the (start, end) columns of the scalars (keys too) on it; a scalar over several
+    lines spans them to the line's end. Each node once (aliases share them)."""
+    spans: dict[int, list[tuple[int, int]]] = {}
     seen: set[int] = set()
     stack = [root]
     while stack:
@@ -553,8 +558,9 @@ def _scalar_spans(root: yaml.Node, lines: dict[int, str]) -> list[tuple[tuple[in
         seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
             s, e = node.start_mark, node.end_mark
-            if s.line in lines or e.line in lines or e.line - s.line > 1:
-                spans.append(((s.line, s.column), (e.line, e.column)))
+            for line in range(s.line, e.line + 1):  # scalars never overlap: linear in the lines, all told
+                if line in lines:
+                    spans.setdefault(line, []).append((s.column if line == s.line else 0, e.column if line == e.line else sys.maxsize))
         elif isinstance(node, yaml.MappingNode):
             for k, v in node.value:
                 stack += (k, v)

@@ -535,7 +535,10 @@ def _load_chain(r: Reader, path: str, entrypoint: str | None) -> ChainFile:
     read = [m for m in r.modules.values() if isinstance(m, Module)]
     comments = tuple(c for m in read for c in m.comments())  # suppressions: in the chain file and every module it reads
     if comments:
-        chainlets = [c._replace(config=c.config._replace(comments=c.config.comments + comments)) for c in chainlets]
+        chainlets = [
+            c._replace(config=c.config._replace(comments=c.config.comments + comments if c.config.comments else comments))
+            for c in chainlets
+        ]
     modules = tuple(sorted(m.path for m in read if m is not main))
     return ChainFile(path, tuple(chainlets), tuple(r.fatal), chain_name, modules)
 

@@ -91,13 +91,21 @@ def code_problem(code: str) -> str | None:
     if code in CODES:
         return None
     if re.fullmatch(r"TI\d*", code, re.IGNORECASE) or code.upper() in CODES:
-        digits = code[2:]
-        padded = f"TI{digits:0>3}" if digits.isascii() and digits.isdigit() and len(digits) < 3 else ""  # TI23 → TI023
-        guess = padded if padded in CODES else did_you_mean(code, tuple(c for c in CODES if c not in UNSUPPRESSIBLE))
+        guess = _guess(code.upper())
         return f'"{clip(code, 40)}" is not a truss-instance code' + (f' (did you mean "{guess}"?)' if guess else "")
     if _OTHER_CODE.fullmatch(code):
         return None
     return f'"{clip(code, 40)}" is not a code, like TI023 (or a plugin\'s, like ORG001)'
+
+
+@functools.lru_cache(maxsize=2048)  # a hostile file may name thousands of codes: each guess once (at most 1000 are made)
+def _guess(code: str) -> str | None:
+    """The code an upper-case `TI…` not in CODES was meant to be: TI23 → TI023, else the closest of five characters."""
+    digits = code[2:]
+    padded = f"TI{digits:0>3}" if digits.isascii() and digits.isdigit() and len(digits) < 3 else ""
+    if padded in CODES:
+        return padded
+    return did_you_mean(code, tuple(c for c in CODES if c not in UNSUPPRESSIBLE)) if len(code) == 5 else None
 
 
 def _codes(source: str, key: str, value: object) -> frozenset[str]:

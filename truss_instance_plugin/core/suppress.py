@@ -30,6 +30,7 @@ EXAMPLE = "# truss-instance: ignore[TI023]"
 LOCK_CODES = frozenset({"TI100", "TI101", "TI102", "TI103", "TI104", "TI105", "TI110"})  # what `check --no-lock` skips
 ONLINE_CODES = frozenset({"TI111", "TI112"})  # what `check` looks for only with --online
 
+
 def not_looked_for(lock: bool, online: bool) -> frozenset[str]:
     """The codes a run did not look for (`--no-lock`, no `--online`): a comment naming one is not called unused."""
     return (frozenset() if lock else LOCK_CODES) | (ONLINE_CODES if not online else frozenset())
@@ -102,18 +103,21 @@ def apply(units: Sequence[Unit], skipped: frozenset[str] = frozenset()) -> list[
     suppressed nothing. `units`: one PATH's (a config, or a chain file's chainlets), whose comments they share."""
     directives: dict[tuple[str, int], list[_Directive]] = {}
     seen: set[Comment] = set()
+    shared: set[int] = set()  # a chain's chainlets share one tuple of its comments: read it once
     for u in units:
+        if id(u.model.config.comments) in shared:
+            continue
+        shared.add(id(u.model.config.comments))
         for c in u.model.config.comments:
             if c not in seen:
                 seen.add(c)
                 directives.setdefault((c.file, c.line), []).extend(parse(c))
+    blocks = [_block(u.model.config.resources) if directives else None for u in units]
     used: set[tuple[int, str]] = set()  # (id of a directive, code)
     out = []
-    for u in units:
+    for u, block in zip(units, blocks, strict=True):
         m = u.model
         policy = find_policy(m.path) if m.path and m.diagnostics else None
-        res = m.config.resources
-        block = _lines(res) if res is not None and res.key_line and directives else None
         keep: list[Diagnostic] = []
         gone: list[Suppressed] = list(m.suppressed)
         for d in m.diagnostics:
@@ -125,8 +129,13 @@ def apply(units: Sequence[Unit], skipped: frozenset[str] = frozenset()) -> list[
                 gone.append((d, why))
         out.append(m._replace(diagnostics=tuple(keep), suppressed=tuple(gone)))
     if directives:
-        _unused(units, out, directives, used, skipped)
+        _unused(units, blocks, out, directives, used, skipped)
     return out
+
+
+def _block(res: Field | None) -> tuple[int, int, frozenset[int]] | None:
+    """A resources block's lines (see _lines), or None when there is none."""
+    return _lines(res) if res is not None and res.key_line else None
 
 
 def _inline(
@@ -189,15 +198,15 @@ def _matches(glob: str, parts: tuple[str, ...]) -> bool:
 
 
 def _unused(
-    units: Sequence[Unit], models: list[Model], directives: dict[tuple[str, int], list[_Directive]], used: set[tuple[int, str]],
-    skipped: frozenset[str],
+    units: Sequence[Unit], blocks: Sequence[tuple[int, int, frozenset[int]] | None], models: list[Model],
+    directives: dict[tuple[str, int], list[_Directive]], used: set[tuple[int, str]], skipped: frozenset[str],
 ) -> None:  # fmt: skip
     """Add TI204 for each directive or code that suppressed nothing, to the unit the comment is about (else the first)."""
-    for (file, line), found in directives.items():
-        i = _owner(units, file, line)
-        m = models[i]
-        diags: list[Diagnostic] = []
-        for x in found:
+    found: dict[int, list[Diagnostic]] = {}  # unit index -> its TI204s
+    for (file, line), directive in directives.items():
+        i = _owner(units, blocks, file, line)
+        diags = found.setdefault(i, [])
+        for x in directive:
             if x.problem:
                 hint = f"name the codes to accept, like `{EXAMPLE}`, or remove the comment"
                 diags.append(Diagnostic("TI204", WARNING, f"unused suppression: {x.problem}", hint, line, x.col))
@@ -210,41 +219,44 @@ def _unused(
                 elif not problem and code in named:
                     message, hint = f"unused suppression: {code} is named twice", f"remove one {code}"
                 elif not problem and (id(x), code) not in used and code not in skipped:
-                    message = f"unused suppression: no {code} finding {_scope(units[i], file, line)}"
+                    message = f"unused suppression: no {code} finding {_scope(units[i], blocks[i], file, line)}"
                 elif not problem:
                     message = ""
                 if message:
-                    diags.append(Diagnostic("TI204", WARNING, message, hint, line, col))
+                    diags.append(Diagnostic("TI204", WARNING, message, hint, line, col, file="" if file == units[i].model.path else file))
                 named.add(code)
+    for i, diags in found.items():
         if not diags:
             continue
-        rel = "" if file == m.path else file
+        m = models[i]
         policy = find_policy(m.path) if m.path else None
         keep, gone = list(m.diagnostics), list(m.suppressed)
-        for d in (d._replace(file=rel) for d in diags):
+        for d in diags:
             why = _by_policy(d, m.path, policy) if policy is not None else None
-            keep, gone = (keep, [*gone, (d, why)]) if why else ([*keep, d], gone)
+            if why is None:
+                keep.append(d)
+            else:
+                gone.append((d, why))
         models[i] = m._replace(diagnostics=sort_diagnostics(keep), suppressed=tuple(gone))
 
 
-def _owner(units: Sequence[Unit], file: str, line: int) -> int:
+def _owner(units: Sequence[Unit], blocks: Sequence[tuple[int, int, frozenset[int]] | None], file: str, line: int) -> int:
     """The unit a comment is about: the chainlet whose class line, or whose resources block, it is on; else the first."""
     for i, u in enumerate(units):
-        res = u.model.config.resources
-        if u.anchor == (file, line) or (u.block == file and res is not None and res.key_line == line):
+        block = blocks[i]
+        if u.anchor == (file, line) or (u.block == file and block is not None and block[0] == line):
             return i
     for i, u in enumerate(units):
-        res = u.model.config.resources
-        if u.block == file and res is not None and res.key_line and line in _lines(res)[2]:
+        block = blocks[i]
+        if u.block == file and block is not None and line in block[2]:
             return i
     return 0
 
 
-def _scope(u: Unit, file: str, line: int) -> str:
+def _scope(u: Unit, block: tuple[int, int, frozenset[int]] | None, file: str, line: int) -> str:
     """'on this line', 'in this resources block' or 'in this chainlet': what a comment at (file, line) covers."""
     if u.anchor == (file, line):
         return "in this chainlet"
-    res = u.model.config.resources
-    if res is not None and u.block == file and res.key_line == line:
+    if block is not None and u.block == file and block[0] == line:
         return "in this resources block"
     return "on this line"
