@@ -109,4 +109,6 @@ def _suppression(why: Suppression, root: str) -> dict[str, object]:
             out["justification"] = why.justification
         return out
     source = f'per-file-ignores "{why.pattern}"' if why.kind == "per-file" else "ignore"
-    return {"kind": "external", "status": "accepted", "justification": f"{source} in {why.file}"}
+    full = os.path.abspath(why.file)
+    shown = os.path.relpath(full, root).replace(os.sep, "/") if full.startswith(os.path.join(root, "")) else why.file
+    return {"kind": "external", "status": "accepted", "justification": f"{source} in {shown}"}
