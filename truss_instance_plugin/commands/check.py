@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
-from truss_instance_plugin.commands import catalog_option, check_units, format_option, online_options, output_format
+from truss_instance_plugin.commands import catalog_option, format_option, online_options, output_format
 from truss_instance_plugin.core.policy import find_policy, policy_name
-from truss_instance_plugin.diagnostics import Diagnostic, exit_code, location
+from truss_instance_plugin.diagnostics import Diagnostic, err, exit_code, location
 from truss_instance_plugin.discover import collect_configs
 from truss_instance_plugin.errors import UsageError
+from truss_instance_plugin.units import check_units
 
 if TYPE_CHECKING:
     from truss_instance_plugin.chains.load import Chainlet
-    from truss_instance_plugin.commands import Unit
     from truss_instance_plugin.diagnostics import Suppressed
     from truss_instance_plugin.model import Model
     from truss_instance_plugin.plugins import Host
+    from truss_instance_plugin.units import Unit
 
     Found = tuple[str, str, tuple[Diagnostic, ...], tuple[Suppressed, ...]]  # a unit's path, chainlet name, findings, suppressed
 
+NOT_THE_WORK_TREE = "checked the commits being pushed, not the work tree: commit the fixes, then push again"
 HELP = "validate and resolve every model (exit 0 clean, 1 findings, 2 bad input)"
 FORMATS = ("text", "parsable", "json", "github", "sarif")
 
@@ -34,10 +37,13 @@ def run(args: argparse.Namespace, host: Host) -> int:
         if fmt not in ("text", "json"):
             raise UsageError(f"--statistics prints text or json, not {fmt}")
     named = frozenset(os.path.normpath(p) for p in args.paths)
-    configs = collect_configs(args.paths, args.hook, chains=True)
+    configs = [] if args.pre_push else collect_configs(args.paths, args.hook, chains=True)
     state = (host, not args.no_lock, named, args.online)
     units: list[Unit] = []
-    if (fmt == "json" and not args.statistics) or args.verbose or args.online:  # these need each whole model
+    pushing = args.hook and any(os.environ.get(v) for v in ("PRE_COMMIT_TO_REF", "PRE_COMMIT_LOCAL_BRANCH"))  # pre-commit's pre-push
+    if args.pre_push or pushing:  # what is pushed: the commits' trees, not the work tree
+        found = _pushed(args, host, fmt)
+    elif (fmt == "json" and not args.statistics) or args.verbose or args.online:  # these need each whole model
         groups = [check_units(c, host, not args.no_lock, c not in named) for c in configs]
         if args.online:  # chainlets have no lockfile (yet), so no recorded deployment to compare
             from truss_instance_plugin.integrations.online import check_online  # noqa: PLC0415 (needs truss: only with --online)
@@ -45,7 +51,7 @@ def run(args: argparse.Namespace, host: Host) -> int:
             plain = [(g, i) for g, group in enumerate(groups) for i, (_, chainlet) in enumerate(group) if chainlet is None]
             for (g, i), checked in zip(plain, check_online([groups[g][i][0] for g, i in plain], args), strict=True):
                 groups[g][i] = (checked, None)
-        units = [u for group in groups for u in accept(group, not args.no_lock, args.online)]  # suppressions, once every finding is known
+        units = [u for group in groups for u in accept(group, not args.no_lock, args.online)]  # once every finding is known
         found = [_found(m, c) for m, c in units]
     elif len(configs) == 1 or args.hook or host.has_plugins():  # pre-commit runs --hook batches in parallel itself
         found = _findings(state, configs)  # and a plugin may not expect other processes
@@ -82,7 +88,27 @@ def run(args: argparse.Namespace, host: Host) -> int:
         if fmt == "text" and all_diags:
             lines.append(counts(len(found), all_diags))
     out(lines, fmt == "github", findings, colored=fmt == "text" and color())
+    if (args.pre_push or pushing) and all_diags:
+        err(NOT_THE_WORK_TREE)
     return exit_code(all_diags, strict=args.strict)
+
+
+def _pushed(args: argparse.Namespace, host: Host, fmt: str) -> list[Found]:
+    """Each unit of the commits being pushed: git's lines on stdin (--pre-push), or pre-commit's pre-push refs."""
+    used = next((f for f, v in (("--format json", fmt == "json"), ("--verbose", args.verbose), ("--online", args.online)) if v), None)
+    if args.pre_push and args.hook:
+        raise UsageError("--pre-push and --hook: pass one (--hook is for pre-commit, --pre-push for a plain git hook)")
+    if used:
+        raise UsageError(f"{used} checks the work tree: it cannot be used on the commits being pushed")
+    if args.pre_push and args.paths:
+        raise UsageError("--pre-push reads the pushed refs from stdin (as git passes them); it takes no PATH")
+    from truss_instance_plugin.integrations import prepush  # noqa: PLC0415 (git trees: only at pre-push)
+
+    if args.pre_push:
+        found = prepush.check_pushed(sys.stdin.read(1 << 20), host, not args.no_lock)
+    else:
+        found = prepush.check_hook(args.paths, host, not args.no_lock)
+    return found
 
 
 def statistics_text(rows: Sequence[dict[str, object]]) -> list[str]:
@@ -101,9 +127,7 @@ def accept(units: Sequence[Unit], lock: bool, online: bool) -> list[Unit]:
         return list(units)  # nothing to suppress, and no comment that could be unused
     from truss_instance_plugin.core import suppress  # noqa: PLC0415 (only for findings or a suppression comment: keeps the check path lean)
 
-    skipped = suppress.not_looked_for(lock, online)
-    got = suppress.apply([suppress.Unit(m, c.source if c else m.path, (c.defined_in, c.line) if c else None) for m, c in units], skipped)
-    return [(m, c) for m, (_, c) in zip(got, units, strict=True)]
+    return suppress.accept(units, suppress.not_looked_for(lock, online))
 
 
 def _findings(state: tuple[Host, bool, frozenset[str], bool], configs: Sequence[str]) -> list[Found]:
@@ -124,7 +148,8 @@ def add_parser(c: argparse.ArgumentParser) -> None:
     c.add_argument("--statistics", action="store_true", help="count the findings per code (suppressed ones apart), not each one")
     c.add_argument("-v", "--verbose", action="store_true", help="one line per model")
     c.add_argument("--no-lock", action="store_true", help="skip lockfile checks")
-    c.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit")
+    c.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit (at pre-push: as at PRE_COMMIT_TO_REF)")
+    c.add_argument("--pre-push", action="store_true", help="check the commits a git pre-push hook gets on stdin, not the work tree")
     c.add_argument("--online", action="store_true", help="ask Baseten what each recorded deployment runs now (TI111, TI112)")
     online_options(c)
     catalog_option(c)

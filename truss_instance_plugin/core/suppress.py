@@ -22,8 +22,22 @@ from truss_instance_plugin.diagnostics import UNSUPPRESSIBLE, WARNING, Diagnosti
 from truss_instance_plugin.request import did_you_mean
 
 if TYPE_CHECKING:
+    from typing import Protocol, TypeVar
+
     from truss_instance_plugin.config import Comment, Field
     from truss_instance_plugin.model import Model
+
+    class Placed(Protocol):
+        """A chainlet (chains.load.Chainlet), as far as suppression reads it."""
+
+        @property
+        def source(self) -> str: ...  # the file its Compute(...) is in
+        @property
+        def defined_in(self) -> str: ...  # the file its class statement is in
+        @property
+        def line(self) -> int: ...  # that statement's line
+
+    P = TypeVar("P", bound="Placed | None")
 
 DIRECTIVE = "ignore"
 EXAMPLE = "# truss-instance: ignore[TI023]"
@@ -131,6 +145,12 @@ def apply(units: Sequence[Unit], skipped: frozenset[str] = frozenset()) -> list[
     if directives:
         _unused(units, blocks, out, directives, used, skipped)
     return out
+
+
+def accept(units: Sequence[tuple[Model, P]], skipped: frozenset[str]) -> list[tuple[Model, P]]:
+    """One PATH's (model, chainlet or None) units with their suppressions applied (see apply)."""
+    got = apply([Unit(m, m.path, None) if c is None else Unit(m, c.source, (c.defined_in, c.line)) for m, c in units], skipped)
+    return [(m, c) for m, (_, c) in zip(got, units, strict=True)]
 
 
 def _block(res: Field | None) -> tuple[int, int, frozenset[int]] | None:
