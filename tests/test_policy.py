@@ -225,7 +225,7 @@ def test_an_edited_policy_is_read_again(run: Run, project: Callable[..., Path]) 
 T = "[tool.truss-instance] "
 USD = T + "max-usd-per-hour must be a number of US dollars ≥ 0, like 5 or 2.5; got "
 LIST = ' must be a list of names, like ["A10G", "L4"]; got '
-KNOWN = "known: max-usd-per-hour, allowed-accelerators, denied-instance-types, require-lock, catalog"
+KNOWN = "known: max-usd-per-hour, allowed-accelerators, denied-instance-types, require-lock, catalog, ignore, per-file-ignores"
 
 
 @pytest.mark.parametrize(

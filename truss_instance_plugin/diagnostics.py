@@ -81,6 +81,7 @@ CODES: dict[str, str] = {
     "TI201": "policy: accelerator not allowed",
     "TI202": "policy: instance type denied",
     "TI203": "policy: lockfile required",
+    "TI204": "unused suppression",
     "TI300": "the model does not fit in GPU memory",
     "TI301": "tensor x pipeline parallel is not the number of GPUs",
     "TI302": "a dtype or quantization the GPU cannot run with this engine",
@@ -93,6 +94,8 @@ CODES: dict[str, str] = {
 
 # Codes that mean "we could not read the input": exit 2, not 1.
 FATAL_CODES = frozenset({"TI090", "TI091", "TI092", "TI093", "TI094", "TI095", "TI104", "TI105"})
+# Codes no suppression hides: unreadable input (exit 2), our own failure (TI099), and (by a comment) TI204 itself.
+UNSUPPRESSIBLE = FATAL_CODES | {"TI099"}
 
 
 def clip(text: str, limit: int = 80) -> str:
@@ -229,6 +232,29 @@ class Diagnostic(NamedTuple):
         if self.file:
             out["file"] = self.file
         return out
+
+
+class Suppression(NamedTuple):
+    """How a finding was suppressed: an `inline` comment, the policy's `ignore`, or its `per-file` ignores."""
+
+    kind: Literal["inline", "policy", "per-file"]
+    file: str  # the file holding the comment, or the pyproject.toml (as shown)
+    line: int = 0  # inline: the comment's line (and column)
+    col: int = 0
+    pattern: str = ""  # per-file: the glob that matched
+    justification: str = ""  # inline: the text after ignore[...]
+
+    def as_json(self) -> dict[str, object]:
+        """{"kind", "file"} and, by kind, "line"/"col" and "justification", or "pattern"."""
+        out: dict[str, object] = {"kind": self.kind, "file": self.file}
+        if self.kind == "inline":
+            out.update(line=self.line, col=self.col, justification=self.justification)
+        elif self.kind == "per-file":
+            out["pattern"] = self.pattern
+        return out
+
+
+Suppressed = tuple[Diagnostic, Suppression]  # a finding no output counts, and why
 
 
 def sort_diagnostics(diags: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]:

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from truss_instance_plugin.config import LoadedConfig
     from truss_instance_plugin.core.fit import Fit
     from truss_instance_plugin.core.resolve import Resolution
-    from truss_instance_plugin.diagnostics import Diagnostic
+    from truss_instance_plugin.diagnostics import Diagnostic, Suppressed
     from truss_instance_plugin.request import Parsed, Request
 
 
@@ -23,6 +23,7 @@ class Model(NamedTuple):
     resolution: Resolution | None
     diagnostics: tuple[Diagnostic, ...]
     fit: Fit | None = None  # will the model fit on the chosen GPUs (None: the config names no model, or no GPU)
+    suppressed: tuple[Suppressed, ...] = ()  # findings a suppression hid from `diagnostics` (core/suppress.py), and how
 
     @property
     def request(self) -> Request | None:

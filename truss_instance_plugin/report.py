@@ -1,4 +1,5 @@
-"""Rendering and writing what commands print: diagnostics (text, parsable, json, github), explanations, the catalog."""
+"""Rendering and writing what commands print: diagnostics (text, parsable, json, github; sarif.py: sarif), explanations,
+the catalog."""
 
 from __future__ import annotations
 
@@ -20,13 +21,13 @@ from truss_instance_plugin.catalog import (
     round_half_up,
 )
 from truss_instance_plugin.core.resolve import Resolution, rejection, step_down
-from truss_instance_plugin.diagnostics import Diagnostic, clip, json_safe, location, safe_line, shown, write_lines, write_text
+from truss_instance_plugin.diagnostics import CODES, Diagnostic, clip, json_safe, location, safe_line, shown, write_lines, write_text
 from truss_instance_plugin.request import did_you_mean
 
 if TYPE_CHECKING:
     from truss_instance_plugin.model import Model
 
-FORMATS = ("text", "parsable", "json", "github")
+FORMATS = ("text", "parsable", "json", "github", "sarif")
 
 
 def per_hour(price_per_min: Decimal) -> str:
@@ -115,11 +116,30 @@ def model_json(model: Model, chainlet: str | None = None, entrypoint: bool = Fal
     }
     if chainlet is not None:
         out.update(chainlet=chainlet, entrypoint=entrypoint)
+    if model.suppressed:  # what a suppression hid from "diagnostics", and how
+        out["suppressed"] = [{**d.as_json(), "suppression": why.as_json()} for d, why in model.suppressed]
     if model.fit is not None:  # the config names a model and a GPU is requested
         from truss_instance_plugin.core.fit import fit_json  # noqa: PLC0415 (core.fit: only for a model the config names)
 
         out["fit"] = fit_json(model.fit)
     return out
+
+
+def statistics(shown: Sequence[Diagnostic], suppressed: Sequence[Diagnostic]) -> list[dict[str, object]]:
+    """`check --statistics`: the findings counted per code and severity, suppressed ones apart (after the others), each
+    most frequent first; a plugin's code is described by its first message."""
+    counts: dict[tuple[bool, str, str], int] = {}
+    first: dict[str, str] = {}
+    for hidden, diags in ((False, shown), (True, suppressed)):
+        for d in diags:
+            key = (hidden, d.code, d.severity)
+            counts[key] = counts.get(key, 0) + 1
+            first.setdefault(d.code, d.message)
+    rows = sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1], kv[0][2]))
+    return [
+        {"code": code, "count": n, "description": CODES.get(code) or clip(first[code]), "severity": severity, "suppressed": hidden}
+        for (hidden, code, severity), n in rows
+    ]
 
 
 def dumps(obj: object) -> str:

@@ -8,7 +8,7 @@ import os
 import warnings
 
 from truss_instance_plugin._typing import NamedTuple
-from truss_instance_plugin.config import MAX_CHAIN_BYTES, LoadedConfig, load_config, read_bounded
+from truss_instance_plugin.config import MARK, MAX_CHAIN_BYTES, Comment, LoadedConfig, load_config, read_bounded
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic
 
 
@@ -97,14 +97,38 @@ class Module:
         self.data = data
         self.bindings = Bindings(tree.body)
         self._lines: list[str] | None = None
+        self._comments: tuple[Comment, ...] | None = None
+
+    def comments(self) -> tuple[Comment, ...]:
+        """The file's comments that mention MARK (tokenize's: never a `#` inside a string), read once."""
+        if self._comments is None:
+            self._comments = ()
+            if MARK.encode() in self.data:
+                import io  # noqa: PLC0415 (io and tokenize: only for a file with a suppression comment)
+                import tokenize  # noqa: PLC0415 (see above)
+
+                text = self.source()
+                found = []
+                try:
+                    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+                        if tok.type == tokenize.COMMENT and MARK in tok.string:
+                            found.append(Comment(self.path, tok.start[0], tok.start[1] + 1, tok.string))
+                except (tokenize.TokenError, SyntaxError):  # ast parsed it, so this is not expected; its comments are unknown
+                    pass
+                self._comments = tuple(found)
+        return self._comments
+
+    def source(self) -> str:
+        """The file's text, decoded as Python decodes it (newlines made \\n)."""
+        import importlib.util  # noqa: PLC0415 (only to turn a column into characters, or to read comments)
+
+        return importlib.util.decode_source(self.data)
 
     def pos(self, node: ast.AST) -> Pos:
         """1-based line and column (in characters; ast counts UTF-8 bytes) of a node."""
         line, off = getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
         if self._lines is None:
-            import importlib.util  # noqa: PLC0415 (only to turn a column into characters)
-
-            self._lines = importlib.util.decode_source(self.data).split("\n")
+            self._lines = self.source().split("\n")
         text = self._lines[line - 1] if 0 < line <= len(self._lines) else ""
         return Pos(self.path, line, len(text.encode("utf-8")[:off].decode("utf-8", "replace")) + 1)
 

@@ -532,7 +532,14 @@ def _load_chain(r: Reader, path: str, entrypoint: str | None) -> ChainFile:
             )
         seen.setdefault(unit.name, unit)
         chainlets.append(unit._replace(findings=unit.findings + tuple(extra)))
-    modules = tuple(sorted(m.path for m in r.modules.values() if isinstance(m, Module) and m is not main))
+    read = [m for m in r.modules.values() if isinstance(m, Module)]
+    comments = tuple(c for m in read for c in m.comments())  # suppressions: in the chain file and every module it reads
+    if comments:
+        chainlets = [
+            c._replace(config=c.config._replace(comments=c.config.comments + comments if c.config.comments else comments))
+            for c in chainlets
+        ]
+    modules = tuple(sorted(m.path for m in read if m is not main))
     return ChainFile(path, tuple(chainlets), tuple(r.fatal), chain_name, modules)
 
 

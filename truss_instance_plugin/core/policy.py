@@ -7,6 +7,8 @@ allowed-accelerators = ["A10G", "L4", "H100"]  # TI201: a GPU type not in the li
 denied-instance-types = ["H100:8"]             # TI202: one of these types was chosen
 require-lock = true                            # TI203: no truss-instance.lock beside the config
 catalog = "baseten-catalog.json"               # the catalog snapshot to use (relative to this file)
+ignore = ["TI023"]                             # findings of these codes are suppressed (core/suppress.py)
+per-file-ignores = {"models/legacy/**" = ["TI101"]}  # ... in the files these globs match (relative to this file)
 ```
 
 The nearest pyproject.toml above a config decides: a project root without the table ends the
@@ -18,12 +20,13 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import plausible
 from truss_instance_plugin.config import basename, dirname, exists, is_dir, join, read_bounded
-from truss_instance_plugin.diagnostics import ERROR, Diagnostic, clip
+from truss_instance_plugin.diagnostics import CODES, ERROR, FATAL_CODES, UNSUPPRESSIBLE, Diagnostic, clip
 from truss_instance_plugin.discover import lock_path
 from truss_instance_plugin.errors import PolicyError
 from truss_instance_plugin.request import did_you_mean
@@ -32,8 +35,10 @@ if TYPE_CHECKING:
     from truss_instance_plugin.model import Model
 
 TABLE = "[tool.truss-instance]"
-KEYS = ("max-usd-per-hour", "allowed-accelerators", "denied-instance-types", "require-lock", "catalog")
+KEYS = ("max-usd-per-hour", "allowed-accelerators", "denied-instance-types", "require-lock", "catalog", "ignore", "per-file-ignores")
 MAX_PYPROJECT_BYTES = 1 << 20
+MAX_IGNORES = 1024  # codes in `ignore`, globs in `per-file-ignores`, codes per glob
+MAX_GLOB = 1024  # characters in a glob
 
 
 class Policy(NamedTuple):
@@ -45,6 +50,8 @@ class Policy(NamedTuple):
     denied_instance_types: tuple[str, ...] = ()
     require_lock: bool = False
     catalog: str | None = None  # a catalog snapshot, relative to `source`
+    ignore: frozenset[str] = frozenset()  # codes suppressed in every file this policy governs
+    per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()  # (glob relative to `source`'s folder, codes)
 
 
 def _display(path: str) -> str:
@@ -70,6 +77,60 @@ def _strings(source: str, key: str, value: object) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and plausible(v.strip()) for v in value):
         raise PolicyError(f'{source}: {TABLE} {key} must be a list of names, like ["A10G", "L4"]; got {_shown(value)}')
     return tuple(v.strip() for v in value)
+
+
+_OTHER_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,31}")  # a plugin's code (ORG001, NOA10G)
+
+
+def code_problem(code: str) -> str | None:
+    """Why `code` cannot be suppressed (None: it can): a TI code that does not exist, one no suppression hides (unreadable
+    input, our own failure), or no code at all. Another upper-case code (ORG001) is a plugin's."""
+    if code in UNSUPPRESSIBLE:
+        why = "the input cannot be read (exit 2)" if code in FATAL_CODES else "truss-instance itself failed; please report it"
+        return f"{code} cannot be suppressed: it means {why}"
+    if code in CODES:
+        return None
+    if re.fullmatch(r"TI\d*", code, re.IGNORECASE) or code.upper() in CODES:
+        guess = _guess(code.upper())
+        return f'"{clip(code, 40)}" is not a truss-instance code' + (f' (did you mean "{guess}"?)' if guess else "")
+    if _OTHER_CODE.fullmatch(code):
+        return None
+    return f'"{clip(code, 40)}" is not a code, like TI023 (or a plugin\'s, like ORG001)'
+
+
+@functools.lru_cache(maxsize=2048)  # a hostile file may name thousands of codes: each guess once (at most 1000 are made)
+def _guess(code: str) -> str | None:
+    """The code an upper-case `TI…` not in CODES was meant to be: TI23 → TI023, else the closest of five characters."""
+    digits = code[2:]
+    padded = f"TI{digits:0>3}" if digits.isascii() and digits.isdigit() and len(digits) < 3 else ""
+    if padded in CODES:
+        return padded
+    return did_you_mean(code, tuple(c for c in CODES if c not in UNSUPPRESSIBLE)) if len(code) == 5 else None
+
+
+def _codes(source: str, key: str, value: object) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or len(value) > MAX_IGNORES:
+        raise PolicyError(f'{source}: {TABLE} {key} must be a list of finding codes, like ["TI023"]; got {_shown(value)}')
+    for code in value:
+        problem = code_problem(code)
+        if problem:
+            raise PolicyError(f"{source}: {TABLE} {key}: {problem}")
+    return frozenset(value)
+
+
+def _globs(source: str, value: object) -> tuple[tuple[str, frozenset[str]], ...]:
+    if not isinstance(value, dict) or len(value) > MAX_IGNORES:
+        example = '{"models/legacy/**" = ["TI023"]}'
+        raise PolicyError(f"{source}: {TABLE} per-file-ignores must be a table of globs and codes, like {example}; got {_shown(value)}")
+    out = []
+    for glob, codes in value.items():
+        pattern = glob.removeprefix("./").rstrip("/")
+        parts = pattern.split("/")
+        if not pattern or len(glob) > MAX_GLOB or not glob.isprintable() or glob.startswith("/") or ".." in parts or "" in parts:
+            why = 'a glob relative to this pyproject.toml\'s folder, like "models/**" or "config.yaml"'
+            raise PolicyError(f"{source}: {TABLE} per-file-ignores: {_shown(glob)} is not {why}")
+        out.append((pattern, _codes(source, f"per-file-ignores {_shown(glob)}", codes)))
+    return tuple(out)
 
 
 def _usd_limit(value: object) -> Decimal | None:
@@ -124,6 +185,10 @@ def parse_policy(table: object, source: str) -> Policy:
         if not isinstance(path, str) or not path.strip() or len(path) > 1024 or not path.isprintable():  # no NUL: os refuses it
             raise PolicyError(f'{source}: {TABLE} catalog must be a catalog snapshot path, like "baseten-catalog.json"; got {_shown(path)}')
         policy = policy._replace(catalog=path)
+    if "ignore" in table:
+        policy = policy._replace(ignore=_codes(source, "ignore", table["ignore"]))
+    if "per-file-ignores" in table:
+        policy = policy._replace(per_file_ignores=_globs(source, table["per-file-ignores"]))
     return policy
 
 

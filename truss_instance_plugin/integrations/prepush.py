@@ -11,8 +11,9 @@ from collections.abc import Callable, Collection, Iterable
 from truss_instance_plugin import gitrev
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.config import load_config_bytes
+from truss_instance_plugin.core import suppress
 from truss_instance_plugin.core.pipeline import analyze_loaded, failed_model
-from truss_instance_plugin.diagnostics import Diagnostic
+from truss_instance_plugin.diagnostics import Diagnostic, Suppressed
 from truss_instance_plugin.discover import config_for_lock, posix
 from truss_instance_plugin.errors import ABORTS_COMMAND, UsageError
 from truss_instance_plugin.lock.drift import check_model
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from truss_instance_plugin.model import Model
     from truss_instance_plugin.plugins import Host
 
-    Found = tuple[str, str, tuple[Diagnostic, ...]]  # a unit's path (REV:path), chainlet name and findings
+    Found = tuple[str, str, tuple[Diagnostic, ...], tuple[Suppressed, ...]]  # a unit's path (REV:path), chainlet name, findings, suppressed
 
 _LINE = re.compile(r"(\S+) ([0-9a-f]{40}|[0-9a-f]{64}) (\S+) ([0-9a-f]{40}|[0-9a-f]{64})")
 MAX_REFS = 10_000  # git's lines on stdin: one per pushed ref
@@ -85,7 +86,12 @@ def check_revision(root: str, rev: Revision, host: Host, lock: bool, only: Colle
         snap = snapshot(root, rev, blobs)
         py = only is not None and any(p.endswith(".py") for p in only)
         units = [p for p in sorted(snap.units) if only is None or p in only or (py and p.endswith(".py"))]
-        return [_named(root, rev, path, u) for path in units for u in _units(root, path, snap.units[path][0], snap.files, host, lock)]
+        skipped = suppress.not_looked_for(lock, online=False)  # the commit's own comments, as `check` accepts them
+        return [
+            _named(root, rev, path, u)
+            for path in units
+            for u in suppress.accept(_units(root, path, snap.units[path][0], snap.files, host, lock), skipped)
+        ]
 
 
 def _units(root: str, path: str, content: bytes | OSError, files: Files, host: Host, lock: bool) -> list[tuple[Model, Chainlet | None]]:
@@ -113,7 +119,8 @@ def _named(root: str, rev: Revision, path: str, unit: tuple[Model, Chainlet | No
     def rel(p: str) -> str:
         return rev.where(posix(os.path.relpath(p, root))) if p else ""
 
-    diags = tuple(
-        d._replace(message=d.message.replace(prefix, ""), hint=d.hint.replace(prefix, ""), file=rel(d.file)) for d in model.diagnostics
-    )
-    return rev.where(path), chainlet.name if chainlet else "", diags
+    def named(d: Diagnostic) -> Diagnostic:
+        return d._replace(message=d.message.replace(prefix, ""), hint=d.hint.replace(prefix, ""), file=rel(d.file))
+
+    hidden = tuple((named(d), why._replace(file=rel(why.file)) if why.kind == "inline" else why) for d, why in model.suppressed)
+    return rev.where(path), chainlet.name if chainlet else "", tuple(named(d) for d in model.diagnostics), hidden

@@ -17,6 +17,7 @@ from decimal import Decimal
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import hourly_delta
 from truss_instance_plugin.chains.load import Chainlet, analyze_chainlet, load_chain
+from truss_instance_plugin.core import suppress
 from truss_instance_plugin.core.pipeline import analyze, begin
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic, err, write_lines
 from truss_instance_plugin.errors import GuardError
@@ -108,6 +109,7 @@ def before_push(params: dict[str, Any]) -> tuple[Model, PushContext] | ChainPush
     host = begin(get_host())  # a process may push more than once: read catalogs and policies afresh
     model = analyze(path, host)
     checked, state = check_model(model)  # `model` itself (without lock findings) is what after_push records
+    (checked,) = suppress.apply([suppress.Unit(checked, checked.path)], suppress.ONLINE_CODES)  # what `check` accepts
     diags = list(checked.diagnostics)
     _stop_on(_findings(model, diags, push), model.path, push)
     chosen, req = model.chosen, model.request
@@ -254,11 +256,13 @@ def check_chain(path: str, entrypoint: str | None, push: PushContext, command: s
         raise GuardError(f"{path}: no chainlet could be read")
     units = [(analyze_chainlet(c, host), c) for c in chain.chainlets]
     states = []
+    every = []
     for model, c in units:
         checked, state = check_model(model, c.name)
         states.append(state)
-        diags = list(checked.diagnostics)
-        blocking += _findings(model, diags, push, path, c.name)
+        every.append(suppress.Unit(checked, c.source, (c.defined_in, c.line)))
+    for (model, c), checked in zip(units, suppress.apply(every, suppress.ONLINE_CODES), strict=True):  # what `check` accepts
+        blocking += _findings(model, list(checked.diagnostics), push, path, c.name)
     _stop_on(blocking, path, push)
     total: Decimal | None = Decimal(0)
     for (model, c), state in zip(units, states, strict=True):
