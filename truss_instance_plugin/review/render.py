@@ -218,17 +218,23 @@ def _md_name(c: Change) -> str:
 
 def _md_row(c: Change, d: Diff) -> str:
     name = _md_name(c)
-    if c.status == "error":
-        where, e = _first_error(c, d)
-        return f"| {name} | ⚠ not priced | | | | | {_md_text(e.code)} at {_code(where)}: {_code(e.message)} |"
     old, new = c.old, c.new
-    cells = [p for p in (old, new) if p is not None]
-    types = " → ".join(_code(p.type_text()) for p in cells)
-    hours = " → ".join(per_hour(p.price_per_min)[:-2] for p in cells)
-    months = " → ".join(per_month(p.price_per_min)[:-6] for p in cells)
+    if c.status == "error":  # priced at one side at most: the other is "—"
+        where, e = _first_error(c, d)
+        why = f"{_md_text(e.code)} at {_code(where)}: {_code(e.message)}"
+        if old is None and new is None:
+            return f"| {name} | ⚠ not priced | | | | | {why} |"
+        cells: list[Priced | None] = [old, new]
+    else:
+        cells = [p for p in (old, new) if p is not None]
+    types = " → ".join(_code(p.type_text()) if p else "—" for p in cells)
+    hours = " → ".join(per_hour(p.price_per_min)[:-2] if p else "—" for p in cells)
+    months = " → ".join(per_month(p.price_per_min)[:-6] if p else "—" for p in cells)
     delta = c.delta()
-    pct = percent_text(old.price_per_min, delta) if old else None
+    pct = percent_text(old.price_per_min, delta) if old and c.status != "error" else None
     change = f"{sign(delta)}{per_month(abs(delta))[:-6]}" + (f" ({pct})" if pct else "")
+    if c.status == "error":
+        return f"| {name} | ⚠ not priced | {types} | {hours} | {months} | {change} | {why} |"
     why = "; ".join(_md_text(text) for _, text in c.reasons) or {"added": "new model", "removed": "model removed"}.get(c.status, "")
     return f"| {name} | {c.status} | {types} | {hours} | {months} | {change} | {why} |"
 
