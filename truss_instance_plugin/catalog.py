@@ -200,6 +200,15 @@ def hourly_delta(old: Decimal, new: Decimal) -> str:
     return f"{sign}${round_half_up(abs(new - old) * 60, '0.01')}/h"
 
 
+def percent(before: Decimal, delta: Decimal) -> str:
+    """'+20%', '+0.4%', '+<0.1%' (or '−…'): `delta` as a percentage of `before` (> 0), rounded half-up to a whole
+    percent from 1% up and to 0.1% below it, so that a small change never reads as 0%."""
+    pct = abs(delta) * 100 / before
+    tenth = round_half_up(pct, "0.1")
+    shown = str(round_half_up(pct, "1")) if tenth >= 1 or not pct else str(tenth) if tenth else "<0.1"
+    return f"{'−' if delta < 0 else '+'}{shown}%"
+
+
 def fmt_cpu(millicores: int) -> str:
     """4000 -> '4', 3500 -> '3.5'."""
     if millicores >= HUGE:

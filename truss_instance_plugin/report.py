@@ -17,6 +17,7 @@ from truss_instance_plugin.catalog import (
     fmt_cpu,
     fmt_int,
     hourly_delta,
+    percent,
     round_half_up,
 )
 from truss_instance_plugin.core.resolve import Resolution, rejection, step_down
@@ -52,9 +53,7 @@ def price_delta_text(old_price_per_min: Decimal, new_price_per_min: Decimal) -> 
 
 def delta(base: Decimal, other: Decimal) -> str:
     """'+$0.25/h (+20%)' for the hourly difference of two per-minute prices."""
-    sign = "+" if other >= base else "−"
-    pct = round_half_up(abs(other - base) * 100 / base, "1") if base else Decimal(0)
-    return f"{hourly_delta(base, other)} ({sign}{pct}%)"
+    return f"{hourly_delta(base, other)} ({percent(base, other - base) if base else '+0%'})"
 
 
 def summary(model: Model) -> str:

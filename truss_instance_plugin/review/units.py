@@ -7,7 +7,7 @@ import posixpath
 from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
-from truss_instance_plugin.catalog import HOURS_PER_MONTH, round_half_up
+from truss_instance_plugin.catalog import HOURS_PER_MONTH, percent
 from truss_instance_plugin.config import (
     CONFIG_NAME,
 )
@@ -139,8 +139,8 @@ def monthly(price_per_min: Decimal) -> Decimal:
 
 
 def percent_text(before: Decimal, delta: Decimal) -> str | None:
-    """'+12%' (rounded half-up), None when there was nothing before."""
-    return f"{sign(delta)}{round_half_up(abs(delta) * 100 / before, '1')}%" if before else None
+    """'+12%', '+0.4%' (catalog.percent), None when there was nothing before."""
+    return percent(before, delta) if before else None
 
 
 def delta_text(old: Decimal, new: Decimal) -> str:
