@@ -96,13 +96,30 @@ def _deployed_text(on: str) -> str:
     )
 
 
-def render_text(d: Diff) -> list[str]:
-    """The changes, two or three lines each, and the totals; nothing when no type or price changed."""
+def _quiet_line(c: Change) -> str:
+    """An unchanged unit on one line (`-v`): 'models/cls: unchanged, 1x2  $0.00058/min  $0.03/h  $25/month'."""
+    name = location(unit_name(c.config, c.chainlet))
+    what = f"{location(unit_name(c.previous))} → {name}: renamed" if c.previous else f"{name}: unchanged"
+    p = c.new
+    return (
+        f"{what}, {p.type_text()}  ${p.price_per_min:f}/min  {per_hour(p.price_per_min)}  {per_month(p.price_per_min)}"
+        if p
+        else f"{what}, not priced"
+    )
+
+
+def render_text(d: Diff, verbose: bool = False) -> list[str]:
+    """The changes, two or three lines each, and the totals; nothing when no type or price changed. `verbose`: every
+    unit in path order, an unchanged one on one line (_quiet_line), and the totals even when nothing changed."""
     listed = d.shown()
-    if not listed:
+    if not listed and not (verbose and d.changes):
         return []
     lines = [f"{d.base.title()} → {d.head.title()}"]
-    for c in listed:
+    on_show = {id(c) for c in listed}
+    for c in d.changes if verbose else listed:
+        if id(c) not in on_show:
+            lines.append(_quiet_line(c))
+            continue
         lines.append(_headline(c, d))
         lines += [_price_row(label, p) for label, p in (("before", c.old), ("after", c.new)) if p is not None]
         if c.fit is not None and c.new is not None:
