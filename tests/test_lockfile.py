@@ -675,7 +675,7 @@ def test_adopt_refuses_what_a_lock_could_not_hold(work: Path, capsys: pytest.Cap
     assert run_cli(capsys, "lock", "models/sdxl")[0] == 0
     before = LOCK.read_bytes()
     for flag, value, what in (
-        ("--instance", "2x8 ## Approved", "an instance type name like A10Gx4x16 or H100:8"),
+        ("--instance-type", "2x8 ## Approved", "an instance type name like A10Gx4x16 or H100:8"),
         ("--model-id", "a/b", "an id of letters, digits, _ and -, at most 64 characters"),
         ("--deployment-id", "-x", "an id of letters, digits, _ and -, at most 64 characters"),
         ("--environment", "prod/uction", "an environment name like production"),

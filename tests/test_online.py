@@ -456,7 +456,7 @@ def test_adopt_an_environment_a_deployment_or_by_model_id(online: Online, run: R
         (("--deployment-id", "gone"), "truss-instance: model 'sdxl' ({mid}) has no deployment gone on remote 'fake'"),
         (("--model", "nope"), "truss-instance: remote 'fake' has no model with name 'nope'; pass --model NAME or --model-id ID"),
         (("--model-id", "x1"), "truss-instance: remote 'fake' has no model with id x1; pass --model NAME or --model-id ID"),
-        (("--instance", "4x16"), "truss-instance: --instance and --from-baseten exclude each other: Baseten says which type runs"),
+        (("--instance", "4x16"), "truss-instance: --instance-type and --from-baseten exclude each other: Baseten says which type runs"),
         (("--environment", "a", "--deployment-id", "b"), "truss-instance: argument --deployment-id: not allowed with argument "
          "--environment (see truss-instance adopt --help)"),
     ],

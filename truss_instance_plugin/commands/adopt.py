@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, host: Host) -> int:
             return 1
         raise UsageError(f"no model_name in {os.path.basename(configs[0])}; pass --model NAME")
     given = (
-        ("--model", "model_name", name), ("--instance", "instance_type", args.instance), ("--model-id", "model_id", args.model_id),
+        ("--model", "model_name", name), ("--instance-type", "instance_type", args.instance), ("--model-id", "model_id", args.model_id),
         ("--environment", "environment", args.environment), ("--deployment-id", "deployment_id", args.deployment_id),
     )  # fmt: skip
     for flag, key, value in given:
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace, host: Host) -> int:
         from truss_instance_plugin.integrations.online import adopt_from_baseten  # noqa: PLC0415 (needs truss: only with --from-baseten)
 
         if instance is not None:
-            raise UsageError("--instance and --from-baseten exclude each other: Baseten says which type runs")
+            raise UsageError("--instance-type and --from-baseten exclude each other: Baseten says which type runs")
         instance, model_id, deployment_id, environment = adopt_from_baseten(args, name)
     if instance is not None and model.catalog.get(instance) is None:
         guess = did_you_mean(instance, [t.name for t in model.catalog.types])
@@ -109,7 +109,9 @@ def run(args: argparse.Namespace, host: Host) -> int:
 
 def add_parser(a: argparse.ArgumentParser) -> None:
     a.add_argument("paths", nargs=1, metavar="PATH", help="truss dir, config file, or chain file (.py)")
-    a.add_argument("--instance", metavar="NAME", help="the instance type it runs on (default: the predicted one)")
+    a.add_argument(  # --instance: its first name, kept (explain's what-if says --instance-type)
+        "--instance-type", "--instance", dest="instance", metavar="NAME", help="the instance type it runs on (default: the predicted one)"
+    )
     a.add_argument("--model", metavar="NAME", help="model name (default: model_name in config.yaml)")
     a.add_argument("--model-id", metavar="ID", help="Baseten model id")
     which = a.add_mutually_exclusive_group()

@@ -93,7 +93,13 @@ def add_parser(e: argparse.ArgumentParser) -> None:
     e.add_argument("paths", nargs="*", metavar="PATH", help="truss dir or config file (default: the truss in ., else a what-if)")
     for key, _ in _WHAT_IF:
         flag = "--" + key.replace("_", "-")
-        e.add_argument(flag, dest=key, type=int if key == "node_count" else str, help=f"what-if {key}")
+        e.add_argument(
+            flag,
+            dest=key,
+            type=int if key == "node_count" else str,
+            metavar=key.upper().replace("INSTANCE_TYPE", "NAME"),
+            help=f"what-if {key}",
+        )
     e.add_argument("--replicas", type=int, default=1, help="price N replicas")
     e.add_argument("--why-not", metavar="NAME", help="say which constraint or price rule rejected NAME")
     e.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)
