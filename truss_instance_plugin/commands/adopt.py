@@ -108,7 +108,7 @@ def run(args: argparse.Namespace, host: Host) -> int:
 
 
 def add_parser(a: argparse.ArgumentParser) -> None:
-    a.add_argument("paths", nargs=1, metavar="PATH", help="truss dir, config file, or chain file (.py)")
+    a.add_argument("paths", nargs=1, metavar="PATH", help="truss dir, config file, lockfile, or chain file (.py)")
     a.add_argument(  # --instance: its first name, kept (explain's what-if says --instance-type)
         "--instance-type", "--instance", dest="instance", metavar="NAME", help="the instance type it runs on (default: the predicted one)"
     )

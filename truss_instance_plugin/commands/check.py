@@ -82,7 +82,7 @@ def _found(model: Model, chainlet: Chainlet | None) -> Found:
 
 
 def add_parser(c: argparse.ArgumentParser) -> None:
-    c.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, or a tree (default .)")
+    c.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, lockfile, chain file (.py), or a tree (default .)")
     format_option(c, ("text", "parsable", "json", "github"))
     c.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     c.add_argument("-v", "--verbose", action="store_true", help="one line per model")

@@ -90,7 +90,12 @@ def _explain_one(config: LoadedConfig, args: argparse.Namespace, host: Host) -> 
 
 
 def add_parser(e: argparse.ArgumentParser) -> None:
-    e.add_argument("paths", nargs="*", metavar="PATH", help="truss dir or config file (default: the truss in ., else a what-if)")
+    e.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="truss dir, config file, lockfile, chain file (.py), or a tree (default: the truss in ., else a what-if)",
+    )
     for key, _ in _WHAT_IF:
         flag = "--" + key.replace("_", "-")
         e.add_argument(

@@ -99,7 +99,7 @@ def _lock_chain_file(path: str, host: Host, args: argparse.Namespace, walked: bo
 
 
 def add_parser(lk: argparse.ArgumentParser) -> None:
-    lk.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, lockfile, or a tree (default .)")
+    lk.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, lockfile, chain file (.py), or a tree (default .)")
     lk.add_argument("--check", action="store_true", help="write nothing; exit 1 if a lock is missing or stale")
     lk.add_argument("--upgrade", action="store_true", help="re-resolve even when the locked type still fits")
     lk.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit (exit 1 when a lock was written)")
