@@ -346,9 +346,14 @@ def add_diagnostic(lines: list[str], findings: dict[int, Diagnostic], path: str,
     lines += diagnostic_lines(path, d, fmt, chainlet)
 
 
-def color() -> bool:
-    """Colour only on a terminal, and never with NO_COLOR set (https://no-color.org)."""
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+def color(choice: str = "auto") -> bool:
+    """Whether to colour: --color always or never; else (auto) not with NO_COLOR set (https://no-color.org), always
+    with FORCE_COLOR set (https://force-color.org), else only on a terminal that is not TERM=dumb."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or (sys.stdout.isatty() and os.environ.get("TERM") != "dumb")
 
 
 _ANSI = {"error": "\033[1;31m", "warning": "\033[33m", "info": "\033[36m"}

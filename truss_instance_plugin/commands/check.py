@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, host: Host) -> int:
                 add_diagnostic(lines, findings, path, d, fmt, name)
         if fmt == "text" and all_diags:
             lines.append(counts(len(found), all_diags))
-    out(lines, fmt == "github", findings, colored=fmt == "text" and color())
+    out(lines, fmt == "github", findings, colored=fmt == "text" and color(args.color))
     return exit_code(all_diags, strict=args.strict)
 
 
@@ -86,6 +86,10 @@ def add_parser(c: argparse.ArgumentParser) -> None:
     format_option(c, ("text", "parsable", "json", "github"))
     c.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     c.add_argument("-v", "--verbose", action="store_true", help="one line per model")
+    c.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto",
+        help="colour the severities: auto (default) on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it",
+    )  # fmt: skip
     c.add_argument("--no-lock", action="store_true", help="skip lockfile checks")
     c.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit")
     c.add_argument("--online", action="store_true", help="ask Baseten what each recorded deployment runs now (TI111, TI112)")
