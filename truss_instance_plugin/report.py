@@ -13,6 +13,7 @@ from truss_instance_plugin.catalog import (
     HOURS_PER_MONTH,
     Catalog,
     InstanceType,
+    approx_bytes,
     fmt_bytes,
     fmt_cpu,
     fmt_int,
@@ -155,7 +156,7 @@ def _headroom(t: InstanceType, model: Model) -> str:
     assert req is not None
     cpu = t.millicores - req.millicores
     mem = t.memory_bytes - req.memory_bytes
-    parts = [f"+{fmt_cpu(cpu)} vCPU", f"+{fmt_bytes(mem) if mem else '0 GiB'}"]
+    parts = [f"+{fmt_cpu(cpu)} vCPU", f"+{fmt_bytes(mem) if mem % (1 << 20) == 0 else approx_bytes(mem) if mem else '0 GiB'}"]
     if req.gpu_type:
         parts.insert(0, f"+{t.gpu_count - req.gpu_count} GPU")
     return "  headroom  " + ", ".join(parts) + " over the request"
