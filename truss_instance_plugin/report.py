@@ -311,15 +311,27 @@ def chain_json(path: str, chainlets: Sequence[tuple[Model, str, bool]], replicas
 
 
 def catalog_text(catalog: Catalog, types: list[InstanceType]) -> list[str]:
-    """The catalog as an aligned table with its provenance."""
-    lines = [f"{'NAME':<16} {'GPU':<20} {'VCPU':>4} {'MEMORY':>9}  {'$/MIN':>8}  {'$/H':>7}  NOTE"]
+    """The catalog as a table with its provenance, each column as wide as its widest cell (a snapshot's names and
+    sizes may be long)."""
+    rows = [("NAME", "GPU", "VCPU", "MEMORY", "$/MIN", "$/H", "NOTE")]
     for t in types:
         gpus = f"{t.gpu_count}× {t.gpu_type} {t.vram_gib} GiB" if t.gpu_type else "-"
-        note = t.note
-        lines.append(
-            f"{location(t.name):<16} {gpus:<20} {fmt_cpu(t.millicores):>4} {fmt_bytes(t.memory_bytes):>9}  "
-            f"{t.price_per_min:>8}  {round_half_up(t.price_per_hour, '0.01'):>7}  {note}".rstrip()
+        price = str(t.price_per_min)
+        rows.append(
+            (
+                location(t.name),
+                gpus,
+                fmt_cpu(t.millicores),
+                fmt_bytes(t.memory_bytes),
+                price,
+                str(round_half_up(t.price_per_hour, "0.01")),
+                t.note,
+            )
         )
+    w = [max(len(row[i]) for row in rows) for i in range(6)]
+    lines = [
+        f"{n:<{w[0]}}  {g:<{w[1]}}  {c:>{w[2]}}  {m:>{w[3]}}  {p:>{w[4]}}  {h:>{w[5]}}  {note}".rstrip() for n, g, c, m, p, h, note in rows
+    ]
     lines.append(
         f"{len(types)} of {len(catalog.types)} types · {catalog.name} as of {catalog.as_of} · {catalog.source} · {catalog.sha256[:19]}"
     )
