@@ -349,7 +349,7 @@ def test_policy_above_the_repository_root_does_not_apply(run: Run) -> None:
     assert run("check", "--no-lock", "repo/m") == (0, "", "")
     model("outside/m", 'model_name: p\nresources:\n  cpu: "2"\n')
     code, out, _ = run("check", "--no-lock", "outside/m")
-    assert code == 1 and "TI200 2x8 costs $0.1038/h, over the $0.01/h limit" in out
+    assert code == 1 and "TI200 2x8 costs $0.10/h, over the $0.01/h limit" in out
     Path("repo/pyproject.toml").write_text("[tool.truss-instance]\nmax-usd-per-hour = 5\n")
     code, out, _ = run("check", "--no-lock", "-v", "repo/m")
     assert (code, out) == (0, "repo/m/config.yaml: 2x8  $0.00173/min  $0.10/h  $76/month  (2 vCPU, 8 GiB)  (policy: repo/pyproject.toml)\n")

@@ -54,7 +54,7 @@ def test_price_limit_at_the_accelerator(run: Run, project: Callable[..., Path]) 
     code, out, _ = run("check", "--no-lock", "gpu")
     assert code == 1
     assert out == (
-        diag_line("gpu", GPU, "A10G", "TI200", "A10Gx4x16 costs $1.2072/h, over the $1/h limit") + "\n"
+        diag_line("gpu", GPU, "A10G", "TI200", "A10Gx4x16 costs $1.21/h, over the $1/h limit") + "\n"
         "  max-usd-per-hour in pyproject.toml; request less, or raise the limit\n"
         "1 model: 1 error\n"
     )
@@ -67,8 +67,8 @@ def test_price_limit_at_the_pinned_instance_type_and_at_cpu(run: Run, project: C
     cline, ccol = position(CPU, '"4"')
     assert code == 1
     assert out.splitlines() == [
-        f"pinned/config.yaml:{line}:{col}: [error] TI200 A10Gx4x16 costs $1.2072/h, over the $0.2/h limit",
-        f"cpu/config.yaml:{cline}:{ccol}: [error] TI200 4x16 costs $0.2076/h, over the $0.2/h limit",
+        f"pinned/config.yaml:{line}:{col}: [error] TI200 A10Gx4x16 costs $1.21/h, over the $0.2/h limit",
+        f"cpu/config.yaml:{cline}:{ccol}: [error] TI200 4x16 costs $0.21/h, over the $0.2/h limit",
     ]
 
 
