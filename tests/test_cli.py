@@ -35,7 +35,7 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     files = {
         "gpu/config.yaml": CLEAN_GPU,
         "nested/cpu/config.yaml": CLEAN_CPU,
-        "gpu/data/config.yaml": BAD,  # inside a truss: not a truss of its own
+        "gpu/data/config.yaml": "lint: true\n",  # another tool's config inside a truss: no truss keys, no model/
         ".hidden/config.yaml": BAD,
         "node_modules/pkg/config.yaml": BAD,
         "myenv/pyvenv.cfg": "home = /usr/bin\n",

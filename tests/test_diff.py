@@ -330,7 +330,8 @@ def test_each_config_is_analysed_once(repo: Path, run: Run) -> None:
 def test_only_trusses_are_units(repo: Path, run: Run) -> None:
     model("models/sdxl", SDXL)
     commit()
-    model("models/sdxl/data/nested", H100)  # inside a truss: not a truss
+    Path("models/sdxl/data").mkdir()
+    Path("models/sdxl/data/config.yaml").write_text("lint: true\n")  # another tool's config inside a truss: no truss
     model(".hidden/m", H100)
     model("node_modules/m", H100)
     model("py311/lib/m", H100)

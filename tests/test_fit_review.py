@@ -13,7 +13,7 @@ from support import Run
 from test_fit_check import GLM, GLM_CONFIG, GLM_WEIGHTS, SHA, truss
 
 from truss_instance_plugin.core.sizes import Entry, Sizes, render_sizes
-from truss_instance_plugin.integrations import push
+from truss_instance_plugin.integrations import push_checks as push
 
 GLM8 = GLM.replace("--tp-size 4", "--tp-size 8")
 MODELS = {"zai-org/GLM-4.5-FP8@main": Entry(SHA, GLM_WEIGHTS, None, GLM_CONFIG, None)}

@@ -650,29 +650,54 @@ def test_lazily_resolved_tags_are_the_safe_loaders(data: bytes) -> None:
 
 
 def os_walk_find_configs(path: str, chains: bool) -> list[str]:
-    """find_configs as it was written on os.walk (it now lists only folders without a config.yaml)."""
+    """The discovery rule written on os.walk (find_configs lists each folder once, with scandir): symbolic links are
+    neither files nor folders; a truss's model/ folder, hidden folders, node_modules, __pycache__, folders named
+    config.yaml and virtualenvs are not entered; a truss inside another truss's folder counts, its .py files do not."""
     import os
 
     from truss_instance_plugin.config import CONFIG_NAME
-    from truss_instance_plugin.discover import _skip_dir, _walked, is_chain_file
+    from truss_instance_plugin.discover import SKIP_DIRS, Walk, config_for_lock, has_keys_on_disk, is_chain_file, walked
 
     found: list[str] = []
-    errors: list[OSError] = []
+    others: list[str] = []
     odd: list[str] = []
+    errors: list[OSError] = []
+    trusses: list[str] = []  # the folders of the trusses found so far
     for root, dirs, files in os.walk(path, onerror=errors.append):
-        if CONFIG_NAME in files:
-            found.append(os.path.join(root, CONFIG_NAME))
+        links = {n for n in [*dirs, *files] if os.path.islink(os.path.join(root, n))}
+        files = [f for f in files if f not in links]
+        dirs[:] = [d for d in dirs if d not in links]
+        top = root == path
+        if "pyvenv.cfg" in files and not top:
             dirs[:] = []
             continue
-        if CONFIG_NAME in dirs:
-            odd.append(os.path.join(root, CONFIG_NAME))
-        if chains:
-            found += [os.path.join(root, f) for f in sorted(files) if f.endswith(".py") and is_chain_file(os.path.join(root, f))]
-        dirs[:] = sorted(d for d in dirs if d != CONFIG_NAME and not _skip_dir(d, os.path.join(root, d)))
-    return _walked(path, found, errors, odd)  # the same closing checks: the property compares the traversals
+        config = os.path.join(root, CONFIG_NAME)
+        named = top and os.path.lexists(config) and not os.path.isdir(config)  # PATH names its own config.yaml
+        code = CONFIG_NAME in files and "model" in dirs
+        if CONFIG_NAME in files and (code or "truss-instance.lock" in files or has_keys_on_disk(config)):
+            found.append(config)
+            trusses.append(root)
+        elif named:
+            found.append(config)  # checked as named, but its folder is no truss's by the rule
+        elif CONFIG_NAME in files:
+            others.append(config)
+        inside = any(root == t or root.startswith(os.path.join(t, "")) for t in trusses)
+        here = []
+        for f in files:
+            beside = config_for_lock(f, files.__contains__) if f.startswith("truss-instance.") and f.endswith(".lock") else None
+            if beside in files and beside != CONFIG_NAME and not str(beside).endswith(".py"):
+                here.append(os.path.join(root, str(beside)))
+            elif chains and not inside and f.endswith(".py") and is_chain_file(os.path.join(root, f)):
+                here.append(os.path.join(root, f))
+        found += sorted(here)
+        odd += [os.path.join(root, d) for d in sorted(dirs) if d == CONFIG_NAME]
+        skip = {CONFIG_NAME, *SKIP_DIRS, *(["model"] if code else [])}
+        dirs[:] = sorted(d for d in dirs if d not in skip and not d.startswith("."))
+    return walked(path, Walk(found, others, odd, errors))  # the same closing checks: the property compares the traversals
 
 
 TREE_NAMES = ("a", "b", "config.yaml", "x.py", ".hidden", "node_modules", "pyvenv.cfg", "model")
+TREE_NAMES += ("truss-instance.lock", "p.yaml", "truss-instance.p.lock")
 LEAVES = ("file", "chain", "link-up", "link-file", "link-dir", "dangling", "fifo")
 
 

@@ -7,6 +7,7 @@ import os
 
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.commands import catalog_option, check_units, online_options
+from truss_instance_plugin.config import CONFIG_NAME
 from truss_instance_plugin.core.pipeline import analyze
 from truss_instance_plugin.diagnostics import Diagnostic, clip, err
 from truss_instance_plugin.discover import collect_configs
@@ -27,6 +28,9 @@ HELP = "record that the current resources are deployed (baseline for drift warni
 def run(args: argparse.Namespace, host: Host) -> int:
     """Record a deployment in the lockfile: the baseline later edits are compared with."""
     configs = collect_configs(args.paths, chains=True)
+    own = os.path.normpath(os.path.join(args.paths[0], CONFIG_NAME))
+    if len(configs) > 1 and own in configs:  # a truss folder names its own model, whatever trusses it holds
+        configs = [own]
     if len(configs) != 1:
         raise UsageError(f"adopt takes one model; {args.paths[0]} holds {len(configs)}")
     chain: list[tuple[Model, str]] = []

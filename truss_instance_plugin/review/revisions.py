@@ -4,8 +4,11 @@ checked out, never written to disk) or from the work tree."""
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
+import stat
+from collections.abc import Collection
 
 from truss_instance_plugin import gitrev
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
@@ -20,21 +23,21 @@ from truss_instance_plugin.config import (
 from truss_instance_plugin.discover import (
     CHAIN_MARK,
     SKIP_DIRS,
+    VENV_MARK,
+    Candidate,
     candidates,
     chain_roots,
     cookie_may_hide,
     looks_like_truss_text,
     mentions_chains,
     posix,
+    undecided,
 )
 from truss_instance_plugin.lock.format import MAX_LOCK_BYTES
 from truss_instance_plugin.review.units import Revision
 
 if TYPE_CHECKING:
-    pass
-
-
-# Discovery: which files are priced units ----------------------------------------------------
+    from collections.abc import Callable
 
 
 # Reading both revisions ---------------------------------------------------------------------
@@ -121,25 +124,59 @@ def chain_candidates(root: str, commit: str | None) -> set[str]:
     return found
 
 
+def _worktree_files(root: str) -> list[str]:
+    """The work tree's files as git lists them (tracked, and untracked but not ignored), less those the rule would
+    take for a file but are not one now: a symbolic link (a walk and a git tree have none) or a deleted file."""
+
+    def there(path: str) -> bool:
+        try:
+            return stat.S_ISREG(os.lstat(os.path.join(root, path)).st_mode)
+        except OSError:
+            return False
+
+    looked_at = (".py", ".yaml", ".yml", ".lock", "/" + VENV_MARK)  # names the rule asks about (config.yaml too)
+    return [p for p in gitrev.worktree_files(root) if not ("/" + p).endswith(looked_at) or there(p)]
+
+
+def _listed(files: Collection[str], chains: set[str], read: Callable[[str], Content | None]) -> list[Candidate]:
+    """The rule on a revision's file list: a config.yaml without a model/ folder or a lock beside it is a truss's when
+    its text has truss keys (one that cannot be read counts: its unit reports why)."""
+
+    def keys(config: str) -> bool:
+        data = read(config)
+        return not isinstance(data, bytes) or looks_like_truss_text(data)
+
+    return candidates(files, chains, keys)
+
+
 def snapshots(root: str, base: Revision, head: Revision, blobs: gitrev.Blobs) -> tuple[Snapshot, Snapshot]:
     """Both revisions' units; the git objects are read by one `git cat-file --batch` process (`blobs`), bounded."""
     trees = {rev: gitrev.tree_files(root, rev.commit, rev.title()) for rev in (base, head) if rev.commit}
     marked = {rev: chain_candidates(root, rev.commit) for rev in (base, head)}
-    found = {rev: candidates(trees[rev] if rev.commit else gitrev.worktree_files(root), marked[rev]) for rev in (base, head)}
-    blobs.prefetch((trees[rev][p], _limit(p)) for rev in trees for c in found[rev] for p in (c.config, c.lock) if p)
+    blobs.prefetch((tree[p], _limit(p)) for tree in trees.values() for p in undecided(tree))
+    texts: dict[str, Content | None] = {}  # the work tree's files, each read once
 
     def read(rev: Revision, path: str) -> Content | None:
-        return blobs.read(trees[rev][path], _limit(path)) if rev.commit else _read_worktree(root, path)
+        if rev.commit:
+            return blobs.read(trees[rev][path], _limit(path))
+        if path not in texts:
+            texts[path] = _read_worktree(root, path)
+        return texts[path]
+
+    found = {
+        rev: _listed(trees[rev] if rev.commit else _worktree_files(root), marked[rev], functools.partial(read, rev)) for rev in (base, head)
+    }
+    blobs.prefetch((trees[rev][p], _limit(p)) for rev in trees for c in found[rev] for p in (c.config, c.lock) if p)
 
     out: list[Snapshot] = []
     for rev in (base, head):
         units: dict[str, tuple[Content, bytes | None]] = {}
         for c in found[rev]:
             data = read(rev, c.config)
-            if data is None or (not c.sure and isinstance(data, bytes) and not looks_like_truss_text(data)):
-                continue  # deleted from the work tree, or another tool's config.yaml
+            if data is None:
+                continue  # deleted from the work tree since git listed it
             if c.config.endswith(".py") and isinstance(data, bytes) and not mentions_chains(data):
-                continue  # a stray lock's name matches a module that is no chain file
+                continue  # git grep's mark is past the bytes Python reads, or a cookie's codec hides nothing
             lock = read(rev, c.lock) if c.lock else None
             units[c.config] = (data, lock if isinstance(lock, bytes) else None)
         files = CommitFiles(root, trees[rev], blobs) if rev.commit else Files(root)
