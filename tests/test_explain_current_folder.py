@@ -38,3 +38,13 @@ def test_elsewhere_flags_alone_are_a_what_if(run: Run, tmp_path: Path, monkeypat
     assert run("explain")[1].splitlines()[0] == "(what-if): 1x2  $0.00058/min  $0.03/h  $25/month  (1 vCPU, 2 GiB)"
     Path("config.yaml").write_text("rules: [a]\n")  # another tool's config.yaml: no model/ folder, no truss key
     assert run("explain", "--cpu", "4")[1].splitlines()[0] == "(what-if): 4x16  $0.00346/min  $0.21/h  $152/month  (4 vCPU, 16 GiB)"
+
+
+def test_a_folder_is_a_truss_by_the_rule_every_command_uses(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lock beside config.yaml makes it a truss's, for `explain` as for the walk, even with no model/ and no truss key."""
+    monkeypatch.chdir(tmp_path)
+    Path("config.yaml").write_text("requirements: []\n")
+    assert run("explain")[1].splitlines()[0].startswith("(what-if): 1x2")
+    Path("truss-instance.lock").write_text("")
+    assert run("explain") == run("explain", ".")
+    assert run("explain")[1].splitlines()[0].startswith("config.yaml: 1x2")

@@ -11,7 +11,7 @@ from truss_instance_plugin.commands import catalog_option, check_units, format_o
 from truss_instance_plugin.config import Field, LoadedConfig, load_config
 from truss_instance_plugin.core.pipeline import analyze_loaded, failed_model
 from truss_instance_plugin.diagnostics import exit_code
-from truss_instance_plugin.discover import collect_configs, looks_like_truss
+from truss_instance_plugin.discover import collect_configs, holds_truss
 from truss_instance_plugin.errors import ABORTS_COMMAND, UsageError
 from truss_instance_plugin.report import chain_json, chain_total_text, dumps, explain_json, explain_text, out
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace, host: Host) -> int:
     """Explain the resolution of one model (or of a what-if request)."""
     if args.replicas < 1:
         raise UsageError("--replicas must be at least 1")
-    if not args.paths and os.path.isfile("config.yaml") and looks_like_truss("config.yaml"):
+    if not args.paths and holds_truss("."):
         args.paths = ["."]  # the truss in the current folder, as every command takes it; flags then override its values
     paths = collect_configs(args.paths, chains=True) if args.paths else [""]
     if any(p.endswith(".py") for p in paths) and any(getattr(args, key) is not None for key, _ in _WHAT_IF):
