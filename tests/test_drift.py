@@ -196,12 +196,11 @@ def test_adopt_options_are_recorded(work: Path, capsys: pytest.CaptureFixture[st
     )
 
 
-def test_adopt_unknown_instance_warns_and_records_it(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_adopt_unknown_instance_is_refused(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "adopt", "models/sdxl", "--instance", "A10Gx4x61")
-    assert code == 0
+    assert code == 2
     assert "A10Gx4x61 is not in the catalog" in err and 'did you mean "A10Gx4x16"' in err
-    dep = locked()["deployment"]
-    assert isinstance(dep, dict) and dep["instance_type"] == "A10Gx4x61"
+    assert not LOCK.exists()
 
 
 def test_adopt_without_a_lock_creates_it(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
