@@ -427,14 +427,20 @@ def test_hook_mode_maps_file_names_to_trusses(work: Path, capsys: pytest.Capture
     argv = ["lock", "--hook", "a/config.yaml", "a/truss-instance.lock", "b/config.yaml", "docs/config.yaml"]
     code, out, err = run_cli(capsys, *argv)
     assert (code, err) == (1, "")
-    assert out == ("wrote a/truss-instance.lock (new): A10Gx4x16 $0.02012/min\nwrote b/truss-instance.lock (new): 1x2 $0.00058/min\n")
+    assert out == (
+        "wrote a/truss-instance.lock (new): A10Gx4x16 $0.02012/min\nwrote b/truss-instance.lock (new): 1x2 $0.00058/min\n"
+        "wrote 2 locks\nto commit them: git add -- a/truss-instance.lock b/truss-instance.lock\n"
+    )
     assert not (docs / "truss-instance.lock").exists()
     assert (a / "truss-instance.lock").read_bytes() == GOLDEN
     assert run_cli(capsys, *argv) == (0, "", "")
     # a lockfile alone maps to its config; one whose config is gone is skipped
     edit('cpu: "4"', 'cpu: "5"', a / "config.yaml")
     code, out, _ = run_cli(capsys, "lock", "--hook", "a/truss-instance.lock", "gone/truss-instance.lock")
-    assert code == 1 and out == "wrote a/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n"
+    assert code == 1 and out == (
+        "wrote a/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n"
+        "to commit it: git add -- a/truss-instance.lock\n"
+    )
     # check --hook reads the same mapping
     assert run_cli(capsys, "check", "--hook", "a/truss-instance.lock", "b/config.yaml", "docs/config.yaml") == (0, "", "")
 
@@ -443,4 +449,4 @@ def test_hook_mode_keeps_a_truss_with_a_model_dir(work: Path, capsys: pytest.Cap
     (work / "m" / "model").mkdir(parents=True)
     (work / "m" / "config.yaml").write_text("python_version: py311\n")  # no model_name/resources, but a model/ dir
     code, out, _ = run_cli(capsys, "lock", "--hook", "m/config.yaml")
-    assert code == 1 and out == "wrote m/truss-instance.lock (new): 1x2 $0.00058/min\n"
+    assert code == 1 and out == "wrote m/truss-instance.lock (new): 1x2 $0.00058/min\nto commit it: git add -- m/truss-instance.lock\n"

@@ -154,7 +154,7 @@ def test_second_lock_writes_nothing(work: Path, capsys: pytest.CaptureFixture[st
 def test_lock_updated_line_and_exit_1_only_as_a_hook(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(capsys, "lock", "--hook", "models/sdxl/config.yaml") == (
         1,
-        "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n",
+        "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\nto commit it: git add -- models/sdxl/truss-instance.lock\n",
         "",
     )
     assert run_cli(capsys, "lock", "--hook", "models/sdxl/config.yaml") == (0, "", "")
@@ -184,7 +184,7 @@ def test_lock_several_models_one_line_per_written_file(work: Path, capsys: pytes
     run_cli(capsys, "lock", "models/sdxl")
     code, out, _ = run_cli(capsys, "lock", "models/sdxl", "models/cpu", "models/sdxl")
     assert code == 0
-    assert out == "wrote models/cpu/truss-instance.lock (new): 1x2 $0.00058/min\n"
+    assert out == "wrote models/cpu/truss-instance.lock (new): 1x2 $0.00058/min\nwrote 1 lock, 1 up to date\n"
     code, out, _ = run_cli(capsys, "lock", "-v", "models")
     assert (code, out.splitlines()) == (
         0,
@@ -531,7 +531,9 @@ def test_lock_goes_through_every_batch_in_order(
         (tmp_path / f"m{i}" / "config.yaml").write_text(f'model_name: m{i}\nresources:\n  cpu: "{i + 1}"\n')
     code, out, _ = run_cli(capsys, "lock", str(tmp_path))
     assert code == 0
-    assert [line.split(" (new)")[0] for line in out.splitlines()] == [f"wrote {tmp_path}/m{i}/truss-instance.lock" for i in range(5)]
+    assert [line.split(" (new)")[0] for line in out.splitlines()] == [f"wrote {tmp_path}/m{i}/truss-instance.lock" for i in range(5)] + [
+        "wrote 5 locks"
+    ]
     assert run_cli(capsys, "check", str(tmp_path)) == (0, "", "")
 
 

@@ -31,7 +31,8 @@ def test_lock_then_push_chains_with_and(run: Run) -> None:
     assert run("lock", "--check", "m") == (1, "m/truss-instance.lock is out of date; run `truss-instance lock m`\n", "")
     assert run("lock", "--hook", "m/config.yaml") == (
         1,
-        "wrote m/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n",
+        "wrote m/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n"
+        "to commit it: git add -- m/truss-instance.lock\n",
         "",
     )
 
