@@ -15,6 +15,7 @@ from support import Run
 from truss_instance_plugin.config import load_config
 from truss_instance_plugin.core.fit import sources_of
 from truss_instance_plugin.core.sizes import Entry, ModelConfig, Sizes, Weights, render_sizes
+from truss_instance_plugin.discover import config_for_lock
 
 TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"
 SHA = "a" * 40
@@ -121,6 +122,21 @@ def test_explain_shows_the_memory_block(run: Run, glm: Path) -> None:
 def test_the_pre_commit_hook_reports_the_same_findings(run: Run, glm: Path) -> None:
     code, out, _ = run("check", "--hook", "--no-lock", "glm/config.yaml")
     assert (code, out.splitlines()) == (1, GLM_CHECK)
+
+
+def test_the_hook_given_only_the_sizes_file_checks_its_model(run: Run, glm: Path) -> None:
+    """pre-commit passes only the files a commit changes: a refreshed sizes file re-checks the config beside it."""
+    code, out, _ = run("check", "--hook", "--no-lock", "glm/truss-instance.sizes.json")
+    assert (code, out.splitlines()) == (1, GLM_CHECK)
+    assert run("check", "--no-lock", "glm/truss-instance.sizes.json")[:2] == (1, "\n".join(GLM_CHECK) + "\n")
+
+
+def test_a_named_sizes_file_stands_for_its_named_config(work: Path) -> None:
+    (work / "m").mkdir()
+    (work / "m" / "prod.yaml").write_text("")
+    assert config_for_lock(str(work / "m" / "truss-instance.prod.sizes.json")) == str(work / "m" / "prod.yaml")
+    assert config_for_lock("m/truss-instance.sizes.json") == os.path.join("m", "config.yaml")
+    assert config_for_lock("m/sizes.json") is None
 
 
 def test_check_never_touches_the_network(glm: Path) -> None:

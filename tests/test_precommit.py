@@ -91,6 +91,10 @@ def test_check_hook() -> None:
         ("poetry.lock", False),
         ("a/my-truss-instance.lock", False),
         ("a/chain.pyc", False),
+        ("a/truss-instance.sizes.json", True),  # the fit check's sizes: a changed one re-checks its model
+        ("a/truss-instance.staging.sizes.json", True),
+        ("a/sizes.json", False),
+        ("a/truss-instance.sizes.jsonl", False),
     ],
 )
 def test_files_regex(hook_id: str, path: str, matches: bool) -> None:

@@ -48,12 +48,16 @@ def lock_path(config_path: str) -> str:
     return join(folder, LOCK_NAME if name == "config.yaml" else f"truss-instance.{name.rsplit('.', 1)[0]}.lock")
 
 
+_SIZES_EXT = ".sizes.json"  # truss-instance.sizes.json: the fit check's model sizes (core/sizes.py)
 _CONFIG_EXTS = (".yaml", ".yml", ".py")  # what a named lockfile's config may be: NAME.yaml, NAME.yml, a chain file NAME.py
 
 
 def config_for_lock(path: str, exists: Callable[[str], bool] = os.path.exists) -> str | None:
-    """The config file a lockfile belongs to (None when `path` is not a lockfile name); `exists` looks in a git tree."""
+    """The config file a lockfile or a sizes file belongs to (None when `path` is neither name); `exists` looks in a
+    git tree. truss-instance[.NAME].sizes.json sits beside its config as truss-instance[.NAME].lock does."""
     folder, name = os.path.split(path)
+    if name.endswith(_SIZES_EXT):
+        name = name[: -len(_SIZES_EXT)] + ".lock"
     if name == LOCK_NAME:
         return os.path.join(folder, "config.yaml")
     stem = name[len("truss-instance.") : -len(".lock")]  # truss-instance.NAME.lock
