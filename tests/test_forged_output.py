@@ -277,7 +277,7 @@ def test_catalog_names_and_usage_errors_print_escaped(run: Run) -> None:
     code, out, _ = run("catalog", "--accelerator", "CPU")
     assert (code, out.splitlines()[1]) == (
         0,
-        "\\u003a:error::x\\n#\\u0023[error]y\\u003a error TI030 z -                       1     1 GiB   0.00001     0.00",
+        "\\u003a:error::x\\n#\\u0023[error]y\\u003a error TI030 z  -       1   1 GiB  0.00001  0.00",
     )
     code, out, _ = run("catalog", "--format", "json")
     assert code == 0 and name in [t["name"] for t in json.loads(out)["types"]]

@@ -309,8 +309,8 @@ def test_catalog_lists_the_snapshot_in_use(online: Online, run: Run) -> None:
     code, out, _ = run("catalog", "--catalog", SNAP, "--accelerator", "H200")
     assert code == 0
     assert out.splitlines()[1:] == [
-        "H200             1× H200 141 GiB        16   200 GiB   0.12500     7.50  limited capacity",
-        "H200:2x8x128x1600 8× H200 141 GiB      127.9  1600 GiB   2.00000   120.00  2 nodes",
+        "H200               1× H200 141 GiB     16   200 GiB  0.12500    7.50  limited capacity",
+        "H200:2x8x128x1600  8× H200 141 GiB  127.9  1600 GiB  2.00000  120.00  2 nodes",
         f"2 of 8 types · baseten-snapshot as of {AS_OF} · {SNAP} · {json.loads(Path(SNAP).read_text())['sha256'][:19]}",
     ]
     doc = json.loads(run("catalog", "--catalog", SNAP, "--format", "json")[1])
