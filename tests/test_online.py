@@ -777,6 +777,8 @@ def test_real_process_fetch_adopt_and_check_online(online: Online, work: Path) -
         "exit 2",
     ], proc.stderr  # fmt: skip
     assert proc.stderr == (
+        "truss-instance: warning: A10Gx4x16 does not match the request in models/sdxl/config.yaml: it has 15 GiB < 16 GiB requested; "
+        "recording it as given\n"  # the snapshot's A10Gx4x16 has 15 GiB
         "truss-instance: GraphQL listed_instances: Baseten refused the credentials of remote 'other' (HTTP 401); run `truss login`, "
         "or fix api_key of remote 'other'\n"
     )
