@@ -96,5 +96,5 @@ def test_the_git_pre_push_hook_blocks_a_stale_lock(tmp_path: Path) -> None:
     _git(repo, "commit", "-qam", "more cpu")
     blocked = _git(repo, "push", "-q", "origin", "main")
     assert blocked.returncode != 0
-    assert blocked.stdout.startswith("models/sdxl/config.yaml:5:8: error TI101 truss-instance.lock is out of date")
+    assert blocked.stdout.startswith("main:models/sdxl/config.yaml:5:8: error TI101 truss-instance.lock is out of date")
     assert _git(remote, "log", "--oneline", "main").stdout.count("\n") == 1  # the stale commit never arrived

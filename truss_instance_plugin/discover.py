@@ -67,14 +67,17 @@ def config_for_lock(path: str, exists: Callable[[str], bool] = os.path.exists) -
     return next((c for c in found if exists(c)), found[0])
 
 
-def lock_sharers(config_path: str) -> list[str]:
-    """Other files in the folder whose lockfile would be this config's (NAME.yaml beside NAME.yml or a chain NAME.py)."""
+def lock_sharers(config_path: str, files: Files | None = None) -> list[str]:
+    """Other files in the folder whose lockfile would be this config's (NAME.yaml beside NAME.yml or a chain NAME.py):
+    on disk, or in `files` (a commit's)."""
     name = basename(config_path)
     if name == "config.yaml":
         return []
     folder = dirname(config_path)
     stem = name.rsplit(".", 1)[0]
-    others = (os.path.join(folder, stem + ext) for ext in _CONFIG_EXTS if stem + ext not in (name, "config.yaml"))
+    others = [os.path.join(folder, stem + ext) for ext in _CONFIG_EXTS if stem + ext not in (name, "config.yaml")]
+    if files is not None:
+        return [o for o in others if files.isfile(o) and (not o.endswith(".py") or mentions_chains(files.read(o, MAX_CHAIN_BYTES)))]
     return [o for o in others if os.path.isfile(o) and (not o.endswith(".py") or is_chain_file(o))]
 
 

@@ -23,6 +23,11 @@ _OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256
 _SHALLOW_HINT = "fetch the history: `git fetch --unshallow` (GitHub Actions: actions/checkout with `fetch-depth: 0`)"
 
 
+def is_oid(text: str) -> bool:
+    """Whether `text` is a full object id (SHA-1 or SHA-256, lowercase hex)."""
+    return _OID.fullmatch(text) is not None
+
+
 def _git(args: Sequence[str], cwd: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     try:
         return subprocess.run([*_GIT, *args], cwd=cwd, input=stdin, capture_output=True, check=False)

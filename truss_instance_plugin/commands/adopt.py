@@ -6,7 +6,7 @@ import argparse
 import os
 
 from truss_instance_plugin._typing import TYPE_CHECKING
-from truss_instance_plugin.commands import catalog_option, check_units, online_options
+from truss_instance_plugin.commands import catalog_option, online_options
 from truss_instance_plugin.config import CONFIG_NAME
 from truss_instance_plugin.core.pipeline import analyze
 from truss_instance_plugin.core.resolve import misfit
@@ -18,6 +18,7 @@ from truss_instance_plugin.lock.format import implausible
 from truss_instance_plugin.lock.write import FIRST_DEPLOYMENT, deployment_record, lock_chain, record_deployment
 from truss_instance_plugin.report import add_diagnostic, out
 from truss_instance_plugin.request import did_you_mean
+from truss_instance_plugin.units import check_units
 
 if TYPE_CHECKING:
     from truss_instance_plugin.model import Model

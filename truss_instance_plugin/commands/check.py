@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
-from truss_instance_plugin.commands import catalog_option, check_units, format_option, online_options, output_format
+from truss_instance_plugin.commands import catalog_option, format_option, online_options, output_format
 from truss_instance_plugin.core.policy import find_policy, policy_name
-from truss_instance_plugin.diagnostics import Diagnostic, exit_code, location
+from truss_instance_plugin.diagnostics import Diagnostic, err, exit_code, location
 from truss_instance_plugin.discover import collect_configs
+from truss_instance_plugin.errors import UsageError
+from truss_instance_plugin.units import check_units
 
 if TYPE_CHECKING:
     from truss_instance_plugin.chains.load import Chainlet
-    from truss_instance_plugin.commands import Unit
     from truss_instance_plugin.model import Model
     from truss_instance_plugin.plugins import Host
+    from truss_instance_plugin.units import Unit
 
     Found = tuple[str, str, tuple[Diagnostic, ...]]  # a unit's path, chainlet name and findings
 
+NOT_THE_WORK_TREE = "checked the commits being pushed, not the work tree: commit the fixes, then push again"
 HELP = "validate and resolve every model (exit 0 clean, 1 findings, 2 bad input)"
 
 
@@ -27,10 +31,13 @@ def run(args: argparse.Namespace, host: Host) -> int:
     """Validate and resolve every model; quiet when all is well."""
     fmt = output_format(args)
     named = frozenset(os.path.normpath(p) for p in args.paths)
-    configs = collect_configs(args.paths, args.hook, chains=True)
+    configs = [] if args.pre_push else collect_configs(args.paths, args.hook, chains=True)
     state = (host, not args.no_lock, named)
     units: list[Unit] = []
-    if fmt == "json" or args.verbose or args.online:  # these need each whole model
+    pushing = args.hook and any(os.environ.get(v) for v in ("PRE_COMMIT_TO_REF", "PRE_COMMIT_LOCAL_BRANCH"))  # pre-commit's pre-push
+    if args.pre_push or pushing:  # what is pushed: the commits' trees, not the work tree
+        found = _pushed(args, host, fmt)
+    elif fmt == "json" or args.verbose or args.online:  # these need each whole model
         units = [u for c in configs for u in check_units(c, host, not args.no_lock, c not in named)]
         if args.online:  # chainlets have no lockfile (yet), so no recorded deployment to compare
             from truss_instance_plugin.integrations.online import check_online  # noqa: PLC0415 (needs truss: only with --online)
@@ -67,7 +74,27 @@ def run(args: argparse.Namespace, host: Host) -> int:
         if fmt == "text" and all_diags:
             lines.append(counts(len(found), all_diags))
     out(lines, fmt == "github", findings, colored=fmt == "text" and color(args.color))
+    if (args.pre_push or pushing) and all_diags:
+        err(NOT_THE_WORK_TREE)
     return exit_code(all_diags, strict=args.strict)
+
+
+def _pushed(args: argparse.Namespace, host: Host, fmt: str) -> list[Found]:
+    """Each unit of the commits being pushed: git's lines on stdin (--pre-push), or pre-commit's pre-push refs."""
+    used = next((f for f, v in (("--format json", fmt == "json"), ("--verbose", args.verbose), ("--online", args.online)) if v), None)
+    if args.pre_push and args.hook:
+        raise UsageError("--pre-push and --hook: pass one (--hook is for pre-commit, --pre-push for a plain git hook)")
+    if used:
+        raise UsageError(f"{used} checks the work tree: it cannot be used on the commits being pushed")
+    if args.pre_push and args.paths:
+        raise UsageError("--pre-push reads the pushed refs from stdin (as git passes them); it takes no PATH")
+    from truss_instance_plugin.integrations import prepush  # noqa: PLC0415 (git trees: only at pre-push)
+
+    if args.pre_push:
+        found = prepush.check_pushed(sys.stdin.read(1 << 20), host, not args.no_lock)
+    else:
+        found = prepush.check_hook(args.paths, host, not args.no_lock)
+    return found
 
 
 def _findings(state: tuple[Host, bool, frozenset[str]], configs: Sequence[str]) -> list[Found]:
@@ -91,7 +118,8 @@ def add_parser(c: argparse.ArgumentParser) -> None:
         help="colour the severities: auto (default) on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it",
     )  # fmt: skip
     c.add_argument("--no-lock", action="store_true", help="skip lockfile checks")
-    c.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit")
+    c.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit (at pre-push: as at PRE_COMMIT_TO_REF)")
+    c.add_argument("--pre-push", action="store_true", help="check the commits a git pre-push hook gets on stdin, not the work tree")
     c.add_argument("--online", action="store_true", help="ask Baseten what each recorded deployment runs now (TI111, TI112)")
     online_options(c)
     catalog_option(c)

@@ -7,18 +7,19 @@ import os
 
 from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.catalog import TRUSS_ACCELERATORS
-from truss_instance_plugin.commands import catalog_option, check_units, format_option, output_format
+from truss_instance_plugin.commands import catalog_option, format_option, output_format
 from truss_instance_plugin.config import Field, LoadedConfig, load_config
 from truss_instance_plugin.core.pipeline import analyze_loaded, failed_model
 from truss_instance_plugin.diagnostics import exit_code
 from truss_instance_plugin.discover import collect_configs, holds_truss
 from truss_instance_plugin.errors import ABORTS_COMMAND, UsageError
 from truss_instance_plugin.report import chain_json, chain_total_text, dumps, explain_json, explain_text, out
+from truss_instance_plugin.units import check_units
 
 if TYPE_CHECKING:
-    from truss_instance_plugin.commands import Unit
     from truss_instance_plugin.model import Model
     from truss_instance_plugin.plugins import Host
+    from truss_instance_plugin.units import Unit
 
 HELP = "why this instance type, at what price"
 

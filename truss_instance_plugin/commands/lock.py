@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 
 from truss_instance_plugin._typing import TYPE_CHECKING
-from truss_instance_plugin.commands import catalog_option, check_one, check_units
+from truss_instance_plugin.commands import catalog_option
 from truss_instance_plugin.core.pipeline import host_catalog
 from truss_instance_plugin.core.policy import find_policy
 from truss_instance_plugin.diagnostics import Diagnostic, location
@@ -15,6 +15,7 @@ from truss_instance_plugin.discover import collect_configs, lock_path
 from truss_instance_plugin.lock.drift import truss_dir
 from truss_instance_plugin.lock.write import BATCH, LockOutcome, lock_chain, lock_models
 from truss_instance_plugin.report import add_diagnostic, out, price_delta_text, summary
+from truss_instance_plugin.units import check_one, check_units
 
 if TYPE_CHECKING:
     from truss_instance_plugin.model import Model

@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 
-from truss_instance_plugin._typing import NamedTuple
+from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.catalog import Catalog, InstanceType, fmt_bytes, hourly_delta
 from truss_instance_plugin.core.resolve import misfit, priced_nodes
 from truss_instance_plugin.diagnostics import ERROR, INFO, WARNING, Diagnostic, sort_diagnostics
 from truss_instance_plugin.discover import lock_path, lock_sharers
 from truss_instance_plugin.errors import LockError
-from truss_instance_plugin.lock.format import ChainLock, Lock, read_lock, request_hash, resolved_section
+from truss_instance_plugin.lock.format import MAX_LOCK_BYTES, ChainLock, Lock, parse_lock, read_lock, request_hash, resolved_section
 from truss_instance_plugin.model import Model
 from truss_instance_plugin.request import DEFAULT_CPU, DEFAULT_MEMORY, Request
+
+if TYPE_CHECKING:
+    from truss_instance_plugin.chains.files import Files
 
 _KEYS = (  # request field -> the resources key it comes from
     ("millicores", "cpu"),
@@ -71,31 +74,45 @@ class LockState(NamedTuple):
     error: LockError | None
     chainlet: str = ""  # a chain file's lock holds one unit per chainlet
     others: tuple[str, ...] = ()  # the other chainlets a chain's lock holds
+    found: bool = False  # the lockfile exists (a chain's may still lack this chainlet's entry)
 
 
-def read_state(model: Model, chainlet: str = "") -> LockState:
-    """Read the model's lockfile (for a chain file: its entry for `chainlet`) without raising."""
+def read_state(model: Model, chainlet: str = "", files: Files | None = None) -> LockState:
+    """Read the model's lockfile (for a chain file: its entry for `chainlet`) without raising: from disk, or from
+    `files` (a commit's: nothing on disk is read)."""
     path = lock_path(model.path)
-    sharers = lock_sharers(model.path)
+    sharers = lock_sharers(model.path, files)
     if sharers:  # writing one would overwrite the other's (and its deployment record)
         names = " and ".join(os.path.basename(s) for s in sharers)
         hint = f"rename {os.path.basename(model.path)} or {names}: each config needs a lockfile of its own"
         return LockState(path, None, LockError(f"{names} beside it would use the same lockfile", hint=hint), chainlet)
     try:
-        got = read_lock(path)
+        got = read_lock(path) if files is None else _read_lock(files, path)
     except LockError as e:
         return LockState(path, None, e, chainlet)
     if got is not None and isinstance(got, ChainLock) != bool(chainlet):
         why = "a chain file's lock, not a model's" if chainlet == "" else "a model's lock, not a chain file's"
         return LockState(path, None, LockError(f"holds {why}"), chainlet)
     if isinstance(got, ChainLock):
-        return LockState(path, got.chainlets.get(chainlet), None, chainlet, tuple(sorted(set(got.chainlets) - {chainlet})))
-    return LockState(path, got, None)
+        return LockState(path, got.chainlets.get(chainlet), None, chainlet, tuple(sorted(set(got.chainlets) - {chainlet})), True)
+    return LockState(path, got, None, found=got is not None)
 
 
-def check_model(model: Model, chainlet: str = "") -> tuple[Model, LockState]:
-    """The model with its lockfile's findings added (what `check` and the push guard report), and the lock as read."""
-    state = read_state(model, chainlet)
+def _read_lock(files: Files, path: str) -> Lock | ChainLock | None:
+    """read_lock from `files`: None when missing; LockError when it cannot be trusted."""
+    try:
+        data = files.read(path, MAX_LOCK_BYTES)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise LockError(f"cannot read: {e.strerror or e}") from None
+    return parse_lock(data)
+
+
+def check_model(model: Model, chainlet: str = "", files: Files | None = None) -> tuple[Model, LockState]:
+    """The model with its lockfile's findings added (what `check` and the push guard report), and the lock as read
+    (from `files` when given: a commit's)."""
+    state = read_state(model, chainlet, files)
     found = lock_diagnostics(model, state)
     if not found:
         return model, state
@@ -183,7 +200,7 @@ def _lock_diagnostics(model: Model, state: LockState) -> list[Diagnostic]:
         return [bad_lock(LockState(state.path, None, LockError(why)), model, kept_record=True)]
     if lock is None:
         line, col = model.position()
-        what = f"has no entry for chainlet {state.chainlet}" if state.chainlet and os.path.exists(state.path) else "is missing"
+        what = f"has no entry for chainlet {state.chainlet}" if state.chainlet and state.found else "is missing"
         return [Diagnostic("TI100", ERROR, f"{name} {what}", f"run `truss-instance lock {where}` (or pass --no-lock)", line, col)]
     current = request_hash(req)
     dep = lock.deployment

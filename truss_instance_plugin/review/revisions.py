@@ -4,7 +4,6 @@ checked out, never written to disk) or from the work tree."""
 from __future__ import annotations
 
 import errno
-import functools
 import os
 import re
 import stat
@@ -151,39 +150,38 @@ def _listed(files: Collection[str], chains: set[str], read: Callable[[str], Cont
 
 def snapshots(root: str, base: Revision, head: Revision, blobs: gitrev.Blobs) -> tuple[Snapshot, Snapshot]:
     """Both revisions' units; the git objects are read by one `git cat-file --batch` process (`blobs`), bounded."""
-    trees = {rev: gitrev.tree_files(root, rev.commit, rev.title()) for rev in (base, head) if rev.commit}
-    marked = {rev: chain_candidates(root, rev.commit) for rev in (base, head)}
-    blobs.prefetch((tree[p], _limit(p)) for tree in trees.values() for p in undecided(tree))
+    return snapshot(root, base, blobs), snapshot(root, head, blobs)
+
+
+def snapshot(root: str, rev: Revision, blobs: gitrev.Blobs) -> Snapshot:
+    """One revision's units: a commit's read from its git objects by `blobs` (bounded), or the work tree's."""
+    tree = gitrev.tree_files(root, rev.commit, rev.title()) if rev.commit else {}
+    marked = chain_candidates(root, rev.commit)
+    blobs.prefetch((tree[p], _limit(p)) for p in undecided(tree))
     texts: dict[str, Content | None] = {}  # the work tree's files, each read once
 
-    def read(rev: Revision, path: str) -> Content | None:
+    def read(path: str) -> Content | None:
         if rev.commit:
-            return blobs.read(trees[rev][path], _limit(path))
+            return blobs.read(tree[path], _limit(path))
         if path not in texts:
             texts[path] = _read_worktree(root, path)
         return texts[path]
 
-    found = {
-        rev: _listed(trees[rev] if rev.commit else _worktree_files(root), marked[rev], functools.partial(read, rev)) for rev in (base, head)
-    }
-    blobs.prefetch((trees[rev][p], _limit(p)) for rev in trees for c in found[rev] for p in (c.config, c.lock) if p)
+    found = _listed(tree if rev.commit else _worktree_files(root), marked, read)
+    blobs.prefetch((tree[p], _limit(p)) for c in found for p in (c.config, c.lock) if p and rev.commit)
 
-    out: list[Snapshot] = []
-    for rev in (base, head):
-        units: dict[str, tuple[Content, bytes | None]] = {}
-        for c in found[rev]:
-            data = read(rev, c.config)
-            if data is None:
-                continue  # deleted from the work tree since git listed it
-            if c.config.endswith(".py") and isinstance(data, bytes) and not mentions_chains(data):
-                continue  # git grep's mark is past the bytes Python reads, or a cookie's codec hides nothing
-            lock = read(rev, c.lock) if c.lock else None
-            units[c.config] = (data, lock if isinstance(lock, bytes) else None)
-        files = CommitFiles(root, trees[rev], blobs) if rev.commit else Files(root)
-        imported = _imported_chains(root, [p for p, (data, _) in units.items() if p.endswith(".py") and isinstance(data, bytes)], files)
-        units = {p: unit for p, unit in units.items() if p not in imported}
-        out.append(Snapshot(rev, units, files))
-    return out[0], out[1]
+    units: dict[str, tuple[Content, bytes | None]] = {}
+    for c in found:
+        data = read(c.config)
+        if data is None:
+            continue  # deleted from the work tree since git listed it
+        if c.config.endswith(".py") and isinstance(data, bytes) and not mentions_chains(data):
+            continue  # git grep's mark is past the bytes Python reads, or a cookie's codec hides nothing
+        lock = read(c.lock) if c.lock else None
+        units[c.config] = (data, lock if isinstance(lock, bytes) else None)
+    files = CommitFiles(root, tree, blobs) if rev.commit else Files(root)
+    imported = _imported_chains(root, [p for p, (data, _) in units.items() if p.endswith(".py") and isinstance(data, bytes)], files)
+    return Snapshot(rev, {p: unit for p, unit in units.items() if p not in imported}, files)
 
 
 def _imported_chains(root: str, chains: list[str], files: Files) -> set[str]:
