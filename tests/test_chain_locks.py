@@ -54,8 +54,7 @@ def test_lock_writes_one_entry_per_chainlet_and_check_verifies_it(run: Run) -> N
         1,
         [
             "chain.py:13:49: error TI100 [Main] truss-instance.chain.lock is missing",
-            "chain.py:5:49: error TI100 [Embed] truss-instance.chain.lock is missing",
-            "2 models: 2 errors",
+            "2 models: 1 error",
         ],
     )
     assert run("lock", "chain.py") == (
@@ -152,7 +151,8 @@ def test_the_hooks_lock_chain_files_and_skip_other_python(run: Run) -> None:
     assert run("lock", "--hook", "chain.py", "util.py") == (
         1,
         "wrote truss-instance.chain.lock (new): [Main] 2x8 $0.00173/min\n"
-        "wrote truss-instance.chain.lock (new): [Embed] A10Gx4x16 $0.02012/min\n",
+        "wrote truss-instance.chain.lock (new): [Embed] A10Gx4x16 $0.02012/min\n"
+        "to commit it: git add -- truss-instance.chain.lock\n",
         "",
     )
     assert run("check", "--hook", "truss-instance.chain.lock", "util.py") == (0, "", "")

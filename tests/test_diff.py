@@ -451,7 +451,8 @@ def test_a_broken_config_in_the_working_tree(repo: Path, run: Run) -> None:
         "  before  $0.01414/min  $0.85/h  $619/month",
         "  after   $0.04002/min  $2.40/h  $1,753/month",
         "models/sdxl: cannot price models/sdxl/config.yaml:3:1: TI091 invalid YAML: did not find expected node content",
-        "total: $619/month → $1,753/month  +$1.55/h (+$1,134/month, +183%) across 1 model; 1 not priced",
+        "  before  $0.02012/min  $1.21/h  $881/month",  # still priced where it prices, and in that side's total
+        "total: $1,501/month → $1,753/month  +$0.35/h (+$252/month, +17%) across 2 models; 1 not priced",
     ]
 
 
@@ -467,13 +468,14 @@ def test_a_broken_config_at_a_revision_names_the_revision(repo: Path, run: Run) 
         '  truss accepts this, but Baseten would receive cpu -1; use e.g. cpu: "1" or "500m"\n',
     )
     assert out == (
-        "**+$0/month across 0 models; 1 not priced** ($0/month → $0/month; per replica, 730 h/month)\n"
+        "**+$881/month across 1 model; 1 not priced** ($0/month → $881/month; per replica, 730 h/month)\n"
         "\n"
         f"`HEAD` ({sha()}) → working tree\n"
         "\n"
         "| model | change | instance type | $/h | $/month | Δ $/month | why |\n"
         "|---|---|---|--:|--:|--:|---|\n"
-        '| `models/sdxl` | ⚠ not priced | | | | | TI003 at `HEAD:models/sdxl/config.yaml:4:8`: `cpu "-1": must be greater than 0` |\n'
+        "| `models/sdxl` | ⚠ not priced | — → `A10Gx4x16` | — → $1.21 | — → $881 | +$881 |"
+        ' TI003 at `HEAD:models/sdxl/config.yaml:4:8`: `cpu "-1": must be greater than 0` |\n'
         "\n"
         f"{MARKER}\n"
     )
@@ -602,7 +604,8 @@ def test_unreadable_config_in_the_working_tree(repo: Path) -> None:
     assert (got.returncode, got.stderr) == (2, "models/sdxl/config.yaml: error TI090 cannot read: Permission denied\n")
     assert got.stdout.splitlines()[1:] == [
         "models/sdxl: cannot price models/sdxl/config.yaml: TI090 cannot read: Permission denied",
-        "total: $0/month → $0/month  +$0.00/h (+$0/month) across 0 models; 1 not priced",  # a unit not priced is in no total
+        "  before  $0.02012/min  $1.21/h  $881/month",
+        "total: $881/month → $0/month  −$1.21/h (−$881/month, −100%) across 1 model; 1 not priced",  # in BASE's total only
     ]
 
 

@@ -94,7 +94,8 @@ def test_a_truss_inside_another_truss_is_a_model_everywhere(repo: Path, run: Run
     assert run("lock", ".") == (
         0,
         "wrote comfyui-truss/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n"
-        f"wrote {NESTED}/truss-instance.lock (new): A100:12x144 $0.06667/min\n",
+        f"wrote {NESTED}/truss-instance.lock (new): A100:12x144 $0.06667/min\n"
+        "wrote 2 locks\n",
         "",
     )
     assert run("check", "-v", ".") == (
@@ -120,7 +121,8 @@ def test_a_truss_inside_another_truss_is_a_model_everywhere(repo: Path, run: Run
     assert collect_configs(files, hook=True, chains=True) == collect_configs(["."], chains=True)  # the same two models
     assert run("lock", "--hook", *files) == (
         1,
-        f"wrote {NESTED}/truss-instance.lock (updated): A100:12x144 → H100 $0.10833/min  +$2.50/h (+$1,825/month)\n",
+        f"wrote {NESTED}/truss-instance.lock (updated): A100:12x144 → H100 $0.10833/min  +$2.50/h (+$1,825/month)\n"
+        f"wrote 1 lock, 1 up to date\nto commit it: git add -- {NESTED}/truss-instance.lock\n",
         "",
     )
     assert run("check", "--hook", *files) == (0, "", "")
@@ -157,7 +159,8 @@ def test_what_a_walk_skips_the_hook_skips(repo: Path, run: Run) -> None:
     assert len(files) == 14
     clean = "A10Gx4x16  $0.02012/min  $1.21/h  $881/month  (1× A10G 24 GiB, 4 vCPU, 16 GiB)"
     wrote = "wrote m/truss-instance.lock (new): A10Gx4x16 $0.02012/min\nwrote other/sub/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n"
-    assert run("lock", "--hook", *files) == (1, wrote, "")
+    staged = "wrote 2 locks\nto commit them: git add -- m/truss-instance.lock other/sub/truss-instance.lock\n"
+    assert run("lock", "--hook", *files) == (1, wrote + staged, "")
     assert sorted(p.as_posix() for p in Path().rglob("truss-instance.lock")) == ["m/truss-instance.lock", "other/sub/truss-instance.lock"]
     assert run("check", "--hook", "-v", *files) == (0, f"m/config.yaml: {clean}\nother/sub/config.yaml: {clean}\n", "")
     assert run("check", "-v", ".") == (0, f"m/config.yaml: {clean}\nother/sub/config.yaml: {clean}\n", "")
@@ -181,6 +184,7 @@ def test_pre_commit_locks_the_models_check_finds(repo: Path, hook_repo: HookRepo
     assert [line for line in log.splitlines() if line.startswith("wrote ")] == [
         "wrote comfyui-truss/truss-instance.lock (new): A10Gx4x16 $0.02012/min",
         f"wrote {NESTED}/truss-instance.lock (new): A100:12x144 $0.06667/min",
+        "wrote 2 locks",
     ]
     assert run("lock", ".") == (0, "", "")  # nothing left to lock
     assert sorted(p.as_posix() for p in Path().rglob("truss-instance.lock")) == [
@@ -197,6 +201,7 @@ def test_a_module_named_by_the_hook_stands_for_the_chain_that_imports_it(tmp_pat
     chain = (
         "wrote w/truss-instance.chain.lock (new): [Transcribe] 1x2 $0.00058/min\n"
         "wrote w/truss-instance.chain.lock (new): [Whisper] A10Gx4x16 $0.02012/min\n"
+        "to commit it: git add -- w/truss-instance.chain.lock\n"
     )
     assert run("lock", "--hook", "w/whisper_chainlet.py") == (1, chain, "")
     assert sorted(os.listdir("w")) == ["chain.py", "truss-instance.chain.lock", "whisper_chainlet.py"]

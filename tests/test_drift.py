@@ -198,12 +198,11 @@ def test_adopt_options_are_recorded(work: Path, capsys: pytest.CaptureFixture[st
     )
 
 
-def test_adopt_unknown_instance_warns_and_records_it(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_adopt_unknown_instance_is_refused(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "adopt", "models/sdxl", "--instance", "A10Gx4x61")
-    assert code == 0
+    assert code == 2
     assert "A10Gx4x61 is not in the catalog" in err and 'did you mean "A10Gx4x16"' in err
-    dep = locked()["deployment"]
-    assert isinstance(dep, dict) and dep["instance_type"] == "A10Gx4x61"
+    assert not LOCK.exists()
 
 
 def test_adopt_without_a_lock_creates_it(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -412,7 +411,7 @@ def test_lock_regenerates_a_hand_edited_lock_but_keeps_a_readable_deployment(wor
 def test_require_lock_policy_does_not_block_lock(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (work / "pyproject.toml").write_text("[tool.truss-instance]\nrequire-lock = true\n")
     code, out, _ = run_cli(capsys, "check", "models/sdxl")
-    assert code == 1 and "TI203" in out
+    assert code == 1 and "TI100" in out and "TI203" not in out  # one finding for one missing lock
     assert run_cli(capsys, "lock", "models/sdxl") == (0, "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n", "")
     assert run_cli(capsys, "check", "models/sdxl") == (0, "", "")
 
@@ -430,14 +429,20 @@ def test_hook_mode_maps_file_names_to_trusses(work: Path, capsys: pytest.Capture
     argv = ["lock", "--hook", "a/config.yaml", "a/truss-instance.lock", "b/config.yaml", "docs/config.yaml"]
     code, out, err = run_cli(capsys, *argv)
     assert (code, err) == (1, "")
-    assert out == ("wrote a/truss-instance.lock (new): A10Gx4x16 $0.02012/min\nwrote b/truss-instance.lock (new): 1x2 $0.00058/min\n")
+    assert out == (
+        "wrote a/truss-instance.lock (new): A10Gx4x16 $0.02012/min\nwrote b/truss-instance.lock (new): 1x2 $0.00058/min\n"
+        "wrote 2 locks\nto commit them: git add -- a/truss-instance.lock b/truss-instance.lock\n"
+    )
     assert not (docs / "truss-instance.lock").exists()
     assert (a / "truss-instance.lock").read_bytes() == GOLDEN
     assert run_cli(capsys, *argv) == (0, "", "")
     # a lockfile alone maps to its config; one whose config is gone is skipped
     edit('cpu: "4"', 'cpu: "5"', a / "config.yaml")
     code, out, _ = run_cli(capsys, "lock", "--hook", "a/truss-instance.lock", "gone/truss-instance.lock")
-    assert code == 1 and out == "wrote a/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n"
+    assert code == 1 and out == (
+        "wrote a/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n"
+        "to commit it: git add -- a/truss-instance.lock\n"
+    )
     # check --hook reads the same mapping
     assert run_cli(capsys, "check", "--hook", "a/truss-instance.lock", "b/config.yaml", "docs/config.yaml") == (0, "", "")
 
@@ -446,7 +451,7 @@ def test_hook_mode_keeps_a_truss_with_a_model_dir(work: Path, capsys: pytest.Cap
     (work / "m" / "model").mkdir(parents=True)
     (work / "m" / "config.yaml").write_text("python_version: py311\n")  # no model_name/resources, but a model/ dir
     code, out, _ = run_cli(capsys, "lock", "--hook", "m/config.yaml")
-    assert code == 1 and out == "wrote m/truss-instance.lock (new): 1x2 $0.00058/min\n"
+    assert code == 1 and out == "wrote m/truss-instance.lock (new): 1x2 $0.00058/min\nto commit it: git add -- m/truss-instance.lock\n"
 
 
 # Removing a pinned instance_type showed `instance_type 4x16 → None` (TI101) and `"4x16" → "none"` (TI110).

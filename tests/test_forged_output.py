@@ -277,7 +277,7 @@ def test_catalog_names_and_usage_errors_print_escaped(run: Run) -> None:
     code, out, _ = run("catalog", "--accelerator", "CPU")
     assert (code, out.splitlines()[1]) == (
         0,
-        "\\u003a:error::x\\n#\\u0023[error]y\\u003a error TI030 z -                       1     1 GiB   0.00001     0.00",
+        "\\u003a:error::x\\n#\\u0023[error]y\\u003a error TI030 z  -       1   1 GiB  0.00001  0.00",
     )
     code, out, _ = run("catalog", "--format", "json")
     assert code == 0 and name in [t["name"] for t in json.loads(out)["types"]]
@@ -486,7 +486,7 @@ def test_markdown_holds_each_value_in_a_code_span_it_cannot_leave(s: dict[str, s
             s["base"], *([s["head"]] if s["head"] else []),
             unit_name(s["path"] + "/config.yaml"), s["old"], s["new"],
             unit_name(s["chain"] + ".py", s["chainlet"]), s["type"],
-            unit_name(s["broken"] + "/config.yaml"), where, s["message"],
+            unit_name(s["broken"] + "/config.yaml"), "1x2", where, s["message"],
             *((unit_name(s["path"] + "/config.yaml"), s["deployed"], *NOTE_COMMANDS) if s["deployed"] else ()),
             unit_name(s["renamed"] + "/config.yaml"), unit_name(s["was"] + "/config.yaml"), s["quiet"],
         )
@@ -499,10 +499,11 @@ def test_text_prints_each_change_on_its_lines_and_no_finding(s: dict[str, str]) 
     lines = printed(render_text(d))
     assert_safe(lines)
     assert_no_finding(lines)
-    # title; changed: headline, before, after, note (when deployed); added: headline, after; error: headline; total
+    # title; changed: headline, before, after, note (when deployed); added: headline, after; error: headline, before; total
     notes = 1 if s["deployed"] else 0
-    assert len(lines) == 8 + notes
+    assert len(lines) == 9 + notes
     assert [x[:2] for x in lines[2 : 4 + notes]] == ["  "] * (2 + notes) and lines[5 + notes].startswith("  after ")
+    assert lines[7 + notes] == "  before  $0.00058/min  $0.03/h  $25/month"  # broken at HEAD: still priced at BASE
     assert lines[-1].startswith("total: ")
     errors = error_lines(d)
     assert [len(e) for e in errors] == [2 if s["hint"] else 1] * 2

@@ -70,7 +70,8 @@ def test_lock_names_keep_every_dot_of_the_config_name(cwd: Path, run: Run) -> No
     code, out, _ = run("lock", "m/prod.yaml", "m/prod.v2.yaml")
     assert (code, out) == (
         0,
-        "wrote m/truss-instance.prod.lock (new): 1x2 $0.00058/min\nwrote m/truss-instance.prod.v2.lock (new): 2x8 $0.00173/min\n",
+        "wrote m/truss-instance.prod.lock (new): 1x2 $0.00058/min\nwrote m/truss-instance.prod.v2.lock (new): 2x8 $0.00173/min\n"
+        "wrote 2 locks\n",
     )
     assert sorted(p.name for p in Path("m").iterdir()) == [
         "prod.v2.yaml",

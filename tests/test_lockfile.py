@@ -155,7 +155,7 @@ def test_second_lock_writes_nothing(work: Path, capsys: pytest.CaptureFixture[st
 def test_lock_updated_line_and_exit_1_only_as_a_hook(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(capsys, "lock", "--hook", "models/sdxl/config.yaml") == (
         1,
-        "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\n",
+        "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min\nto commit it: git add -- models/sdxl/truss-instance.lock\n",
         "",
     )
     assert run_cli(capsys, "lock", "--hook", "models/sdxl/config.yaml") == (0, "", "")
@@ -185,7 +185,7 @@ def test_lock_several_models_one_line_per_written_file(work: Path, capsys: pytes
     run_cli(capsys, "lock", "models/sdxl")
     code, out, _ = run_cli(capsys, "lock", "models/sdxl", "models/cpu", "models/sdxl")
     assert code == 0
-    assert out == "wrote models/cpu/truss-instance.lock (new): 1x2 $0.00058/min\n"
+    assert out == "wrote models/cpu/truss-instance.lock (new): 1x2 $0.00058/min\nwrote 1 lock, 1 up to date\n"
     code, out, _ = run_cli(capsys, "lock", "-v", "models")
     assert (code, out.splitlines()) == (
         0,
@@ -532,7 +532,9 @@ def test_lock_goes_through_every_batch_in_order(
         (tmp_path / f"m{i}" / "config.yaml").write_text(f'model_name: m{i}\nresources:\n  cpu: "{i + 1}"\n')
     code, out, _ = run_cli(capsys, "lock", str(tmp_path))
     assert code == 0
-    assert [line.split(" (new)")[0] for line in out.splitlines()] == [f"wrote {tmp_path}/m{i}/truss-instance.lock" for i in range(5)]
+    assert [line.split(" (new)")[0] for line in out.splitlines()] == [f"wrote {tmp_path}/m{i}/truss-instance.lock" for i in range(5)] + [
+        "wrote 5 locks"
+    ]
     assert run_cli(capsys, "check", str(tmp_path)) == (0, "", "")
 
 
@@ -676,7 +678,7 @@ def test_adopt_refuses_what_a_lock_could_not_hold(work: Path, capsys: pytest.Cap
     assert run_cli(capsys, "lock", "models/sdxl")[0] == 0
     before = LOCK.read_bytes()
     for flag, value, what in (
-        ("--instance", "2x8 ## Approved", "an instance type name like A10Gx4x16 or H100:8"),
+        ("--instance-type", "2x8 ## Approved", "an instance type name like A10Gx4x16 or H100:8"),
         ("--model-id", "a/b", "an id of letters, digits, _ and -, at most 64 characters"),
         ("--deployment-id", "-x", "an id of letters, digits, _ and -, at most 64 characters"),
         ("--environment", "prod/uction", "an environment name like production"),
@@ -823,7 +825,8 @@ def test_lock_then_push_chains_with_and(run: Run) -> None:
     assert run("lock", "--check", "m") == (1, "m/truss-instance.lock is out of date; run `truss-instance lock m`\n", "")
     assert run("lock", "--hook", "m/config.yaml") == (
         1,
-        "wrote m/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n",
+        "wrote m/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min  +$0.25/h (+$180/month)\n"
+        "to commit it: git add -- m/truss-instance.lock\n",
         "",
     )
 

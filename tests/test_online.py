@@ -309,8 +309,8 @@ def test_catalog_lists_the_snapshot_in_use(online: Online, run: Run) -> None:
     code, out, _ = run("catalog", "--catalog", SNAP, "--accelerator", "H200")
     assert code == 0
     assert out.splitlines()[1:] == [
-        "H200             1× H200 141 GiB        16   200 GiB   0.12500     7.50  limited capacity",
-        "H200:2x8x128x1600 8× H200 141 GiB      127.9  1600 GiB   2.00000   120.00  2 nodes",
+        "H200               1× H200 141 GiB     16   200 GiB  0.12500    7.50  limited capacity",
+        "H200:2x8x128x1600  8× H200 141 GiB  127.9  1600 GiB  2.00000  120.00  2 nodes",
         f"2 of 8 types · baseten-snapshot as of {AS_OF} · {SNAP} · {json.loads(Path(SNAP).read_text())['sha256'][:19]}",
     ]
     doc = json.loads(run("catalog", "--catalog", SNAP, "--format", "json")[1])
@@ -456,7 +456,7 @@ def test_adopt_an_environment_a_deployment_or_by_model_id(online: Online, run: R
         (("--deployment-id", "gone"), "truss-instance: model 'sdxl' ({mid}) has no deployment gone on remote 'fake'"),
         (("--model", "nope"), "truss-instance: remote 'fake' has no model with name 'nope'; pass --model NAME or --model-id ID"),
         (("--model-id", "x1"), "truss-instance: remote 'fake' has no model with id x1; pass --model NAME or --model-id ID"),
-        (("--instance", "4x16"), "truss-instance: --instance and --from-baseten exclude each other: Baseten says which type runs"),
+        (("--instance", "4x16"), "truss-instance: --instance-type and --from-baseten exclude each other: Baseten says which type runs"),
         (("--environment", "a", "--deployment-id", "b"), "truss-instance: argument --deployment-id: not allowed with argument "
          "--environment (see truss-instance adopt --help)"),
     ],
@@ -779,6 +779,8 @@ def test_real_process_fetch_adopt_and_check_online(online: Online, work: Path) -
         "exit 2",
     ], proc.stderr  # fmt: skip
     assert proc.stderr == (
+        "truss-instance: warning: A10Gx4x16 does not match the request in models/sdxl/config.yaml: it has 15 GiB < 16 GiB requested; "
+        "recording it as given\n"  # the snapshot's A10Gx4x16 has 15 GiB
         "truss-instance: GraphQL listed_instances: Baseten refused the credentials of remote 'other' (HTTP 401); run `truss login`, "
         "or fix api_key of remote 'other'\n"
     )

@@ -55,7 +55,7 @@ def test_price_limit_at_the_accelerator(run: Run, project: Callable[..., Path]) 
     code, out, _ = run("check", "--no-lock", "gpu")
     assert code == 1
     assert out == (
-        diag_line("gpu", GPU, "A10G", "TI200", "A10Gx4x16 costs $1.2072/h, over the $1/h limit") + "\n"
+        diag_line("gpu", GPU, "A10G", "TI200", "A10Gx4x16 costs $1.21/h, over the $1/h limit") + "\n"
         "  max-usd-per-hour in pyproject.toml; request less, or raise the limit\n"
         "1 model: 1 error\n"
     )
@@ -68,8 +68,8 @@ def test_price_limit_at_the_pinned_instance_type_and_at_cpu(run: Run, project: C
     cline, ccol = position(CPU, '"4"')
     assert code == 1
     assert out.splitlines() == [
-        f"pinned/config.yaml:{line}:{col}: [error] TI200 A10Gx4x16 costs $1.2072/h, over the $0.2/h limit",
-        f"cpu/config.yaml:{cline}:{ccol}: [error] TI200 4x16 costs $0.2076/h, over the $0.2/h limit",
+        f"pinned/config.yaml:{line}:{col}: [error] TI200 A10Gx4x16 costs $1.21/h, over the $0.2/h limit",
+        f"cpu/config.yaml:{cline}:{ccol}: [error] TI200 4x16 costs $0.21/h, over the $0.2/h limit",
     ]
 
 
@@ -439,7 +439,7 @@ def test_policy_above_the_repository_root_does_not_apply(run: Run) -> None:
     assert run("check", "--no-lock", "repo/m") == (0, "", "")
     make_truss("outside/m", 'model_name: p\nresources:\n  cpu: "2"\n')
     code, out, _ = run("check", "--no-lock", "outside/m")
-    assert code == 1 and "TI200 2x8 costs $0.1038/h, over the $0.01/h limit" in out
+    assert code == 1 and "TI200 2x8 costs $0.10/h, over the $0.01/h limit" in out
     Path("repo/pyproject.toml").write_text("[tool.truss-instance]\nmax-usd-per-hour = 5\n")
     code, out, _ = run("check", "--no-lock", "-v", "repo/m")
     assert (code, out) == (0, "repo/m/config.yaml: 2x8  $0.00173/min  $0.10/h  $76/month  (2 vCPU, 8 GiB)  (policy: repo/pyproject.toml)\n")

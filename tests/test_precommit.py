@@ -208,7 +208,8 @@ def test_try_repo_lock_hook(user_repo: Path, hook_repo: HookRepo, env: dict[str,
     assert first.returncode == 1, log  # locks created (untracked: git diff alone would not fail the hook)
     assert "wrote models/sdxl/truss-instance.lock (new): A10Gx4x16 $0.02012/min" in log
     assert "wrote models/cpu/truss-instance.lock (new): 1x2 $0.00058/min" in log
-    assert log.count("wrote ") == 2
+    assert log.count("wrote ") == 3
+    assert "wrote 2 locks\nto commit them: git add -- models/cpu/truss-instance.lock models/sdxl/truss-instance.lock\n" in log
     assert sdxl_lock.read_bytes() == GOLDEN
     assert read_lock(str(cpu_lock)) is not None
 
@@ -222,7 +223,8 @@ def test_try_repo_lock_hook(user_repo: Path, hook_repo: HookRepo, env: dict[str,
     log = third.stdout + third.stderr
     assert third.returncode == 1, log
     assert "wrote models/sdxl/truss-instance.lock (updated): A10Gx4x16 → A10Gx8x32 $0.02424/min" in log
-    assert log.count("wrote ") == 1
+    assert log.count("wrote ") == 2
+    assert "wrote 1 lock, 1 up to date\nto commit it: git add -- models/sdxl/truss-instance.lock\n" in log
 
     git(user_repo, env, "add", "-A")
     assert pre_commit_run(user_repo, hook_repo, env, "truss-instance-lock").returncode == 0

@@ -200,6 +200,15 @@ def hourly_delta(old: Decimal, new: Decimal) -> str:
     return f"{sign}${round_half_up(abs(new - old) * 60, '0.01')}/h"
 
 
+def percent(before: Decimal, delta: Decimal) -> str:
+    """'+20%', '+0.4%', '+<0.1%' (or '−…'): `delta` as a percentage of `before` (> 0), rounded half-up to a whole
+    percent from 1% up and to 0.1% below it, so that a small change never reads as 0%."""
+    pct = abs(delta) * 100 / before
+    tenth = round_half_up(pct, "0.1")
+    shown = str(round_half_up(pct, "1")) if tenth >= 1 or not pct else str(tenth) if tenth else "<0.1"
+    return f"{'−' if delta < 0 else '+'}{shown}%"
+
+
 def fmt_cpu(millicores: int) -> str:
     """4000 -> '4', 3500 -> '3.5'."""
     if millicores >= HUGE:
@@ -208,13 +217,28 @@ def fmt_cpu(millicores: int) -> str:
     return str(whole) if not frac else f"{whole}.{frac:03d}".rstrip("0")
 
 
+_DECIMAL = (("EB", 10**18), ("PB", 10**15), ("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3))
+
+
 def fmt_bytes(n: int) -> str:
-    """The largest binary unit that shows `n` exactly: 16 GiB, 15500 MiB, 4300 MiB, 1 B."""
+    """`n` as written: the largest binary unit from MiB up that shows it exactly (16 GiB, 15500 MiB), else the largest
+    decimal one, with its size in binary units (16 GB (14.9 GiB)), else KiB or bytes."""
     if n >= HUGE << 40:
         return f"{fmt_int(n >> 40)} TiB"
-    for unit, size in (("TiB", 1 << 40), ("GiB", GiB), ("MiB", MiB), ("KiB", 1 << 10)):
+    for unit, size in (("TiB", 1 << 40), ("GiB", GiB), ("MiB", MiB)):
         if n >= size and n % size == 0:
             return f"{n // size} {unit}"
+    for unit, size in _DECIMAL:
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit} ({approx_bytes(n)})"
+    return f"{n >> 10} KiB" if n >= 1 << 10 and n % (1 << 10) == 0 else f"{n} B"
+
+
+def approx_bytes(n: int) -> str:
+    """`n` rounded half-up to a tenth of the largest binary unit it reaches: 14.9 GiB, 476.8 MiB, 1.0 KiB."""
+    for unit, size in (("TiB", 1 << 40), ("GiB", GiB), ("MiB", MiB), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{round_half_up(Decimal(n) / size, '0.1')} {unit}"
     return f"{n} B"
 
 

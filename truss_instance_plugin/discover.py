@@ -226,6 +226,11 @@ def walk_folder(path: str, chains: bool = False, only: Set[str] | None = None, n
     return got
 
 
+def holds_truss(folder: str) -> bool:
+    """Whether `folder`'s own config.yaml is a truss's by the rule (what `explain` takes for `.`); nothing below it."""
+    return bool(walk_folder(folder, only=frozenset(), named=False).found)
+
+
 def find_configs(path: str, chains: bool = False, quiet: bool = False) -> list[str]:
     """The models PATH names: a file itself; for a directory, what a walk finds below it (its own config.yaml first).
 

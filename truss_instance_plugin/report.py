@@ -14,10 +14,12 @@ from truss_instance_plugin.catalog import (
     HOURS_PER_MONTH,
     Catalog,
     InstanceType,
+    approx_bytes,
     fmt_bytes,
     fmt_cpu,
     fmt_int,
     hourly_delta,
+    percent,
     round_half_up,
 )
 from truss_instance_plugin.core.resolve import Resolution, rejection, step_down
@@ -53,9 +55,7 @@ def price_delta_text(old_price_per_min: Decimal, new_price_per_min: Decimal) -> 
 
 def delta(base: Decimal, other: Decimal) -> str:
     """'+$0.25/h (+20%)' for the hourly difference of two per-minute prices."""
-    sign = "+" if other >= base else "−"
-    pct = round_half_up(abs(other - base) * 100 / base, "1") if base else Decimal(0)
-    return f"{hourly_delta(base, other)} ({sign}{pct}%)"
+    return f"{hourly_delta(base, other)} ({percent(base, other - base) if base else '+0%'})"
 
 
 def summary(model: Model) -> str:
@@ -176,7 +176,7 @@ def _headroom(t: InstanceType, model: Model) -> str:
     assert req is not None
     cpu = t.millicores - req.millicores
     mem = t.memory_bytes - req.memory_bytes
-    parts = [f"+{fmt_cpu(cpu)} vCPU", f"+{fmt_bytes(mem) if mem else '0 GiB'}"]
+    parts = [f"+{fmt_cpu(cpu)} vCPU", f"+{fmt_bytes(mem) if mem % (1 << 20) == 0 else approx_bytes(mem) if mem else '0 GiB'}"]
     if req.gpu_type:
         parts.insert(0, f"+{t.gpu_count - req.gpu_count} GPU")
     return "  headroom  " + ", ".join(parts) + " over the request"
@@ -331,15 +331,27 @@ def chain_json(path: str, chainlets: Sequence[tuple[Model, str, bool]], replicas
 
 
 def catalog_text(catalog: Catalog, types: list[InstanceType]) -> list[str]:
-    """The catalog as an aligned table with its provenance."""
-    lines = [f"{'NAME':<16} {'GPU':<20} {'VCPU':>4} {'MEMORY':>9}  {'$/MIN':>8}  {'$/H':>7}  NOTE"]
+    """The catalog as a table with its provenance, each column as wide as its widest cell (a snapshot's names and
+    sizes may be long)."""
+    rows = [("NAME", "GPU", "VCPU", "MEMORY", "$/MIN", "$/H", "NOTE")]
     for t in types:
         gpus = f"{t.gpu_count}× {t.gpu_type} {t.vram_gib} GiB" if t.gpu_type else "-"
-        note = t.note
-        lines.append(
-            f"{location(t.name):<16} {gpus:<20} {fmt_cpu(t.millicores):>4} {fmt_bytes(t.memory_bytes):>9}  "
-            f"{t.price_per_min:>8}  {round_half_up(t.price_per_hour, '0.01'):>7}  {note}".rstrip()
+        price = str(t.price_per_min)
+        rows.append(
+            (
+                location(t.name),
+                gpus,
+                fmt_cpu(t.millicores),
+                fmt_bytes(t.memory_bytes),
+                price,
+                str(round_half_up(t.price_per_hour, "0.01")),
+                t.note,
+            )
         )
+    w = [max(len(row[i]) for row in rows) for i in range(6)]
+    lines = [
+        f"{n:<{w[0]}}  {g:<{w[1]}}  {c:>{w[2]}}  {m:>{w[3]}}  {p:>{w[4]}}  {h:>{w[5]}}  {note}".rstrip() for n, g, c, m, p, h, note in rows
+    ]
     lines.append(
         f"{len(types)} of {len(catalog.types)} types · {catalog.name} as of {catalog.as_of} · {catalog.source} · {catalog.sha256[:19]}"
     )
@@ -367,9 +379,14 @@ def add_diagnostic(lines: list[str], findings: dict[int, Diagnostic], path: str,
     lines += diagnostic_lines(path, d, fmt, chainlet)
 
 
-def color() -> bool:
-    """Colour only on a terminal, and never with NO_COLOR set (https://no-color.org)."""
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+def color(choice: str = "auto") -> bool:
+    """Whether to colour: --color always or never; else (auto) not with NO_COLOR set (https://no-color.org), always
+    with FORCE_COLOR set (https://force-color.org), else only on a terminal that is not TERM=dumb."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or (sys.stdout.isatty() and os.environ.get("TERM") != "dumb")
 
 
 _ANSI = {"error": "\033[1;31m", "warning": "\033[33m", "info": "\033[36m"}

@@ -29,7 +29,7 @@ def check_units(path: str, host: Host, lock: bool, walked: bool, files: Files | 
     try:
         units = analyze_chain(path, host, walked=walked, files=files)
         if lock:
-            units = [(check_model(m, c.name, files)[0], c) if c else (m, c) for m, c in units]
+            units = _once_per_lock([(check_model(m, c.name, files)[0], c) if c else (m, c) for m, c in units])
         return units
     except ABORTS_COMMAND:
         raise
@@ -37,6 +37,18 @@ def check_units(path: str, host: Host, lock: bool, walked: bool, files: Files | 
         if os.environ.get("TRUSS_INSTANCE_DEBUG"):
             raise
         return [(failed_model(path, e), None)]
+
+
+def _once_per_lock(units: list[Unit]) -> list[Unit]:
+    """A chain file's chainlets share one lock: a finding about the file itself (missing, unusable) is on the first only."""
+    seen: set[tuple[str, str]] = set()
+    out: list[Unit] = []
+    for m, c in units:
+        about_file = [d for d in m.diagnostics if d.code in ("TI100", "TI104")]  # "no entry for chainlet X" differs per chainlet
+        repeated = [d for d in about_file if (d.code, d.message) in seen]
+        seen.update((d.code, d.message) for d in about_file)
+        out.append((m._replace(diagnostics=tuple(d for d in m.diagnostics if d not in repeated)) if repeated else m, c))
+    return out
 
 
 def check_one(config: str, host: Host, *, lock: bool = True) -> Model:

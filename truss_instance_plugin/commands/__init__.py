@@ -17,8 +17,11 @@ def output_format(args: argparse.Namespace) -> str:
 
 
 def format_option(sp: argparse.ArgumentParser, choices: Sequence[str]) -> None:
-    """--format with these choices."""
-    sp.add_argument("--format", choices=choices, help="output format (github under GitHub Actions, else text)")
+    """--format with these choices (github, when one of them, is the default under GitHub Actions: output_format)."""
+    if "github" in choices:
+        sp.add_argument("--format", choices=choices, help="output format (github under GitHub Actions, else text)")
+    else:
+        sp.add_argument("--format", choices=choices, default="text", help="output format (default text)")
 
 
 def catalog_option(p: argparse.ArgumentParser) -> None:

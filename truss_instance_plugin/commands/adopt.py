@@ -9,6 +9,7 @@ from truss_instance_plugin._typing import TYPE_CHECKING
 from truss_instance_plugin.commands import catalog_option, online_options
 from truss_instance_plugin.config import CONFIG_NAME
 from truss_instance_plugin.core.pipeline import analyze
+from truss_instance_plugin.core.resolve import misfit
 from truss_instance_plugin.diagnostics import Diagnostic, clip, err
 from truss_instance_plugin.discover import collect_configs
 from truss_instance_plugin.errors import UsageError
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace, host: Host) -> int:
             return 1
         raise UsageError(f"no model_name in {os.path.basename(configs[0])}; pass --model NAME")
     given = (
-        ("--model", "model_name", name), ("--instance", "instance_type", args.instance), ("--model-id", "model_id", args.model_id),
+        ("--model", "model_name", name), ("--instance-type", "instance_type", args.instance), ("--model-id", "model_id", args.model_id),
         ("--environment", "environment", args.environment), ("--deployment-id", "deployment_id", args.deployment_id),
     )  # fmt: skip
     for flag, key, value in given:
@@ -76,11 +77,10 @@ def run(args: argparse.Namespace, host: Host) -> int:
         from truss_instance_plugin.integrations.online import adopt_from_baseten  # noqa: PLC0415 (needs truss: only with --from-baseten)
 
         if instance is not None:
-            raise UsageError("--instance and --from-baseten exclude each other: Baseten says which type runs")
+            raise UsageError("--instance-type and --from-baseten exclude each other: Baseten says which type runs")
         instance, model_id, deployment_id, environment = adopt_from_baseten(args, name)
-    if instance is not None and model.catalog.get(instance) is None:
-        guess = did_you_mean(instance, [t.name for t in model.catalog.types])
-        err(f"warning: {instance} is not in the catalog" + (f' (did you mean "{guess}"?)' if guess else "") + "; recording it as given")
+    if instance is not None:
+        _check_instance(model, instance, given=not args.from_baseten)
 
     before = read_state(model, next((n for m, n in chain if m is model), ""))
     first = before.lock is None or before.lock.deployment is None  # nothing recorded yet: this is the first deployment
@@ -112,9 +112,26 @@ def run(args: argparse.Namespace, host: Host) -> int:
     return 0
 
 
+def _check_instance(model: Model, instance: str, *, given: bool) -> None:
+    """A type named on the command line must be in the catalog (exit 2); one Baseten reports may be newer than it. A
+    type that would not be chosen for the config's request (another GPU, smaller) is recorded with a warning."""
+    known = model.catalog.get(instance)
+    if known is None:
+        guess = did_you_mean(instance, [t.name for t in model.catalog.types])
+        hint = f' (did you mean "{guess}"?)' if guess else ""
+        if given:
+            fix = "for a newer type, pass --catalog FILE (`catalog fetch`)"
+            raise UsageError(f"--instance-type {clip(instance)} is not in the catalog{hint}; {fix}")
+        err(f"warning: {clip(instance)} is not in the catalog{hint}; recording it as given")
+    elif model.request is not None and (why := misfit(known, model.request, model.catalog)) is not None:
+        err(f"warning: {known.name} does not match the request in {model.path}: {why}; recording it as given")
+
+
 def add_parser(a: argparse.ArgumentParser) -> None:
-    a.add_argument("paths", nargs=1, metavar="PATH", help="truss dir, config file, or chain file (.py)")
-    a.add_argument("--instance", metavar="NAME", help="the instance type it runs on (default: the predicted one)")
+    a.add_argument("paths", nargs=1, metavar="PATH", help="truss dir, config file, lockfile, or chain file (.py)")
+    a.add_argument(  # --instance: its first name, kept (explain's what-if says --instance-type)
+        "--instance-type", "--instance", dest="instance", metavar="NAME", help="the instance type it runs on (default: the predicted one)"
+    )
     a.add_argument("--model", metavar="NAME", help="model name (default: model_name in config.yaml)")
     a.add_argument("--model-id", metavar="ID", help="Baseten model id")
     which = a.add_mutually_exclusive_group()

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace, host: Host) -> int:
                 add_diagnostic(lines, findings, path, d, fmt, name)
         if fmt == "text" and all_diags:
             lines.append(counts(len(found), all_diags))
-    out(lines, fmt == "github", findings, colored=fmt == "text" and color())
+    out(lines, fmt == "github", findings, colored=fmt == "text" and color(args.color))
     if (args.pre_push or pushing) and all_diags:
         err(NOT_THE_WORK_TREE)
     return exit_code(all_diags, strict=args.strict)
@@ -142,11 +142,15 @@ def _found(model: Model, chainlet: Chainlet | None) -> Found:
 
 
 def add_parser(c: argparse.ArgumentParser) -> None:
-    c.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, or a tree (default .)")
+    c.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, lockfile, chain file (.py), or a tree (default .)")
     format_option(c, FORMATS)
     c.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     c.add_argument("--statistics", action="store_true", help="count the findings per code (suppressed ones apart), not each one")
     c.add_argument("-v", "--verbose", action="store_true", help="one line per model")
+    c.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto",
+        help="colour the severities: auto (default) on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it",
+    )  # fmt: skip
     c.add_argument("--no-lock", action="store_true", help="skip lockfile checks")
     c.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit (at pre-push: as at PRE_COMMIT_TO_REF)")
     c.add_argument("--pre-push", action="store_true", help="check the commits a git pre-push hook gets on stdin, not the work tree")

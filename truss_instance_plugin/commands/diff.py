@@ -8,6 +8,7 @@ import sys
 from decimal import Decimal, InvalidOperation
 
 from truss_instance_plugin._typing import TYPE_CHECKING
+from truss_instance_plugin.commands import catalog_option
 from truss_instance_plugin.diagnostics import write_lines
 from truss_instance_plugin.errors import UsageError
 from truss_instance_plugin.review.compare import diff_revisions, gate_lines
@@ -43,6 +44,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="text", help="text (default), json, or markdown for a PR comment")
     p.add_argument("--fail-above-usd-per-month", type=_amount, metavar="N", help="exit 1 when the total rises by more than $N a month")
     p.add_argument("--fail-above-percent", type=_amount, metavar="P", help="exit 1 when the total rises by more than P percent")
+    p.add_argument("-v", "--verbose", action="store_true", help="text: also one line per unchanged model (json and markdown list them all)")
+    catalog_option(p)
     c = p.add_argument_group("pull-request comment (see README: Cost review)")
     c.add_argument("--comment", choices=("github", "gitlab"), help="also keep the review as the pull request's comment")
     c.add_argument("--behavior", choices=("update", "new", "delete-and-new"), help="edit it in place (default), or post anew")
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace, host: Host) -> int:
         if unused:
             raise UsageError(f"{unused[0]} needs --comment github or --comment gitlab")
     d = diff_revisions(args.base, args.head, host)  # a GitError is exit 2 with its one line (cli.main)
-    renderer = {"text": render_text, "json": render_json, "markdown": render_markdown}[args.format]
+    renderer = {"text": lambda d: render_text(d, args.verbose), "json": render_json, "markdown": render_markdown}[args.format]
     errors = error_lines(d)
     heads = set(itertools.accumulate((len(e) for e in errors[:-1]), initial=0))  # each diagnostic's first line
     gates = gate_lines(d, args.fail_above_usd_per_month, args.fail_above_percent)

@@ -11,7 +11,7 @@ from truss_instance_plugin.commands import catalog_option, format_option, output
 from truss_instance_plugin.config import Field, LoadedConfig, load_config
 from truss_instance_plugin.core.pipeline import analyze_loaded, failed_model
 from truss_instance_plugin.diagnostics import exit_code
-from truss_instance_plugin.discover import collect_configs
+from truss_instance_plugin.discover import collect_configs, holds_truss
 from truss_instance_plugin.errors import ABORTS_COMMAND, UsageError
 from truss_instance_plugin.report import chain_json, chain_total_text, dumps, explain_json, explain_text, out
 from truss_instance_plugin.units import check_units
@@ -48,6 +48,8 @@ def run(args: argparse.Namespace, host: Host) -> int:
     """Explain the resolution of one model (or of a what-if request)."""
     if args.replicas < 1:
         raise UsageError("--replicas must be at least 1")
+    if not args.paths and holds_truss("."):
+        args.paths = ["."]  # the truss in the current folder, as every command takes it; flags then override its values
     paths = collect_configs(args.paths, chains=True) if args.paths else [""]
     if any(p.endswith(".py") for p in paths) and any(getattr(args, key) is not None for key, _ in _WHAT_IF):
         raise UsageError("--cpu, --memory, --accelerator, --instance-type and --node-count are for a config.yaml, not a chain file")
@@ -89,10 +91,21 @@ def _explain_one(config: LoadedConfig, args: argparse.Namespace, host: Host) -> 
 
 
 def add_parser(e: argparse.ArgumentParser) -> None:
-    e.add_argument("paths", nargs="*", metavar="PATH", help="truss dir or config file (omit for a what-if)")
+    e.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="truss dir, config file, lockfile, chain file (.py), or a tree (default: the truss in ., else a what-if)",
+    )
     for key, _ in _WHAT_IF:
         flag = "--" + key.replace("_", "-")
-        e.add_argument(flag, dest=key, type=int if key == "node_count" else str, help=f"what-if {key}")
+        e.add_argument(
+            flag,
+            dest=key,
+            type=int if key == "node_count" else str,
+            metavar=key.upper().replace("INSTANCE_TYPE", "NAME"),
+            help=f"what-if {key}",
+        )
     e.add_argument("--replicas", type=int, default=1, help="price N replicas")
     e.add_argument("--why-not", metavar="NAME", help="say which constraint or price rule rejected NAME")
     e.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)

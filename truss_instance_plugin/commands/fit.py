@@ -31,7 +31,7 @@ def add_parser(f: argparse.ArgumentParser) -> None:
     text = "record each model's weight sizes and config.json fields from the Hugging Face Hub (never the weights)"
     sub = f.add_subparsers(dest="fit_command", metavar="fetch", parser_class=type(f))
     p = sub.add_parser("fetch", help=text, description=text, formatter_class=f.formatter_class)
-    p.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, or a tree (default .)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, lockfile, or a tree (default .)")
     p.add_argument("--timeout", metavar="SECONDS", help="for connecting and for each read (default 10)")
     p.add_argument("--deadline", metavar="SECONDS", help="for the whole command (default 300)")
     p.set_defaults(func=fetch)

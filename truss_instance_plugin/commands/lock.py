@@ -71,8 +71,32 @@ def run(args: argparse.Namespace, host: Host) -> int:
                 lines.append(f"wrote {done.path} (updated): {unit}{done.new.name} {price} (request or catalog changed, same type){moved}")
             else:
                 lines.append(f"wrote {done.path} (updated): {unit}{done.old or '?'} → {done.new.name} {price}{moved}")
+    lines += _summary(results, args)
     out(lines, findings=findings)
     return max(codes)
+
+
+def _summary(results: Sequence[Locked], args: argparse.Namespace) -> list[str]:
+    """The closing lines: counts when more than one lock was looked at and one was (or would be) written or failed;
+    as a hook, the `git add` that commits what was written (pre-commit stages nothing, and a new lock is untracked)."""
+    status: dict[str, str] = {}  # lock → error, written or unchanged (a chain file's lock: its worst chainlet)
+    rank = {"unchanged": 0, "new": 1, "updated": 1, "error": 2}
+    for _, _, _, _, done in results:
+        if rank[done.status] >= rank.get(status.get(done.path, "unchanged"), 0):
+            status[done.path] = done.status
+    written = [p for p, st in status.items() if st in ("new", "updated")]
+    failed = sum(st == "error" for st in status.values())
+    lines: list[str] = []
+    if len(status) > 1 and (written or failed):
+        counts = [f"{'would write' if args.check else 'wrote'} {len(written)} lock{'s' * (len(written) != 1)}"]
+        counts += [f"{n} {what}" for n, what in ((len(status) - len(written) - failed, "up to date"), (failed, "not written")) if n]
+        lines.append(", ".join(counts))
+    if args.hook and written and not args.check:
+        import shlex  # noqa: PLC0415 (only when a hook wrote a lock)
+
+        named = " ".join(shlex.quote(p) for p in written) if len(written) <= 5 else "'*truss-instance*.lock'"
+        lines.append(f"to commit {'it' if len(written) == 1 else 'them'}: git add -- {named}")
+    return lines
 
 
 def _locked(model: Model, chainlet: str, out: LockOutcome, verbose: bool) -> Locked:
@@ -100,7 +124,7 @@ def _lock_chain_file(path: str, host: Host, args: argparse.Namespace, walked: bo
 
 
 def add_parser(lk: argparse.ArgumentParser) -> None:
-    lk.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, lockfile, or a tree (default .)")
+    lk.add_argument("paths", nargs="*", metavar="PATH", help="truss dir, config file, lockfile, chain file (.py), or a tree (default .)")
     lk.add_argument("--check", action="store_true", help="write nothing; exit 1 if a lock is missing or stale")
     lk.add_argument("--upgrade", action="store_true", help="re-resolve even when the locked type still fits")
     lk.add_argument("--hook", action="store_true", help="PATHs are file names from pre-commit (exit 1 when a lock was written)")

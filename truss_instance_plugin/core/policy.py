@@ -24,7 +24,7 @@ import re
 from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
-from truss_instance_plugin.catalog import plausible
+from truss_instance_plugin.catalog import plausible, round_half_up
 from truss_instance_plugin.config import basename, dirname, exists, is_dir, join, read_bounded
 from truss_instance_plugin.diagnostics import CODES, ERROR, FATAL_CODES, UNSUPPRESSIBLE, Diagnostic, clip
 from truss_instance_plugin.discover import lock_path
@@ -304,7 +304,9 @@ def policy_diagnostics(model: Model) -> list[Diagnostic]:
         if hourly > policy.max_usd_per_hour:
             line, col = model.position("instance_type", "accelerator", "cpu", "memory")
             nodes = f" ({res.nodes} nodes)" if res.nodes > 1 else ""
-            message = f"{chosen.name}{nodes} costs ${_usd(hourly)}/h, over the ${_usd(policy.max_usd_per_hour)}/h limit"
+            cents = round_half_up(hourly, "0.01")  # money as everywhere; exact only where cents would hide the excess
+            over = f"${cents}/h, over" if cents > policy.max_usd_per_hour else f"${_usd(hourly)}/h, just over"
+            message = f"{chosen.name}{nodes} costs {over} the ${_usd(policy.max_usd_per_hour)}/h limit"
             hint = f"max-usd-per-hour in {source}; request less, or raise the limit"
             out.append(Diagnostic("TI200", ERROR, message, hint, line, col))
     allowed = policy.allowed_accelerators

@@ -114,7 +114,12 @@ def check_model(model: Model, chainlet: str = "", files: Files | None = None) ->
     (from `files` when given: a commit's)."""
     state = read_state(model, chainlet, files)
     found = lock_diagnostics(model, state)
-    return (model._replace(diagnostics=sort_diagnostics([*model.diagnostics, *found])) if found else model), state
+    if not found:
+        return model, state
+    kept = model.diagnostics
+    if any(d.code == "TI100" for d in found):  # one finding for one missing lock: require-lock's TI203 would repeat it
+        kept = tuple(d for d in kept if d.code != "TI203")
+    return model._replace(diagnostics=sort_diagnostics([*kept, *found])), state
 
 
 def bad_lock(state: LockState, model: Model, *, kept_record: bool = False) -> Diagnostic:

@@ -96,13 +96,30 @@ def _deployed_text(on: str) -> str:
     )
 
 
-def render_text(d: Diff) -> list[str]:
-    """The changes, two or three lines each, and the totals; nothing when no type or price changed."""
+def _quiet_line(c: Change) -> str:
+    """An unchanged unit on one line (`-v`): 'models/cls: unchanged, 1x2  $0.00058/min  $0.03/h  $25/month'."""
+    name = location(unit_name(c.config, c.chainlet))
+    what = f"{location(unit_name(c.previous))} → {name}: renamed" if c.previous else f"{name}: unchanged"
+    p = c.new
+    return (
+        f"{what}, {p.type_text()}  ${p.price_per_min:f}/min  {per_hour(p.price_per_min)}  {per_month(p.price_per_min)}"
+        if p
+        else f"{what}, not priced"
+    )
+
+
+def render_text(d: Diff, verbose: bool = False) -> list[str]:
+    """The changes, two or three lines each, and the totals; nothing when no type or price changed. `verbose`: every
+    unit in path order, an unchanged one on one line (_quiet_line), and the totals even when nothing changed."""
     listed = d.shown()
-    if not listed:
+    if not listed and not (verbose and d.changes):
         return []
     lines = [f"{d.base.title()} → {d.head.title()}"]
-    for c in listed:
+    on_show = {id(c) for c in listed}
+    for c in d.changes if verbose else listed:
+        if id(c) not in on_show:
+            lines.append(_quiet_line(c))
+            continue
         lines.append(_headline(c, d))
         lines += [_price_row(label, p) for label, p in (("before", c.old), ("after", c.new)) if p is not None]
         if c.fit is not None and c.new is not None:
@@ -218,17 +235,23 @@ def _md_name(c: Change) -> str:
 
 def _md_row(c: Change, d: Diff) -> str:
     name = _md_name(c)
-    if c.status == "error":
-        where, e = _first_error(c, d)
-        return f"| {name} | ⚠ not priced | | | | | {_md_text(e.code)} at {_code(where)}: {_code(e.message)} |"
     old, new = c.old, c.new
-    cells = [p for p in (old, new) if p is not None]
-    types = " → ".join(_code(p.type_text()) for p in cells)
-    hours = " → ".join(per_hour(p.price_per_min)[:-2] for p in cells)
-    months = " → ".join(per_month(p.price_per_min)[:-6] for p in cells)
+    if c.status == "error":  # priced at one side at most: the other is "—"
+        where, e = _first_error(c, d)
+        why = f"{_md_text(e.code)} at {_code(where)}: {_code(e.message)}"
+        if old is None and new is None:
+            return f"| {name} | ⚠ not priced | | | | | {why} |"
+        cells: list[Priced | None] = [old, new]
+    else:
+        cells = [p for p in (old, new) if p is not None]
+    types = " → ".join(_code(p.type_text()) if p else "—" for p in cells)
+    hours = " → ".join(per_hour(p.price_per_min)[:-2] if p else "—" for p in cells)
+    months = " → ".join(per_month(p.price_per_min)[:-6] if p else "—" for p in cells)
     delta = c.delta()
-    pct = percent_text(old.price_per_min, delta) if old else None
+    pct = percent_text(old.price_per_min, delta) if old and c.status != "error" else None
     change = f"{sign(delta)}{per_month(abs(delta))[:-6]}" + (f" ({pct})" if pct else "")
+    if c.status == "error":
+        return f"| {name} | ⚠ not priced | {types} | {hours} | {months} | {change} | {why} |"
     why = "; ".join(_md_text(text) for _, text in c.reasons) or {"added": "new model", "removed": "model removed"}.get(c.status, "")
     return f"| {name} | {c.status} | {types} | {hours} | {months} | {change} | {why} |"
 

@@ -7,7 +7,7 @@ import posixpath
 from decimal import Decimal
 
 from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
-from truss_instance_plugin.catalog import HOURS_PER_MONTH, round_half_up
+from truss_instance_plugin.catalog import HOURS_PER_MONTH, percent
 from truss_instance_plugin.config import (
     CONFIG_NAME,
 )
@@ -87,20 +87,21 @@ class Change(NamedTuple):
 
     @property
     def old(self) -> Priced | None:
-        """The price at BASE (None when added or not priced)."""
-        return self.before.priced if self.before and self.status != "error" else None
+        """The price at BASE (None when added or not priced there; a unit the change fixes is priced at HEAD only)."""
+        return self.before.priced if self.before else None
 
     @property
     def new(self) -> Priced | None:
-        """The price at HEAD (None when removed or not priced)."""
-        return self.after.priced if self.after and self.status != "error" else None
+        """The price at HEAD (None when removed or not priced there; a unit the change breaks is priced at BASE only)."""
+        return self.after.priced if self.after else None
 
     @property
     def cost_changed(self) -> bool:
-        """Whether the instance type or the price moved (a pure rename did not)."""
+        """Whether the instance type or the price moved (a pure rename did not); a unit priced at one side only (the
+        change fixes or breaks it) moved the totals by its price there."""
         old, new = self.old, self.new
-        if self.status in ("unchanged", "error") or (self.status == "renamed" and old is None and new is None):
-            return False  # a rename of a config broken alike at both sides is no change either
+        if old is None and new is None:
+            return False  # a config broken alike at both sides (renamed or not) is no change either
         return old is None or new is None or not old.same_cost(new)
 
     def delta(self) -> Decimal:
@@ -116,7 +117,7 @@ class Diff(NamedTuple):
     changes: tuple[Change, ...]
 
     def totals(self) -> tuple[Decimal, Decimal]:
-        """USD per minute per replica of every priced unit at BASE and at HEAD (units with errors left out)."""
+        """USD per minute per replica of every unit priced at BASE and of every unit priced at HEAD."""
         before = sum((c.old.price_per_min for c in self.changes if c.old), Decimal(0))
         after = sum((c.new.price_per_min for c in self.changes if c.new), Decimal(0))
         return before, after
@@ -138,8 +139,8 @@ def monthly(price_per_min: Decimal) -> Decimal:
 
 
 def percent_text(before: Decimal, delta: Decimal) -> str | None:
-    """'+12%' (rounded half-up), None when there was nothing before."""
-    return f"{sign(delta)}{round_half_up(abs(delta) * 100 / before, '1')}%" if before else None
+    """'+12%', '+0.4%' (catalog.percent), None when there was nothing before."""
+    return percent(before, delta) if before else None
 
 
 def delta_text(old: Decimal, new: Decimal) -> str:
