@@ -53,12 +53,13 @@ def test_zero_gates_pass_when_nothing_rises(repo: Path, run: Run) -> None:
 
 def test_a_unit_not_priced_at_head_is_exit_2_even_over_a_gate(doubled: None, run: Run) -> None:
     Path("a/config.yaml").write_text(SMALL.replace('"1"', '"0"'))
+    model("c", SMALL)
     code, _, err = run("diff", "--fail-above-usd-per-month", "0")
     assert code == 2
     assert err.splitlines() == [
         'a/config.yaml:3:8: error TI003 cpu "0": must be greater than 0',
         '  truss accepts this, but Baseten would receive cpu 0; use e.g. cpu: "1" or "500m"',
-        "truss-instance: the total rises by $25/month, above --fail-above-usd-per-month 0",  # a unit not priced is in no total
+        "truss-instance: the total rises by $25/month, above --fail-above-usd-per-month 0",  # a counted at BASE only: 25 → 50
     ]
 
 

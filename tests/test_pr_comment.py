@@ -619,11 +619,13 @@ def test_a_bad_environment_is_exit_2(gh: Pr, run: Run, monkeypatch: pytest.Monke
 
 
 @pytest.mark.e2e
-def test_an_event_that_cannot_be_read_is_exit_2(gh: Pr, run: Run) -> None:
+def test_an_event_that_cannot_be_read_is_exit_2(gh: Pr, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     gh.event.write_text("{")
+    assert Path("../event.json").samefile(gh.event)
+    monkeypatch.setenv("GITHUB_EVENT_PATH", "../event.json")  # a path short enough to be quoted whole, wherever tmp_path is
     assert run("diff", "main", "--comment", "github")[::2] == (
         2,
-        f"truss-instance: cannot read the event GITHUB_EVENT_PATH names ({gh.event}): Expecting property name enclosed in double quotes: "
+        "truss-instance: cannot read the event GITHUB_EVENT_PATH names (../event.json): Expecting property name enclosed in double quotes: "
         "line 1 column 2 (char 1)\n",
     )
 
