@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -25,6 +27,29 @@ TRUSS_INSTANCE = Path(sys.executable).parent / "truss-instance"  # the console s
 CATALOG = make_catalog(embedded_types())  # the embedded catalog, as the CLI has it without plugins
 
 Run = Callable[..., "tuple[int, str, str]"]
+
+
+# A chain file: the entrypoint Main (2x4) and the A10G chainlet Embed it depends on.
+CHAIN = """import truss_chains as chains
+
+
+class Embed(chains.ChainletBase):
+    remote_config = chains.RemoteConfig(compute=chains.Compute(cpu_count=4, memory="16Gi", gpu="A10G"), name="Embed")
+
+    def run_remote(self, text: str) -> str:
+        return text
+
+
+@chains.mark_entrypoint
+class Main(chains.ChainletBase):
+    remote_config = chains.RemoteConfig(compute=chains.Compute(cpu_count=2, memory="4Gi"))
+
+    def __init__(self, embed: Embed = chains.depends(Embed)) -> None:
+        self._embed = embed
+
+    def run_remote(self, text: str) -> str:
+        return self._embed.run_remote(text)
+"""
 
 
 def req(
@@ -140,3 +165,21 @@ def with_entries(*types: InstanceType) -> Host:
     h.register(Entries(types), name="catalog-change")
     plugins.reset_host(h)
     return h
+
+
+def in_terminal(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """Run a command with its stdout on a pseudo-terminal; (exit code, everything it printed)."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen(argv, stdout=child, stderr=child, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main)
+    return proc.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace")

@@ -6,31 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from support import Run
+from support import CHAIN, Run
 
 from truss_instance_plugin.lock.format import ChainLock, read_lock
 from truss_instance_plugin.lock.write import FIRST_DEPLOYMENT
 
-CHAIN = """import truss_chains as chains
-
-
-class Embed(chains.ChainletBase):
-    remote_config = chains.RemoteConfig(compute=chains.Compute(cpu_count=4, memory="16Gi", gpu="A10G"), name="Embed")
-
-    def run_remote(self, text: str) -> str:
-        return text
-
-
-@chains.mark_entrypoint
-class Main(chains.ChainletBase):
-    remote_config = chains.RemoteConfig(compute=chains.Compute(cpu_count=2, memory="4Gi"))
-
-    def __init__(self, embed: Embed = chains.depends(Embed)) -> None:
-        self._embed = embed
-
-    def run_remote(self, text: str) -> str:
-        return self._embed.run_remote(text)
-"""
 LOCK = Path("truss-instance.chain.lock")
 
 

@@ -4,35 +4,14 @@ FORCE_COLOR, then whether standard output is a terminal."""
 from __future__ import annotations
 
 import os
-import pty
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import Run
+from support import TRUSS_INSTANCE, Run, in_terminal
 
 RED = 'm/config.yaml:2:8: \x1b[1;31merror\x1b[0m TI003 cpu "-1": must be greater than 0'
 PLAIN = 'm/config.yaml:2:8: error TI003 cpu "-1": must be greater than 0'
-CLI = str(Path(sys.executable).parent / "truss-instance")
-
-
-def in_terminal(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
-    """Run a command with its stdout on a pseudo-terminal; (exit code, everything it printed)."""
-    main, child = pty.openpty()
-    proc = subprocess.Popen(argv, stdout=child, stderr=child, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
-    os.close(child)
-    chunks = []
-    while True:
-        try:
-            data = os.read(main, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(main)
-    return proc.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace")
+CLI = str(TRUSS_INSTANCE)
 
 
 @pytest.fixture(autouse=True)
@@ -66,6 +45,7 @@ def test_precedence_in_a_pipe(run: Run, monkeypatch: pytest.MonkeyPatch, env: di
     assert run("check", "--no-lock", "--format", "parsable", *flag, "m")[1].count("\x1b") == 0  # only text is coloured
 
 
+@pytest.mark.e2e  # the console script on a pseudo-terminal
 @pytest.mark.skipif(os.name != "posix", reason="a pseudo-terminal")
 def test_on_a_terminal(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "GITHUB_ACTIONS")}

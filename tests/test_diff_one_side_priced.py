@@ -4,50 +4,22 @@ total (real git repositories, the CLI in-process)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from support import Run
+from support import Run, commit, model
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(shutil.which("git") is None, reason="needs git")]
 
 SDXL = 'model_name: sdxl\nresources:\n  accelerator: A10G\n  cpu: "4"\n  memory: 16Gi\n'  # A10Gx4x16 $0.02012/min
 SMALL = 'model_name: cls\nresources:\n  cpu: "1"\n  memory: 2Gi\n'  # 1x2 $0.00058/min
 BROKEN = SDXL.replace('"4"', '"-1"')
 
 
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
-
-
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty git repository as the working directory; git sees no user or system config."""
-    for key in [k for k in os.environ if k.startswith("GIT_")]:
-        monkeypatch.delenv(key)
-    (tmp_path / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for who in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
-    (tmp_path / "repo").mkdir()
-    monkeypatch.chdir(tmp_path / "repo")
-    git("init", "-q")
-    return tmp_path / "repo"
-
-
-def model(folder: str, config: str) -> None:
-    (Path(folder) / "model").mkdir(parents=True, exist_ok=True)
-    (Path(folder) / "config.yaml").write_text(config)
-
-
-def commit() -> None:
-    git("add", "-A")
-    git("commit", "-q", "-m", "change")
+def repo(git_repo: Path) -> Path:
+    return git_repo
 
 
 def test_a_fixed_model_is_priced_at_head_and_in_its_total(repo: Path, run: Run) -> None:

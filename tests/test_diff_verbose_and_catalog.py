@@ -2,47 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from support import Run
+from support import Run, commit, git, model
 
 from truss_instance_plugin.catalog import make_snapshot, render_snapshot
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(shutil.which("git") is None, reason="needs git")]
 
 SDXL = 'model_name: sdxl\nresources:\n  accelerator: A10G\n  cpu: "4"\n  memory: 16Gi\n'  # A10Gx4x16 $0.02012/min
 SMALL = 'model_name: cls\nresources:\n  cpu: "1"\n  memory: 2Gi\n'  # 1x2 $0.00058/min
 
 
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
-
-
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A git repository as the working directory (no user or system git config) with two models committed."""
-    for key in [k for k in os.environ if k.startswith("GIT_")]:
-        monkeypatch.delenv(key)
-    (tmp_path / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for who in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
-    root = tmp_path / "repo"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    git("init", "-q")
+def repo(git_repo: Path) -> Path:
+    """A git repository as the working directory with three models committed."""
     for name, text in (("models/cls", SMALL), ("models/sdxl", SDXL), ("models/old", SMALL)):
-        (root / name / "model").mkdir(parents=True)
-        (root / name / "config.yaml").write_text(text)
-    git("add", "-A")
-    git("commit", "-q", "-m", "base")
-    return root
+        model(name, text)
+    commit("base")
+    return git_repo
 
 
 def test_verbose_lists_every_unit_in_path_order(repo: Path, run: Run) -> None:

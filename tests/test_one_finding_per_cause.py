@@ -5,28 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import Run
-
-CHAIN = """import truss_chains as chains
-
-
-class Embed(chains.ChainletBase):
-    remote_config = chains.RemoteConfig(compute=chains.Compute(cpu_count=4, memory="16Gi", gpu="A10G"), name="Embed")
-
-    def run_remote(self, text: str) -> str:
-        return text
-
-
-@chains.mark_entrypoint
-class Main(chains.ChainletBase):
-    remote_config = chains.RemoteConfig(compute=chains.Compute(cpu_count=2, memory="4Gi"))
-
-    def __init__(self, embed: Embed = chains.depends(Embed)) -> None:
-        self._embed = embed
-
-    def run_remote(self, text: str) -> str:
-        return self._embed.run_remote(text)
-"""
+from support import CHAIN, Run
 
 
 @pytest.fixture(autouse=True)

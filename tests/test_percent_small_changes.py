@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support import Run
+from support import Run, commit, model
 
 from truss_instance_plugin.catalog import percent
 
@@ -46,28 +44,13 @@ def test_a_change_never_reads_as_zero_and_the_shown_value_is_within_its_rounding
         assert Decimal(shown) - step / 2 <= exact < Decimal(shown) + step / 2
 
 
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
-
-
+@pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-def test_diff_shows_a_small_total_increase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Run) -> None:
-    for key in [k for k in os.environ if k.startswith("GIT_")]:
-        monkeypatch.delenv(key)
-    (tmp_path / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for who in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
-    monkeypatch.chdir(tmp_path)
-    git("init", "-q")
+def test_diff_shows_a_small_total_increase(git_repo: Path, run: Run) -> None:
     for name, text in (("big", H100), ("cls", SMALL)):
-        (tmp_path / name / "model").mkdir(parents=True)
-        (tmp_path / name / "config.yaml").write_text(text)
-    git("add", "-A")
-    git("commit", "-q", "-m", "base")
-    (tmp_path / "cls" / "config.yaml").write_text(SMALL.replace("2Gi", "4Gi"))
+        model(name, text)
+    commit("base")
+    Path("cls/config.yaml").write_text(SMALL.replace("2Gi", "4Gi"))
     code, out, _ = run("diff")
     total = "total: $4,770/month → $4,783/month  +$0.02/h (+$12/month, +0.3%) across 1 model; 1 unchanged"
     assert (code, out.splitlines()[-1]) == (0, total)

@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import os
-import pty
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from support import REPO, copy_sdxl
+from support import REPO, copy_sdxl, in_terminal
 
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
 CLI = str(BIN / "truss-instance")
-
-
-def in_terminal(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
-    """Run a command with its stdout on a pseudo-terminal; (exit code, everything it printed)."""
-    main, child = pty.openpty()
-    proc = subprocess.Popen(argv, stdout=child, stderr=child, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
-    os.close(child)
-    chunks = []
-    while True:
-        try:
-            data = os.read(main, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(main)
-    return proc.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace")
 
 
 @pytest.fixture
