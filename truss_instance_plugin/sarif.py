@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 from truss_instance_plugin import __version__
+from truss_instance_plugin.chains.files import repository_root
 from truss_instance_plugin.diagnostics import CODES, Diagnostic, Suppressed, Suppression, clip
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -24,20 +25,9 @@ LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 Found = tuple[str, str, Sequence[Diagnostic], Sequence[Suppressed]]  # a unit's path, chainlet name, findings, suppressed
 
 
-def repository_root(folder: str) -> str:
-    """The nearest folder at or above `folder` (absolute) that holds `.git`; `folder` itself outside a repository."""
-    here = folder
-    while not os.path.exists(os.path.join(here, ".git")):
-        parent = os.path.dirname(here)
-        if parent == here:
-            return folder
-        here = parent
-    return here
-
-
 def sarif_log(found: Sequence[Found], root: str | None = None) -> dict[str, object]:
     """The SARIF log of `check`'s findings; paths relative to `root` (default: the working directory's repository)."""
-    root = root if root is not None else repository_root(os.getcwd())
+    root = root if root is not None else repository_root(os.getcwd()) or os.getcwd()
     codes = list(CODES)
     described = {c: CODES[c] for c in codes}
     for _, _, diags, hidden in found:

@@ -133,10 +133,9 @@ class Module:
         return Pos(self.path, line, len(text.encode("utf-8")[:off].decode("utf-8", "replace")) + 1)
 
 
-def repository_root(path: str) -> str | None:
-    """The repository a file is in, as the policy search bounds it: the nearest folder at or above the file's folder
+def repository_root(folder: str) -> str | None:
+    """The repository an absolute `folder` is in, as the policy search bounds it: the nearest folder at or above it
     that holds `.git`; None outside a repository."""
-    folder = os.path.dirname(os.path.abspath(path))
     while not os.path.exists(os.path.join(folder, ".git")):
         parent = os.path.dirname(folder)
         if parent == folder:

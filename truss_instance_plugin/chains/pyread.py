@@ -122,7 +122,7 @@ class Reader:
     def __init__(self, path: str, files: Files | None = None) -> None:
         self.path = path
         self.root = os.path.dirname(path)  # truss puts the chain file's folder on sys.path
-        self.files = files if files is not None else Files(repository_root(path))
+        self.files = files if files is not None else Files(repository_root(os.path.dirname(os.path.abspath(path))))
         self.modules: dict[str, Module | Diagnostic] = {}
         self.fatal: list[Diagnostic] = []
         self.class_bindings: dict[int, Bindings] = {}
