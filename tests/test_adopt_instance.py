@@ -63,3 +63,11 @@ def test_a_smaller_type_is_a_warning_naming_the_difference(run: Run) -> None:
 def test_the_predicted_type_or_a_larger_one_is_silent(run: Run) -> None:
     assert run("adopt", "m", "--instance-type", "A10Gx8x32")[2] == ""
     assert run("adopt", "m", "--instance-type", "A10G:2x24x96") == (0, recorded("A10G:2x24x96"), "")
+
+
+def test_without_path_the_truss_in_the_current_folder(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As every command: no PATH is `.` (adopt required one)."""
+    monkeypatch.chdir("m")
+    code, out, err = run("adopt", "--model-id", "abc")
+    assert (code, out.splitlines()[0], err) == (0, "recorded deployment of sdxl (A10Gx4x16) in truss-instance.lock", "")
+    assert "model_id: abc" in Path("truss-instance.lock").read_text()

@@ -29,12 +29,12 @@ HELP = "record that the current resources are deployed (baseline for drift warni
 
 def run(args: argparse.Namespace, host: Host) -> int:
     """Record a deployment in the lockfile: the baseline later edits are compared with."""
-    configs = collect_configs(args.paths, chains=True)
-    own = os.path.normpath(os.path.join(args.paths[0], CONFIG_NAME))
+    configs = collect_configs([args.path], chains=True)
+    own = os.path.normpath(os.path.join(args.path, CONFIG_NAME))
     if len(configs) > 1 and own in configs:  # a truss folder names its own model, whatever trusses it holds
         configs = [own]
     if len(configs) != 1:
-        raise UsageError(f"adopt takes one model; {args.paths[0]} holds {len(configs)}")
+        raise UsageError(f"adopt takes one model; {args.path} holds {len(configs)}")
     chain: list[tuple[Model, str]] = []
     entry: str | None = None
     if configs[0].endswith(".py"):
@@ -128,7 +128,7 @@ def _check_instance(model: Model, instance: str, *, given: bool) -> None:
 
 
 def add_parser(a: argparse.ArgumentParser) -> None:
-    a.add_argument("paths", nargs=1, metavar="PATH", help="truss dir, config file, lockfile, or chain file (.py)")
+    a.add_argument("path", nargs="?", default=".", metavar="PATH", help="truss dir, config file, lockfile, or chain file (.py) (default .)")
     a.add_argument(  # --instance: its first name, kept (explain's what-if says --instance-type)
         "--instance-type", "--instance", dest="instance", metavar="NAME", help="the instance type it runs on (default: the predicted one)"
     )
