@@ -88,8 +88,13 @@ def _summary(results: Sequence[Locked], args: argparse.Namespace) -> list[str]:
     failed = sum(st == "error" for st in status.values())
     lines: list[str] = []
     if len(status) > 1 and (written or failed):
-        counts = [f"{'would write' if args.check else 'wrote'} {len(written)} lock{'s' * (len(written) != 1)}"]
-        counts += [f"{n} {what}" for n, what in ((len(status) - len(written) - failed, "up to date"), (failed, "not written")) if n]
+        up_to_date = len(status) - len(written) - failed
+        verb = "would write" if args.check else "wrote"
+        counts = (
+            [f"{verb} {len(written)} lock{'s' * (len(written) != 1)}"] if written else [f"{failed} lock{'s' * (failed != 1)} not written"]
+        )
+        counts += [f"{up_to_date} up to date"] if up_to_date else []
+        counts += [f"{failed} not written"] if written and failed else []
         lines.append(", ".join(counts))
     if args.hook and written and not args.check:
         import shlex  # noqa: PLC0415 (only when a hook wrote a lock)
