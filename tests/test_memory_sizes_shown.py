@@ -49,3 +49,10 @@ def test_explain_and_check_show_16g_as_written(run: Run, tmp_path: Path, monkeyp
         "m/config.yaml:6:11: error TI101 truss-instance.lock is out of date (memory 16 GiB → 15 GB (14.0 GiB) still A10Gx4x16); "
         "run `truss-instance lock m`"
     )
+
+
+def test_an_exact_fit_has_no_memory_headroom_in_gib(run: Run, tmp_path: Path) -> None:
+    """`+0 GiB`, as the README shows for examples/sdxl; not `+0 B` (0 is a whole number of every unit)."""
+    copy_sdxl(tmp_path / "m")
+    code, out, _ = run("explain", str(tmp_path / "m"))
+    assert (code, out.splitlines()[4]) == (0, "  headroom  +0 GPU, +0 vCPU, +0 GiB over the request")

@@ -176,7 +176,7 @@ def _headroom(t: InstanceType, model: Model) -> str:
     assert req is not None
     cpu = t.millicores - req.millicores
     mem = t.memory_bytes - req.memory_bytes
-    parts = [f"+{fmt_cpu(cpu)} vCPU", f"+{fmt_bytes(mem) if mem % (1 << 20) == 0 else approx_bytes(mem) if mem else '0 GiB'}"]
+    parts = [f"+{fmt_cpu(cpu)} vCPU", f"+{'0 GiB' if not mem else fmt_bytes(mem) if mem % (1 << 20) == 0 else approx_bytes(mem)}"]
     if req.gpu_type:
         parts.insert(0, f"+{t.gpu_count - req.gpu_count} GPU")
     return "  headroom  " + ", ".join(parts) + " over the request"
