@@ -8,7 +8,7 @@ import itertools
 import re
 
 import pytest
-from support import REPO
+from support import REPO, Run
 
 from truss_instance_plugin.cli import _build_parser
 from truss_instance_plugin.diagnostics import CODES, FATAL_CODES
@@ -89,3 +89,14 @@ def test_the_commands_said_to_take_catalog_are_those_that_do() -> None:
     (sentence,) = re.findall(r"^((?:`[a-z]+`(?:, | and ))+`[a-z]+`) take `--catalog FILE`", README, re.M)
     said = set(re.findall(r"`([a-z]+)`", sentence))
     assert said == {" ".join(w) for w, p in DOCUMENTED.items() if any("--catalog" in a.option_strings for a in _options(p))}
+
+
+def test_the_opening_explain_example_is_what_explain_prints(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's first example, line for line (its `…` stands for the candidates it leaves out)."""
+    block = README.split("$ truss-instance explain examples/sdxl\n", 1)[1].split("```", 1)[0].splitlines()
+    monkeypatch.chdir(REPO)
+    code, out, _ = run("explain", "examples/sdxl")
+    lines = out.splitlines()
+    cut = block.index("      …")
+    assert code == 0
+    assert block[:cut] == lines[:cut] and block[cut + 1 :] == []
