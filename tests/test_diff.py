@@ -514,7 +514,7 @@ def test_bad_revision_and_not_a_repository_exit_2(repo: Path, run: Run, tmp_path
     assert run("diff") == (
         2,
         "",
-        f"truss-instance: {elsewhere}: not a git repository (diff compares git revisions; run it inside a clone)\n",
+        f"truss-instance: {elsewhere}: not a git repository (git revisions are read; run it inside a clone)\n",
     )
 
 

@@ -72,7 +72,7 @@ LS_TREE_REFUSES = (
 
 
 def unsafe_line(path: str, why: str) -> str:
-    return f'truss-instance: HEAD ({sha()}): unsafe path in the tree: "{path}" ({why}); diff reads nothing from it\n'
+    return f'truss-instance: HEAD ({sha()}): unsafe path in the tree: "{path}" ({why}); nothing is read from it\n'
 
 
 # Item 1: a tree's paths never leave the repository, and nothing is written ---------------------------------

@@ -194,7 +194,7 @@ def test_an_unsafe_path_in_a_pushed_tree_is_exit_2_and_nothing_is_read_outside(t
     commit = run(repo, env, "git", "commit-tree", tree, "-p", parent, "-m", "hostile").stdout.strip()
     got = run(repo, env, CLI, "check", "--pre-push", stdin=f"refs/heads/main {commit} refs/heads/main {parent}\n")
     assert (got.returncode, got.stdout) == (2, "")
-    why = 'unsafe path in the tree: "../config.yaml" (a ".." part); diff reads nothing from it'
+    why = 'unsafe path in the tree: "../config.yaml" (a ".." part); nothing is read from it'
     assert got.stderr == f"truss-instance: main ({commit[:7]}): {why}\n"
 
 

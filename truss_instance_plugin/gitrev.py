@@ -42,7 +42,7 @@ def repo_root(cwd: str = ".") -> str:
     run = _git(["rev-parse", "--show-toplevel"], cwd)
     root = os.fsdecode(run.stdout).rstrip("\n")
     if run.returncode != 0 or not root:
-        raise GitError(f"{os.path.abspath(cwd)}: not a git repository (diff compares git revisions; run it inside a clone)")
+        raise GitError(f"{os.path.abspath(cwd)}: not a git repository (git revisions are read; run it inside a clone)")
     return root
 
 
@@ -127,7 +127,7 @@ def tree_files(root: str, commit: str, label: str = "") -> dict[str, str]:
         if why is None:
             files[path] = parts[2].decode()
         elif path.endswith(READ_SUFFIXES):
-            raise GitError(f'{label or commit[:12]}: unsafe path in the tree: "{shown(path)}" ({why}); diff reads nothing from it')
+            raise GitError(f'{label or commit[:12]}: unsafe path in the tree: "{shown(path)}" ({why}); nothing is read from it')
     return files
 
 
