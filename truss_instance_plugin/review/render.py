@@ -315,8 +315,8 @@ def render_markdown(d: Diff, budget: int | None = None, marker: str = MARKER, el
                 break
             keep.add(id(c))
         kept = [c for c in listed if id(c) in keep]
-        if len(kept) < len(listed) or _size(folded) > left:
-            folded = ["", _left_out(len(listed) - len(kept), len(listed), len(quiet), budget, elsewhere)]
+        # Over budget, the folded list never fits what is left: `left` reserved the line that replaces it.
+        folded = ["", _left_out(len(listed) - len(kept), len(listed), len(quiet), budget, elsewhere)]
     lines = head + [rows[id(c)] for c in kept]
     for c in kept:
         lines += notes.get(id(c), [])
