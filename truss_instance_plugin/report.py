@@ -29,8 +29,6 @@ from truss_instance_plugin.request import did_you_mean
 if TYPE_CHECKING:
     from truss_instance_plugin.model import Model
 
-FORMATS = ("text", "parsable", "json", "github", "sarif")
-
 
 def per_hour(price_per_min: Decimal) -> str:
     """'$1.21/h'."""
