@@ -11,8 +11,11 @@ import sys
 
 import yaml
 
-from truss_instance_plugin._typing import NamedTuple
+from truss_instance_plugin._typing import TYPE_CHECKING, NamedTuple
 from truss_instance_plugin.diagnostics import ERROR, Diagnostic, clip
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 CONFIG_NAME = "config.yaml"
 MAX_CONFIG_BYTES = 1 << 20  # a truss config is a few KiB; refuse to parse a huge file
@@ -259,8 +262,8 @@ def _decode(path: str, data: bytes) -> str | LoadedConfig:
     return text
 
 
-def _walk_tags(root: yaml.Node) -> Diagnostic | None:
-    """The first node with a tag truss's safe loader would refuse (visits each node once)."""
+def _nodes(root: yaml.Node) -> Iterator[yaml.Node]:
+    """Every node below `root` (keys too), each once however many aliases share it."""
     seen: set[int] = set()
     stack = [root]
     while stack:
@@ -268,6 +271,17 @@ def _walk_tags(root: yaml.Node) -> Diagnostic | None:
         if id(node) in seen:
             continue
         seen.add(id(node))
+        yield node
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                stack += (k, v)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
+def _walk_tags(root: yaml.Node) -> Diagnostic | None:
+    """The first node with a tag truss's safe loader would refuse."""
+    for node in _nodes(root):
         if node.tag not in _SAFE_TAGS:
             m = node.start_mark
             return Diagnostic(
@@ -275,12 +289,6 @@ def _walk_tags(root: yaml.Node) -> Diagnostic | None:
                 "truss loads config.yaml with a safe loader, which refuses this tag; remove it",
                 m.line + 1, m.column + 1,
             )  # fmt: skip
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                stack.append(k)
-                stack.append(v)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
     return None
 
 
@@ -549,21 +557,10 @@ def _scalar_spans(root: yaml.Node, lines: dict[int, str]) -> dict[int, list[tupl
     """For each of `lines` (0-based), the (start, end) columns of the scalars (keys too) on it; a scalar over several
     lines spans them to the line's end. Each node once (aliases share them)."""
     spans: dict[int, list[tuple[int, int]]] = {}
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+    for node in _nodes(root):
         if isinstance(node, yaml.ScalarNode):
             s, e = node.start_mark, node.end_mark
             for line in range(s.line, e.line + 1):  # scalars never overlap: linear in the lines, all told
                 if line in lines:
                     spans.setdefault(line, []).append((s.column if line == s.line else 0, e.column if line == e.line else sys.maxsize))
-        elif isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                stack += (k, v)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
     return spans
